@@ -1,0 +1,155 @@
+// Package acerr defines the one error type of ArchiveCache.
+//
+// Every failure that crosses a package boundary is an *Error: it names the
+// operation (Op, such as "tree.Put"), the object (Path and/or CID) and a
+// Kind that says what class of failure it was. Callers test the class with
+// Is(kind, err) or errors.Is(err, kind) and never match on message text.
+// The CLI turns kinds into exit codes in one switch, and the FUSE layer
+// turns them into errnos in one table.
+//
+// An Error prints as one line: "op path cid: kind: cause". Nested *Errors
+// do not repeat the fields their parent already printed.
+package acerr
+
+import (
+	"errors"
+	"strings"
+)
+
+// Kind classifies an error. Kinds are stored in nothing and sent nowhere,
+// but scripts may depend on the exit codes derived from them, so the list
+// is append-only: do not reorder or remove items.
+type Kind uint8
+
+const (
+	Other      Kind = iota // unclassified
+	NotExist               // the named path, block or key does not exist
+	Exist                  // it already exists
+	Invalid                // malformed input: bad encoding, bad field, bad path
+	Permission             // a policy forbids the change (not owner, not a friend)
+	Signature              // a signature does not verify
+	Integrity              // bytes do not match their CID, or a stored structure is damaged
+	TooLarge               // input exceeds a size or count limit
+	Stale                  // an older or replayed version, or a lost compare-and-swap
+	NotDir                 // a directory was needed
+	IsDir                  // a non-directory was needed
+	IO                     // the operating system or a daemon failed
+	NotInit                // the home was never initialised
+	Locked                 // another process holds the home
+)
+
+var kindNames = [...]string{
+	Other:      "error",
+	NotExist:   "does not exist",
+	Exist:      "already exists",
+	Invalid:    "invalid",
+	Permission: "permission denied",
+	Signature:  "signature does not verify",
+	Integrity:  "integrity check failed",
+	TooLarge:   "too large",
+	Stale:      "stale",
+	NotDir:     "not a directory",
+	IsDir:      "is a directory",
+	IO:         "I/O error",
+	NotInit:    "home is not initialised",
+	Locked:     "home is locked",
+}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown error kind"
+}
+
+// Error makes a Kind usable as an errors.Is target: errors.Is(err, acerr.NotExist).
+func (k Kind) Error() string { return k.String() }
+
+// Error is the structured error. Zero fields are omitted when printing.
+type Error struct {
+	Op   string // operation, "package.Func" or a command name
+	Path string // path in the tree database or on disk
+	CID  string // block or node involved, in its string form
+	Kind Kind
+	Err  error // underlying cause, may be nil
+}
+
+// E builds an *Error. It exists so call sites read as one line:
+//
+//	return acerr.E("tree.Put", path, acerr.NotDir, nil)
+func E(op, path string, kind Kind, err error) *Error {
+	if kind == Other {
+		kind = KindOf(err)
+	}
+	return &Error{Op: op, Path: path, Kind: kind, Err: err}
+}
+
+// WithCID sets the CID field and returns e, for chaining.
+func (e *Error) WithCID(c string) *Error { e.CID = c; return e }
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	add := func(s string) {
+		if s == "" {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(s)
+	}
+	add(e.Op)
+	add(e.Path)
+	add(e.CID)
+	prefix := b.Len() > 0
+	var inner *Error
+	if errors.As(e.Err, &inner) {
+		// Do not repeat the kind when the cause already says it.
+		if prefix {
+			b.WriteString(": ")
+		}
+		b.WriteString(e.Err.Error())
+		return b.String()
+	}
+	if prefix {
+		b.WriteString(": ")
+	}
+	if e.Err != nil {
+		msg := e.Err.Error()
+		if e.Kind != Other && !strings.Contains(msg, e.Kind.String()) {
+			b.WriteString(e.Kind.String())
+			b.WriteString(": ")
+		}
+		b.WriteString(msg)
+	} else {
+		b.WriteString(e.Kind.String())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is e's Kind, so errors.Is(err, acerr.Stale) works
+// through any wrapping.
+func (e *Error) Is(target error) bool {
+	k, ok := target.(Kind)
+	return ok && k == e.Kind
+}
+
+// KindOf returns the Kind of the outermost classified *Error in err's chain,
+// or Other.
+func KindOf(err error) Kind {
+	for err != nil {
+		if e, ok := err.(*Error); ok && e.Kind != Other {
+			return e.Kind
+		}
+		if k, ok := err.(Kind); ok {
+			return k
+		}
+		err = errors.Unwrap(err)
+	}
+	return Other
+}
+
+// Is reports whether err is of the given kind.
+func Is(kind Kind, err error) bool { return KindOf(err) == kind }

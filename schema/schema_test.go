@@ -1,0 +1,308 @@
+package schema
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/ipfs/go-cid"
+	"github.com/ipld/go-ipld-prime/codec/dagcbor"
+	"github.com/ipld/go-ipld-prime/node/basicnode"
+	"github.com/ipld/go-ipld-prime/node/bindnode"
+	ipldschema "github.com/ipld/go-ipld-prime/schema"
+	schemadmt "github.com/ipld/go-ipld-prime/schema/dmt"
+	schemadsl "github.com/ipld/go-ipld-prime/schema/dsl"
+)
+
+func testCID(s string) cid.Cid {
+	c := Sum([]byte(s))
+	return c
+}
+
+func sig(b byte) []byte { return bytes.Repeat([]byte{b}, SigSize) }
+func pub(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
+
+func sampleEntries() []Entry {
+	return []Entry{
+		{Name: "a.txt", Kind: KindFile, Target: testCID("a"), Size: 12, Mode: 0o644, Mtime: 1700000000123456789, VV: VV{"r1": 3, "r2": 1}, By: testCID("alice")},
+		{Name: "gone", Kind: KindFile, Mtime: -5, VV: VV{"r1": 9}, Deleted: true},
+		{Name: "sub", Kind: KindDirectory, Target: testCID("sub"), Mtime: 1, VV: VV{}},
+		{Name: "é ü", Kind: KindNode, Target: testCID("n"), Mtime: 2, VV: VV{"x": 1}},
+	}
+}
+
+// samples holds one node of every kind, by schema type name.
+var samples = map[string]Node{
+	"Identity":  &Identity{Name: "alice", Key: pub(7), Created: 1700000000, Sig: sig(1)},
+	"Directory": &Directory{Entries: sampleEntries()},
+	"Directory owned": &Directory{Owner: testCID("alice"), Seq: 4, Prev: testCID("v3"),
+		Entries: sampleEntries()[:1], Sig: sig(2)},
+	"Directory sharded": &Directory{Shard: testCID("shard")},
+	"Directory empty":   &Directory{},
+	"Shard":             &Shard{Depth: 2, Entries: sampleEntries()},
+	"Shard inner": &Shard{Depth: 0, Children: []ShardChild{
+		{Index: 0, Link: testCID("c0"), Bytes: 100}, {Index: 255, Link: testCID("c255"), Bytes: 1 << 33}}},
+	"Node": &NodeRef{Owner: testCID("alice"), Seq: 1, Root: testCID("root"), Created: 5, Sig: sig(3)},
+	"Node full": &NodeRef{Owner: testCID("alice"), Seq: 9, Prev: testCID("n8"), Root: testCID("root"),
+		Addrs: []string{"127.0.0.1:4001", "[::1]:4001"}, Created: 5, Sig: sig(3)},
+}
+
+func loadSchema(t *testing.T) *ipldschema.TypeSystem {
+	t.Helper()
+	sch, err := schemadsl.ParseBytes(Source)
+	if err != nil {
+		t.Fatalf("parse archivecache.ipldsch: %v", err)
+	}
+	ts := new(ipldschema.TypeSystem)
+	ts.Init()
+	if err := schemadmt.Compile(ts, sch); err != nil {
+		t.Fatalf("compile archivecache.ipldsch: %v", err)
+	}
+	return ts
+}
+
+// TestSchemaConformance decodes every sample's encoding with go-ipld-prime
+// against the type the schema file declares for it.
+func TestSchemaConformance(t *testing.T) {
+	ts := loadSchema(t)
+	for name, n := range samples {
+		typeName := strings.Fields(name)[0]
+		typ := ts.TypeByName(typeName)
+		if typ == nil {
+			t.Fatalf("schema lacks type %s", typeName)
+		}
+		proto := bindnode.Prototype(nil, typ)
+		nb := proto.Representation().NewBuilder()
+		if err := dagcbor.Decode(nb, bytes.NewReader(Encode(n))); err != nil {
+			t.Errorf("%s: encoding does not match schema type %s: %v", name, typeName, err)
+		}
+	}
+	// And the schema refuses what our decoder refuses: an unknown field.
+	bad := withField(t, Encode(samples["Identity"]), "extra", "x")
+	nb := bindnode.Prototype(nil, ts.TypeByName("Identity")).Representation().NewBuilder()
+	if err := dagcbor.Decode(nb, bytes.NewReader(bad)); err == nil {
+		t.Errorf("schema accepted an Identity with an unknown field")
+	}
+}
+
+// TestEncodingIsDagCBOR re-encodes every sample with go-ipld-prime's
+// dag-cbor codec and expects the same bytes: our encoder is canonical.
+func TestEncodingIsDagCBOR(t *testing.T) {
+	for name, n := range samples {
+		enc := Encode(n)
+		nb := basicnode.Prototype.Any.NewBuilder()
+		if err := dagcbor.Decode(nb, bytes.NewReader(enc)); err != nil {
+			t.Fatalf("%s: go-ipld-prime cannot decode: %v", name, err)
+		}
+		var out bytes.Buffer
+		if err := dagcbor.Encode(nb.Build(), &out); err != nil {
+			t.Fatalf("%s: re-encode: %v", name, err)
+		}
+		if !bytes.Equal(out.Bytes(), enc) {
+			t.Errorf("%s: go-ipld-prime re-encodes differently:\n got %x\nwant %x", name, out.Bytes(), enc)
+		}
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for name, n := range samples {
+		enc := Encode(n)
+		got, err := Decode(enc)
+		if err != nil {
+			t.Fatalf("Decode(%s) error: %v", name, err)
+		}
+		if again := Encode(got); !bytes.Equal(again, enc) {
+			t.Errorf("%s: round trip changed the encoding", name)
+		}
+		if got.Kind() != n.Kind() {
+			t.Errorf("%s: Kind = %s, want %s", name, got.Kind(), n.Kind())
+		}
+	}
+}
+
+func TestUnsignedOmitsOnlySig(t *testing.T) {
+	id := samples["Identity"].(*Identity)
+	unsigned := EncodeUnsigned(id)
+	cp := *id
+	cp.Sig = nil
+	if !bytes.Equal(unsigned, Encode(&cp)) {
+		t.Errorf("EncodeUnsigned differs from Encode without sig")
+	}
+	if bytes.Equal(unsigned, Encode(id)) {
+		t.Errorf("EncodeUnsigned still carries the signature")
+	}
+}
+
+// withField decodes enc generically, adds a field and re-encodes.
+func withField(t *testing.T, enc []byte, key string, val any) []byte {
+	t.Helper()
+	v, err := decodeTop(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := v.(*cmap)
+	e := &encoder{}
+	mw := mapWriter{e: e}
+	for _, k := range m.keys {
+		mw.add(k, writeValue(m.vals[k]))
+	}
+	mw.add(key, writeValue(val))
+	mw.finish()
+	return e.buf
+}
+
+func writeValue(v value) func(*encoder) {
+	return func(e *encoder) {
+		switch x := v.(type) {
+		case uint64:
+			e.uint(x)
+		case int64:
+			e.int(x)
+		case int:
+			e.int(int64(x))
+		case string:
+			e.text(x)
+		case []byte:
+			e.bytes(x)
+		case bool:
+			e.bool(x)
+		case cid.Cid:
+			e.cid(x)
+		case []value:
+			e.head(majArray, uint64(len(x)))
+			for _, it := range x {
+				writeValue(it)(e)
+			}
+		case *cmap:
+			mw := mapWriter{e: e}
+			for _, k := range x.keys {
+				mw.add(k, writeValue(x.vals[k]))
+			}
+			mw.finish()
+		default:
+			panic("writeValue: unsupported type")
+		}
+	}
+}
+
+var badNodes = []struct {
+	name string
+	data func(t *testing.T) []byte
+	kind acerr.Kind
+}{
+	{"empty", func(*testing.T) []byte { return nil }, acerr.Invalid},
+	{"not a map", func(*testing.T) []byte { return []byte{0x01} }, acerr.Invalid},
+	{"truncated", func(*testing.T) []byte { b := Encode(samples["Node"]); return b[:len(b)-3] }, acerr.Invalid},
+	{"trailing byte", func(*testing.T) []byte { return append(Encode(samples["Node"]), 0) }, acerr.Invalid},
+	{"unknown field", func(t *testing.T) []byte { return withField(t, Encode(samples["Node"]), "evil", "x") }, acerr.Invalid},
+	{"unknown policy", func(t *testing.T) []byte {
+		e := &encoder{}
+		mw := mapWriter{e: e}
+		mw.add("policy", writeValue("file_v0"))
+		mw.finish()
+		return e.buf
+	}, acerr.Invalid},
+	{"explicit zero", func(t *testing.T) []byte {
+		return withField(t, Encode(&Directory{}), "seq", uint64(0))
+	}, acerr.Invalid},
+	{"missing field", func(t *testing.T) []byte {
+		e := &encoder{}
+		(&Identity{Name: "x", Key: pub(1), Created: 1}).encode(e, true)
+		v, _ := decodeTop(e.buf)
+		m := v.(*cmap)
+		e2 := &encoder{}
+		mw := mapWriter{e: e2}
+		for _, k := range m.keys {
+			if k != "key" {
+				mw.add(k, writeValue(m.vals[k]))
+			}
+		}
+		mw.finish()
+		return e2.buf
+	}, acerr.Invalid},
+	{"bad name", func(*testing.T) []byte {
+		return Encode(&Directory{Entries: []Entry{{Name: "../x", Kind: KindFile, Target: testCID("x"), VV: VV{}}}})
+	}, acerr.Invalid},
+	{"unsorted entries", func(*testing.T) []byte {
+		e := sampleEntries()
+		e[0], e[2] = e[2], e[0]
+		return Encode(&Directory{Entries: e})
+	}, acerr.Invalid},
+	{"tombstone with target", func(*testing.T) []byte {
+		return Encode(&Directory{Entries: []Entry{{Name: "x", Kind: KindFile, Target: testCID("x"), Deleted: true, VV: VV{}}}})
+	}, acerr.Invalid},
+	{"shared with seq", func(*testing.T) []byte { return Encode(&Directory{Seq: 3}) }, acerr.Invalid},
+	{"short key", func(*testing.T) []byte { return Encode(&Identity{Name: "a", Key: []byte{1}, Created: 1}) }, acerr.Invalid},
+	{"non-minimal int", func(*testing.T) []byte {
+		b := Encode(&Identity{Name: "a", Key: pub(1), Created: 5})
+		// created is the last field: 0x05 → 0x18 0x05
+		return append(b[:len(b)-1], 0x18, 0x05)
+	}, acerr.Invalid},
+	{"float", func(*testing.T) []byte { return []byte{0xa1, 0x61, 'a', 0xfb, 0, 0, 0, 0, 0, 0, 0, 0} }, acerr.Invalid},
+	{"too large", func(*testing.T) []byte { return make([]byte, MaxBlockSize+1) }, acerr.TooLarge},
+	{"deep nesting", func(*testing.T) []byte { return append(bytes.Repeat([]byte{0x81}, 100), 0) }, acerr.Invalid},
+	{"huge array claim", func(*testing.T) []byte { return []byte{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff} }, acerr.Invalid},
+}
+
+func TestDecodeRejects(t *testing.T) {
+	for _, tt := range badNodes {
+		_, err := Decode(tt.data(t))
+		if err == nil {
+			t.Errorf("Decode(%s) = nil error, want %v", tt.name, tt.kind)
+			continue
+		}
+		if !acerr.Is(tt.kind, err) {
+			t.Errorf("Decode(%s) kind = %v, want %v (%v)", tt.name, acerr.KindOf(err), tt.kind, err)
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("Decode(%s) error is not one line: %q", tt.name, err)
+		}
+	}
+}
+
+func TestDecodeAs(t *testing.T) {
+	if _, err := DecodeAs[*NodeRef](Encode(samples["Identity"])); !acerr.Is(acerr.Invalid, err) {
+		t.Errorf("DecodeAs[*NodeRef](identity) error = %v, want Invalid", err)
+	}
+	n, err := DecodeAs[*NodeRef](Encode(samples["Node"]))
+	if err != nil || n.Seq != 1 {
+		t.Errorf("DecodeAs[*NodeRef](node) = %+v, %v", n, err)
+	}
+}
+
+func TestValidName(t *testing.T) {
+	good := []string{"a", "a.txt", "é", strings.Repeat("x", MaxNameLen), ".hidden", "a b"}
+	bad := []string{"", ".", "..", "a/b", "a\x00", strings.Repeat("x", MaxNameLen+1), "\xff"}
+	for _, n := range good {
+		if err := ValidName(n); err != nil {
+			t.Errorf("ValidName(%q) = %v, want nil", n, err)
+		}
+	}
+	for _, n := range bad {
+		if ValidName(n) == nil {
+			t.Errorf("ValidName(%q) = nil, want error", n)
+		}
+	}
+}
+
+// FuzzDecode checks that Decode never panics and that whatever it accepts
+// re-encodes to exactly the input (one value, one encoding).
+func FuzzDecode(f *testing.F) {
+	for _, n := range samples {
+		f.Add(Encode(n))
+	}
+	f.Add([]byte{0xa0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n, err := Decode(data)
+		if err != nil {
+			if acerr.KindOf(err) == acerr.Other {
+				t.Fatalf("Decode error without a kind: %v", err)
+			}
+			return
+		}
+		if enc := Encode(n); !bytes.Equal(enc, data) {
+			t.Fatalf("accepted input does not re-encode to itself:\n in %x\nout %x", data, enc)
+		}
+	})
+}
