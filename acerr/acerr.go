@@ -98,12 +98,18 @@ func (e *Error) Error() string {
 		}
 		b.WriteString(s)
 	}
-	add(e.Op)
-	add(e.Path)
-	add(e.CID)
-	prefix := b.Len() > 0
 	var inner *Error
-	if errors.As(e.Err, &inner) {
+	nested := errors.As(e.Err, &inner)
+	add(e.Op)
+	// A path or CID the cause names already is not printed twice.
+	if !nested || inner.Path != e.Path {
+		add(e.Path)
+	}
+	if !nested || inner.CID != e.CID {
+		add(e.CID)
+	}
+	prefix := b.Len() > 0
+	if nested {
 		// Do not repeat the kind when the cause already says it.
 		if prefix {
 			b.WriteString(": ")

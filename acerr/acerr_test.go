@@ -15,6 +15,8 @@ var printTests = []struct {
 	{E("verify", "", Signature, E("identity.Verify", "", Signature, nil)).WithCID("bafyx"),
 		"verify bafyx: identity.Verify: signature does not verify"},
 	{E("", "", Invalid, errors.New("bad")), "invalid: bad"},
+	{E("message.Parse", "", Signature, E("policy.Check", "", Signature, nil).WithCID("bafyx")).WithCID("bafyx"),
+		"message.Parse: policy.Check bafyx: signature does not verify"},
 }
 
 func TestPrint(t *testing.T) {

@@ -57,8 +57,8 @@ func VerifySelf(id *schema.Identity) error { return Verify(id, id) }
 
 // New makes a key pair and the self-signed identity node that publishes it.
 func New(name string, created time.Time) (*schema.Identity, ed25519.PrivateKey, error) {
-	if name == "" || len(name) > schema.MaxNameLen {
-		return nil, nil, acerr.E("identity.New", name, acerr.Invalid, fmt.Errorf("name must be 1..%d bytes", schema.MaxNameLen))
+	if err := schema.ValidIdentityName(name); err != nil {
+		return nil, nil, acerr.E("identity.New", name, acerr.Invalid, err)
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/archivecache/archivecache/acerr"
@@ -291,6 +292,26 @@ func ValidName(name string) error {
 		return fmt.Errorf("name %q contains '/' or NUL", name)
 	case !utf8.ValidString(name):
 		return fmt.Errorf("name %q is not valid UTF-8", name)
+	}
+	return nil
+}
+
+// ValidIdentityName reports whether name may be an identity's display
+// name. Names are labels for people to read, so besides the rules of an
+// entry name (an identity is listed as identities/NAME) they may not hold
+// control or formatting characters, nor start or end with a space: such
+// characters make two different names look the same on a terminal.
+func ValidIdentityName(name string) error {
+	if err := ValidName(name); err != nil {
+		return fmt.Errorf("identity %w", err)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return fmt.Errorf("identity name %q contains a control or formatting character", name)
+		}
+	}
+	if strings.TrimSpace(name) != name {
+		return fmt.Errorf("identity name %q starts or ends with a space", name)
 	}
 	return nil
 }
