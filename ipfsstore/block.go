@@ -1,0 +1,99 @@
+package ipfsstore
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+)
+
+// errClosed is the cause reported by every method of a closed store.
+var errClosed = errors.New("store is closed")
+
+// checkBlock reports whether data may be stored as block c: its size is
+// within MaxBlockSize (acerr.TooLarge) and it hashes to c (acerr.Integrity).
+// op names the calling operation in the error.
+func checkBlock(op string, c cid.Cid, data []byte) error {
+	if !c.Defined() {
+		return acerr.E(op, "", acerr.Invalid, errors.New("undefined CID"))
+	}
+	if len(data) > MaxBlockSize {
+		return acerr.E(op, "", acerr.TooLarge,
+			fmt.Errorf("block is %d bytes, limit %d", len(data), MaxBlockSize)).WithCID(c.String())
+	}
+	ok, err := hashMatches(c, data)
+	if err != nil {
+		return acerr.E(op, "", acerr.Invalid, err).WithCID(c.String())
+	}
+	if !ok {
+		return acerr.E(op, "", acerr.Integrity, errors.New("data does not hash to the CID")).WithCID(c.String())
+	}
+	return nil
+}
+
+// hashMatches reports whether data hashes to c's multihash. sha2-256, the
+// hash of every block ArchiveCache makes, takes a fast path without
+// allocation; other functions go through the multihash registry.
+func hashMatches(c cid.Cid, data []byte) (bool, error) {
+	mh := c.Hash()
+	// A sha2-256 multihash is 0x12 0x20 followed by the 32-byte digest.
+	if len(mh) == 2+sha256.Size && mh[0] == multihash.SHA2_256 && mh[1] == sha256.Size {
+		sum := sha256.Sum256(data)
+		return bytes.Equal(mh[2:], sum[:]), nil
+	}
+	p := c.Prefix()
+	got, err := p.Sum(data)
+	if err != nil {
+		return false, fmt.Errorf("cannot hash with the CID's hash function: %w", err)
+	}
+	return bytes.Equal(got.Hash(), mh), nil
+}
+
+// blockKey is the map key of block c: its multihash. Keying by multihash,
+// as kubo's blockstore does, makes the same bytes under two codecs or CID
+// versions one block.
+func blockKey(c cid.Cid) string { return string(c.Hash()) }
+
+// checkCID refuses the undefined CID, which names no block.
+func checkCID(op string, c cid.Cid) error {
+	if !c.Defined() {
+		return acerr.E(op, "", acerr.Invalid, errors.New("undefined CID"))
+	}
+	return nil
+}
+
+// multihashOf returns the multihash inside a binary CID, the same bytes
+// blockKey uses, without allocating. It reports false if b is not a
+// well-formed CID.
+func multihashOf(b []byte) ([]byte, bool) {
+	if len(b) == 34 && b[0] == multihash.SHA2_256 && b[1] == sha256.Size {
+		return b, true // CIDv0: the multihash itself
+	}
+	v, n := binary.Uvarint(b)
+	if n <= 0 || v != 1 {
+		return nil, false
+	}
+	_, m := binary.Uvarint(b[n:])
+	if m <= 0 {
+		return nil, false
+	}
+	mh := b[n+m:]
+	_, k := binary.Uvarint(mh)
+	if k <= 0 {
+		return nil, false
+	}
+	l, j := binary.Uvarint(mh[k:])
+	if j <= 0 || uint64(len(mh)-k-j) != l {
+		return nil, false
+	}
+	return mh, true
+}
+
+func notExist(op string, c cid.Cid) error {
+	return acerr.E(op, "", acerr.NotExist, nil).WithCID(c.String())
+}

@@ -1,0 +1,56 @@
+// Package ipfsstore owns blocks and files by CID.
+//
+// A Store keeps IPLD blocks and imports and reads UnixFS files. There are
+// three implementations behind the one interface; Open picks between the
+// first two with one switch on Config.API:
+//
+//   - Embedded (the default): blocks in append-only pack files with an
+//     index, inside the user's home, no daemon. See below and pack.go.
+//   - Kubo: a running kubo daemon reached through its RPC API (--api /
+//     AC_API), so bitswap moves blocks between peers.
+//   - Memory: everything in memory, for tests of the packages above and
+//     for short-lived work (NewMemory).
+//
+// Every block that enters a Store is hash-checked against its CID and is at
+// most MaxBlockSize bytes; Get checks the hash of what it returns. Blocks
+// are keyed by multihash, as in kubo: the same bytes under two codecs or
+// CID versions are one block. File import produces the same CIDs as
+// `ipfs add --cid-version=1` (256 KiB chunks, raw leaves, balanced layout
+// with 174 links per node), so `ipfs cat CID` works on what ArchiveCache
+// stores. The contract every Store meets is written on the Store interface
+// and checked by the storetest package; the kubotest package runs real kubo
+// daemons for the tests that need one.
+//
+// # The embedded store
+//
+// Importing many small files or one large file is the embedded store's
+// main job, and it is built for it:
+//
+//   - No file per block. Blocks are appended to a pack file, and their
+//     locations to an index file beside it. Import costs one sequential
+//     write stream and, at Sync, two fdatasyncs — not a file creation, a
+//     directory entry and a sync per block.
+//   - Hashing and writing overlap. Put copies a block into a 2 MiB buffer;
+//     full buffers go to a write goroutine, which pwrites them and starts
+//     the kernel's writeback as it goes (sync_file_range), so the disk is
+//     busy while the importer hashes, and the final fdatasync finds little
+//     left to write.
+//   - One hash per block. A file of at most one chunk is its own raw leaf
+//     and is stored without going through the importer; the leaves the
+//     importer builds were hashed to make their CIDs and are not hashed
+//     again on the way in. Blocks from outside (Put) are always checked.
+//   - Open is cheap: it reads the index files into a map and creates
+//     nothing; the first Put creates this process's pack.
+//
+// Every process writes to a pack of its own, so processes sharing a home
+// never interleave their writes; a Get or Has that misses reads the index
+// files other processes have written since, from where it last stopped.
+// Sync makes pack data durable before the index records that point at it,
+// and readers stop at a torn index tail and ignore records that point past
+// the end of their pack, so a process killed at any moment leaves a store
+// that opens and whose every indexed block reads back with the right hash.
+//
+// Packs are never rewritten, and nothing is ever deleted: garbage
+// collection is a later concern (copy the live blocks to a new pack, drop
+// the old ones).
+package ipfsstore

@@ -1,0 +1,849 @@
+package ipfsstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/ipfs/go-cid"
+)
+
+const (
+	// packRollSize is the size past which a process starts a new pack.
+	packRollSize = 1 << 30
+	// writeBufSize is how many pack bytes are gathered before they are
+	// handed to the write goroutine.
+	writeBufSize = 2 << 20
+	// maxInflight is how many full buffers may wait for the write goroutine
+	// before Put blocks.
+	maxInflight = 4
+	// writebackChunk is how many written bytes start a background writeback.
+	writebackChunk = 8 << 20
+	// packsDir is the directory of pack and index files inside Config.Dir.
+	packsDir = "packs"
+)
+
+// Embedded is the default Store: blocks in append-only pack files inside a
+// directory, no daemon. The file formats and the crash and multi-process
+// rules are described at the top of pack.go.
+//
+// All blocks are found through an in-memory index (multihash → pack,
+// offset, length) built at open from the index files. Put appends to a
+// write buffer and never waits for the disk; Sync (and Close) make
+// everything Put so far durable. Get reads with pread and checks the hash.
+type Embedded struct {
+	dir      string // the packs directory
+	rollSize int64
+
+	scanMu    sync.Mutex // serialises reads of index files
+	syncMu    sync.Mutex // serialises Sync
+	closeOnce sync.Once
+	closeErr  error
+	heads     *sync.Pool // first-chunk buffers of AddFile
+
+	mu        sync.Mutex
+	cond      sync.Cond           // on mu: signalled when a buffer has been written, or on Close
+	index     map[string]blockLoc // by multihash
+	packs     []*packFile         // by pack id
+	byName    map[string]uint32   // pack base name → pack id
+	cur       *packWriter         // the pack this process appends to; nil until the first Put
+	retired   []*packWriter       // rolled packs whose last index records await Sync
+	wq        chan *flushBuf      // to the write goroutine; nil until the first Put
+	wdone     chan struct{}       // closed when the write goroutine has ended
+	nInflight int                 // buffers sent on wq and not yet written
+	free      [][]byte            // written buffers, for reuse
+	failed    error               // set when a write or sync failed; writes are refused after it
+	closed    bool
+}
+
+var (
+	_ Store      = (*Embedded)(nil)
+	_ Syncer     = (*Embedded)(nil)
+	_ blockStore = (*Embedded)(nil)
+)
+
+// blockLoc is where a block's data lies.
+type blockLoc struct {
+	pack   uint32
+	length uint32
+	off    int64
+}
+
+// packFile is a pack known to this process.
+type packFile struct {
+	name   string      // base name, without extension
+	f      *os.File    // read handle; opened at the first read for other processes' packs
+	idxOff int64       // how much of the index has been applied; -1: unusable index
+	w      *packWriter // set for the packs this process writes
+}
+
+// packWriter appends to one of this process's packs.
+//
+// Pack bytes go through three stages: gathered in buf by Put; handed, once
+// buf is full, to the store's write goroutine (inflight), so that hashing
+// the next blocks and copying these into the page cache happen on two
+// cores; written (pwrite) to the pack. Reads of a block not yet written are
+// served from memory. A record never spans two buffers.
+type packWriter struct {
+	id        uint32
+	f         *os.File    // the pack, opened read-write; also its read handle
+	idx       *os.File    // the index, opened for appending
+	buf       []byte      // pack bytes from bufOff on, being gathered
+	bufOff    int64       // pack offset of buf[0]
+	inflight  []*flushBuf // handed to the write goroutine, oldest first
+	written   int64       // every pack byte before this has been written
+	end       int64       // bufOff + len(buf)
+	kicked    int64       // background writeback has been started up to here (write goroutine only)
+	pending   []byte      // index records of blocks not yet synced
+	dirSynced bool        // the directory entries of f and idx are durable (Sync only)
+}
+
+// flushBuf is a full buffer on its way to the pack.
+type flushBuf struct {
+	w    *packWriter
+	off  int64
+	data []byte
+}
+
+// OpenEmbedded opens, creating it if needed, the embedded store in
+// cfg.Dir. It reads every index file; it creates no file until the first
+// Put.
+func OpenEmbedded(ctx context.Context, cfg Config) (*Embedded, error) {
+	return openEmbedded(ctx, cfg.Dir, packRollSize)
+}
+
+func openEmbedded(ctx context.Context, dir string, rollSize int64) (*Embedded, error) {
+	const op = "ipfsstore.Open"
+	if dir == "" {
+		return nil, acerr.E(op, "", acerr.Invalid, errors.New("no store directory"))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, acerr.E(op, dir, acerr.Other, err)
+	}
+	pdir := filepath.Join(dir, packsDir)
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
+		return nil, acerr.E(op, dir, acerr.IO, err)
+	}
+	e := &Embedded{
+		dir:      pdir,
+		rollSize: rollSize,
+		index:    make(map[string]blockLoc),
+		byName:   make(map[string]uint32),
+		heads:    newHeadPool(),
+	}
+	e.cond.L = &e.mu
+	if err := e.rescan(); err != nil {
+		e.closeFiles()
+		return nil, acerr.E(op, dir, acerr.IO, err)
+	}
+	return e, nil
+}
+
+// Get returns the bytes of block c, read from its pack and hash-checked.
+func (e *Embedded) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	const op = "ipfsstore.Get"
+	if err := checkCID(op, c); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, acerr.E(op, "", acerr.Other, err).WithCID(c.String())
+	}
+	key := blockKey(c)
+	data, found, err := e.read(key)
+	if err == nil && !found {
+		// Another process may have synced it since we last looked.
+		if err = e.rescan(); err == nil {
+			data, found, err = e.read(key)
+		}
+	}
+	switch {
+	case errors.Is(err, errShortPack):
+		return nil, acerr.E(op, "", acerr.Integrity, err).WithCID(c.String())
+	case err != nil:
+		return nil, acerr.E(op, "", acerr.IO, err).WithCID(c.String())
+	case !found:
+		return nil, notExist(op, c)
+	}
+	ok, err := hashMatches(c, data)
+	if err != nil {
+		return nil, acerr.E(op, "", acerr.Invalid, err).WithCID(c.String())
+	}
+	if !ok {
+		return nil, acerr.E(op, "", acerr.Integrity, errors.New("stored data does not hash to the CID")).WithCID(c.String())
+	}
+	return data, nil
+}
+
+// read returns the stored bytes of the block with key, unverified.
+func (e *Embedded) read(key string) (data []byte, found bool, err error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, false, errClosed
+	}
+	loc, ok := e.index[key]
+	if !ok {
+		e.mu.Unlock()
+		return nil, false, nil
+	}
+	p := e.packs[loc.pack]
+	if w := p.w; w != nil && loc.off+int64(loc.length) > w.written {
+		data = w.fromMemory(loc)
+		e.mu.Unlock()
+		return data, true, nil
+	}
+	if p.f == nil {
+		p.f, err = os.Open(filepath.Join(e.dir, p.name+".pack"))
+		if err != nil {
+			e.mu.Unlock()
+			return nil, true, err
+		}
+	}
+	f := p.f
+	e.mu.Unlock()
+
+	data = make([]byte, loc.length)
+	n, err := f.ReadAt(data, loc.off)
+	if n == len(data) {
+		return data, true, nil
+	}
+	if err == io.EOF {
+		err = fmt.Errorf("%w: pack %s ends inside the block at offset %d", errShortPack, p.name, loc.off)
+	}
+	return nil, true, err
+}
+
+// errShortPack reports a pack shorter than its index says: damage, not an
+// I/O failure.
+var errShortPack = errors.New("pack is truncated")
+
+// Has reports whether block c is held, looking again at other processes'
+// index files if it is not.
+func (e *Embedded) Has(ctx context.Context, c cid.Cid) (bool, error) {
+	const op = "ipfsstore.Has"
+	if err := checkCID(op, c); err != nil {
+		return false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return false, acerr.E(op, "", acerr.Other, err).WithCID(c.String())
+	}
+	key := blockKey(c)
+	ok, err := e.has(key)
+	if err == nil && !ok {
+		if err = e.rescan(); err == nil {
+			ok, err = e.has(key)
+		}
+	}
+	if err != nil {
+		return false, acerr.E(op, "", acerr.IO, err).WithCID(c.String())
+	}
+	return ok, nil
+}
+
+func (e *Embedded) has(key string) (bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false, errClosed
+	}
+	_, ok := e.index[key]
+	return ok, nil
+}
+
+// Put checks data against c and appends it to this process's pack. A block
+// already held is not written again. The block is readable at once, and
+// durable after the next Sync.
+func (e *Embedded) Put(ctx context.Context, c cid.Cid, data []byte) error {
+	const op = "ipfsstore.Put"
+	if err := ctx.Err(); err != nil {
+		return acerr.E(op, "", acerr.Other, err).WithCID(c.String())
+	}
+	if err := checkBlock(op, c, data); err != nil {
+		return err
+	}
+	return e.put(op, c, data)
+}
+
+// putBuilt stores a block the importer has just built and hashed.
+func (e *Embedded) putBuilt(ctx context.Context, c cid.Cid, data []byte) error {
+	return e.put("ipfsstore.AddFile", c, data)
+}
+
+func (e *Embedded) put(op string, c cid.Cid, data []byte) error {
+	key := blockKey(c)
+	cb := c.Bytes()
+	if len(cb) > maxCIDLen {
+		return acerr.E(op, "", acerr.TooLarge, fmt.Errorf("CID is %d bytes, limit %d", len(cb), maxCIDLen)).WithCID(c.String())
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return acerr.E(op, "", acerr.IO, errClosed).WithCID(c.String())
+	}
+	if e.failed != nil {
+		return acerr.E(op, "", acerr.IO, e.failed).WithCID(c.String())
+	}
+	if _, ok := e.index[key]; ok {
+		return nil
+	}
+	recLen := int64(packRecordHeader + len(cb) + len(data))
+	w := e.cur
+	if w != nil && w.end+recLen > e.rollSize && w.end > int64(len(packMagic)) {
+		if err := e.handOff(w); err != nil {
+			return acerr.E(op, "", acerr.IO, err).WithCID(c.String())
+		}
+		e.retired = append(e.retired, w)
+		e.cur, w = nil, nil
+	}
+	if w == nil {
+		var err error
+		if w, err = e.newWriterLocked(); err != nil {
+			return acerr.E(op, "", acerr.IO, e.fail(err)).WithCID(c.String())
+		}
+		e.cur = w
+	}
+	w.buf = appendPackRecordHeader(w.buf, cb, len(data))
+	off := w.end + packRecordHeader + int64(len(cb))
+	w.buf = append(w.buf, data...)
+	w.end += recLen
+	w.pending = appendIndexRecord(w.pending, indexRecord{CID: cb, Offset: off, Length: uint32(len(data))})
+	e.index[key] = blockLoc{pack: w.id, length: uint32(len(data)), off: off}
+	if len(w.buf) >= writeBufSize {
+		if err := e.handOff(w); err != nil {
+			return acerr.E(op, "", acerr.IO, err).WithCID(c.String())
+		}
+	}
+	return nil
+}
+
+// fail records err, if any, as the store's write failure and returns it.
+// e.mu must be held.
+func (e *Embedded) fail(err error) error {
+	if err != nil && e.failed == nil {
+		e.failed = err
+	}
+	return err
+}
+
+// newWriterLocked creates this process's next pack and index. e.mu must be
+// held.
+func (e *Embedded) newWriterLocked() (*packWriter, error) {
+	name, err := newPackName()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(e.dir, name+".pack"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := os.OpenFile(filepath.Join(e.dir, name+".idx"), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if e.wq == nil {
+		e.wq = make(chan *flushBuf, maxInflight)
+		e.wdone = make(chan struct{})
+		go e.writeLoop(e.wq, e.wdone)
+	}
+	id := uint32(len(e.packs))
+	w := &packWriter{
+		id:      id,
+		f:       f,
+		idx:     idx,
+		buf:     append(e.newBufLocked(), packMagic...),
+		end:     int64(len(packMagic)),
+		pending: []byte(idxMagic),
+	}
+	e.packs = append(e.packs, &packFile{name: name, f: f, w: w})
+	e.byName[name] = id
+	return w, nil
+}
+
+// newBufLocked returns an empty buffer that holds writeBufSize bytes plus
+// the largest record. e.mu must be held.
+func (e *Embedded) newBufLocked() []byte {
+	if n := len(e.free); n > 0 {
+		b := e.free[n-1]
+		e.free = e.free[:n-1]
+		return b
+	}
+	return make([]byte, 0, writeBufSize+packRecordHeader+maxCIDLen+MaxBlockSize)
+}
+
+// handOff sends w's buffer to the write goroutine, waiting while
+// maxInflight buffers are already on their way. e.mu must be held.
+func (e *Embedded) handOff(w *packWriter) error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	for e.nInflight >= maxInflight && e.failed == nil && !e.closed {
+		e.cond.Wait()
+	}
+	switch {
+	case e.failed != nil:
+		return e.failed
+	case e.closed:
+		return errClosed
+	}
+	fb := &flushBuf{w: w, off: w.bufOff, data: w.buf}
+	w.inflight = append(w.inflight, fb)
+	w.bufOff += int64(len(w.buf))
+	w.buf = e.newBufLocked()
+	e.nInflight++
+	e.wq <- fb // never blocks: wq has room for maxInflight
+	return nil
+}
+
+// writeLoop is the write goroutine: it writes each buffer to its pack,
+// starts background writeback now and then, and recycles the buffer.
+func (e *Embedded) writeLoop(wq <-chan *flushBuf, done chan<- struct{}) {
+	defer close(done)
+	for fb := range wq {
+		w := fb.w
+		_, err := w.f.WriteAt(fb.data, fb.off)
+		end := fb.off + int64(len(fb.data))
+		if err == nil && end-w.kicked >= writebackChunk {
+			startWriteback(w.f, w.kicked, end-w.kicked)
+			w.kicked = end
+		}
+		e.mu.Lock()
+		if err != nil {
+			// Keep fb in w.inflight: reads of its blocks are still
+			// served from memory, while the store refuses writes.
+			e.fail(err)
+		} else {
+			w.written = end
+			for i, x := range w.inflight {
+				if x == fb {
+					w.inflight = append(w.inflight[:i], w.inflight[i+1:]...)
+					break
+				}
+			}
+			e.free = append(e.free, fb.data[:0])
+		}
+		e.nInflight--
+		e.cond.Broadcast()
+		e.mu.Unlock()
+	}
+}
+
+// fromMemory copies a block that has not reached the pack yet out of the
+// buffer holding it. The caller holds e.mu.
+func (w *packWriter) fromMemory(loc blockLoc) []byte {
+	src := w.buf
+	off := w.bufOff
+	if loc.off < w.bufOff {
+		for _, fb := range w.inflight {
+			if loc.off >= fb.off && loc.off < fb.off+int64(len(fb.data)) {
+				src, off = fb.data, fb.off
+				break
+			}
+		}
+	}
+	start := loc.off - off
+	return append([]byte(nil), src[start:start+int64(loc.length)]...)
+}
+
+// newPackName returns a fresh pack base name: the time, so names sort by
+// age, and 64 random bits, so no two processes pick the same one.
+func newPackName() (string, error) {
+	var r [8]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	var t [8]byte
+	binary.BigEndian.PutUint64(t[:], uint64(time.Now().UnixNano()))
+	return hex.EncodeToString(t[:]) + "-" + hex.EncodeToString(r[:]), nil
+}
+
+// Sync makes every block Put so far durable: for each pack written to, it
+// writes out the buffer, fdatasyncs the pack, and only then appends the
+// index records of those blocks and fdatasyncs the index. After Sync other
+// processes find the blocks.
+func (e *Embedded) Sync(ctx context.Context) error {
+	const op = "ipfsstore.Sync"
+	if err := ctx.Err(); err != nil {
+		return acerr.E(op, "", acerr.Other, err)
+	}
+	if err := e.sync(); err != nil {
+		return acerr.E(op, e.dir, acerr.IO, err)
+	}
+	return nil
+}
+
+func (e *Embedded) sync() error {
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
+
+	type job struct {
+		w       *packWriter
+		upto    int64 // pack bytes that must be written before the records count
+		records []byte
+		retire  bool
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return errClosed
+	}
+	if e.failed != nil {
+		e.mu.Unlock()
+		return e.failed
+	}
+	var jobs []job
+	for _, w := range e.retired {
+		jobs = append(jobs, job{w: w, retire: true})
+	}
+	if e.cur != nil {
+		jobs = append(jobs, job{w: e.cur})
+	}
+	for i := range jobs {
+		w := jobs[i].w
+		if err := e.handOff(w); err != nil {
+			e.mu.Unlock()
+			return err
+		}
+		jobs[i].upto = w.bufOff
+		jobs[i].records = w.pending
+		w.pending = nil
+	}
+	e.retired = nil
+	// Wait for the write goroutine to write what was handed off so far;
+	// later Puts do not hold this Sync up.
+	for _, j := range jobs {
+		for j.w.written < j.upto && e.failed == nil && !e.closed {
+			e.cond.Wait()
+		}
+	}
+	if err := e.failed; err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	e.mu.Unlock()
+
+	for _, j := range jobs {
+		if err := j.w.sync(e.dir, j.records); err != nil {
+			e.mu.Lock()
+			e.fail(err)
+			e.mu.Unlock()
+			return err
+		}
+		if j.retire {
+			if err := j.w.idx.Close(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sync makes the pack durable, then appends records to the index and makes
+// that durable. Only Sync calls it, under syncMu.
+func (w *packWriter) sync(dir string, records []byte) error {
+	if len(records) == 0 {
+		return nil
+	}
+	if err := datasync(w.f); err != nil {
+		return err
+	}
+	if !w.dirSynced {
+		// The new files' names must survive a power loss before the index
+		// says anything.
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+		w.dirSynced = true
+	}
+	if _, err := w.idx.Write(records); err != nil {
+		return err
+	}
+	return datasync(w.idx)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// AddFile imports r as a UnixFS file, as `ipfs add --cid-version=1` would.
+// Call Sync to make the file durable.
+func (e *Embedded) AddFile(ctx context.Context, r io.Reader) (cid.Cid, uint64, error) {
+	return addFile(ctx, e, r, e.heads)
+}
+
+// OpenFile opens the UnixFS file rooted at c. Reads use ctx.
+func (e *Embedded) OpenFile(ctx context.Context, c cid.Cid) (File, error) {
+	if err := checkCID("ipfsstore.OpenFile", c); err != nil {
+		return nil, err
+	}
+	return openFile(ctx, e, c)
+}
+
+// Close syncs and releases the store's files. Closing again returns the
+// first Close's result.
+func (e *Embedded) Close() error {
+	e.closeOnce.Do(func() { e.closeErr = e.close() })
+	return e.closeErr
+}
+
+func (e *Embedded) close() error {
+	err := e.sync()
+	e.mu.Lock()
+	e.closed = true
+	e.cond.Broadcast()
+	wq, wdone := e.wq, e.wdone
+	e.wq = nil
+	e.mu.Unlock()
+	if wq != nil {
+		close(wq)
+		<-wdone
+	}
+	e.mu.Lock()
+	cerr := e.closeFiles()
+	e.mu.Unlock()
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return acerr.E("ipfsstore.Close", e.dir, acerr.IO, err)
+	}
+	return nil
+}
+
+// closeFiles closes every open file. e.mu must be held (or e unshared).
+func (e *Embedded) closeFiles() error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil && !errors.Is(err, os.ErrClosed) {
+			first = err
+		}
+	}
+	for _, p := range e.packs {
+		if p.f != nil {
+			keep(p.f.Close())
+		}
+		if p.w != nil {
+			keep(p.w.idx.Close())
+		}
+	}
+	return first
+}
+
+// Check reads back every block the index knows and checks its hash. It
+// returns the number of blocks checked and the first failure.
+func (e *Embedded) Check(ctx context.Context) (int, error) {
+	const op = "ipfsstore.Check"
+	e.mu.Lock()
+	keys := make([]string, 0, len(e.index))
+	for k := range e.index {
+		keys = append(keys, k)
+	}
+	e.mu.Unlock()
+	n := 0
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return n, acerr.E(op, "", acerr.Other, err)
+		}
+		// The index is keyed by multihash; any codec names the same bytes.
+		c := cid.NewCidV1(cid.Raw, []byte(k))
+		if _, err := e.Get(ctx, c); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// scanned is what a scan learnt about one index file of another process.
+type scanned struct {
+	name    string
+	id      uint32 // pack id if known
+	known   bool
+	bad     bool // the index is unusable; ignore the pack from now on
+	newOff  int64
+	records []scannedRecord
+}
+
+// scannedRecord is an index record ready for the map.
+type scannedRecord struct {
+	key    string // the block's multihash
+	off    int64
+	length uint32
+}
+
+// rescan reads the index files of other processes: new files whole, known
+// ones from where the last scan stopped. Blocks they list join the index.
+func (e *Embedded) rescan() error {
+	e.scanMu.Lock()
+	defer e.scanMu.Unlock()
+
+	ents, err := os.ReadDir(e.dir)
+	if err != nil {
+		return err
+	}
+	type seen struct {
+		id     uint32
+		idxOff int64
+		own    bool
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return errClosed
+	}
+	known := make(map[string]seen, len(e.packs))
+	for id, p := range e.packs {
+		known[p.name] = seen{id: uint32(id), idxOff: p.idxOff, own: p.w != nil}
+	}
+	e.mu.Unlock()
+
+	var found []scanned
+	for _, ent := range ents {
+		name, ok := strings.CutSuffix(ent.Name(), ".idx")
+		if !ok || !ent.Type().IsRegular() {
+			continue
+		}
+		k, isKnown := known[name]
+		if isKnown && (k.own || k.idxOff < 0) {
+			continue
+		}
+		s, changed, err := e.scanIndex(name, k.idxOff)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			continue
+		}
+		s.id, s.known = k.id, isKnown
+		found = append(found, s)
+	}
+	if len(found) == 0 {
+		return nil
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return errClosed
+	}
+	if len(e.index) == 0 {
+		n := 0
+		for _, s := range found {
+			n += len(s.records)
+		}
+		e.index = make(map[string]blockLoc, n)
+	}
+	for _, s := range found {
+		id := s.id
+		if !s.known {
+			id = uint32(len(e.packs))
+			e.packs = append(e.packs, &packFile{name: s.name})
+			e.byName[s.name] = id
+		}
+		p := e.packs[id]
+		if s.bad {
+			p.idxOff = -1
+			continue
+		}
+		p.idxOff = s.newOff
+		for _, r := range s.records {
+			if _, ok := e.index[r.key]; !ok {
+				e.index[r.key] = blockLoc{pack: id, length: r.length, off: r.off}
+			}
+		}
+	}
+	return nil
+}
+
+// scanIndex reads the index file of pack name from off. It reports
+// changed=false when there is nothing new to apply.
+func (e *Embedded) scanIndex(name string, off int64) (s scanned, changed bool, err error) {
+	s = scanned{name: name, newOff: off}
+	f, err := os.Open(filepath.Join(e.dir, name+".idx"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, false, nil
+	}
+	if err != nil {
+		return s, false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return s, false, err
+	}
+	size := st.Size()
+	if size <= off {
+		return s, false, nil
+	}
+	buf := make([]byte, size-off)
+	if _, err := io.ReadFull(io.NewSectionReader(f, off, size-off), buf); err != nil {
+		return s, false, err
+	}
+	// Read the pack's size only after the index: the writer makes pack
+	// data durable before the index records that point at it.
+	pst, err := os.Stat(filepath.Join(e.dir, name+".pack"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, false, nil
+	}
+	if err != nil {
+		return s, false, err
+	}
+	packSize := pst.Size()
+
+	// The map keys are substrings of one string holding the whole read, so
+	// loading costs one allocation, not one per block.
+	all := string(buf)
+	b := buf
+	if off == 0 {
+		if len(b) < len(idxMagic) {
+			return s, false, nil // the writer has not finished the header yet
+		}
+		if string(b[:len(idxMagic)]) != idxMagic {
+			s.bad = true
+			return s, true, nil
+		}
+		b = b[len(idxMagic):]
+		s.newOff = int64(len(idxMagic))
+	}
+	s.records = make([]scannedRecord, 0, len(b)/(idxRecordFixed+36))
+	for len(b) > 0 {
+		r, n, err := decodeIndexRecord(b)
+		if err != nil {
+			// A torn or damaged tail: stop here, and look again from here
+			// next time (a live writer may still be finishing it).
+			break
+		}
+		at := len(buf) - len(b) // of the record in buf and all
+		b = b[n:]
+		s.newOff += int64(n)
+		if r.Offset+int64(r.Length) > packSize {
+			continue // points past the end of the pack: lost in a crash
+		}
+		mh, ok := multihashOf(r.CID)
+		if !ok {
+			continue // checksummed but not a CID: written by something else
+		}
+		end := at + 1 + len(r.CID)
+		s.records = append(s.records, scannedRecord{key: all[end-len(mh) : end], off: r.Offset, length: r.Length})
+	}
+	return s, true, nil
+}

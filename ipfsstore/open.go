@@ -1,0 +1,45 @@
+package ipfsstore
+
+import (
+	"context"
+	"time"
+)
+
+// Config selects and configures a Store. The zero value of every field
+// except Dir means its default.
+type Config struct {
+	// Dir is the embedded store's directory (inside the user's home). It
+	// is created if missing.
+	Dir string
+	// API, when non-empty, selects the kubo store instead: the daemon's RPC
+	// address as a multiaddr (/ip4/127.0.0.1/tcp/5001, /unix/path) or an
+	// http(s) URL (http://127.0.0.1:5001).
+	API string
+	// FetchTimeout bounds how long the kubo store's Get and OpenFile wait
+	// for a block the daemon does not hold to arrive from its peers, when
+	// the caller's context has no deadline of its own. After it the block is
+	// reported as not existing. Zero means DefaultFetchTimeout.
+	FetchTimeout time.Duration
+}
+
+// DefaultFetchTimeout is the kubo store's FetchTimeout when none is set.
+const DefaultFetchTimeout = time.Minute
+
+// Open opens the store cfg describes: the kubo store if cfg.API is set,
+// otherwise the embedded store in cfg.Dir.
+func Open(ctx context.Context, cfg Config) (Store, error) {
+	switch {
+	case cfg.API != "":
+		k, err := OpenKubo(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return k, nil
+	default:
+		e, err := OpenEmbedded(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+}

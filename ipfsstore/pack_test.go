@@ -1,0 +1,129 @@
+package ipfsstore
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+)
+
+func TestIndexRecordRoundTrip(t *testing.T) {
+	c, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("x"))
+	recs := []indexRecord{
+		{CID: c.Bytes(), Offset: int64(len(packMagic)), Length: 0},
+		{CID: c.Bytes(), Offset: 1 << 40, Length: MaxBlockSize},
+		{CID: bytes.Repeat([]byte{7}, maxCIDLen), Offset: 12345, Length: 99},
+	}
+	var buf []byte
+	for _, r := range recs {
+		buf = appendIndexRecord(buf, r)
+	}
+	for i, want := range recs {
+		got, n, err := decodeIndexRecord(buf)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if !bytes.Equal(got.CID, want.CID) || got.Offset != want.Offset || got.Length != want.Length {
+			t.Fatalf("record %d = %+v, want %+v", i, got, want)
+		}
+		if n != idxRecordFixed+len(want.CID) {
+			t.Fatalf("record %d length = %d", i, n)
+		}
+		buf = buf[n:]
+	}
+	if len(buf) != 0 {
+		t.Fatalf("%d bytes left", len(buf))
+	}
+}
+
+func TestIndexRecordDamage(t *testing.T) {
+	c, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("x"))
+	rec := appendIndexRecord(nil, indexRecord{CID: c.Bytes(), Offset: 100, Length: 10})
+	for i := range rec {
+		if _, _, err := decodeIndexRecord(rec[:i]); err != errShortRecord {
+			t.Errorf("decode of the first %d bytes = %v, want %v", i, err, errShortRecord)
+		}
+		bad := bytes.Clone(rec)
+		bad[i] ^= 0x10
+		if _, _, err := decodeIndexRecord(bad); err == nil {
+			t.Errorf("decode with byte %d flipped = nil error", i)
+		}
+	}
+	for _, r := range []indexRecord{
+		{CID: c.Bytes(), Offset: 3, Length: 10},                 // inside the pack header
+		{CID: c.Bytes(), Offset: 100, Length: MaxBlockSize + 1}, // too long
+		{CID: c.Bytes(), Offset: -5, Length: 1},
+	} {
+		if _, _, err := decodeIndexRecord(appendIndexRecord(nil, r)); err != errCorruptRecord {
+			t.Errorf("decode(%+v) = %v, want %v", r, err, errCorruptRecord)
+		}
+	}
+}
+
+// FuzzIndexRecord checks that the decoder never panics on any input, and
+// that whatever it accepts encodes back to the same bytes.
+func FuzzIndexRecord(f *testing.F) {
+	c, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("seed"))
+	f.Add(appendIndexRecord(nil, indexRecord{CID: c.Bytes(), Offset: 8, Length: 4}))
+	f.Add(appendIndexRecord(nil, indexRecord{CID: []byte{1}, Offset: 1 << 30, Length: MaxBlockSize}))
+	f.Add([]byte{})
+	f.Add([]byte{0})
+	f.Add([]byte{255, 1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if mh, ok := multihashOf(b); ok {
+			if c, err := cid.Cast(b); err != nil || string(c.Hash()) != string(mh) {
+				t.Fatalf("multihashOf(%x) = %x, but cid.Cast gives %v, %v", b, mh, c, err)
+			}
+		}
+		r, n, err := decodeIndexRecord(b)
+		if err != nil {
+			if n != 0 {
+				t.Fatalf("error %v with length %d", err, n)
+			}
+			return
+		}
+		if n <= 0 || n > len(b) {
+			t.Fatalf("length %d of a %d-byte input", n, len(b))
+		}
+		again := appendIndexRecord(nil, r)
+		if !bytes.Equal(again, b[:n]) {
+			t.Fatalf("re-encoding gives %x, want %x", again, b[:n])
+		}
+		r2, n2, err := decodeIndexRecord(again)
+		if err != nil || n2 != n || !bytes.Equal(r2.CID, r.CID) || r2.Offset != r.Offset || r2.Length != r.Length {
+			t.Fatalf("decode(encode(r)) = %+v, %d, %v; want %+v", r2, n2, err, r)
+		}
+	})
+}
+
+func TestMultihashOf(t *testing.T) {
+	data := []byte("block")
+	v0, _ := cid.V0Builder{}.Sum(data)
+	for _, c := range []cid.Cid{
+		v0,
+		mustSum(t, cid.Raw, multihash.SHA2_256, data),
+		mustSum(t, cid.DagCBOR, multihash.SHA2_512, data),
+		mustSum(t, cid.Raw, multihash.IDENTITY, data),
+		mustSum(t, 0x300000, multihash.BLAKE3, data), // a codec of several varint bytes
+	} {
+		mh, ok := multihashOf(c.Bytes())
+		if !ok || string(mh) != blockKey(c) {
+			t.Errorf("multihashOf(%s) = %x, %v; want %x", c, mh, ok, []byte(blockKey(c)))
+		}
+	}
+	for _, b := range [][]byte{nil, {1}, {1, 0x55}, {2, 0x55, 0x12, 0x20}, {1, 0x55, 0x12, 0x20, 1, 2}, {0x80}} {
+		if mh, ok := multihashOf(b); ok {
+			t.Errorf("multihashOf(%x) = %x, true; want false", b, mh)
+		}
+	}
+}
+
+func mustSum(t *testing.T, codec, mh uint64, data []byte) cid.Cid {
+	t.Helper()
+	c, err := cid.V1Builder{Codec: codec, MhType: mh}.Sum(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -1,0 +1,80 @@
+package ipfsstore
+
+import (
+	"context"
+	"io"
+
+	"github.com/ipfs/go-cid"
+)
+
+// MaxBlockSize is the largest block any Store accepts or returns: bitswap
+// and kubo refuse larger ones.
+const MaxBlockSize = 1 << 20
+
+// ChunkSize is the fixed chunk size of UnixFS file import, the same as
+// kubo's default chunker (size-262144).
+const ChunkSize = 256 << 10
+
+// Store holds blocks and UnixFS files by CID.
+//
+// The contract, checked for every implementation by storetest.Run:
+//   - Get of a block that is not held returns an *acerr.Error of kind
+//     acerr.NotExist naming the CID. Get checks that what it returns hashes
+//     to c (kind acerr.Integrity otherwise). The caller owns the slice.
+//   - Put checks that data hashes to c (kind acerr.Integrity otherwise) and
+//     that len(data) <= MaxBlockSize (kind acerr.TooLarge); nothing is stored
+//     on failure. Put is idempotent. Put does not keep data.
+//   - Blocks are identified by their multihash: a block put under one codec
+//     or CID version is also found under another with the same hash.
+//   - AddFile gives the CID that `ipfs add --cid-version=1` gives for the
+//     same bytes: 256 KiB fixed chunks, raw leaves, balanced layout, CIDv1,
+//     sha2-256. A file of at most one chunk is a single raw block.
+//   - The undefined CID is refused with kind acerr.Invalid.
+//   - A block is durable once Put has returned and, for stores that
+//     implement Syncer, Sync has returned.
+//   - All methods are safe for concurrent use. After Close they fail, and
+//     Close itself may be called again.
+//   - Every error is an *acerr.Error that prints as one line naming the
+//     operation and the CID (and, for a daemon, its address).
+type Store interface {
+	// Get returns the bytes of block c.
+	Get(ctx context.Context, c cid.Cid) ([]byte, error)
+	// Has reports whether block c is held (for kubo: held by the daemon
+	// itself, without asking its peers).
+	Has(ctx context.Context, c cid.Cid) (bool, error)
+	// Put stores data as block c.
+	Put(ctx context.Context, c cid.Cid, data []byte) error
+	// AddFile imports r as a UnixFS file and returns its root CID and size
+	// (the number of bytes read from r).
+	AddFile(ctx context.Context, r io.Reader) (cid.Cid, uint64, error)
+	// OpenFile opens the UnixFS file rooted at c for reading. The file's
+	// reads use ctx: cancelling it makes them fail. A directory gives kind
+	// acerr.IsDir.
+	OpenFile(ctx context.Context, c cid.Cid) (File, error)
+	// Close releases the store; it syncs what was written.
+	Close() error
+}
+
+// File is an open UnixFS file. It is not safe for concurrent use.
+//
+// Seek never fails for a position >= 0, including past the end, where
+// Read returns io.EOF; a negative position or an unknown whence is refused
+// and the position kept. Seeking is cheap: the work happens at the next
+// Read.
+type File interface {
+	io.ReadSeekCloser
+	// Size is the file's length in bytes.
+	Size() uint64
+}
+
+// Syncer is implemented by stores that buffer writes. Sync makes every
+// block Put so far durable; the tree calls it before it moves HEAD.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// Pinner is implemented by stores that garbage-collect unpinned blocks
+// (kubo). Pin keeps the DAG under c.
+type Pinner interface {
+	Pin(ctx context.Context, c cid.Cid, recursive bool) error
+}
