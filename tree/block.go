@@ -1,0 +1,106 @@
+package tree
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+)
+
+// fail builds an error that carries a kind and a cause but no op or path;
+// the exported method that returns it fills those in (see wrap).
+func fail(kind acerr.Kind, format string, args ...any) *acerr.Error {
+	return &acerr.Error{Kind: kind, Err: fmt.Errorf(format, args...)}
+}
+
+// wrap names op and path in err. An error made by fail gets them filled
+// in, so it prints as one flat line; any other error is nested.
+func wrap(op, path string, err error) error {
+	if e, ok := err.(*acerr.Error); ok && e.Op == "" && e.Path == "" {
+		c := *e
+		c.Op, c.Path = op, path
+		return &c
+	}
+	return acerr.E(op, path, acerr.Other, err)
+}
+
+// getNode reads block c and decodes it strictly. Whatever the store holds
+// is treated as hostile: the bytes must hash to c and decode canonically.
+// It returns the node and its encoded length.
+func (t *Tree) getNode(ctx context.Context, c cid.Cid) (schema.Node, int, error) {
+	if c.Prefix().Codec != cid.DagCBOR {
+		return nil, 0, fail(acerr.Integrity, "link is not a dag-cbor node").WithCID(c.String())
+	}
+	data, err := t.store.Get(ctx, c)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !schema.Sum(data).Equals(c) {
+		return nil, 0, fail(acerr.Integrity, "block does not match its CID").WithCID(c.String())
+	}
+	n, err := schema.Decode(data)
+	if err != nil {
+		return nil, 0, fail(acerr.Integrity, "malformed block: %v", err).WithCID(c.String())
+	}
+	return n, len(data), nil
+}
+
+// putNode encodes n and stores it.
+func (t *Tree) putNode(ctx context.Context, n schema.Node) (cid.Cid, error) {
+	c, data := schema.Block(n)
+	if len(data) > schema.MaxBlockSize {
+		return cid.Undef, fail(acerr.TooLarge, "%s block of %d bytes exceeds %d", n.Kind(), len(data), schema.MaxBlockSize)
+	}
+	if err := t.store.Put(ctx, c, data); err != nil {
+		return cid.Undef, err
+	}
+	return c, nil
+}
+
+// readDirectory reads the directory at c and the summed size of its
+// inline entries. The undefined CID is the empty directory.
+func (t *Tree) readDirectory(ctx context.Context, c cid.Cid) (*schema.Directory, uint64, error) {
+	if !c.Defined() {
+		return &schema.Directory{}, 0, nil
+	}
+	n, size, err := t.getNode(ctx, c)
+	if err != nil {
+		return nil, 0, err
+	}
+	d, ok := n.(*schema.Directory)
+	if !ok {
+		return nil, 0, fail(acerr.NotDir, "node is %s", n.Kind()).WithCID(c.String())
+	}
+	var total uint64
+	if len(d.Entries) > 0 {
+		bare := *d
+		bare.Entries = nil
+		total = entriesBytes(size, len(schema.Encode(&bare)), len(d.Entries))
+	}
+	return d, total, nil
+}
+
+// entriesBytes returns the summed schema.EntrySize of n entries in a block
+// of size bytes whose encoding without the "entries" field is bare bytes
+// long. The codec is canonical, so the entries field adds exactly its key
+// ("entries", 8 bytes), the array head and the entries.
+func entriesBytes(size, bare, n int) uint64 {
+	return uint64(size - bare - 8 - cborHeadLen(uint64(n)))
+}
+
+// cborHeadLen is the length of a dag-cbor item head carrying n.
+func cborHeadLen(n uint64) int {
+	switch {
+	case n < 24:
+		return 1
+	case n <= 0xff:
+		return 2
+	case n <= 0xffff:
+		return 3
+	case n <= 0xffffffff:
+		return 5
+	}
+	return 9
+}

@@ -1,0 +1,108 @@
+// Package tree owns the tree database: immutable directory nodes,
+// copy-on-write path operations over them, the canonical sharding of large
+// directories, and the HEAD pointer of a home with its lock and history.
+//
+// # Nodes and paths
+//
+// A tree is a directory_v1 node (see schema.Directory) whose entries link
+// files, identities, published nodes and further directories by CID.
+// Nothing is changed in place: Put and Delete write new blocks for the
+// directories on the path they touch and return a new root CID; every
+// other subtree is shared with the old root, which stays readable.
+//
+// Paths are slash-separated and relative, "root/projects/a.jpg"; "" is the
+// root itself. They must be clean: each component a valid entry name
+// (schema.ValidName), so "/a", "a/", "a//b", "./a" and "../a" are refused
+// with acerr.Invalid rather than cleaned, and every entry has exactly one
+// path. Callers that take paths from users clean them first. Under an
+// entry of kind node_v1 the component "root" stands for the filesystem the
+// node publishes, so "nodes/ID/root/forum" resolves for reading; writing
+// there is refused, since only the node's owner can publish a new one.
+//
+// Every entry that Put or Delete writes carries a version vector: the old
+// entry's (a tombstone's included) with the configured replica's counter
+// incremented. Parent directory entries on the path are bumped the same
+// way, so a merge can tell which side changed what. Delete leaves a
+// tombstone, never removes a name: deletions must reach other replicas.
+// An owned directory on the path is re-signed by the configured Signer
+// (seq + 1, prev = the old version).
+//
+// # Sharding
+//
+// A directory keeps its entries inline while their summed encoded size
+// (schema.EntrySize, tombstones included) is at most InlineLimit (64 KiB).
+// Beyond that it links a shard trie: a hash array mapped trie over
+// sha2-256(name), in which a node at depth d holds every entry whose hash
+// begins with the d bytes on the path to it. A node is a leaf, its entries
+// sorted by name, when they sum to at most LeafLimit (256 KiB) or d is 31;
+// otherwise it is an inner node with one child per value of hash byte d
+// that occurs, each child link carrying the summed entry size below it:
+//
+//	Directory
+//	  shard --> Shard depth 0, inner
+//	              [0x00] bytes 301777 --> Shard depth 1, inner (over LeafLimit)
+//	                                        [0x00] bytes 1302 --> Shard depth 2, leaf
+//	                                        [0x17] bytes  911 --> Shard depth 2, leaf
+//	                                        ...
+//	              [0x01] bytes  98001 --> Shard depth 1, leaf: entries sorted by
+//	                                      name, each with sha2-256(name)[0] = 0x01
+//	              ...
+//	              [0xff] bytes 120440 --> Shard depth 1, leaf
+//
+// The shape is a function of the set of entries alone: whether a node is
+// a leaf depends only on the entries under it, and which entries are under
+// it depends only on their names' hashes. So the same entries give the
+// same blocks and the same CIDs whatever order they were added, replaced
+// or deleted in, on every replica; merges and comparisons can skip equal
+// subtrees by CID. Sizes are exact encoded sizes, so no block exceeds
+// 1 MiB (the limits are capped below MaxLimit for that).
+//
+// Put and Delete keep that form incrementally, reading and rewriting only
+// the trie nodes on the hash path of the name they change: a leaf that
+// grows past LeafLimit splits; the topmost node on the path whose total
+// falls to LeafLimit or below collapses into one leaf (the child sizes in
+// the parent make that decision without reading the children); a
+// directory whose total falls to InlineLimit or below goes back inline.
+// MakeDir builds a directory from many entries at once in O(n log n):
+// sort by hash, cut into runs, encode each leaf once.
+//
+// Every block read is checked: its bytes must hash to its CID and decode
+// strictly (schema.Decode); a shard must sit at the depth it is found at,
+// hold only names of its hash prefix, and hold the size its parent says
+// (acerr.Integrity otherwise). A hostile store can make operations fail,
+// never crash or mislead them.
+//
+// The limits are part of the data format: replicas with different limits
+// build different CIDs for the same entries. Change them only in tests.
+//
+// # HEAD
+//
+// A home directory holds three files that Head manages:
+//
+//	HEAD   the root CID of the tree database and a newline
+//	lock   locked with flock(2) for the whole of every change
+//	log    the history: one JSON line per change of HEAD,
+//	       {"time": RFC 3339, "command": ..., "old": CID, "new": CID}
+//
+// Every change of the tree database is one Head.Update: take the lock,
+// read HEAD, compute the new root from it, and, if it differs, sync the
+// block store, write the new CID to a temporary file in the home, fsync
+// it, rename it over HEAD, fsync the home directory, append the log line
+// and fsync the log; then unlock. Since reading HEAD and replacing it
+// happen under one lock, two commands (or a command and a mount) never
+// lose each other's changes: the second computes from the first's result.
+//
+// Crash guarantees, for a process killed at any instant (kill -9, or a
+// power loss on a file system that honours fsync):
+//
+//   - HEAD holds either the old root or the new one, never a mix: rename
+//     is atomic, and the new file was durable before it.
+//   - Every block of the root in HEAD is in the store: the store is synced
+//     before HEAD moves, and Update refuses a root the store lacks.
+//   - The lock dies with its process; the next command does not wait for
+//     it, and removes any temporary file the killed one left.
+//   - The log may lack the last change (a crash between the rename and the
+//     append) or end in a torn line (a crash during the append): Log
+//     ignores a torn last line and the next append cuts it off. HEAD, not
+//     the log, is the truth.
+package tree

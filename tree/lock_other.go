@@ -1,0 +1,13 @@
+//go:build !(darwin || dragonfly || freebsd || linux || netbsd || openbsd)
+
+package tree
+
+import (
+	"errors"
+	"os"
+	"runtime"
+)
+
+func lockFile(*os.File) error {
+	return errors.New("file locking is not supported on " + runtime.GOOS)
+}

@@ -1,0 +1,627 @@
+package tree
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"maps"
+	"strings"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+)
+
+// Tree reads and writes directory trees in a Store. It holds no state but
+// its store and configuration, and is safe for concurrent use. Nodes are
+// immutable: every change writes new blocks and returns a new root CID,
+// and old roots stay readable.
+type Tree struct {
+	store ipfsstore.Store
+	cfg   Config
+}
+
+// New returns a Tree that keeps its nodes in store.
+func New(store ipfsstore.Store, cfg Config) *Tree {
+	return &Tree{store: store, cfg: cfg.normalize()}
+}
+
+// splitPath splits a path into its components. Paths are relative and
+// clean: components separated by single slashes, each a valid entry name
+// (schema.ValidName). "" is the root. Anything else ("/a", "a/", "a//b",
+// "./a", "../a") is refused rather than cleaned, so that every entry has
+// exactly one path.
+func splitPath(p string) ([]string, error) {
+	if p == "" {
+		return nil, nil
+	}
+	if len(p) > MaxPathLen {
+		return nil, fail(acerr.Invalid, "path longer than %d bytes", MaxPathLen)
+	}
+	comps := strings.Split(p, "/")
+	for _, c := range comps {
+		if c == "" {
+			return nil, fail(acerr.Invalid, "empty path component (want a clean relative path like root/a/b)")
+		}
+		if err := schema.ValidName(c); err != nil {
+			return nil, fail(acerr.Invalid, "%v", err)
+		}
+	}
+	return comps, nil
+}
+
+// rootEntry is the synthetic entry that stands for a root directory.
+func rootEntry(root cid.Cid) schema.Entry {
+	return schema.Entry{Kind: schema.KindDirectory, Target: root}
+}
+
+// nodeRootEntry reads the node_v1 at c and returns the synthetic entry
+// "root" that stands for the filesystem it publishes.
+func (t *Tree) nodeRootEntry(ctx context.Context, c cid.Cid) (schema.Entry, error) {
+	n, _, err := t.getNode(ctx, c)
+	if err != nil {
+		return schema.Entry{}, err
+	}
+	ref, ok := n.(*schema.NodeRef)
+	if !ok {
+		return schema.Entry{}, fail(acerr.Integrity, "node is %s, want %s", n.Kind(), schema.KindNode).WithCID(c.String())
+	}
+	return schema.Entry{
+		Name:   "root",
+		Kind:   schema.KindDirectory,
+		Target: ref.Root,
+		Mtime:  ref.Created * 1e9,
+		By:     ref.Owner,
+	}, nil
+}
+
+// lookupIn returns the entry name of the directory at dir, tombstones
+// included; nil if there is none.
+func (t *Tree) lookupIn(ctx context.Context, dir cid.Cid, name string) (*schema.Entry, error) {
+	d, _, err := t.readDirectory(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Shard.Defined() {
+		if i, ok := findEntry(d.Entries, name); ok {
+			return &d.Entries[i], nil
+		}
+		return nil, nil
+	}
+	h := hashName(name)
+	path, err := t.locate(ctx, d.Shard, &h)
+	if err != nil {
+		return nil, err
+	}
+	leaf := path[len(path)-1]
+	if !leaf.leaf() {
+		return nil, nil
+	}
+	if i, ok := findEntry(leaf.s.Entries, name); ok {
+		return &leaf.s.Entries[i], nil
+	}
+	return nil, nil
+}
+
+// resolve walks comps from root. A component under a directory_v1 names
+// one of its entries; the component "root" under a node_v1 stands for the
+// filesystem the node publishes.
+func (t *Tree) resolve(ctx context.Context, root cid.Cid, comps []string) (schema.Entry, error) {
+	cur := rootEntry(root)
+	if !root.Defined() {
+		return cur, fail(acerr.NotExist, "empty tree")
+	}
+	for i, name := range comps {
+		switch cur.Kind {
+		case schema.KindDirectory:
+			e, err := t.lookupIn(ctx, cur.Target, name)
+			if err != nil {
+				return cur, err
+			}
+			if e == nil || e.Deleted {
+				return cur, fail(acerr.NotExist, "no %s", strings.Join(comps[:i+1], "/"))
+			}
+			cur = *e
+		case schema.KindNode:
+			if name != "root" {
+				return cur, fail(acerr.NotExist, "no %s (a node holds only root)", strings.Join(comps[:i+1], "/"))
+			}
+			e, err := t.nodeRootEntry(ctx, cur.Target)
+			if err != nil {
+				return cur, err
+			}
+			cur = e
+		default:
+			return cur, fail(acerr.NotDir, "%s is %s", strings.Join(comps[:i], "/"), cur.Kind)
+		}
+	}
+	return cur, nil
+}
+
+// Lookup returns the entry at path under the root directory root. For the
+// path "" it returns a synthetic directory entry, without name, whose
+// Target is root. A tombstone is reported as acerr.NotExist. A component
+// "root" under an entry of kind node_v1 descends into the filesystem that
+// node publishes (so "nodes/ID/root/forum" resolves); the result for the
+// component itself is a synthetic directory entry named "root".
+func (t *Tree) Lookup(ctx context.Context, root cid.Cid, path string) (schema.Entry, error) {
+	const op = "tree.Lookup"
+	comps, err := splitPath(path)
+	if err != nil {
+		return schema.Entry{}, wrap(op, path, err)
+	}
+	e, err := t.resolve(ctx, root, comps)
+	if err != nil {
+		return schema.Entry{}, wrap(op, path, err)
+	}
+	return e, nil
+}
+
+// ReadDir returns every entry of the directory at dir, tombstones
+// included, sorted by name. The undefined CID reads as the empty
+// directory.
+func (t *Tree) ReadDir(ctx context.Context, dir cid.Cid) ([]schema.Entry, error) {
+	entries, err := t.readDir(ctx, dir)
+	if err != nil {
+		err = wrap("tree.ReadDir", "", err)
+		if e, ok := err.(*acerr.Error); ok && e.CID == "" && dir.Defined() {
+			e.CID = dir.String()
+		}
+		return nil, err
+	}
+	return entries, nil
+}
+
+func (t *Tree) readDir(ctx context.Context, dir cid.Cid) ([]schema.Entry, error) {
+	d, _, err := t.readDirectory(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Shard.Defined() {
+		return d.Entries, nil
+	}
+	return t.readShardEntries(ctx, d.Shard)
+}
+
+// entriesOf returns the entries of the directory-like entry e: a
+// directory's entries, or for a node_v1 the single entry "root".
+func (t *Tree) entriesOf(ctx context.Context, e schema.Entry, path string) ([]schema.Entry, error) {
+	switch e.Kind {
+	case schema.KindDirectory:
+		return t.readDir(ctx, e.Target)
+	case schema.KindNode:
+		r, err := t.nodeRootEntry(ctx, e.Target)
+		if err != nil {
+			return nil, err
+		}
+		return []schema.Entry{r}, nil
+	}
+	return nil, fail(acerr.NotDir, "%s is %s", path, e.Kind)
+}
+
+// List returns the live entries (tombstones left out) of the directory at
+// path, sorted by name. A node_v1 lists as one entry, "root".
+func (t *Tree) List(ctx context.Context, root cid.Cid, path string) ([]schema.Entry, error) {
+	const op = "tree.List"
+	comps, err := splitPath(path)
+	if err != nil {
+		return nil, wrap(op, path, err)
+	}
+	e, err := t.resolve(ctx, root, comps)
+	if err != nil {
+		return nil, wrap(op, path, err)
+	}
+	entries, err := t.entriesOf(ctx, e, path)
+	if err != nil {
+		return nil, wrap(op, path, err)
+	}
+	return live(entries), nil
+}
+
+func live(entries []schema.Entry) []schema.Entry {
+	out := make([]schema.Entry, 0, len(entries))
+	for _, e := range entries {
+		if !e.Deleted {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// maxWalkDepth bounds how deep Walk descends, so that a hostile tree of
+// nested directories cannot exhaust the stack. It is the deepest a path of
+// MaxPathLen bytes can reach.
+const maxWalkDepth = MaxPathLen / 2
+
+// Walk calls fn for every live entry below the directory at path, depth
+// first, in name order, with the entry's path from the root (path + "/" +
+// name, or just name when path is ""). A directory is visited before its
+// contents. Walk descends into directory_v1 entries only; a node_v1 entry
+// is reported but not entered (walk "nodes/ID/root" to export a friend's
+// filesystem). As with fs.WalkDir, fn returning fs.SkipDir on a directory
+// skips its contents, on any other entry skips the rest of its directory,
+// and fs.SkipAll stops the walk; any other error from fn stops the walk
+// and is returned unchanged.
+func (t *Tree) Walk(ctx context.Context, root cid.Cid, path string, fn func(path string, e schema.Entry) error) error {
+	const op = "tree.Walk"
+	comps, err := splitPath(path)
+	if err != nil {
+		return wrap(op, path, err)
+	}
+	e, err := t.resolve(ctx, root, comps)
+	if err != nil {
+		return wrap(op, path, err)
+	}
+	if e.Kind != schema.KindDirectory && e.Kind != schema.KindNode {
+		return wrap(op, path, fail(acerr.NotDir, "%s is %s", path, e.Kind))
+	}
+	var walk func(e schema.Entry, dir string, depth int) error
+	walk = func(e schema.Entry, dir string, depth int) error {
+		if depth > maxWalkDepth {
+			return wrap(op, dir, fail(acerr.TooLarge, "directories nested deeper than %d", maxWalkDepth))
+		}
+		if err := ctx.Err(); err != nil {
+			return wrap(op, dir, err)
+		}
+		entries, err := t.entriesOf(ctx, e, dir)
+		if err != nil {
+			return wrap(op, dir, err)
+		}
+		for _, c := range entries {
+			if c.Deleted {
+				continue
+			}
+			p := c.Name
+			if dir != "" {
+				p = dir + "/" + c.Name
+			}
+			err := fn(p, c)
+			isDir := c.Kind == schema.KindDirectory
+			switch {
+			case err == fs.SkipDir && isDir:
+				continue
+			case err == fs.SkipDir:
+				return nil
+			case err != nil:
+				return err
+			}
+			if isDir {
+				if err := walk(c, p, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	err = walk(e, path, len(comps))
+	if err == fs.SkipAll {
+		return nil
+	}
+	return err
+}
+
+// MakeDir builds a shared directory holding entries, in one pass, and
+// returns its CID. The entries are stored as given (names, version vectors
+// and all); they must be valid, and their names unique (acerr.Invalid
+// otherwise). The result is canonical: sharded as the limits require, and
+// the same CID as any sequence of Puts giving the same entries.
+func (t *Tree) MakeDir(ctx context.Context, entries []schema.Entry) (cid.Cid, error) {
+	const op = "tree.MakeDir"
+	for i := range entries {
+		if err := validEntry(&entries[i]); err != nil {
+			err.Err = fmt.Errorf("entry %q: %v", entries[i].Name, err.Err)
+			return cid.Undef, wrap(op, "", err)
+		}
+	}
+	items, total := itemsByHash(entries)
+	// Names are unique exactly when hashes are (a sha2-256 collision
+	// aside), and equal names sort next to each other by hash.
+	for i := 1; i < len(items); i++ {
+		if items[i].h == items[i-1].h {
+			return cid.Undef, wrap(op, "", fail(acerr.Invalid, "duplicate name %q", items[i].e.Name))
+		}
+	}
+	d := &schema.Directory{}
+	if total <= uint64(t.cfg.InlineLimit) {
+		d.Entries = make([]schema.Entry, len(items))
+		for i := range items {
+			d.Entries[i] = items[i].e
+		}
+		schema.SortEntries(d.Entries)
+	} else {
+		s, err := t.buildShard(ctx, items, 0, total)
+		if err != nil {
+			return cid.Undef, wrap(op, "", err)
+		}
+		d.Shard = s
+	}
+	c, err := t.putNode(ctx, d)
+	if err != nil {
+		return cid.Undef, wrap(op, "", err)
+	}
+	return c, nil
+}
+
+// validEntry checks what schema.Decode would check of an entry, so that
+// no block the Tree writes is one it would later refuse to read.
+func validEntry(e *schema.Entry) *acerr.Error {
+	if err := schema.ValidName(e.Name); err != nil {
+		return fail(acerr.Invalid, "%v", err)
+	}
+	switch e.Kind {
+	case schema.KindDirectory, schema.KindFile, schema.KindIdentity, schema.KindNode:
+	default:
+		return fail(acerr.Invalid, "unknown kind %q", e.Kind)
+	}
+	switch {
+	case e.Deleted && e.Target.Defined():
+		return fail(acerr.Invalid, "a tombstone has a target")
+	case !e.Deleted && !e.Target.Defined():
+		return fail(acerr.Invalid, "entry has no target")
+	case e.Size > maxBytes:
+		return fail(acerr.Invalid, "size out of range")
+	case e.Mode > 0o7777:
+		return fail(acerr.Invalid, "mode %o out of range", e.Mode)
+	case len(e.VV) > schema.MaxReplicas:
+		return fail(acerr.TooLarge, "version vector has more than %d replicas", schema.MaxReplicas)
+	}
+	for r := range e.VV {
+		if r == "" || len(r) > maxReplicaLen {
+			return fail(acerr.Invalid, "version vector has a bad replica id %q", r)
+		}
+	}
+	return nil
+}
+
+// Put sets the entry at path to e and returns the new root. The entry's
+// name is the last component of path (e.Name is ignored). Missing parent
+// directories, and parents that are tombstones, are created as empty
+// shared directories; only the directories on the path are rewritten.
+//
+// The stored entry is e with: VV the old entry's version vector (a
+// tombstone's included) with Config.Replica incremented; By Config.By when
+// that is set; Mtime now when e.Mtime is zero. Each parent's entry gets
+// the new Target, its version vector bumped the same way and Mtime now.
+// An owned directory on the path is re-signed with Config.Signer.
+//
+// Put refuses to replace a live directory by something else (acerr.IsDir)
+// or anything else by a directory (acerr.NotDir): delete it first. It does
+// not change what lies inside a published node_v1 (acerr.Permission).
+// An undefined root stands for the empty tree.
+func (t *Tree) Put(ctx context.Context, root cid.Cid, path string, e schema.Entry) (cid.Cid, error) {
+	const op = "tree.Put"
+	comps, err := t.mutablePath(path)
+	if err != nil {
+		return cid.Undef, wrap(op, path, err)
+	}
+	now := t.cfg.Now().UnixNano()
+	set := func(old *schema.Entry) (schema.Entry, error) {
+		ne := e
+		ne.Name = comps[len(comps)-1]
+		if old != nil && !old.Deleted {
+			switch {
+			case old.Kind == schema.KindDirectory && ne.Kind != schema.KindDirectory:
+				return ne, fail(acerr.IsDir, "%s is a directory; delete it first", path)
+			case old.Kind != schema.KindDirectory && ne.Kind == schema.KindDirectory:
+				return ne, fail(acerr.NotDir, "%s is %s; delete it first", path, old.Kind)
+			}
+		}
+		ne.VV = t.bump(old)
+		if t.cfg.By.Defined() {
+			ne.By = t.cfg.By
+		}
+		if ne.Mtime == 0 {
+			ne.Mtime = now
+		}
+		if err := validEntry(&ne); err != nil {
+			return ne, err
+		}
+		return ne, nil
+	}
+	c, err := t.update(ctx, root, comps, 0, true, now, set)
+	if err != nil {
+		return cid.Undef, wrap(op, path, err)
+	}
+	return c, nil
+}
+
+// Delete replaces the entry at path by a tombstone (same name and kind,
+// Deleted, no target, version vector bumped, Mtime now) and returns the
+// new root. Deleting what does not exist, or is already deleted, fails
+// with acerr.NotExist; deleting "" fails with acerr.Invalid. Tombstones
+// stay in their directory, so that merges see the deletion.
+func (t *Tree) Delete(ctx context.Context, root cid.Cid, path string) (cid.Cid, error) {
+	const op = "tree.Delete"
+	comps, err := t.mutablePath(path)
+	if err != nil {
+		return cid.Undef, wrap(op, path, err)
+	}
+	now := t.cfg.Now().UnixNano()
+	del := func(old *schema.Entry) (schema.Entry, error) {
+		if old == nil || old.Deleted {
+			return schema.Entry{}, fail(acerr.NotExist, "no %s", path)
+		}
+		return schema.Entry{
+			Name:    old.Name,
+			Kind:    old.Kind,
+			Mtime:   now,
+			VV:      t.bump(old),
+			Deleted: true,
+			By:      t.cfg.By,
+		}, nil
+	}
+	c, err := t.update(ctx, root, comps, 0, false, now, del)
+	if err != nil {
+		return cid.Undef, wrap(op, path, err)
+	}
+	return c, nil
+}
+
+// mutablePath checks what Put and Delete need: a configured replica and a
+// path that names an entry.
+func (t *Tree) mutablePath(path string) ([]string, error) {
+	if r := t.cfg.Replica; r == "" || len(r) > maxReplicaLen {
+		return nil, fail(acerr.Invalid, "replica id must be 1 to %d bytes (Config.Replica)", maxReplicaLen)
+	}
+	comps, err := splitPath(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(comps) == 0 {
+		return nil, fail(acerr.Invalid, "the root is not an entry")
+	}
+	return comps, nil
+}
+
+// bump returns old's version vector (nil: empty) with this replica's
+// counter incremented.
+func (t *Tree) bump(old *schema.Entry) schema.VV {
+	var vv schema.VV
+	if old != nil {
+		vv = maps.Clone(old.VV)
+	}
+	if vv == nil {
+		vv = schema.VV{}
+	}
+	vv[t.cfg.Replica]++
+	return vv
+}
+
+// slot is one name in one directory, as found for an update.
+type slot struct {
+	d       *schema.Directory
+	total   uint64        // summed entry size of the directory
+	path    []*shardNode  // sharded: the trie path towards the name
+	h       [32]byte      // sharded: the name's hash
+	old     *schema.Entry // the current entry, nil if none
+	oldSize uint64        // its size
+}
+
+func (t *Tree) findSlot(ctx context.Context, c cid.Cid, name string) (*slot, error) {
+	d, total, err := t.readDirectory(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	s := &slot{d: d, total: total}
+	if !d.Shard.Defined() {
+		if i, ok := findEntry(d.Entries, name); ok {
+			s.old = &d.Entries[i]
+		}
+	} else {
+		s.h = hashName(name)
+		if s.path, err = t.locate(ctx, d.Shard, &s.h); err != nil {
+			return nil, err
+		}
+		s.total = s.path[0].total
+		if leaf := s.path[len(s.path)-1]; leaf.leaf() {
+			if i, ok := findEntry(leaf.s.Entries, name); ok {
+				s.old = &leaf.s.Entries[i]
+			}
+		}
+	}
+	if s.old != nil {
+		s.oldSize = uint64(schema.EntrySize(s.old))
+	}
+	return s, nil
+}
+
+// update rewrites the directory at dir (reached by comps[:i]) so that
+// comps[i:] leads to the entry set returns, and returns the directory's
+// new CID. create says whether missing directories on the way are made.
+func (t *Tree) update(ctx context.Context, dir cid.Cid, comps []string, i int, create bool, now int64,
+	set func(old *schema.Entry) (schema.Entry, error)) (cid.Cid, error) {
+	if err := ctx.Err(); err != nil {
+		return cid.Undef, err
+	}
+	s, err := t.findSlot(ctx, dir, comps[i])
+	if err != nil {
+		return cid.Undef, err
+	}
+	if s.d.Owned() && t.cfg.Signer == nil {
+		where := strings.Join(comps[:i], "/")
+		if where == "" {
+			where = "the root"
+		}
+		return cid.Undef, fail(acerr.Permission, "%s is owned by %s and no signer is configured", where, s.d.Owner)
+	}
+	var ne schema.Entry
+	if i == len(comps)-1 {
+		if ne, err = set(s.old); err != nil {
+			return cid.Undef, err
+		}
+	} else {
+		here := strings.Join(comps[:i+1], "/")
+		var child cid.Cid
+		switch {
+		case s.old == nil || s.old.Deleted:
+			if !create {
+				return cid.Undef, fail(acerr.NotExist, "no %s", here)
+			}
+		case s.old.Kind == schema.KindDirectory:
+			child = s.old.Target
+		case s.old.Kind == schema.KindNode:
+			return cid.Undef, fail(acerr.Permission, "%s is a published node; its contents change only by a new signed node", here)
+		default:
+			return cid.Undef, fail(acerr.NotDir, "%s is %s", here, s.old.Kind)
+		}
+		nc, err := t.update(ctx, child, comps, i+1, create, now, set)
+		if err != nil {
+			return cid.Undef, err
+		}
+		ne = schema.Entry{Name: comps[i], Kind: schema.KindDirectory}
+		if s.old != nil && !s.old.Deleted {
+			ne = *s.old
+		}
+		ne.Target, ne.Mtime, ne.VV, ne.By = nc, now, t.bump(s.old), t.cfg.By
+	}
+	nd, err := t.withEntry(ctx, s, ne)
+	if err != nil {
+		return cid.Undef, err
+	}
+	if nd.Owned() {
+		nd.Seq, nd.Prev, nd.Sig = s.d.Seq+1, dir, nil
+		if err := t.cfg.Signer.SignDirectory(ctx, nd); err != nil {
+			return cid.Undef, err
+		}
+	}
+	return t.putNode(ctx, nd)
+}
+
+// withEntry returns the directory of s with e set, inline or sharded as
+// its new size requires. Only the shard nodes on e's hash path are
+// rewritten, except when the directory moves between inline and sharded.
+func (t *Tree) withEntry(ctx context.Context, s *slot, e schema.Entry) (*schema.Directory, error) {
+	newSize := uint64(schema.EntrySize(&e))
+	total := s.total - s.oldSize + newSize
+	nd := *s.d
+	nd.Entries, nd.Shard, nd.Sig = nil, cid.Undef, nil
+	sharded := s.d.Shard.Defined()
+	switch {
+	case total <= uint64(t.cfg.InlineLimit):
+		entries := s.d.Entries
+		if sharded {
+			var prefix [32]byte
+			var err error
+			if entries, err = t.gather(ctx, s.path[0], 0, &prefix, nil); err != nil {
+				return nil, err
+			}
+			schema.SortEntries(entries)
+		}
+		nd.Entries = setEntry(entries, e)
+	case !sharded:
+		items, _ := itemsByHash(setEntry(s.d.Entries, e))
+		c, err := t.buildShard(ctx, items, 0, total)
+		if err != nil {
+			return nil, err
+		}
+		nd.Shard = c
+	default:
+		c, err := t.updateShard(ctx, s.path, &s.h, e, s.oldSize, newSize)
+		if err != nil {
+			return nil, err
+		}
+		nd.Shard = c
+	}
+	return &nd, nil
+}
