@@ -86,7 +86,7 @@ func (e *encoder) bool(v bool) {
 
 func (e *encoder) cid(c cid.Cid) {
 	e.head(majTag, tagCID)
-	b := c.Bytes()
+	b := c.KeyString() // the binary CID, without the copy Bytes makes
 	e.head(majBytes, uint64(len(b)+1))
 	e.buf = append(e.buf, 0)
 	e.buf = append(e.buf, b...)

@@ -194,36 +194,73 @@ func encodeEntries(e *encoder, entries []Entry) {
 	}
 }
 
+// encode writes the entry with its keys in dag-cbor's canonical order
+// (by, vv, kind, mode, name, size, mtime, target, deleted) without the
+// generic mapWriter: entries are the bulk of every directory block.
 func (n *Entry) encode(e *encoder) {
-	m := mapWriter{e: e, fields: make([]mapField, 0, 9)}
-	m.add("name", func(e *encoder) { e.text(n.Name) })
-	m.add("kind", func(e *encoder) { e.text(string(n.Kind)) })
-	if n.Target.Defined() {
-		m.add("target", func(e *encoder) { e.cid(n.Target) })
+	count := 4 // vv, kind, name, mtime
+	for _, present := range [...]bool{n.By.Defined(), n.Mode != 0, n.Size != 0, n.Target.Defined(), n.Deleted} {
+		if present {
+			count++
+		}
 	}
-	if n.Size != 0 {
-		m.add("size", func(e *encoder) { e.uint(n.Size) })
-	}
-	if n.Mode != 0 {
-		m.add("mode", func(e *encoder) { e.uint(uint64(n.Mode)) })
-	}
-	m.add("mtime", func(e *encoder) { e.int(n.Mtime) })
-	m.add("vv", func(e *encoder) { n.VV.encode(e) })
-	if n.Deleted {
-		m.add("deleted", func(e *encoder) { e.bool(true) })
-	}
+	e.head(majMap, uint64(count))
 	if n.By.Defined() {
-		m.add("by", func(e *encoder) { e.cid(n.By) })
+		e.text("by")
+		e.cid(n.By)
 	}
-	m.finish()
+	e.text("vv")
+	n.VV.encode(e)
+	e.text("kind")
+	e.text(string(n.Kind))
+	if n.Mode != 0 {
+		e.text("mode")
+		e.uint(uint64(n.Mode))
+	}
+	e.text("name")
+	e.text(n.Name)
+	if n.Size != 0 {
+		e.text("size")
+		e.uint(n.Size)
+	}
+	e.text("mtime")
+	e.int(n.Mtime)
+	if n.Target.Defined() {
+		e.text("target")
+		e.cid(n.Target)
+	}
+	if n.Deleted {
+		e.text("deleted")
+		e.bool(true)
+	}
 }
 
 func (vv VV) encode(e *encoder) {
-	m := mapWriter{e: e, fields: make([]mapField, 0, len(vv))}
-	for k, v := range vv {
-		m.add(k, func(e *encoder) { e.uint(v) })
+	e.head(majMap, uint64(len(vv)))
+	if len(vv) == 1 {
+		for k, v := range vv {
+			e.text(k)
+			e.uint(v)
+		}
+		return
 	}
-	m.finish()
+	keys := make([]string, 0, len(vv))
+	for k := range vv {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if keyLess(a, b) {
+			return -1
+		}
+		if keyLess(b, a) {
+			return 1
+		}
+		return 0
+	})
+	for _, k := range keys {
+		e.text(k)
+		e.uint(vv[k])
+	}
 }
 
 // EntrySize returns the number of bytes e adds to an encoded entry list.

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -305,4 +306,31 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted input does not re-encode to itself:\n in %x\nout %x", data, enc)
 		}
 	})
+}
+
+func benchDirectory(n int) *Directory {
+	d := &Directory{}
+	for i := 0; i < n; i++ {
+		d.Entries = append(d.Entries, Entry{Name: fmt.Sprintf("file%06d.bin", i), Kind: KindFile,
+			Target: testCID(fmt.Sprint(i)), Size: uint64(i) * 100, Mode: 0o644, Mtime: 1700000000000000000 + int64(i), VV: VV{"abcdefghijklmnop": 1}})
+	}
+	return d
+}
+
+func BenchmarkEncodeDirectory(b *testing.B) {
+	d := benchDirectory(1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		Encode(d)
+	}
+}
+
+func BenchmarkDecodeDirectory(b *testing.B) {
+	enc := Encode(benchDirectory(1000))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
