@@ -1,0 +1,70 @@
+package home
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+)
+
+// LoadNode reads and decodes the node with CID c.
+func (h *Home) LoadNode(ctx context.Context, c cid.Cid) (schema.Node, error) {
+	data, err := h.Store.Get(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	n, err := schema.Decode(data)
+	if err != nil {
+		return nil, acerr.E("home.LoadNode", "", acerr.Other, err).WithCID(c.String())
+	}
+	return n, nil
+}
+
+// LoadIdentity reads an identity node and checks its self-signature.
+func (h *Home) LoadIdentity(ctx context.Context, c cid.Cid) (*schema.Identity, error) {
+	n, err := h.LoadNode(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	id, ok := n.(*schema.Identity)
+	if !ok {
+		return nil, acerr.E("home.LoadIdentity", "", acerr.Invalid, fmt.Errorf("node is %s, not an identity", n.Kind())).WithCID(c.String())
+	}
+	return id, nil
+}
+
+// Trust resolves the identities this home trusts at a given HEAD: its own
+// (identities/NAME) and its friends' (friends/<id-cid>). It implements
+// policy.Resolver.
+type Trust struct {
+	h    *Home
+	head cid.Cid
+}
+
+// Trust returns the resolver of trusted identities at head.
+func (h *Home) Trust(head cid.Cid) *Trust { return &Trust{h: h, head: head} }
+
+// Identity returns the identity id if it is mine or a friend's.
+func (r *Trust) Identity(ctx context.Context, id cid.Cid) (*schema.Identity, error) {
+	t := r.h.Tree(cid.Undef)
+	_, err := t.Lookup(ctx, r.head, Friends+"/"+id.String())
+	if err == nil {
+		return r.h.LoadIdentity(ctx, id)
+	}
+	if !acerr.Is(acerr.NotExist, err) {
+		return nil, err
+	}
+	mine, err := t.List(ctx, r.head, Identities)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range mine {
+		if e.Target == id {
+			return r.h.LoadIdentity(ctx, id)
+		}
+	}
+	return nil, acerr.E("home.Trust", "", acerr.Permission, errors.New("not a friend (nor one of my identities)")).WithCID(id.String())
+}
