@@ -1,0 +1,234 @@
+// Command compare runs the same workload through ArchiveCache, kubo and
+// cp side by side, on the same data in one run, and prints medians and
+// ratios as a Markdown table. It is what docs/BENCHMARKS.md quotes.
+//
+// The workload (bench/gen, fixed seed): a tree of 100 directories of 100
+// files of 1–64 KiB, and one large file. Each location (-disk, -tmpfs) gets
+// its own copy of the data and its own fresh homes and kubo repos; every
+// measurement is repeated -runs times and the median is reported, with the
+// peak RSS of the process.
+//
+// Usage:
+//
+//	go run ./bench/compare [-disk DIR] [-tmpfs DIR] [-runs 3] [-big-size 512]
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type sample struct {
+	wall time.Duration
+	rss  int64 // KiB
+}
+
+type result struct {
+	name    string
+	samples []sample
+}
+
+func (r *result) median() sample {
+	s := append([]sample(nil), r.samples...)
+	sort.Slice(s, func(i, j int) bool { return s[i].wall < s[j].wall })
+	m := s[len(s)/2]
+	var rss int64
+	for _, x := range r.samples {
+		rss = max(rss, x.rss)
+	}
+	m.rss = rss
+	return m
+}
+
+type bench struct {
+	bin, ipfs string
+	results   map[string]*result
+	order     []string
+}
+
+func (b *bench) record(key string, s sample) {
+	r, ok := b.results[key]
+	if !ok {
+		r = &result{name: key}
+		b.results[key] = r
+		b.order = append(b.order, key)
+	}
+	r.samples = append(r.samples, s)
+}
+
+// run runs a command and returns its wall time, peak RSS and stdout.
+func run(env []string, name string, args ...string) (sample, string) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		log.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, errb.String())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return sample{wall: wall, rss: ru.Maxrss}, out.String()
+}
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("compare: ")
+	disk := flag.String("disk", "/var/tmp/ac-bench", "work `dir` on the disk")
+	tmpfs := flag.String("tmpfs", "/dev/shm/ac-bench", "work `dir` on tmpfs (empty: skip)")
+	runs := flag.Int("runs", 3, "repetitions of each measurement")
+	bigMiB := flag.Int("big-size", 512, "size of the large file in MiB (0: skip)")
+	flag.Parse()
+
+	must(os.MkdirAll(*disk, 0o755))
+	bin := filepath.Join(*disk, "bin")
+	log.Printf("building the commands")
+	_, _ = run(nil, "go", "build", "-o", bin+"/", "./tools/...", "./bench/hello")
+	_, ipfsOut := run(nil, "go", "tool", "-n", "ipfs")
+	b := &bench{bin: bin, ipfs: strings.TrimSpace(ipfsOut), results: map[string]*result{}}
+
+	locations := []struct{ name, dir string }{{"disk", *disk}}
+	if *tmpfs != "" {
+		locations = append(locations, struct{ name, dir string }{"tmpfs", *tmpfs})
+	}
+	for _, loc := range locations {
+		data := filepath.Join(loc.dir, "data")
+		if _, err := os.Stat(filepath.Join(data, "done")); err != nil {
+			log.Printf("%s: generating the workload in %s", loc.name, data)
+			must(os.RemoveAll(data))
+			args := []string{"run", "./bench/gen", "-tree", filepath.Join(data, "tree")}
+			if *bigMiB > 0 {
+				args = append(args, "-big", filepath.Join(data, "big"), "-big-size", fmt.Sprint(*bigMiB))
+			}
+			run(nil, "go", args...)
+			must(os.WriteFile(filepath.Join(data, "done"), nil, 0o644))
+		}
+		for i := 0; i < *runs; i++ {
+			log.Printf("%s: run %d of %d", loc.name, i+1, *runs)
+			b.once(loc.name, loc.dir, data, i, *bigMiB > 0)
+		}
+	}
+	b.startup(*disk, *runs)
+	b.report(locations)
+}
+
+func (b *bench) ac(name string) string { return filepath.Join(b.bin, name) }
+
+func (b *bench) once(loc, dir, data string, i int, big bool) {
+	scratch := filepath.Join(dir, fmt.Sprintf("run%d", i))
+	must(os.RemoveAll(scratch))
+	must(os.MkdirAll(scratch, 0o755))
+	defer os.RemoveAll(scratch)
+	acEnv := []string{"AC_HOME=" + filepath.Join(scratch, "ac"), "AC_API="}
+	ipfsEnv := []string{"IPFS_PATH=" + filepath.Join(scratch, "ipfs")}
+	run(acEnv, b.ac("ac-init"))
+	run(ipfsEnv, b.ipfs, "init", "--profile=test")
+
+	tree := filepath.Join(data, "tree")
+	s, _ := run(acEnv, b.ac("ac-add"), tree, "root/projects/tree")
+	b.record(loc+"/add tree/ac", s)
+	s, treeCID := run(ipfsEnv, b.ipfs, "add", "-r", "-Q", "--cid-version=1", "--offline", tree)
+	b.record(loc+"/add tree/kubo", s)
+	s, _ = run(nil, "cp", "-r", tree, filepath.Join(scratch, "cp-tree"))
+	b.record(loc+"/add tree/cp -r", s)
+
+	s, _ = run(acEnv, b.ac("ac-get"), "root/projects/tree", filepath.Join(scratch, "ac-tree"))
+	b.record(loc+"/get tree/ac", s)
+	s, _ = run(ipfsEnv, b.ipfs, "get", "--offline", "-o", filepath.Join(scratch, "ipfs-tree"), strings.TrimSpace(treeCID))
+	b.record(loc+"/get tree/kubo", s)
+	s, _ = run(nil, "cp", "-r", filepath.Join(scratch, "cp-tree"), filepath.Join(scratch, "cp-tree2"))
+	b.record(loc+"/get tree/cp -r", s)
+	if i == 0 {
+		run(nil, "diff", "-r", tree, filepath.Join(scratch, "ac-tree"))
+	}
+
+	if !big {
+		return
+	}
+	bigFile := filepath.Join(data, "big")
+	s, acOut := run(acEnv, b.ac("ac-add"), bigFile, "root/projects/big")
+	b.record(loc+"/add big/ac", s)
+	s, bigCID := run(ipfsEnv, b.ipfs, "add", "-Q", "--cid-version=1", "--offline", bigFile)
+	b.record(loc+"/add big/kubo", s)
+	s, _ = run(nil, "cp", bigFile, filepath.Join(scratch, "cp-big"))
+	b.record(loc+"/add big/cp", s)
+	if !strings.HasPrefix(acOut, strings.TrimSpace(bigCID)+" ") {
+		log.Fatalf("ac-add and ipfs add disagree on the big file's CID: %q vs %q", acOut, bigCID)
+	}
+	s, _ = run(acEnv, b.ac("ac-get"), "root/projects/big", filepath.Join(scratch, "ac-big"))
+	b.record(loc+"/get big/ac", s)
+	s, _ = run(ipfsEnv, b.ipfs, "get", "--offline", "-o", filepath.Join(scratch, "ipfs-big"), strings.TrimSpace(bigCID))
+	b.record(loc+"/get big/kubo", s)
+	s, _ = run(nil, "cp", filepath.Join(scratch, "cp-big"), filepath.Join(scratch, "cp-big2"))
+	b.record(loc+"/get big/cp", s)
+}
+
+// startup times commands that do almost nothing, 30 times each per run.
+func (b *bench) startup(dir string, runs int) {
+	scratch := filepath.Join(dir, "startup")
+	must(os.RemoveAll(scratch))
+	defer os.RemoveAll(scratch)
+	acEnv := []string{"AC_HOME=" + filepath.Join(scratch, "ac"), "AC_API="}
+	ipfsEnv := []string{"IPFS_PATH=" + filepath.Join(scratch, "ipfs")}
+	run(acEnv, b.ac("ac-init"))
+	run(acEnv, b.ac("ac-identity"), "new", "identities/alice")
+	run(acEnv, b.ac("ac-node"), "new", "node", "identities/alice")
+	run(ipfsEnv, b.ipfs, "init", "--profile=test")
+	for i := 0; i < 30*runs; i++ {
+		s, _ := run(acEnv, b.ac("ac-message"), "ref", "node")
+		b.record("startup/ac-message ref node", s)
+		s, _ = run(ipfsEnv, b.ipfs, "version")
+		b.record("startup/ipfs version", s)
+		s, _ = run(nil, b.ac("hello"))
+		b.record("startup/hello world (Go)", s)
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
+
+func (b *bench) report(locations []struct{ name, dir string }) {
+	fmt.Println("| location | workload | ac | kubo | cp | kubo ÷ ac | cp ÷ ac | ac peak RSS | kubo peak RSS |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	for _, loc := range locations {
+		for _, w := range []string{"add tree", "add big", "get tree", "get big"} {
+			ac, ok := b.results[loc.name+"/"+w+"/ac"]
+			if !ok {
+				continue
+			}
+			kubo := b.results[loc.name+"/"+w+"/kubo"]
+			cpKey := loc.name + "/" + w + "/cp -r"
+			if _, ok := b.results[cpKey]; !ok {
+				cpKey = loc.name + "/" + w + "/cp"
+			}
+			cp := b.results[cpKey]
+			a, k, c := ac.median(), kubo.median(), cp.median()
+			fmt.Printf("| %s | %s | %s | %s | %s | %.2f× | %.2f× | %d MiB | %d MiB |\n", loc.name, w,
+				ms(a.wall), ms(k.wall), ms(c.wall),
+				float64(k.wall)/float64(a.wall), float64(c.wall)/float64(a.wall), a.rss>>10, k.rss>>10)
+		}
+	}
+	fmt.Println()
+	fmt.Println("| start-up | median |")
+	fmt.Println("|---|---|")
+	for _, k := range []string{"startup/ac-message ref node", "startup/ipfs version", "startup/hello world (Go)"} {
+		r := b.results[k]
+		m := r.median()
+		fmt.Printf("| %s | %.1f ms |\n", strings.TrimPrefix(k, "startup/"), float64(m.wall.Microseconds())/1000)
+	}
+}

@@ -1,0 +1,252 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
+	"github.com/ipfs/go-cid"
+)
+
+func cmdAdd() *command {
+	return &command{
+		usage: "ac-add SRC DEST",
+		help: `Ac-add imports the local file or directory SRC into the tree database
+at DEST, a path under root/ (for example root/projects/pictures). A file
+replaces a file and a directory a directory already at DEST (the old
+version stays reachable through ac-log); a different kind must be
+deleted first. Files become UnixFS files with the CIDs
+"ipfs add --cid-version=1" gives; modes and modification times are
+kept. Symbolic links and special files are skipped with a warning.
+Progress goes to stderr when it is a terminal.
+
+example:
+  ac-add ~/Pictures root/projects/pictures`,
+		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
+			jobs := fs.Int("j", 0, "import `n` files at a time (default: 2 per CPU)")
+			return func(ctx context.Context, args []string) error {
+				if err := nargs(args, 2, 2); err != nil {
+					return err
+				}
+				dest, err := treePath(args[1])
+				if err != nil {
+					return err
+				}
+				if !strings.HasPrefix(dest, home.Root+"/") {
+					return usagef("%s: DEST must be a path under root/, such as root/projects/NAME", args[1])
+				}
+				h, err := e.open(ctx)
+				if err != nil {
+					return err
+				}
+				defer h.Close()
+				im := &importer{h: h, t: h.Tree(cid.Undef), env: e, workers: *jobs}
+				if im.workers <= 0 {
+					im.workers = 2 * runtime.GOMAXPROCS(0)
+				}
+				stop := im.showProgress()
+				ent, err := im.importPath(ctx, args[0])
+				stop()
+				if err != nil {
+					return err
+				}
+				_, err = h.Update(ctx, e.Name+" "+dest, func(old cid.Cid) (cid.Cid, error) {
+					return im.t.Put(ctx, old, dest, ent)
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.Stdout, "%s %s (%d files, %d bytes)\n", ent.Target, dest, im.files.Load(), im.bytes.Load())
+				return nil
+			}
+		},
+	}
+}
+
+type importer struct {
+	h       *home.Home
+	t       *tree.Tree
+	env     *Env
+	workers int
+
+	files, bytes atomic.Int64
+}
+
+// fsNode is one file or directory found under SRC.
+type fsNode struct {
+	path     string
+	info     fs.FileInfo
+	children []*fsNode
+	entry    schema.Entry
+}
+
+func (im *importer) importPath(ctx context.Context, src string) (schema.Entry, error) {
+	info, err := os.Lstat(src)
+	if err != nil {
+		return schema.Entry{}, acerr.E("add", src, acerr.NotExist, err)
+	}
+	if !info.IsDir() && !info.Mode().IsRegular() {
+		return schema.Entry{}, acerr.E("add", src, acerr.Invalid, errors.New("not a regular file or directory"))
+	}
+	top := &fsNode{path: src, info: info}
+	var files []*fsNode
+	var dirs []*fsNode // parents before children
+	if info.IsDir() {
+		if err := im.scan(top, &files, &dirs); err != nil {
+			return schema.Entry{}, err
+		}
+	} else {
+		files = append(files, top)
+	}
+	if err := im.importFiles(ctx, files); err != nil {
+		return schema.Entry{}, err
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		d := dirs[i]
+		ents := make([]schema.Entry, 0, len(d.children))
+		for _, c := range d.children {
+			ents = append(ents, c.entry)
+		}
+		schema.SortEntries(ents)
+		c, err := im.t.MakeDir(ctx, ents)
+		if err != nil {
+			return schema.Entry{}, acerr.E("add", d.path, acerr.Other, err)
+		}
+		d.entry = im.entry(d, schema.KindDirectory, c, 0)
+	}
+	return top.entry, nil
+}
+
+func (im *importer) entry(n *fsNode, kind schema.Kind, c cid.Cid, size uint64) schema.Entry {
+	return schema.Entry{
+		Name:   filepath.Base(n.path),
+		Kind:   kind,
+		Target: c,
+		Size:   size,
+		Mode:   uint32(n.info.Mode().Perm()),
+		Mtime:  n.info.ModTime().UnixNano(),
+		VV:     schema.VV{im.h.Config.Replica: 1},
+	}
+}
+
+func (im *importer) scan(d *fsNode, files, dirs *[]*fsNode) error {
+	*dirs = append(*dirs, d)
+	des, err := os.ReadDir(d.path)
+	if err != nil {
+		return acerr.E("add", d.path, acerr.IO, err)
+	}
+	for _, de := range des {
+		p := filepath.Join(d.path, de.Name())
+		if err := schema.ValidName(de.Name()); err != nil {
+			fmt.Fprintf(im.env.Stderr, "%s: skipping %s: %v\n", im.env.Name, p, err)
+			continue
+		}
+		info, err := de.Info()
+		if err != nil {
+			return acerr.E("add", p, acerr.IO, err)
+		}
+		n := &fsNode{path: p, info: info}
+		switch {
+		case info.IsDir():
+			if err := im.scan(n, files, dirs); err != nil {
+				return err
+			}
+		case info.Mode().IsRegular():
+			*files = append(*files, n)
+		default:
+			fmt.Fprintf(im.env.Stderr, "%s: skipping %s: not a regular file or directory\n", im.env.Name, p)
+			continue
+		}
+		d.children = append(d.children, n)
+	}
+	return nil
+}
+
+func (im *importer) importFiles(ctx context.Context, files []*fsNode) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *fsNode)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	for range im.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range work {
+				if err := im.importFile(ctx, n); err != nil {
+					once.Do(func() { firstErr = err; cancel() })
+				}
+			}
+		}()
+	}
+feed:
+	for _, n := range files {
+		select {
+		case work <- n:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return firstErr
+}
+
+func (im *importer) importFile(ctx context.Context, n *fsNode) error {
+	f, err := os.Open(n.path)
+	if err != nil {
+		return acerr.E("add", n.path, acerr.IO, err)
+	}
+	defer f.Close()
+	c, size, err := im.h.Store.AddFile(ctx, f)
+	if err != nil {
+		return acerr.E("add", n.path, acerr.Other, err)
+	}
+	n.entry = im.entry(n, schema.KindFile, c, size)
+	im.files.Add(1)
+	im.bytes.Add(int64(size))
+	return nil
+}
+
+// showProgress prints counts to stderr while importing, if it is a
+// terminal, and returns the function that stops it.
+func (im *importer) showProgress() func() {
+	if !im.env.interactive() {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprintf(im.env.Stderr, "\r%s: %d files, %.1f MB\n", im.env.Name, im.files.Load(), float64(im.bytes.Load())/1e6)
+				return
+			case <-tick.C:
+				fmt.Fprintf(im.env.Stderr, "\r%s: %d files, %.1f MB", im.env.Name, im.files.Load(), float64(im.bytes.Load())/1e6)
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}

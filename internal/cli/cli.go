@@ -1,0 +1,219 @@
+// Package cli implements the ac-* commands. Each command is one file with
+// its help text and its own flag set; the binaries under tools/ are
+// five-line mains that call Main. Commands write only to the streams they
+// are given and hold no package state, so tests run them in-process.
+//
+// Conventions for every command: -h prints usage with an example; --home
+// (AC_HOME) selects the home and --api (AC_API) a kubo daemon; flags may
+// come before or after the arguments; exit status is 0 on success, 1 on
+// failure and 2 on bad usage; an error is one line on stderr,
+// "ac-NAME: what failed: why"; progress goes to stderr only when stderr is
+// a terminal; --json is offered where a command lists things.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/archivecache/archivecache/home"
+	"golang.org/x/term"
+)
+
+// Exit statuses.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// command is one ac-* command. setup defines the command's flags on fs and
+// returns the function that runs it with the positional arguments.
+type command struct {
+	usage string // synopsis, one line per form
+	help  string // what it does, flags are appended, then the example
+	setup func(fs *flag.FlagSet, e *Env) func(ctx context.Context, args []string) error
+}
+
+// commands maps a name (without the ac- prefix) to its command.
+func commands() map[string]*command {
+	return map[string]*command{
+		"init":     cmdInit(),
+		"identity": cmdIdentity(),
+		"verify":   cmdVerify(),
+		"node":     cmdNode(),
+		"friend":   cmdFriend(),
+		"message":  cmdMessage(),
+		"add":      cmdAdd(),
+		"get":      cmdGet(),
+		"ls":       cmdLs(),
+		"cat":      cmdCat(),
+		"delete":   cmdDelete(),
+		"info":     cmdInfo(),
+		"log":      cmdLog(),
+	}
+}
+
+// Names lists the commands' binary names, sorted.
+func Names() []string {
+	var names []string
+	for n := range commands() {
+		names = append(names, "ac-"+n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Env is what a command runs with.
+type Env struct {
+	Name   string // "ac-add"
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+
+	HomeDir string
+	API     string
+}
+
+// usageError marks an error as bad usage (exit 2).
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// Main runs the named command with the process's arguments and streams,
+// and returns the exit status.
+func Main(name string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, name, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+}
+
+// Run runs command name ("add" or "ac-add") with args.
+func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	name = strings.TrimPrefix(name, "ac-")
+	cmd, ok := commands()[name]
+	if !ok {
+		fmt.Fprintf(stderr, "ac-%s: unknown command\n", name)
+		return ExitUsage
+	}
+	e := &Env{Name: "ac-" + name, Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: getenv}
+	fs := flag.NewFlagSet(e.Name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&e.HomeDir, "home", "", "the home `directory` (default $AC_HOME, else ~/.archivecache)")
+	fs.StringVar(&e.API, "api", "", "kubo RPC `address`, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)")
+	run := cmd.setup(fs, e)
+	pos, err := parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		printHelp(stdout, e.Name, cmd, fs)
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\nusage: %s\n", e.Name, err, synopsis(cmd))
+		return ExitUsage
+	}
+	if e.HomeDir == "" {
+		e.HomeDir = getenv("AC_HOME")
+	}
+	if e.HomeDir == "" {
+		e.HomeDir = home.DefaultDir()
+	}
+	if e.API == "" {
+		e.API = getenv("AC_API")
+	}
+	err = run(ctx, pos)
+	var ue usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "%s: %v\nusage: %s\n", e.Name, err, synopsis(cmd))
+		return ExitUsage
+	case errors.As(err, new(silentFailure)):
+		return ExitFailure
+	default:
+		fmt.Fprintf(stderr, "%s: %s\n", e.Name, oneLine(err.Error()))
+		return ExitFailure
+	}
+}
+
+// parse parses flags anywhere among the arguments; "--" ends flags.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// flag stops at "--" or at the first non-flag argument.
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// synopsis is the command's usage, every form on its own aligned line.
+func synopsis(cmd *command) string {
+	return strings.ReplaceAll(cmd.usage, "\n", "\n       ")
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+func printHelp(w io.Writer, name string, cmd *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: %s\n\n%s\n\nflags:\n", synopsis(cmd), strings.TrimSpace(cmd.help))
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	fmt.Fprintf(w, "\nexit status: 0 success, 1 failure, 2 bad usage.\n")
+}
+
+// open opens the home the flags select.
+func (e *Env) open(ctx context.Context) (*home.Home, error) {
+	return home.Open(ctx, home.Options{Dir: e.HomeDir, API: e.API})
+}
+
+// interactive reports whether stderr is a terminal (progress is shown then).
+func (e *Env) interactive() bool {
+	f, ok := e.Stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// nargs checks the number of positional arguments.
+func nargs(args []string, min, max int) error {
+	if len(args) < min {
+		return usagef("missing argument")
+	}
+	if max >= 0 && len(args) > max {
+		return usagef("too many arguments: %q", args[max:])
+	}
+	return nil
+}
+
+// passphrase returns the passphrase for sealed keys: the contents of file
+// if given, else $AC_PASSPHRASE.
+func (e *Env) passphrase(file string) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(strings.TrimRight(string(b), "\r\n")), nil
+	}
+	return []byte(e.Getenv("AC_PASSPHRASE")), nil
+}

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/identity"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+)
+
+func cmdIdentity() *command {
+	return &command{
+		usage: "ac-identity new identities/NAME [--passphrase-file FILE]\nac-identity list [--json]",
+		help: `Ac-identity new makes an ed25519 key pair and a self-signed identity
+node, stores the private key in the home's keys/ directory (mode 0600,
+sealed with the passphrase from --passphrase-file or $AC_PASSPHRASE if
+one is given) and the identity under identities/NAME. It prints the
+identity's CID, which is how others name it.
+
+Ac-identity list shows my identities with their CIDs.
+
+example:
+  ac-identity new identities/alice
+  ac-identity list --json`,
+		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
+			passFile := fs.String("passphrase-file", "", "read the passphrase that seals the new key from `file`")
+			asJSON := fs.Bool("json", false, "list as JSON")
+			return func(ctx context.Context, args []string) error {
+				if len(args) == 0 {
+					return usagef("missing subcommand: new or list")
+				}
+				switch args[0] {
+				case "new":
+					if err := nargs(args[1:], 1, 1); err != nil {
+						return err
+					}
+					pass, err := e.passphrase(*passFile)
+					if err != nil {
+						return err
+					}
+					return identityNew(ctx, e, args[1], pass)
+				case "list":
+					if err := nargs(args[1:], 0, 0); err != nil {
+						return err
+					}
+					return identityList(ctx, e, *asJSON)
+				}
+				return usagef("unknown subcommand %q: want new or list", args[0])
+			}
+		},
+	}
+}
+
+func identityNew(ctx context.Context, e *Env, arg string, pass []byte) error {
+	p, err := treePath(arg)
+	if err != nil {
+		return err
+	}
+	if dir(p) != home.Identities {
+		return usagef("%s: an identity lives at identities/NAME", arg)
+	}
+	h, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	id, priv, err := identity.New(base(p), h.Now())
+	if err != nil {
+		return err
+	}
+	c, block := schema.Block(id)
+	if err := h.Store.Put(ctx, c, block); err != nil {
+		return err
+	}
+	t := h.Tree(c)
+	_, err = h.Update(ctx, e.Name+" new "+p, func(old cid.Cid) (cid.Cid, error) {
+		if _, err := t.Lookup(ctx, old, p); err == nil {
+			return cid.Undef, acerr.E("identity", p, acerr.Exist, nil)
+		} else if !acerr.Is(acerr.NotExist, err) {
+			return cid.Undef, err
+		}
+		// The key is saved under the lock, once we know the name is free,
+		// and before HEAD names the identity.
+		if err := h.Keys.Save(c, priv, pass); err != nil {
+			return cid.Undef, err
+		}
+		return t.Put(ctx, old, p, schema.Entry{Kind: schema.KindIdentity, Target: c})
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.Stdout, c)
+	return nil
+}
+
+type identityRow struct {
+	Name     string `json:"name"`
+	Identity string `json:"identity"`
+	Key      bool   `json:"private_key"`
+}
+
+func identityList(ctx context.Context, e *Env, asJSON bool) error {
+	h, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	head, err := h.Get()
+	if err != nil {
+		return err
+	}
+	ents, err := h.Tree(cid.Undef).List(ctx, head, home.Identities)
+	if err != nil {
+		return err
+	}
+	rows := []identityRow{}
+	for _, en := range ents {
+		rows = append(rows, identityRow{Name: en.Name, Identity: en.Target.String(), Key: h.Keys.Has(en.Target)})
+	}
+	if asJSON {
+		return writeJSON(e, rows)
+	}
+	for _, r := range rows {
+		key := ""
+		if !r.Key {
+			key = "  (no private key)"
+		}
+		fmt.Fprintf(e.Stdout, "%s\t%s%s\n", r.Name, r.Identity, key)
+	}
+	return nil
+}
+
+func writeJSON(e *Env, v any) error {
+	enc := json.NewEncoder(e.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return errors.Join(errors.New("writing JSON"), err)
+	}
+	return nil
+}
+
+// short abbreviates a CID for display: the last 10 characters, which
+// differ between CIDs (the leading ones are the same multibase/codec
+// prefix for every node).
+func short(c cid.Cid) string {
+	s := c.String()
+	if len(s) <= 12 {
+		return s
+	}
+	return "…" + s[len(s)-10:]
+}

@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+)
+
+func cmdInfo() *command {
+	return &command{
+		usage: "ac-info [--json] [PATH]",
+		help: `Ac-info describes the home (directory, replica id, block store, HEAD,
+numbers of identities, friends and nodes) or, given PATH, the entry
+there and the node it links: kind, CID, size, times, version vector, and
+for signed nodes their owner and seq.
+
+example:
+  ac-info
+  ac-info node`,
+		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
+			asJSON := fs.Bool("json", false, "print as JSON")
+			return func(ctx context.Context, args []string) error {
+				if err := nargs(args, 0, 1); err != nil {
+					return err
+				}
+				h, head, err := openHead(ctx, e)
+				if err != nil {
+					return err
+				}
+				defer h.Close()
+				var info []kv
+				if len(args) == 0 {
+					info, err = homeInfo(ctx, e, h, head)
+				} else {
+					var p string
+					if p, err = treePath(args[0]); err != nil {
+						return err
+					}
+					info, err = entryInfo(ctx, h, head, p)
+				}
+				if err != nil {
+					return err
+				}
+				if *asJSON {
+					m := map[string]any{}
+					for _, f := range info {
+						m[f.k] = f.v
+					}
+					return writeJSON(e, m)
+				}
+				for _, f := range info {
+					v := f.v
+					if vv, ok := v.(schema.VV); ok {
+						v = formatVV(vv)
+					}
+					fmt.Fprintf(e.Stdout, "%-12s %v\n", f.k+":", v)
+				}
+				return nil
+			}
+		},
+	}
+}
+
+type kv struct {
+	k string
+	v any
+}
+
+func homeInfo(ctx context.Context, e *Env, h *home.Home, head cid.Cid) ([]kv, error) {
+	store := "embedded"
+	if api := firstNonEmpty(e.API, h.Config.API); api != "" {
+		store = "kubo " + api
+	}
+	info := []kv{{"home", h.Dir}, {"replica", h.Config.Replica}, {"store", store}, {"head", head.String()}}
+	t := h.Tree(cid.Undef)
+	for _, d := range []string{home.Identities, home.Friends, home.Nodes} {
+		ents, err := t.List(ctx, head, d)
+		if err != nil {
+			return nil, err
+		}
+		info = append(info, kv{d, len(ents)})
+	}
+	return info, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func entryInfo(ctx context.Context, h *home.Home, head cid.Cid, p string) ([]kv, error) {
+	en, err := h.Tree(cid.Undef).Lookup(ctx, head, p)
+	if err != nil {
+		return nil, err
+	}
+	info := []kv{{"path", p}, {"kind", string(en.Kind)}, {"cid", en.Target.String()}}
+	if en.Kind == schema.KindFile {
+		info = append(info, kv{"size", en.Size}, kv{"mode", fmt.Sprintf("%04o", en.Mode)})
+	}
+	info = append(info, kv{"mtime", time.Unix(0, en.Mtime).UTC().Format(time.RFC3339Nano)}, kv{"vv", en.VV})
+	if en.By.Defined() {
+		info = append(info, kv{"by", en.By.String()})
+	}
+	if en.Kind == schema.KindFile {
+		return info, nil
+	}
+	n, err := h.LoadNode(ctx, en.Target)
+	if err != nil {
+		return nil, err
+	}
+	switch n := n.(type) {
+	case *schema.Identity:
+		info = append(info, kv{"name", n.Name}, kv{"key", hex.EncodeToString(n.Key)},
+			kv{"created", time.Unix(n.Created, 0).UTC().Format(time.RFC3339)})
+	case *schema.NodeRef:
+		info = append(info, kv{"owner", n.Owner.String()}, kv{"seq", n.Seq}, kv{"root", n.Root.String()},
+			kv{"created", time.Unix(n.Created, 0).UTC().Format(time.RFC3339)})
+		if n.Prev.Defined() {
+			info = append(info, kv{"prev", n.Prev.String()})
+		}
+		if len(n.Addrs) > 0 {
+			info = append(info, kv{"addrs", n.Addrs})
+		}
+	case *schema.Directory:
+		if n.Owned() {
+			info = append(info, kv{"owner", n.Owner.String()}, kv{"seq", n.Seq})
+		} else {
+			info = append(info, kv{"owner", "none (shared)"})
+		}
+		info = append(info, kv{"sharded", n.Shard.Defined()})
+	}
+	return info, nil
+}
+
+func cmdLog() *command {
+	return &command{
+		usage: "ac-log [-n N] [--json]",
+		help: `Ac-log lists every change of HEAD, newest first: when, which command,
+and the old and new root CIDs. Any old root can be inspected or restored
+from, since blocks are immutable.
+
+example:
+  ac-log -n 5`,
+		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
+			n := fs.Int("n", 0, "show at most `N` entries (0: all)")
+			asJSON := fs.Bool("json", false, "print as JSON")
+			return func(ctx context.Context, args []string) error {
+				if err := nargs(args, 0, 0); err != nil {
+					return err
+				}
+				if *n < 0 {
+					return usagef("-n %d: want 0 (all) or more", *n)
+				}
+				h, _, err := openHead(ctx, e)
+				if err != nil {
+					return err
+				}
+				defer h.Close()
+				log, err := h.Head.Log()
+				if err != nil {
+					return err
+				}
+				if *n > 0 && len(log) > *n {
+					log = log[:*n]
+				}
+				if *asJSON {
+					rows := make([]logRow, 0, len(log))
+					for _, l := range log {
+						r := logRow{Time: l.Time.UTC().Format(time.RFC3339Nano), Command: l.Command, New: l.New.String()}
+						if l.Old.Defined() {
+							r.Old = l.Old.String()
+						}
+						rows = append(rows, r)
+					}
+					return writeJSON(e, rows)
+				}
+				for _, l := range log {
+					old := "-"
+					if l.Old.Defined() {
+						old = l.Old.String()
+					}
+					fmt.Fprintf(e.Stdout, "%s  %s\n    %s -> %s\n", l.Time.Local().Format("2006-01-02 15:04:05"), l.Command, old, l.New)
+				}
+				return nil
+			}
+		},
+	}
+}
+
+type logRow struct {
+	Time    string `json:"time"`
+	Command string `json:"command"`
+	Old     string `json:"old,omitempty"`
+	New     string `json:"new"`
+}
+
+// formatVV prints a version vector as "replica:counter" pairs, sorted.
+func formatVV(vv schema.VV) string {
+	pairs := make([]string, 0, len(vv))
+	for k, n := range vv {
+		pairs = append(pairs, fmt.Sprintf("%s:%d", k, n))
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, " ")
+}

@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"bytes"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/archivecache/archivecache/ipfsstore/kubotest"
+)
+
+// TestKuboWalkthrough runs the foundation walkthrough with every block in a
+// real kubo daemon (--api): what ac-add stores, `ipfs cat` returns, and a
+// second user whose home uses the same daemon exchanges messages as with
+// the embedded store.
+func TestKuboWalkthrough(t *testing.T) {
+	d := kubotest.StartDaemon(t)
+	alice := filepath.Join(t.TempDir(), "alice")
+	ac(t, alice, nil, "ac-init", "--api", d.API)
+	info := ac(t, alice, nil, "ac-info")
+	if !strings.Contains(info, "kubo "+d.API) {
+		t.Fatalf("ac-info does not show the kubo store:\n%s", info)
+	}
+	ac(t, alice, nil, "ac-identity", "new", "identities/alice")
+	if out := ac(t, alice, nil, "ac-verify", "identities/alice"); !strings.HasPrefix(out, "OK") {
+		t.Fatalf("ac-verify identities/alice = %q", out)
+	}
+
+	src := filepath.Join(t.TempDir(), "pictures")
+	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
+	big := make([]byte, 3<<20+17) // several chunks: a UnixFS DAG, not one block
+	rand.New(rand.NewSource(7)).Read(big)
+	os.WriteFile(filepath.Join(src, "sub", "big.bin"), big, 0o644)
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("hello from alice\n"), 0o644)
+	ac(t, alice, nil, "ac-add", src, "root/projects/pictures")
+
+	// The daemon serves the file by the CID ArchiveCache recorded.
+	jsonOut := ac(t, alice, nil, "ac-ls", "--json", "root/projects/pictures/sub")
+	i := strings.Index(jsonOut, `"cid": "`)
+	if i < 0 {
+		t.Fatalf("no cid in ac-ls --json:\n%s", jsonOut)
+	}
+	fileCID := strings.SplitN(jsonOut[i+len(`"cid": "`):], `"`, 2)[0]
+	if got := d.Run(t, nil, "cat", fileCID); !bytes.Equal(got, big) {
+		t.Fatalf("ipfs cat %s returned %d bytes, want the %d bytes added", fileCID, len(got), len(big))
+	}
+	if got := ac(t, alice, nil, "ac-cat", "root/projects/pictures/sub/big.bin"); got != string(big) {
+		t.Fatalf("ac-cat through kubo returned %d bytes, want %d", len(got), len(big))
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	ac(t, alice, nil, "ac-get", "root/projects/pictures", out)
+	if got, _ := os.ReadFile(filepath.Join(out, "sub", "big.bin")); !bytes.Equal(got, big) {
+		t.Fatalf("ac-get through kubo: big.bin differs")
+	}
+
+	// Messages work the same for a second home on the same daemon.
+	ac(t, alice, nil, "ac-node", "new", "node", "identities/alice")
+	id := ac(t, alice, nil, "ac-message", "ref", "--base64", "identities/alice")
+	ref := ac(t, alice, nil, "ac-message", "ref", "--base64", "node")
+	bob := filepath.Join(t.TempDir(), "bob")
+	ac(t, bob, nil, "ac-init", "--api", d.API)
+	ac(t, bob, []byte(id), "ac-friend", "add")
+	if got := ac(t, bob, []byte(ref), "ac-node", "add"); !strings.Contains(got, "alice seq 1") {
+		t.Fatalf("ac-node add = %q", got)
+	}
+	ac(t, alice, nil, "ac-delete", "root/projects/pictures")
+	if got := ac(t, alice, nil, "ac-ls", "root/projects"); strings.Contains(got, "pictures") {
+		t.Fatalf("pictures still listed after ac-delete:\n%s", got)
+	}
+}

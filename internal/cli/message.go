@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/message"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+	"golang.org/x/term"
+)
+
+func cmdMessage() *command {
+	return &command{
+		usage: "ac-message ref PATH\nac-message content PATH\nac-message to-json < MESSAGE\nac-message from-json < JSON",
+		help: `Ac-message makes and reads messages: zlib-compressed JSON envelopes,
+small enough for e-mail as base64 (at most 64 KiB compressed).
+
+  ref PATH       a signed reference to the node at PATH (an identity, a
+                 node, an owned directory), with the owner's identity, so
+                 the receiver can verify it from the message alone
+  content PATH   the node and the directory blocks under it, when they fit
+  to-json        the JSON inside a message, indented (signatures are not
+                 checked, so a suspicious message can be inspected)
+  from-json      JSON back into a message
+
+Messages are binary: pipe them to base64 -w0 for text channels, or use
+--base64. Input is accepted raw or as base64.
+
+example:
+  ac-message ref node | base64 -w0 > alice.ref
+  base64 -d < alice.ref | ac-message to-json`,
+		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
+			b64 := fs.Bool("base64", false, "write the message as base64 text")
+			return func(ctx context.Context, args []string) error {
+				if len(args) == 0 {
+					return usagef("missing subcommand: ref, content, to-json or from-json")
+				}
+				var out []byte
+				var err error
+				switch args[0] {
+				case "ref", "content":
+					if err := nargs(args[1:], 1, 1); err != nil {
+						return err
+					}
+					out, err = messageMake(ctx, e, args[0], args[1])
+				case "to-json", "from-json":
+					if err := nargs(args[1:], 0, 0); err != nil {
+						return err
+					}
+					in, rerr := readMessage(e)
+					if rerr != nil {
+						return rerr
+					}
+					if args[0] == "to-json" {
+						out, err = message.ToJSON(in)
+						if err == nil {
+							_, err = e.Stdout.Write(out)
+							return err
+						}
+						return err
+					}
+					out, err = message.FromJSON(in)
+				default:
+					return usagef("unknown subcommand %q", args[0])
+				}
+				if err != nil {
+					return err
+				}
+				return writeBinary(e, out, *b64)
+			}
+		},
+	}
+}
+
+func writeBinary(e *Env, msg []byte, b64 bool) error {
+	if b64 {
+		_, err := fmt.Fprintln(e.Stdout, message.EncodeBase64(msg))
+		return err
+	}
+	if f, ok := e.Stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return usagef("refusing to write a binary message to a terminal: pipe it (| base64 -w0) or use --base64")
+	}
+	_, err := e.Stdout.Write(msg)
+	return err
+}
+
+func messageMake(ctx context.Context, e *Env, kind, arg string) ([]byte, error) {
+	p, err := treePath(arg)
+	if err != nil {
+		return nil, err
+	}
+	h, err := e.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	head, err := h.Get()
+	if err != nil {
+		return nil, err
+	}
+	ent, err := h.Tree(cid.Undef).Lookup(ctx, head, p)
+	if err != nil {
+		return nil, err
+	}
+	if ent.Kind == schema.KindFile {
+		return nil, acerr.E("message "+kind, p, acerr.Invalid, fmt.Errorf("is a file: messages carry nodes; share the directory that holds it"))
+	}
+	block, err := h.Store.Get(ctx, ent.Target)
+	if err != nil {
+		return nil, err
+	}
+	n, err := schema.Decode(block)
+	if err != nil {
+		return nil, err
+	}
+	var owner cid.Cid
+	switch n := n.(type) {
+	case *schema.Identity:
+		owner = ent.Target
+	case *schema.NodeRef:
+		owner = n.Owner
+	case *schema.Directory:
+		owner = n.Owner
+	}
+	var ownerBlock []byte
+	if owner.Defined() {
+		if ownerBlock, err = h.Store.Get(ctx, owner); err != nil {
+			return nil, err
+		}
+	}
+	if ownerBlock == nil {
+		return nil, acerr.E("message "+kind, p, acerr.Invalid, fmt.Errorf("a shared directory is not signed: send the node that links it (ac-message %s node)", kind))
+	}
+	if kind == "ref" {
+		return message.NewReference(block, ownerBlock)
+	}
+	return message.NewContent(ctx, h.Store.Get, ent.Target, ownerBlock)
+}
+
+var _ = home.Root
+var _ = io.EOF

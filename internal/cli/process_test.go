@@ -1,0 +1,312 @@
+package cli
+
+import (
+	"bytes"
+	"compress/zlib"
+	"crypto/ed25519"
+	"fmt"
+	"io/fs"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/archivecache/archivecache/identity"
+	"github.com/ipfs/go-cid"
+)
+
+// These tests run the commands as separate processes (the test binary,
+// copied onto PATH under each command's name by TestMain), because what
+// they check only exists between processes: kill -9, lock contention,
+// what ends up on disk.
+
+// ac runs a command with AC_HOME=home and returns stdout, failing the test
+// if the command fails.
+func ac(t *testing.T, home string, stdin []byte, args ...string) string {
+	t.Helper()
+	out, errOut, err := acRun(home, stdin, args...)
+	if err != nil {
+		t.Fatalf("%s: %v\nstderr: %s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+func acRun(home string, stdin []byte, args ...string) (string, string, error) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "AC_HOME="+home, "AC_API=", "AC_PASSPHRASE=")
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+func newHome(t *testing.T) string {
+	t.Helper()
+	h := filepath.Join(t.TempDir(), "home")
+	ac(t, h, nil, "ac-init")
+	return h
+}
+
+func readHead(t *testing.T, home string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(home, "HEAD"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// makeTree writes n files of 1..maxSize random bytes in dirs directories.
+func makeTree(t *testing.T, root string, dirs, n, maxSize int, seed int64) {
+	t.Helper()
+	r := rand.New(rand.NewSource(seed))
+	for i := 0; i < n; i++ {
+		d := filepath.Join(root, fmt.Sprintf("d%03d", i%dirs))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 1+r.Intn(maxSize))
+		r.Read(b)
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%05d", i)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestKillDuringAdd kills ac-add with SIGKILL at several moments and checks
+// that the home still opens, verifies down to every file byte, and takes
+// the next ac-add.
+func TestKillDuringAdd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes and kills several imports")
+	}
+	home := newHome(t)
+	src := filepath.Join(t.TempDir(), "src")
+	makeTree(t, src, 20, 2000, 16<<10, 1)
+	big := make([]byte, 24<<20)
+	rand.New(rand.NewSource(2)).Read(big)
+	os.WriteFile(filepath.Join(src, "big"), big, 0o644)
+
+	killed := 0
+	for i, delay := range []time.Duration{5, 20, 50, 100, 200, 400, 800} {
+		cmd := exec.Command("ac-add", src, fmt.Sprintf("root/projects/run%d", i))
+		cmd.Env = append(os.Environ(), "AC_HOME="+home)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		if err := cmd.Wait(); err != nil {
+			killed++
+		}
+		out := ac(t, home, nil, "ac-verify", "--content", "root")
+		if !strings.HasPrefix(out, "OK root") {
+			t.Fatalf("after kill %d: ac-verify = %q", i, out)
+		}
+	}
+	if killed == 0 {
+		t.Errorf("no import was killed before it finished: the test proved nothing")
+	}
+	ac(t, home, nil, "ac-add", src, "root/projects/final")
+	out := ac(t, home, nil, "ac-verify", "--content", "root/projects/final")
+	if !strings.HasPrefix(out, "OK") {
+		t.Fatalf("final ac-verify = %q", out)
+	}
+	exp := filepath.Join(t.TempDir(), "out")
+	ac(t, home, nil, "ac-get", "root/projects/final", exp)
+	if diff, err := exec.Command("diff", "-r", src, exp).CombinedOutput(); err != nil {
+		t.Fatalf("export differs from source: %v\n%s", err, diff)
+	}
+}
+
+// TestRacingCommands runs imports and identity creation concurrently on
+// one home: every change must survive.
+func TestRacingCommands(t *testing.T) {
+	home := newHome(t)
+	src := filepath.Join(t.TempDir(), "src")
+	makeTree(t, src, 2, 20, 1024, 3)
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := 0; i < n; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if _, e, err := acRun(home, nil, "ac-add", src, fmt.Sprintf("root/projects/p%d", i)); err != nil {
+				errs <- fmt.Errorf("ac-add %d: %v: %s", i, err, e)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if _, e, err := acRun(home, nil, "ac-identity", "new", fmt.Sprintf("identities/u%d", i)); err != nil {
+				errs <- fmt.Errorf("ac-identity %d: %v: %s", i, err, e)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	projects := ac(t, home, nil, "ac-ls", "root/projects")
+	ids := ac(t, home, nil, "ac-ls", "identities")
+	for i := 0; i < n; i++ {
+		if !strings.Contains(projects, fmt.Sprintf("p%d/\n", i)) {
+			t.Errorf("root/projects lacks p%d after racing imports:\n%s", i, projects)
+		}
+		if !strings.Contains(ids, fmt.Sprintf("u%d\n", i)) {
+			t.Errorf("identities lacks u%d after racing commands:\n%s", i, ids)
+		}
+	}
+	log := ac(t, home, nil, "ac-log", "--json")
+	if got := strings.Count(log, `"command"`); got != 1+2*n {
+		t.Errorf("ac-log has %d entries, want %d (init + every command)", got, 1+2*n)
+	}
+}
+
+// TestPrivateKeysNeverInBlocks scans every file of the block store, and
+// every message, for the private key's bytes.
+func TestPrivateKeysNeverInBlocks(t *testing.T) {
+	home := newHome(t)
+	idOut := ac(t, home, nil, "ac-identity", "new", "identities/alice")
+	ac(t, home, nil, "ac-node", "new", "node", "identities/alice")
+	msgs := ac(t, home, nil, "ac-message", "ref", "node") + ac(t, home, nil, "ac-message", "ref", "identities/alice")
+	id, err := cid.Decode(strings.TrimSpace(idOut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := identity.OpenKeystore(filepath.Join(home, "keys")).Load(id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := [][]byte{priv.Seed(), priv[:ed25519.SeedSize+8]}
+	scanned := 0
+	filepath.WalkDir(home, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(p, filepath.Join(home, "keys")) {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		scanned += len(b)
+		for _, s := range secrets {
+			if bytes.Contains(b, s) {
+				t.Errorf("%s contains private key bytes", p)
+			}
+		}
+		return nil
+	})
+	for _, s := range secrets {
+		if bytes.Contains([]byte(msgs), s) {
+			t.Errorf("a message contains private key bytes")
+		}
+	}
+	if scanned == 0 {
+		t.Fatal("scanned no bytes")
+	}
+}
+
+func zlibBomb(t *testing.T, size int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w, _ := zlib.NewWriterLevel(&b, zlib.BestCompression)
+	zero := make([]byte, 1<<20)
+	for i := 0; i < size>>20; i++ {
+		w.Write(zero)
+	}
+	w.Close()
+	return b.Bytes()
+}
+
+// TestBadInputLeavesHead feeds hostile or wrong input to every command
+// that changes HEAD: each must fail with one line on stderr, exit 1 or 2,
+// and leave HEAD exactly as it was.
+func TestBadInputLeavesHead(t *testing.T) {
+	alice := newHome(t)
+	ac(t, alice, nil, "ac-identity", "new", "identities/alice")
+	ac(t, alice, nil, "ac-node", "new", "node", "identities/alice")
+	aliceID := []byte(ac(t, alice, nil, "ac-message", "ref", "identities/alice"))
+	aliceRef := []byte(ac(t, alice, nil, "ac-message", "ref", "node"))
+
+	home := newHome(t)
+	ac(t, home, nil, "ac-identity", "new", "identities/bob")
+	flipped := bytes.Clone(aliceRef)
+	flipped[len(flipped)/2] ^= 0x40
+	tests := []struct {
+		name  string
+		stdin []byte
+		args  []string
+		want  string // in stderr
+	}{
+		{"node from a stranger", aliceRef, []string{"ac-node", "add"}, "not a friend"},
+		{"truncated message", aliceID[:len(aliceID)/2], []string{"ac-friend", "add"}, "message"},
+		{"flipped bit", flipped, []string{"ac-node", "add"}, "message"},
+		{"garbage", []byte("hello, this is not a message"), []string{"ac-friend", "add"}, "message"},
+		{"empty stdin", nil, []string{"ac-friend", "add"}, "no message"},
+		{"zlib bomb", zlibBomb(t, 1<<30), []string{"ac-friend", "add"}, "too large"},
+		{"node ref to ac-friend", aliceRef, []string{"ac-friend", "add"}, "not an identity"},
+		{"missing path", nil, []string{"ac-delete", "root/nope"}, "does not exist"},
+		{"dot-dot path", nil, []string{"ac-delete", "root/../identities"}, "reserved"},
+		{"top-level delete", nil, []string{"ac-delete", "root"}, "cannot be deleted"},
+		{"missing source", nil, []string{"ac-add", "/nonexistent/src", "root/x"}, "does not exist"},
+		{"identity outside identities/", nil, []string{"ac-identity", "new", "root/x"}, "identities/NAME"},
+		{"node signed by a missing identity", nil, []string{"ac-node", "new", "node", "identities/nobody"}, "does not exist"},
+	}
+	for _, tt := range tests {
+		before := readHead(t, home)
+		_, errOut, err := acRun(home, tt.stdin, tt.args...)
+		if err == nil {
+			t.Errorf("%s: %v succeeded", tt.name, tt.args)
+			continue
+		}
+		if after := readHead(t, home); after != before {
+			t.Errorf("%s: HEAD moved from %s to %s", tt.name, before, after)
+		}
+		line, _, _ := strings.Cut(errOut, "\n")
+		if !strings.HasPrefix(line, tt.args[0]+": ") || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%s: stderr = %q, want a line starting %q containing %q", tt.name, errOut, tt.args[0]+": ", tt.want)
+		}
+		if strings.Contains(errOut, "goroutine ") || strings.Contains(errOut, "panic") {
+			t.Errorf("%s: stack trace on stderr: %s", tt.name, errOut)
+		}
+	}
+}
+
+// TestCorruptBlockIsReported flips a byte inside the embedded store's
+// pack files: ac-verify --content must say FAIL, not OK, and ac-cat must
+// refuse to print wrong bytes.
+func TestCorruptBlockIsReported(t *testing.T) {
+	home := newHome(t)
+	src := filepath.Join(t.TempDir(), "f")
+	payload := bytes.Repeat([]byte("archivecache "), 1000)
+	os.WriteFile(src, payload, 0o644)
+	ac(t, home, nil, "ac-add", src, "root/f")
+	packs, _ := filepath.Glob(filepath.Join(home, "blocks", "*", "*.pack"))
+	corrupted := false
+	for _, p := range packs {
+		b, _ := os.ReadFile(p)
+		if i := bytes.Index(b, payload[:64]); i >= 0 {
+			b[i+10] ^= 1
+			os.WriteFile(p, b, 0o644)
+			corrupted = true
+		}
+	}
+	if !corrupted {
+		t.Fatalf("file bytes not found in any pack of %v", packs)
+	}
+	out, _, err := acRun(home, nil, "ac-verify", "--content", "root")
+	if err == nil || !strings.HasPrefix(out, "FAIL root") {
+		t.Errorf("ac-verify after corruption = %q, %v; want FAIL and exit 1", out, err)
+	}
+	catOut, errOut, err := acRun(home, nil, "ac-cat", "root/f")
+	if err == nil || catOut == string(payload) {
+		t.Errorf("ac-cat of a corrupt file succeeded")
+	}
+	if !strings.Contains(errOut, "integrity") {
+		t.Errorf("ac-cat stderr = %q, want an integrity error", errOut)
+	}
+}

@@ -1,0 +1,11 @@
+// Command ac-delete is an ArchiveCache command; run "ac-delete -h" for its usage.
+// The command itself lives in package internal/cli.
+package main
+
+import (
+	"os"
+
+	"github.com/archivecache/archivecache/internal/cli"
+)
+
+func main() { os.Exit(cli.Main("delete")) }

@@ -1,0 +1,11 @@
+// Command ac-identity is an ArchiveCache command; run "ac-identity -h" for its usage.
+// The command itself lives in package internal/cli.
+package main
+
+import (
+	"os"
+
+	"github.com/archivecache/archivecache/internal/cli"
+)
+
+func main() { os.Exit(cli.Main("identity")) }
