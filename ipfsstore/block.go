@@ -3,13 +3,13 @@ package ipfsstore
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
+	"github.com/multiformats/go-varint"
 )
 
 // errClosed is the cause reported by every method of a closed store.
@@ -74,21 +74,23 @@ func multihashOf(b []byte) ([]byte, bool) {
 	if len(b) == 34 && b[0] == multihash.SHA2_256 && b[1] == sha256.Size {
 		return b, true // CIDv0: the multihash itself
 	}
-	v, n := binary.Uvarint(b)
-	if n <= 0 || v != 1 {
+	// version 1, codec, then the multihash: hash code, digest length, digest.
+	// Varints must be minimally encoded, as go-cid requires.
+	v, n, err := varint.FromUvarint(b)
+	if err != nil || v != 1 {
 		return nil, false
 	}
-	_, m := binary.Uvarint(b[n:])
-	if m <= 0 {
+	_, m, err := varint.FromUvarint(b[n:])
+	if err != nil {
 		return nil, false
 	}
 	mh := b[n+m:]
-	_, k := binary.Uvarint(mh)
-	if k <= 0 {
+	_, k, err := varint.FromUvarint(mh)
+	if err != nil {
 		return nil, false
 	}
-	l, j := binary.Uvarint(mh[k:])
-	if j <= 0 || uint64(len(mh)-k-j) != l {
+	l, j, err := varint.FromUvarint(mh[k:])
+	if err != nil || uint64(len(mh)-k-j) != l {
 		return nil, false
 	}
 	return mh, true

@@ -130,10 +130,7 @@ func BenchmarkDatastores(b *testing.B) {
 					warmUp(b, fs.dir, st.open, heads)
 					for b.Loop() {
 						b.StopTimer()
-						dir, err := os.MkdirTemp(fs.dir, "ipfsstore-ds-")
-						if err != nil {
-							b.Fatal(err)
-						}
+						dir := benchDir(b, fs.dir)
 						// Start from a quiet machine: no writeback left over
 						// from the run before, no garbage to collect.
 						quiesce()
@@ -162,10 +159,7 @@ func BenchmarkDatastores(b *testing.B) {
 // pay for a cold heap and cold buffers.
 func warmUp(b *testing.B, parent string, open func(string) (blockStore, func() error, error), heads *sync.Pool) {
 	b.Helper()
-	dir, err := os.MkdirTemp(parent, "ipfsstore-ds-")
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir := benchDir(b, parent)
 	defer os.RemoveAll(dir)
 	s, closeStore, err := open(filepath.Join(dir, "store"))
 	if err != nil {

@@ -40,7 +40,8 @@ const (
 //
 // All blocks are found through an in-memory index (multihash → pack,
 // offset, length) built at open from the index files. Put appends to a
-// write buffer and never waits for the disk; Sync (and Close) make
+// write buffer and does not wait for the disk (only, briefly, for the write
+// goroutine when it is several buffers behind); Sync (and Close) make
 // everything Put so far durable. Get reads with pread and checks the hash.
 type Embedded struct {
 	dir      string // the packs directory
@@ -53,15 +54,16 @@ type Embedded struct {
 	heads     *sync.Pool // first-chunk buffers of AddFile
 
 	mu        sync.Mutex
-	cond      sync.Cond           // on mu: signalled when a buffer has been written, or on Close
+	cond      sync.Cond           // on mu: broadcast when a buffer is queued or written, and on Close
 	index     map[string]blockLoc // by multihash
 	packs     []*packFile         // by pack id
-	byName    map[string]uint32   // pack base name → pack id
 	cur       *packWriter         // the pack this process appends to; nil until the first Put
 	retired   []*packWriter       // rolled packs whose last index records await Sync
-	wq        chan *flushBuf      // to the write goroutine; nil until the first Put
+	queue     []*flushBuf         // full buffers for the write goroutine, oldest first
+	writing   bool                // the write goroutine has been started
+	stopWrite bool                // the write goroutine is to end once queue is empty
 	wdone     chan struct{}       // closed when the write goroutine has ended
-	nInflight int                 // buffers sent on wq and not yet written
+	nInflight int                 // buffers queued or being written
 	free      [][]byte            // written buffers, for reuse
 	failed    error               // set when a write or sync failed; writes are refused after it
 	closed    bool
@@ -139,7 +141,6 @@ func openEmbedded(ctx context.Context, dir string, rollSize int64) (*Embedded, e
 		dir:      pdir,
 		rollSize: rollSize,
 		index:    make(map[string]blockLoc),
-		byName:   make(map[string]uint32),
 		heads:    newHeadPool(),
 	}
 	e.cond.L = &e.mu
@@ -288,21 +289,28 @@ func (e *Embedded) put(op string, c cid.Cid, data []byte) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return acerr.E(op, "", acerr.IO, errClosed).WithCID(c.String())
-	}
-	if e.failed != nil {
-		return acerr.E(op, "", acerr.IO, e.failed).WithCID(c.String())
-	}
-	if _, ok := e.index[key]; ok {
-		return nil
+	// Wait while the write goroutine is maxInflight buffers behind. This is
+	// the only place that waits: from here on put changes the state in one
+	// go, without releasing e.mu.
+	for {
+		if e.closed {
+			return acerr.E(op, "", acerr.IO, errClosed).WithCID(c.String())
+		}
+		if e.failed != nil {
+			return acerr.E(op, "", acerr.IO, e.failed).WithCID(c.String())
+		}
+		if _, ok := e.index[key]; ok {
+			return nil
+		}
+		if e.nInflight < maxInflight {
+			break
+		}
+		e.cond.Wait()
 	}
 	recLen := int64(packRecordHeader + len(cb) + len(data))
 	w := e.cur
 	if w != nil && w.end+recLen > e.rollSize && w.end > int64(len(packMagic)) {
-		if err := e.handOff(w); err != nil {
-			return acerr.E(op, "", acerr.IO, err).WithCID(c.String())
-		}
+		e.enqueue(w)
 		e.retired = append(e.retired, w)
 		e.cur, w = nil, nil
 	}
@@ -320,9 +328,7 @@ func (e *Embedded) put(op string, c cid.Cid, data []byte) error {
 	w.pending = appendIndexRecord(w.pending, indexRecord{CID: cb, Offset: off, Length: uint32(len(data))})
 	e.index[key] = blockLoc{pack: w.id, length: uint32(len(data)), off: off}
 	if len(w.buf) >= writeBufSize {
-		if err := e.handOff(w); err != nil {
-			return acerr.E(op, "", acerr.IO, err).WithCID(c.String())
-		}
+		e.enqueue(w)
 	}
 	return nil
 }
@@ -352,10 +358,10 @@ func (e *Embedded) newWriterLocked() (*packWriter, error) {
 		f.Close()
 		return nil, err
 	}
-	if e.wq == nil {
-		e.wq = make(chan *flushBuf, maxInflight)
+	if !e.writing {
+		e.writing = true
 		e.wdone = make(chan struct{})
-		go e.writeLoop(e.wq, e.wdone)
+		go e.writeLoop()
 	}
 	id := uint32(len(e.packs))
 	w := &packWriter{
@@ -367,7 +373,6 @@ func (e *Embedded) newWriterLocked() (*packWriter, error) {
 		pending: []byte(idxMagic),
 	}
 	e.packs = append(e.packs, &packFile{name: name, f: f, w: w})
-	e.byName[name] = id
 	return w, nil
 }
 
@@ -382,35 +387,40 @@ func (e *Embedded) newBufLocked() []byte {
 	return make([]byte, 0, writeBufSize+packRecordHeader+maxCIDLen+MaxBlockSize)
 }
 
-// handOff sends w's buffer to the write goroutine, waiting while
-// maxInflight buffers are already on their way. e.mu must be held.
-func (e *Embedded) handOff(w *packWriter) error {
+// enqueue hands w's buffer to the write goroutine. It never waits; Put
+// keeps the queue short by waiting before it appends. e.mu must be held.
+func (e *Embedded) enqueue(w *packWriter) {
 	if len(w.buf) == 0 {
-		return nil
-	}
-	for e.nInflight >= maxInflight && e.failed == nil && !e.closed {
-		e.cond.Wait()
-	}
-	switch {
-	case e.failed != nil:
-		return e.failed
-	case e.closed:
-		return errClosed
+		return
 	}
 	fb := &flushBuf{w: w, off: w.bufOff, data: w.buf}
 	w.inflight = append(w.inflight, fb)
 	w.bufOff += int64(len(w.buf))
 	w.buf = e.newBufLocked()
+	e.queue = append(e.queue, fb)
 	e.nInflight++
-	e.wq <- fb // never blocks: wq has room for maxInflight
-	return nil
+	e.cond.Broadcast()
 }
 
-// writeLoop is the write goroutine: it writes each buffer to its pack,
-// starts background writeback now and then, and recycles the buffer.
-func (e *Embedded) writeLoop(wq <-chan *flushBuf, done chan<- struct{}) {
-	defer close(done)
-	for fb := range wq {
+// writeLoop is the write goroutine: it writes each queued buffer to its
+// pack, starts background writeback now and then, and recycles the buffer.
+// It ends when Close asks and the queue is empty.
+func (e *Embedded) writeLoop() {
+	defer close(e.wdone)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		for len(e.queue) == 0 && !e.stopWrite {
+			e.cond.Wait()
+		}
+		if len(e.queue) == 0 {
+			return
+		}
+		fb := e.queue[0]
+		e.queue[0] = nil
+		e.queue = e.queue[1:]
+		e.mu.Unlock()
+
 		w := fb.w
 		_, err := w.f.WriteAt(fb.data, fb.off)
 		end := fb.off + int64(len(fb.data))
@@ -418,6 +428,7 @@ func (e *Embedded) writeLoop(wq <-chan *flushBuf, done chan<- struct{}) {
 			startWriteback(w.f, w.kicked, end-w.kicked)
 			w.kicked = end
 		}
+
 		e.mu.Lock()
 		if err != nil {
 			// Keep fb in w.inflight: reads of its blocks are still
@@ -435,7 +446,6 @@ func (e *Embedded) writeLoop(wq <-chan *flushBuf, done chan<- struct{}) {
 		}
 		e.nInflight--
 		e.cond.Broadcast()
-		e.mu.Unlock()
 	}
 }
 
@@ -511,10 +521,7 @@ func (e *Embedded) sync() error {
 	}
 	for i := range jobs {
 		w := jobs[i].w
-		if err := e.handOff(w); err != nil {
-			e.mu.Unlock()
-			return err
-		}
+		e.enqueue(w)
 		jobs[i].upto = w.bufOff
 		jobs[i].records = w.pending
 		w.pending = nil
@@ -609,13 +616,12 @@ func (e *Embedded) close() error {
 	err := e.sync()
 	e.mu.Lock()
 	e.closed = true
+	e.stopWrite = true
 	e.cond.Broadcast()
-	wq, wdone := e.wq, e.wdone
-	e.wq = nil
+	writing := e.writing
 	e.mu.Unlock()
-	if wq != nil {
-		close(wq)
-		<-wdone
+	if writing {
+		<-e.wdone
 	}
 	e.mu.Lock()
 	cerr := e.closeFiles()
@@ -757,7 +763,6 @@ func (e *Embedded) rescan() error {
 		if !s.known {
 			id = uint32(len(e.packs))
 			e.packs = append(e.packs, &packFile{name: s.name})
-			e.byName[s.name] = id
 		}
 		p := e.packs[id]
 		if s.bad {

@@ -112,7 +112,7 @@ func TestMultihashOf(t *testing.T) {
 			t.Errorf("multihashOf(%s) = %x, %v; want %x", c, mh, ok, []byte(blockKey(c)))
 		}
 	}
-	for _, b := range [][]byte{nil, {1}, {1, 0x55}, {2, 0x55, 0x12, 0x20}, {1, 0x55, 0x12, 0x20, 1, 2}, {0x80}} {
+	for _, b := range [][]byte{nil, {1}, {1, 0x55}, {2, 0x55, 0x12, 0x20}, {1, 0x55, 0x12, 0x20, 1, 2}, {0x80}, {1, 0x80, 0x00, 0x30, 0x00}} {
 		if mh, ok := multihashOf(b); ok {
 			t.Errorf("multihashOf(%x) = %x, true; want false", b, mh)
 		}
