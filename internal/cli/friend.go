@@ -8,7 +8,6 @@ import (
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
-	"github.com/archivecache/archivecache/message"
 	"github.com/archivecache/archivecache/policy"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
@@ -84,11 +83,7 @@ func friends(ctx context.Context, h *home.Home, head cid.Cid) ([]friend, error) 
 }
 
 func friendAdd(ctx context.Context, e *Env) error {
-	data, err := readMessage(e)
-	if err != nil {
-		return err
-	}
-	msg, err := message.Parse(data)
+	msg, err := readParsed(e)
 	if err != nil {
 		return err
 	}

@@ -160,12 +160,17 @@ func readMessage(e *Env) ([]byte, error) {
 	return data, nil
 }
 
-func nodeAdd(ctx context.Context, e *Env) error {
+// readParsed reads a message from stdin and verifies it.
+func readParsed(e *Env) (*message.Message, error) {
 	data, err := readMessage(e)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	msg, err := message.Parse(data)
+	return message.Parse(data)
+}
+
+func nodeAdd(ctx context.Context, e *Env) error {
+	msg, err := readParsed(e)
 	if err != nil {
 		return err
 	}
