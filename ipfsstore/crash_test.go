@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -153,7 +154,7 @@ func TestCrashKill9(t *testing.T) {
 			if err != nil {
 				t.Fatalf("synced file %s: %v", c, err)
 			}
-			if _, err := f.(*dagFile).WriteTo(discard{}); err != nil {
+			if _, err := f.(io.WriterTo).WriteTo(discard{}); err != nil {
 				t.Fatalf("reading synced file %s: %v", c, err)
 			}
 			f.Close()

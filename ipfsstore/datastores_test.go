@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/archivecache/archivecache/ipfsstore/unixfs"
 	"github.com/ipfs/boxo/blockstore"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
@@ -54,16 +55,16 @@ func BenchmarkDatastores(b *testing.B) {
 	workloads := []struct {
 		name  string
 		bytes func() int64
-		run   func(ctx context.Context, s blockStore, heads *sync.Pool) error
+		run   func(ctx context.Context, s blockStore, im *unixfs.Importer) error
 	}{
-		{"large", func() int64 { return largeSize }, func(ctx context.Context, s blockStore, heads *sync.Pool) error {
-			_, _, err := addFile(ctx, s, seededReader(2, largeSize), heads)
+		{"large", func() int64 { return largeSize }, func(ctx context.Context, s blockStore, im *unixfs.Importer) error {
+			_, _, err := addFile(ctx, s, seededReader(2, largeSize), im)
 			return err
 		}},
-		{"small", func() int64 { _, n := small(); return n }, func(ctx context.Context, s blockStore, heads *sync.Pool) error {
+		{"small", func() int64 { _, n := small(); return n }, func(ctx context.Context, s blockStore, im *unixfs.Importer) error {
 			files, _ := small()
 			for _, f := range files {
-				if _, _, err := addFile(ctx, s, bytes.NewReader(f), heads); err != nil {
+				if _, _, err := addFile(ctx, s, bytes.NewReader(f), im); err != nil {
 					return err
 				}
 			}
@@ -126,8 +127,8 @@ func BenchmarkDatastores(b *testing.B) {
 				b.Run(fmt.Sprintf("work=%s/fs=%s/store=%s", w.name, fs.name, st.name), func(b *testing.B) {
 					b.SetBytes(w.bytes())
 					ctx := context.Background()
-					heads := newHeadPool()
-					warmUp(b, fs.dir, st.open, heads)
+					im := new(unixfs.Importer)
+					warmUp(b, fs.dir, st.open, im)
 					for b.Loop() {
 						b.StopTimer()
 						dir := benchDir(b, fs.dir)
@@ -139,7 +140,7 @@ func BenchmarkDatastores(b *testing.B) {
 						if err != nil {
 							b.Fatal(err)
 						}
-						if err := w.run(ctx, s, heads); err != nil {
+						if err := w.run(ctx, s, im); err != nil {
 							b.Fatal(err)
 						}
 						if err := closeStore(); err != nil {
@@ -157,7 +158,7 @@ func BenchmarkDatastores(b *testing.B) {
 
 // warmUp imports 16 MiB into a throwaway store, so the timed runs do not
 // pay for a cold heap and cold buffers.
-func warmUp(b *testing.B, parent string, open func(string) (blockStore, func() error, error), heads *sync.Pool) {
+func warmUp(b *testing.B, parent string, open func(string) (blockStore, func() error, error), im *unixfs.Importer) {
 	b.Helper()
 	dir := benchDir(b, parent)
 	defer os.RemoveAll(dir)
@@ -165,7 +166,7 @@ func warmUp(b *testing.B, parent string, open func(string) (blockStore, func() e
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, _, err := addFile(context.Background(), s, seededReader(9, 16<<20), heads); err != nil {
+	if _, _, err := addFile(context.Background(), s, seededReader(9, 16<<20), im); err != nil {
 		b.Fatal(err)
 	}
 	if err := closeStore(); err != nil {

@@ -21,6 +21,30 @@
 // and checked by the storetest package; the kubotest package runs real kubo
 // daemons for the tests that need one.
 //
+// # What is owned here, and why
+//
+// Two pieces that could come from the IPFS libraries are written here
+// instead, each small and each in a package of its own:
+//
+//   - unixfs: the UnixFS v1 file importer and reader. boxo's importer and
+//     DagReader bring merkledag, a protobuf library, go-ipld-prime and
+//     go-log/zap with them, and their package initialisation alone cost
+//     every ac-* command several milliseconds before main ran. A file is
+//     two hand-encoded protobuf messages in a fixed layout (see the
+//     package's documentation), so the package is short, depends only on
+//     the standard library and go-cid, decodes strictly and with bounds,
+//     and is checked against a real kubo daemon's `ipfs add` at every size
+//     where the shape of the DAG changes.
+//   - kuborpc: the client of kubo's RPC API, for the handful of commands
+//     the kubo store sends (block get, stat and put, add, cat, pin add).
+//     kubo's own client package links libp2p, prometheus, a DNS library
+//     and a YAML parser into every binary, whether or not it ever talks to
+//     a daemon; kuborpc is net/http and mime/multipart.
+//
+// Both are linked into every command, since Open chooses the backend at
+// run time, so what they import is paid at every start. Keep it that way:
+// nothing under this package may import boxo or kubo outside tests.
+//
 // # The embedded store
 //
 // Importing many small files or one large file is the embedded store's
@@ -35,13 +59,15 @@
 //     the kernel's writeback as it goes (sync_file_range), so the disk is
 //     busy while the importer hashes, and the final fdatasync finds little
 //     left to write.
-//   - One hash per block. A file of at most one chunk is its own raw leaf
-//     and is stored without going through the importer; the leaves the
-//     importer builds were hashed to make their CIDs and are not hashed
-//     again on the way in. Blocks from outside (Put) are always checked.
-//   - No garbage per chunk. The chunker's buffers are reused once the store
-//     has copied the leaf made from them, so a large import keeps a small
-//     heap (under 50 MB of RSS for a 512 MiB file) whatever the GC does.
+//   - One hash per block. The blocks the importer builds were hashed to
+//     make their CIDs and are not hashed again on the way in; leaves are
+//     hashed on several cores while the store copies the ones before them.
+//     A file of at most one chunk is its own raw leaf, hashed and stored
+//     with no goroutine and no allocation but its CID. Blocks from outside
+//     (Put) are always checked.
+//   - No garbage per chunk. The importer's chunk buffers circulate and are
+//     kept between imports, so a large import keeps a small heap (under 50
+//     MB of RSS for a 512 MiB file) whatever the GC does.
 //   - Open is cheap: it reads the index files into a map and creates
 //     nothing; the first Put creates this process's pack.
 //

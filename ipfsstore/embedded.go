@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/ipfsstore/unixfs"
 	"github.com/ipfs/go-cid"
 )
 
@@ -51,7 +52,7 @@ type Embedded struct {
 	syncMu    sync.Mutex // serialises Sync
 	closeOnce sync.Once
 	closeErr  error
-	heads     *sync.Pool // first-chunk buffers of AddFile
+	importer  unixfs.Importer
 
 	mu        sync.Mutex
 	cond      sync.Cond           // on mu: broadcast when a buffer is queued or written, and on Close
@@ -141,7 +142,6 @@ func openEmbedded(ctx context.Context, dir string, rollSize int64) (*Embedded, e
 		dir:      pdir,
 		rollSize: rollSize,
 		index:    make(map[string]blockLoc),
-		heads:    newHeadPool(),
 	}
 	e.cond.L = &e.mu
 	if err := e.rescan(); err != nil {
@@ -594,7 +594,7 @@ func syncDir(dir string) error {
 // AddFile imports r as a UnixFS file, as `ipfs add --cid-version=1` would.
 // Call Sync to make the file durable.
 func (e *Embedded) AddFile(ctx context.Context, r io.Reader) (cid.Cid, uint64, error) {
-	return addFile(ctx, e, r, e.heads)
+	return addFile(ctx, e, r, &e.importer)
 }
 
 // OpenFile opens the UnixFS file rooted at c. Reads use ctx.

@@ -1,38 +1,27 @@
 package ipfsstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
-	"github.com/ipfs/boxo/files"
-	"github.com/ipfs/boxo/path"
+	"github.com/archivecache/archivecache/ipfsstore/kuborpc"
+	"github.com/archivecache/archivecache/ipfsstore/unixfs"
 	"github.com/ipfs/go-cid"
-	ipld "github.com/ipfs/go-ipld-format"
-	"github.com/ipfs/kubo/client/rpc"
-	iface "github.com/ipfs/kubo/core/coreiface"
-	caopts "github.com/ipfs/kubo/core/coreiface/options"
-	ma "github.com/multiformats/go-multiaddr"
-	manet "github.com/multiformats/go-multiaddr/net"
-	"github.com/multiformats/go-multicodec"
 )
 
 // Kubo is a Store backed by a running kubo daemon, reached through its RPC
-// API. Blocks live in the daemon's repo, and bitswap fetches those it lacks
-// from its peers.
+// API with the kuborpc client. Blocks live in the daemon's repo, and
+// bitswap fetches those it lacks from its peers.
 //
-//   - Has answers from the daemon's local blockstore only; it never asks
-//     the network.
+//   - Has answers from the daemon's local blockstore only (offline); it
+//     never asks the network.
 //   - Get looks locally first and then asks the network, for as long as
 //     the caller's context allows or, without a deadline, FetchTimeout;
 //     a block that has not arrived by then does not exist.
@@ -41,20 +30,20 @@ import (
 //     (the Pinner interface) keeps a DAG from the daemon's garbage
 //     collector.
 //   - AddFile is the daemon's own `ipfs add` with the same parameters as
-//     the embedded store (CIDv1, raw leaves, size-262144, balanced), so the
-//     two give the same CIDs.
-//   - OpenFile streams with `ipfs cat`. Seeking is supported by the RPC
-//     client's file: a short forward seek reads through, anything else
-//     reissues `cat` with an offset. Seek itself only records the position;
-//     the request happens at the next Read.
+//     the embedded store (CIDv1, raw leaves, size-262144, balanced, 174
+//     links), so the two give the same CIDs.
+//   - OpenFile fetches the root block like Get and reads the file's type
+//     and size from it. A file of one block is then read from memory;
+//     larger files stream with `ipfs cat`. A short forward seek reads
+//     through the stream, anything else reissues `cat` with an offset.
+//     Seek itself only records the position; the request happens at the
+//     next Read.
 //
 // Every error that comes from the daemon or from failing to reach it is one
 // line of kind acerr.IO naming the API address.
 type Kubo struct {
-	addr         string       // as configured, for errors
-	api          *rpc.HttpApi // online requests
-	local        iface.CoreAPI
-	transport    *http.Transport
+	c            *kuborpc.Client
+	addr         string // as configured, for errors
 	fetchTimeout time.Duration
 	closed       atomic.Bool
 }
@@ -67,100 +56,42 @@ var (
 // OpenKubo connects to the kubo daemon at cfg.API and checks that it
 // answers.
 func OpenKubo(ctx context.Context, cfg Config) (*Kubo, error) {
-	const op = "ipfsstore.Open"
-	k := &Kubo{addr: cfg.API, fetchTimeout: cfg.FetchTimeout}
+	c, err := kuborpc.New(cfg.API)
+	if err != nil {
+		// The address is the store's configuration: report it as such.
+		var ae *acerr.Error
+		if errors.As(err, &ae) {
+			err = ae.Err
+		}
+		return nil, acerr.E("ipfsstore.Open", cfg.API, acerr.Invalid, err)
+	}
+	k := &Kubo{c: c, addr: cfg.API, fetchTimeout: cfg.FetchTimeout}
 	if k.fetchTimeout <= 0 {
 		k.fetchTimeout = DefaultFetchTimeout
 	}
-	k.transport = &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     30 * time.Second,
-	}
-	client := &http.Client{Transport: k.transport}
-	var err error
-	switch {
-	case strings.HasPrefix(cfg.API, "/"):
-		var a ma.Multiaddr
-		a, err = ma.NewMultiaddr(cfg.API)
-		if err != nil {
-			return nil, acerr.E(op, cfg.API, acerr.Invalid, err)
-		}
-		network, address, derr := manet.DialArgs(a)
-		if derr != nil {
-			return nil, acerr.E(op, cfg.API, acerr.Invalid, derr)
-		}
-		if network == "unix" {
-			k.transport.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, "unix", address)
-			}
-			k.api, err = rpc.NewURLApiWithClient("http://unix", client)
-		} else {
-			k.api, err = rpc.NewApiWithClient(a, client)
-		}
-	case strings.HasPrefix(cfg.API, "http://") || strings.HasPrefix(cfg.API, "https://"):
-		u, perr := url.Parse(cfg.API)
-		if perr != nil || u.Host == "" {
-			return nil, acerr.E(op, cfg.API, acerr.Invalid, errors.New("not a multiaddr or http(s) URL"))
-		}
-		k.api, err = rpc.NewURLApiWithClient(strings.TrimSuffix(cfg.API, "/"), client)
-	default:
-		return nil, acerr.E(op, cfg.API, acerr.Invalid, errors.New("not a multiaddr or http(s) URL"))
-	}
-	if err != nil {
-		return nil, acerr.E(op, cfg.API, acerr.Invalid, err)
-	}
-	if k.local, err = k.api.WithOptions(caopts.Api.Offline(true)); err != nil {
-		return nil, acerr.E(op, cfg.API, acerr.Invalid, err)
-	}
-
 	pctx := ctx
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		pctx, cancel = context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 	}
-	var v struct{ Version string }
-	if err := k.api.Request("version").Exec(pctx, &v); err != nil {
-		k.transport.CloseIdleConnections()
-		return nil, k.wrap(op, cid.Undef, err)
+	if _, err := c.Version(pctx); err != nil {
+		c.Close()
+		return nil, as("ipfsstore.Open", err)
 	}
 	return k, nil
 }
 
-// wrap turns an error from the RPC client into one line of the right kind,
-// naming the API address instead of the long request URL.
-func (k *Kubo) wrap(op string, c cid.Cid, err error) error {
-	kind := acerr.IO
-	switch {
-	case ipld.IsNotFound(err):
-		kind, err = acerr.NotExist, nil
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		kind = acerr.Other
+// as reports an error of the kuborpc client under the store's operation
+// op, so that both stores name the same operations; the address, CID,
+// kind and cause stay as the client gave them.
+func as(op string, err error) error {
+	var ae *acerr.Error
+	if errors.As(err, &ae) && strings.HasPrefix(ae.Op, "kuborpc.") {
+		return &acerr.Error{Op: op, Path: ae.Path, CID: ae.CID, Kind: ae.Kind, Err: ae.Err}
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = fmt.Errorf("kubo daemon: %w", ue.Err)
-	}
-	if err != nil && strings.ContainsAny(err.Error(), "\r\n") {
-		err = oneLineError{err}
-	}
-	e := acerr.E(op, k.addr, kind, err)
-	if c.Defined() {
-		e = e.WithCID(c.String())
-	}
-	return e
+	return err
 }
-
-// oneLineError prints its cause with line breaks replaced, so a daemon's
-// multi-line message still makes a one-line error.
-type oneLineError struct{ err error }
-
-func (o oneLineError) Error() string {
-	return strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", "; ").Replace(o.err.Error())
-}
-func (o oneLineError) Unwrap() error { return o.err }
 
 func (k *Kubo) checkOpen(op string, c cid.Cid) error {
 	if k.closed.Load() {
@@ -173,8 +104,8 @@ func (k *Kubo) checkOpen(op string, c cid.Cid) error {
 	return nil
 }
 
-// Get returns block c from the daemon, fetching it from peers if needed,
-// and checks its hash.
+// Get returns block c from the daemon, fetching it from peers if needed.
+// kuborpc checks its hash.
 func (k *Kubo) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	const op = "ipfsstore.Get"
 	if err := checkCID(op, c); err != nil {
@@ -183,10 +114,10 @@ func (k *Kubo) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	if err := k.checkOpen(op, c); err != nil {
 		return nil, err
 	}
-	data, err := k.getBlock(ctx, k.local, c)
-	if ipld.IsNotFound(err) {
+	data, err := k.c.BlockGet(ctx, c, true)
+	if acerr.Is(acerr.NotExist, err) {
 		fctx, cancel := k.fetchContext(ctx)
-		data, err = k.getBlock(fctx, k.api, c)
+		data, err = k.c.BlockGet(fctx, c, false)
 		fetchExpired := fctx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if err != nil && fetchExpired {
@@ -195,18 +126,11 @@ func (k *Kubo) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 		}
 	}
 	if err != nil {
-		return nil, k.wrap(op, c, err)
+		return nil, as(op, err)
 	}
 	if len(data) > MaxBlockSize {
 		return nil, acerr.E(op, k.addr, acerr.TooLarge,
 			fmt.Errorf("daemon sent %d bytes, limit %d", len(data), MaxBlockSize)).WithCID(c.String())
-	}
-	ok, err := hashMatches(c, data)
-	if err != nil {
-		return nil, acerr.E(op, k.addr, acerr.Invalid, err).WithCID(c.String())
-	}
-	if !ok {
-		return nil, acerr.E(op, k.addr, acerr.Integrity, errors.New("daemon sent data that does not hash to the CID")).WithCID(c.String())
 	}
 	return data, nil
 }
@@ -220,14 +144,6 @@ func (k *Kubo) fetchContext(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(ctx, k.fetchTimeout)
 }
 
-func (k *Kubo) getBlock(ctx context.Context, api iface.CoreAPI, c cid.Cid) ([]byte, error) {
-	r, err := api.Block().Get(ctx, path.FromCid(c))
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(io.LimitReader(r, MaxBlockSize+1))
-}
-
 // Has reports whether the daemon holds block c locally.
 func (k *Kubo) Has(ctx context.Context, c cid.Cid) (bool, error) {
 	const op = "ipfsstore.Has"
@@ -237,14 +153,14 @@ func (k *Kubo) Has(ctx context.Context, c cid.Cid) (bool, error) {
 	if err := k.checkOpen(op, c); err != nil {
 		return false, err
 	}
-	_, err := k.local.Block().Stat(ctx, path.FromCid(c))
+	_, err := k.c.BlockStat(ctx, c, true)
 	switch {
 	case err == nil:
 		return true, nil
-	case ipld.IsNotFound(err):
+	case acerr.Is(acerr.NotExist, err):
 		return false, nil
 	default:
-		return false, k.wrap(op, c, err)
+		return false, as(op, err)
 	}
 }
 
@@ -258,21 +174,7 @@ func (k *Kubo) Put(ctx context.Context, c cid.Cid, data []byte) error {
 	if err := checkBlock(op, c, data); err != nil {
 		return err
 	}
-	p := c.Prefix()
-	opts := []caopts.BlockPutOption{caopts.Block.Hash(p.MhType, p.MhLength), caopts.Block.Pin(false)}
-	if p.Version == 0 {
-		opts = append(opts, caopts.Block.Format("v0"))
-	} else {
-		opts = append(opts, caopts.Block.CidCodec(multicodec.Code(p.Codec).String()))
-	}
-	st, err := k.api.Block().Put(ctx, bytes.NewReader(data), opts...)
-	if err != nil {
-		return k.wrap(op, c, err)
-	}
-	if got := st.Path().RootCid(); !got.Equals(c) {
-		return acerr.E(op, k.addr, acerr.Integrity, fmt.Errorf("daemon stored the block as %s", got)).WithCID(c.String())
-	}
-	return nil
+	return as(op, k.c.BlockPut(ctx, c, data))
 }
 
 // AddFile has the daemon import r (`ipfs add --cid-version=1`, not
@@ -282,25 +184,11 @@ func (k *Kubo) AddFile(ctx context.Context, r io.Reader) (cid.Cid, uint64, error
 	if err := k.checkOpen(op, cid.Undef); err != nil {
 		return cid.Undef, 0, err
 	}
-	cr := &countingReader{ctx: ctx, r: r}
-	p, err := k.api.Unixfs().Add(ctx, files.NewReaderFile(cr),
-		caopts.Unixfs.CidVersion(1),
-		caopts.Unixfs.RawLeaves(true),
-		caopts.Unixfs.Chunker(fmt.Sprintf("size-%d", ChunkSize)),
-		caopts.Unixfs.Layout(caopts.BalancedLayout),
-		caopts.Unixfs.Pin(false, ""),
-	)
-	if err != nil {
-		if cr.err != nil {
-			return cid.Undef, 0, acerr.E(op, "", acerr.Other, cr.err)
-		}
-		return cid.Undef, 0, k.wrap(op, cid.Undef, err)
-	}
-	return p.RootCid(), cr.n, nil
+	c, n, err := k.c.Add(ctx, r)
+	return c, n, as(op, err)
 }
 
-// OpenFile opens the UnixFS file rooted at c for streaming from the daemon.
-// Reads use ctx.
+// OpenFile opens the UnixFS file rooted at c. Reads use ctx.
 func (k *Kubo) OpenFile(ctx context.Context, c cid.Cid) (File, error) {
 	const op = "ipfsstore.OpenFile"
 	if err := checkCID(op, c); err != nil {
@@ -309,29 +197,21 @@ func (k *Kubo) OpenFile(ctx context.Context, c cid.Cid) (File, error) {
 	if err := k.checkOpen(op, c); err != nil {
 		return nil, err
 	}
-	// Fetch the root first: it gives a missing file the same NotExist as
+	// Fetching the root first gives a missing file the same NotExist as
 	// Get, bounded by FetchTimeout, instead of a request that hangs.
-	if _, err := k.Get(ctx, c); err != nil {
+	root, err := k.Get(ctx, c)
+	if err != nil {
 		return nil, err
 	}
-	nd, err := k.api.Unixfs().Get(ctx, path.FromCid(c))
+	size, err := unixfs.FileSize(c, root)
 	if err != nil {
-		return nil, k.wrap(op, c, err)
+		return nil, err
 	}
-	f, ok := nd.(files.File)
-	if !ok {
-		nd.Close()
-		if _, dir := nd.(files.Directory); dir {
-			return nil, acerr.E(op, k.addr, acerr.IsDir, nil).WithCID(c.String())
-		}
-		return nil, acerr.E(op, k.addr, acerr.Invalid, errors.New("not a UnixFS file")).WithCID(c.String())
+	if c.Type() == cid.Raw {
+		held := func(context.Context, cid.Cid) ([]byte, error) { return root, nil }
+		return unixfs.Open(ctx, held, c)
 	}
-	size, err := f.Size()
-	if err != nil || size < 0 {
-		f.Close()
-		return nil, acerr.E(op, k.addr, acerr.Invalid, errors.New("file has no size")).WithCID(c.String())
-	}
-	return &kuboFile{k: k, f: f, cid: c, size: size}, nil
+	return &kuboFile{k: k, ctx: ctx, cid: c, size: int64(size)}, nil
 }
 
 // Pin pins the DAG under c (recursive) or block c alone in the daemon.
@@ -343,10 +223,7 @@ func (k *Kubo) Pin(ctx context.Context, c cid.Cid, recursive bool) error {
 	if err := k.checkOpen(op, c); err != nil {
 		return err
 	}
-	if err := k.api.Pin().Add(ctx, path.FromCid(c), caopts.Pin.Recursive(recursive)); err != nil {
-		return k.wrap(op, c, err)
-	}
-	return nil
+	return as(op, k.c.PinAdd(ctx, c, recursive))
 }
 
 // Close releases the client's idle connections. The daemon keeps running.
@@ -354,18 +231,23 @@ func (k *Kubo) Close() error {
 	if k.closed.Swap(true) {
 		return nil
 	}
-	k.transport.CloseIdleConnections()
+	k.c.Close()
 	return nil
 }
 
-// kuboFile is a File over the RPC client's file (a `cat` stream).
+// readThrough is the longest forward seek kuboFile reads through instead
+// of starting a new `cat`.
+const readThrough = 64 << 10
+
+// kuboFile is a File over `cat` streams.
 type kuboFile struct {
 	k      *Kubo
-	f      files.File
+	ctx    context.Context
 	cid    cid.Cid
 	size   int64
-	pos    int64 // position seen by the caller
-	rpos   int64 // position of f
+	pos    int64         // position seen by the caller
+	rc     io.ReadCloser // the current stream, or nil
+	rpos   int64         // position of rc
 	closed bool
 }
 
@@ -382,25 +264,52 @@ func (f *kuboFile) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if f.pos != f.rpos {
-		if _, err := f.f.Seek(f.pos, io.SeekStart); err != nil {
-			return 0, f.k.wrap(op, f.cid, err)
+	if f.rc != nil && f.pos != f.rpos {
+		skip := f.pos - f.rpos
+		if skip < 0 || skip > readThrough {
+			f.stop()
+		} else if n, err := io.CopyN(io.Discard, f.rc, skip); err != nil {
+			f.stop()
+		} else {
+			f.rpos += n
 		}
-		f.rpos = f.pos
+	}
+	if f.rc == nil {
+		rc, err := f.k.c.Cat(f.ctx, f.cid, f.pos, -1)
+		if err != nil {
+			return 0, as(op, err)
+		}
+		f.rc, f.rpos = rc, f.pos
 	}
 	if rem := f.size - f.pos; int64(len(p)) > rem {
 		p = p[:rem]
 	}
-	n, err := f.f.Read(p)
+	n, err := f.rc.Read(p)
 	f.pos += int64(n)
 	f.rpos = f.pos
-	if err != nil && err != io.EOF {
-		return n, f.k.wrap(op, f.cid, err)
-	}
-	if err == io.EOF && f.pos < f.size {
+	switch {
+	case err == io.EOF && f.pos < f.size:
+		f.stop()
 		return n, acerr.E(op, f.k.addr, acerr.IO, io.ErrUnexpectedEOF).WithCID(f.cid.String())
+	case err == io.EOF:
+		f.stop()
+		if n > 0 {
+			return n, nil
+		}
+		return 0, io.EOF
+	case err != nil:
+		f.stop()
+		return n, as(op, err)
 	}
-	return n, err
+	return n, nil
+}
+
+// stop closes the current stream.
+func (f *kuboFile) stop() {
+	if f.rc != nil {
+		f.rc.Close()
+		f.rc = nil
+	}
 }
 
 func (f *kuboFile) Seek(offset int64, whence int) (int64, error) {
@@ -408,9 +317,34 @@ func (f *kuboFile) Seek(offset int64, whence int) (int64, error) {
 }
 
 func (f *kuboFile) Close() error {
-	if f.closed {
-		return nil
+	if !f.closed {
+		f.closed = true
+		f.stop()
 	}
-	f.closed = true
-	return f.f.Close()
+	return nil
+}
+
+// seekPos implements io.Seeker's arithmetic for kuboFile: it sets *pos,
+// refusing a negative result and an unknown whence.
+func seekPos(closed bool, c cid.Cid, pos *int64, size, offset int64, whence int) (int64, error) {
+	const op = "ipfsstore.File.Seek"
+	if closed {
+		return 0, acerr.E(op, "", acerr.Invalid, os.ErrClosed).WithCID(c.String())
+	}
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = *pos + offset
+	case io.SeekEnd:
+		abs = size + offset
+	default:
+		return 0, acerr.E(op, "", acerr.Invalid, fmt.Errorf("invalid whence %d", whence)).WithCID(c.String())
+	}
+	if abs < 0 {
+		return 0, acerr.E(op, "", acerr.Invalid, fmt.Errorf("negative position %d", abs)).WithCID(c.String())
+	}
+	*pos = abs
+	return abs, nil
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/ipfsstore/unixfs"
 	"github.com/ipfs/go-cid"
 )
 
@@ -14,10 +15,10 @@ import (
 // of the packages above this one and for short-lived work. Nothing survives
 // Close.
 type Memory struct {
-	mu     sync.RWMutex
-	blocks map[string][]byte // by multihash
-	closed bool
-	heads  *sync.Pool // first-chunk buffers of AddFile
+	mu       sync.RWMutex
+	blocks   map[string][]byte // by multihash
+	closed   bool
+	importer unixfs.Importer
 }
 
 var (
@@ -28,7 +29,7 @@ var (
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{blocks: make(map[string][]byte), heads: newHeadPool()}
+	return &Memory{blocks: make(map[string][]byte)}
 }
 
 // Get returns a copy of block c.
@@ -102,7 +103,7 @@ func (m *Memory) put(op string, c cid.Cid, data []byte) error {
 
 // AddFile imports r as a UnixFS file.
 func (m *Memory) AddFile(ctx context.Context, r io.Reader) (cid.Cid, uint64, error) {
-	return addFile(ctx, m, r, m.heads)
+	return addFile(ctx, m, r, &m.importer)
 }
 
 // OpenFile opens the UnixFS file rooted at c.
