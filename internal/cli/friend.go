@@ -132,15 +132,11 @@ func friendAdd(ctx context.Context, e *Env) error {
 }
 
 func friendList(ctx context.Context, e *Env, asJSON bool) error {
-	h, err := e.open(ctx)
+	h, head, err := openHead(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	head, err := h.Get()
-	if err != nil {
-		return err
-	}
 	fs, err := friends(ctx, h, head)
 	if err != nil {
 		return err

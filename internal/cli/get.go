@@ -40,15 +40,11 @@ example:
 				if err != nil {
 					return err
 				}
-				h, err := e.open(ctx)
+				h, head, err := openHead(ctx, e)
 				if err != nil {
 					return err
 				}
 				defer h.Close()
-				head, err := h.Get()
-				if err != nil {
-					return err
-				}
 				workers := *jobs
 				if workers <= 0 {
 					workers = 2 * runtime.GOMAXPROCS(0)

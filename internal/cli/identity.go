@@ -106,15 +106,11 @@ type identityRow struct {
 }
 
 func identityList(ctx context.Context, e *Env, asJSON bool) error {
-	h, err := e.open(ctx)
+	h, head, err := openHead(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	head, err := h.Get()
-	if err != nil {
-		return err
-	}
 	ents, err := h.Tree(cid.Undef).List(ctx, head, home.Identities)
 	if err != nil {
 		return err

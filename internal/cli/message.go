@@ -95,15 +95,11 @@ func messageMake(ctx context.Context, e *Env, kind, arg string) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	h, err := e.open(ctx)
+	h, head, err := openHead(ctx, e)
 	if err != nil {
 		return nil, err
 	}
 	defer h.Close()
-	head, err := h.Get()
-	if err != nil {
-		return nil, err
-	}
 	ent, err := h.Tree(cid.Undef).Lookup(ctx, head, p)
 	if err != nil {
 		return nil, err
