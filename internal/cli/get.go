@@ -16,6 +16,7 @@ import (
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 )
@@ -31,7 +32,7 @@ files are never overwritten.
 example:
   ac-get root/projects/pictures ./pictures`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			jobs := fs.Int("j", 0, "write `n` files at a time (default: 2 per CPU)")
+			jobs := fs.Int("j", 0, "fetch and check `n` files at a time (default: one per CPU)")
 			return func(ctx context.Context, args []string) error {
 				if err := nargs(args, 2, 2); err != nil {
 					return err
@@ -45,11 +46,11 @@ example:
 					return err
 				}
 				defer h.Close()
-				workers := *jobs
-				if workers <= 0 {
-					workers = 2 * runtime.GOMAXPROCS(0)
+				fetchers := *jobs
+				if fetchers <= 0 {
+					fetchers = runtime.GOMAXPROCS(0)
 				}
-				return export(ctx, h, head, p, args[1], workers)
+				return export(ctx, h, head, p, args[1], fetchers)
 			}
 		},
 	}
@@ -60,7 +61,11 @@ type dirTime struct {
 	mtime time.Time
 }
 
-func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, workers int) error {
+// export writes the entry at p under head to dest. Files are fetched and
+// hash-checked by up to fetchers goroutines ahead of one writer, which
+// creates them in walk order: on ext4, several goroutines creating and
+// writing files at once cost several times the system time of one.
+func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, fetchers int) error {
 	t := h.Tree(cid.Undef)
 	ent, err := t.Lookup(ctx, head, p)
 	if err != nil {
@@ -88,26 +93,7 @@ func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, wor
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type job struct {
-		path string
-		e    schema.Entry
-	}
-	work := make(chan job, workers)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
-	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range work {
-				if err := writeFile(ctx, h, j.path, j.e); err != nil {
-					fail(err)
-				}
-			}
-		}()
-	}
+	x := newExporter(ctx, h, fetchers)
 	prefix := p + "/"
 	if p == "" {
 		prefix = ""
@@ -122,21 +108,15 @@ func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, wor
 			dirs = append(dirs, dirTime{local, time.Unix(0, e.Mtime)})
 			modes[local] = dirMode(e)
 		case schema.KindFile:
-			select {
-			case work <- job{local, e}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+			return x.add(local, e)
 		}
 		return nil
 	})
-	close(work)
-	wg.Wait()
-	if walkErr != nil && firstErr == nil {
-		firstErr = walkErr
+	if err := x.finish(); err != nil {
+		return err
 	}
-	if firstErr != nil {
-		return firstErr
+	if walkErr != nil {
+		return walkErr
 	}
 	// Directory times and modes last, deepest first, so writing files
 	// does not change them again.
@@ -171,12 +151,20 @@ func fsKind(err error) error {
 	return acerr.IO
 }
 
+// writeFile exports the file entry e to the new local file dest.
 func writeFile(ctx context.Context, h *home.Home, dest string, e schema.Entry) error {
 	src, err := h.Store.OpenFile(ctx, e.Target)
 	if err != nil {
 		return acerr.E("get", dest, acerr.Other, err)
 	}
 	defer src.Close()
+	return writeLocal(dest, e, nil, src)
+}
+
+// writeLocal creates dest, which must not exist, with the bytes of data,
+// or if data is nil those read from src, and gives it e's mode and mtime.
+// A file that could not be written whole is removed.
+func writeLocal(dest string, e schema.Entry, data []byte, src io.Reader) error {
 	mode := os.FileMode(e.Mode).Perm()
 	if e.Mode == 0 {
 		mode = 0o644
@@ -185,7 +173,16 @@ func writeFile(ctx context.Context, h *home.Home, dest string, e schema.Entry) e
 	if err != nil {
 		return acerr.E("get", dest, acerr.KindOf(fsKind(err)), err)
 	}
-	_, err = io.Copy(f, src)
+	if data != nil {
+		_, err = f.Write(data)
+	} else {
+		_, err = io.Copy(f, src)
+	}
+	if err == nil {
+		// Chmod even though OpenFile was given the mode, which the
+		// umask may have narrowed.
+		err = f.Chmod(mode)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -193,14 +190,122 @@ func writeFile(ctx context.Context, h *home.Home, dest string, e schema.Entry) e
 		os.Remove(dest)
 		return acerr.E("get", dest, acerr.Other, err)
 	}
-	// Chmod even when the mode was given to OpenFile, which the umask
-	// may have narrowed.
-	if err := os.Chmod(dest, mode); err != nil {
-		return acerr.E("get", dest, acerr.IO, err)
-	}
 	mt := time.Unix(0, e.Mtime)
 	if err := os.Chtimes(dest, mt, mt); err != nil {
 		return acerr.E("get", dest, acerr.IO, err)
 	}
 	return nil
+}
+
+// prefetchMax is the largest file an exporter reads whole into memory
+// ahead of its writer: one chunk, which is stored as a single block.
+// Larger files are opened ahead (their root block fetched and checked)
+// and streamed by the writer, with the File's own read-ahead.
+const prefetchMax = ipfsstore.ChunkSize
+
+// exportWindow is how many files an exporter holds between its fetchers
+// and its writer; with prefetchMax it bounds the memory held to 16 MiB.
+const exportWindow = 64
+
+// exportJob is one file on its way from the store to the local disk.
+type exportJob struct {
+	dest string
+	e    schema.Entry
+	done chan struct{} // closed by the fetcher when src, data, err are set
+	src  ipfsstore.File
+	data []byte
+	err  error
+}
+
+// An exporter writes files in the order they are added, by one writer
+// goroutine, while fetchers read and hash-check the next ones.
+type exporter struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	store  ipfsstore.Store
+	fetch  chan *exportJob // to the fetchers
+	write  chan *exportJob // to the writer, in order
+	fwg    sync.WaitGroup  // the fetchers
+	wdone  chan struct{}   // closed when the writer has stopped
+	err    error           // the first error, set before wdone closes
+}
+
+func newExporter(ctx context.Context, h *home.Home, fetchers int) *exporter {
+	ctx, cancel := context.WithCancel(ctx)
+	x := &exporter{
+		ctx:    ctx,
+		cancel: cancel,
+		store:  h.Store,
+		// Every job in fetch is also in write or being written, so
+		// fetch never fills.
+		fetch: make(chan *exportJob, exportWindow+1),
+		write: make(chan *exportJob, exportWindow),
+		wdone: make(chan struct{}),
+	}
+	for range max(fetchers, 1) {
+		x.fwg.Add(1)
+		go x.fetcher()
+	}
+	go x.writer()
+	return x
+}
+
+// add queues the file entry e for export to dest. It blocks while the
+// window is full, and fails once the export has failed.
+func (x *exporter) add(dest string, e schema.Entry) error {
+	j := &exportJob{dest: dest, e: e, done: make(chan struct{})}
+	select {
+	case x.write <- j:
+	case <-x.ctx.Done():
+		return x.ctx.Err()
+	}
+	x.fetch <- j
+	return nil
+}
+
+// finish waits for every queued file and returns the first error.
+func (x *exporter) finish() error {
+	close(x.write)
+	close(x.fetch)
+	<-x.wdone
+	x.fwg.Wait()
+	x.cancel()
+	return x.err
+}
+
+func (x *exporter) fetcher() {
+	defer x.fwg.Done()
+	for j := range x.fetch {
+		j.src, j.err = x.store.OpenFile(x.ctx, j.e.Target)
+		if j.err == nil && j.src.Size() <= prefetchMax {
+			j.data = make([]byte, j.src.Size())
+			_, j.err = io.ReadFull(j.src, j.data)
+			j.src.Close()
+			j.src = nil
+		}
+		if j.err != nil {
+			j.err = acerr.E("get", j.dest, acerr.Other, j.err)
+		}
+		close(j.done)
+	}
+}
+
+// writer writes the jobs in order. After the first error it stops the
+// export and only waits for, and closes, the rest.
+func (x *exporter) writer() {
+	defer close(x.wdone)
+	for j := range x.write {
+		<-j.done
+		err := j.err
+		if err == nil && x.err == nil {
+			err = writeLocal(j.dest, j.e, j.data, j.src)
+		}
+		if j.src != nil {
+			j.src.Close()
+		}
+		if err != nil && x.err == nil {
+			x.err = err
+			x.cancel()
+		}
+	}
 }

@@ -310,3 +310,64 @@ func TestCorruptBlockIsReported(t *testing.T) {
 		t.Errorf("ac-cat stderr = %q, want an integrity error", errOut)
 	}
 }
+
+// TestGetStopsAtCorruptBlock corrupts one small file among many: ac-get
+// of the directory must fail with an integrity error naming that file,
+// and must not leave it behind with wrong bytes, while the files the
+// writer finished before it are whole.
+func TestGetStopsAtCorruptBlock(t *testing.T) {
+	home := newHome(t)
+	src := filepath.Join(t.TempDir(), "src")
+	makeTree(t, src, 3, 40, 8<<10, 7)
+	// Named to come in the middle of its directory, in walk order.
+	bad := filepath.Join(src, "d001", "f00020x")
+	payload := bytes.Repeat([]byte("corrupt me "), 500)
+	if err := os.WriteFile(bad, payload, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ac(t, home, nil, "ac-add", src, "root/src")
+	packs, _ := filepath.Glob(filepath.Join(home, "blocks", "*", "*.pack"))
+	corrupted := false
+	for _, p := range packs {
+		b, _ := os.ReadFile(p)
+		if i := bytes.Index(b, payload[:64]); i >= 0 {
+			b[i+10] ^= 1
+			os.WriteFile(p, b, 0o644)
+			corrupted = true
+		}
+	}
+	if !corrupted {
+		t.Fatalf("file bytes not found in any pack of %v", packs)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	_, errOut, err := acRun(home, nil, "ac-get", "root/src", out)
+	if err == nil {
+		t.Fatalf("ac-get of a tree with a corrupt block succeeded")
+	}
+	badOut := filepath.Join(out, "d001", "f00020x")
+	if !strings.HasPrefix(errOut, "ac-get: get "+badOut+": ") || !strings.Contains(errOut, "integrity") ||
+		strings.Count(errOut, "\n") != 1 {
+		t.Errorf("stderr = %q, want one line naming %s with an integrity error", errOut, badOut)
+	}
+	if _, err := os.Stat(badOut); err == nil {
+		t.Errorf("%s exists after its block failed the check", badOut)
+	}
+	// Every file that was written is whole, and some were.
+	written := 0
+	filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		written++
+		rel, _ := filepath.Rel(out, p)
+		got, _ := os.ReadFile(p)
+		want, _ := os.ReadFile(filepath.Join(src, rel))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from its source after the failed export", rel)
+		}
+		return nil
+	})
+	if written == 0 {
+		t.Errorf("no file was written before the corrupt one")
+	}
+}
