@@ -71,6 +71,9 @@ func run(env []string, name string, args ...string) (sample, string) {
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	// Every command starts with nothing dirty in the page cache, so none
+	// pays for writing back what the one before it left.
+	syscall.Sync()
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)
