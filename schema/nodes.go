@@ -31,6 +31,7 @@ const (
 	MaxBlockSize = 1 << 20 // bytes in one encoded node
 	MaxNameLen   = 255     // bytes in an entry name
 	MaxReplicas  = 4096    // keys in one version vector
+	MaxConflicts = 256     // concurrent versions kept beside one entry
 	MaxAddrs     = 16      // addresses in a node_v1
 	MaxAddrLen   = 256     // bytes in one address
 	KeySize      = 32      // ed25519 public key
@@ -79,6 +80,12 @@ type Entry struct {
 	VV      VV
 	Deleted bool
 	By      cid.Cid
+
+	// Conflicts are the versions of this name concurrent with this one
+	// (see Versions), each with the same Name and no Conflicts of its
+	// own, ascending by encoding. This entry is the version Prefer puts
+	// first.
+	Conflicts []Entry
 }
 
 // VV is a version vector: replica id → counter.
@@ -195,11 +202,11 @@ func encodeEntries(e *encoder, entries []Entry) {
 }
 
 // encode writes the entry with its keys in dag-cbor's canonical order
-// (by, vv, kind, mode, name, size, mtime, target, deleted) without the
+// (by, vv, kind, mode, name, size, mtime, target, deleted, conflicts) without the
 // generic mapWriter: entries are the bulk of every directory block.
 func (n *Entry) encode(e *encoder) {
 	count := 4 // vv, kind, name, mtime
-	for _, present := range [...]bool{n.By.Defined(), n.Mode != 0, n.Size != 0, n.Target.Defined(), n.Deleted} {
+	for _, present := range [...]bool{n.By.Defined(), n.Mode != 0, n.Size != 0, n.Target.Defined(), n.Deleted, len(n.Conflicts) > 0} {
 		if present {
 			count++
 		}
@@ -233,6 +240,10 @@ func (n *Entry) encode(e *encoder) {
 		e.text("deleted")
 		e.bool(true)
 	}
+	if len(n.Conflicts) > 0 {
+		e.text("conflicts")
+		encodeEntries(e, n.Conflicts)
+	}
 }
 
 func (vv VV) encode(e *encoder) {
@@ -261,6 +272,13 @@ func (vv VV) encode(e *encoder) {
 		e.text(k)
 		e.uint(vv[k])
 	}
+}
+
+// EncodeEntry returns the dag-cbor encoding of e on its own.
+func EncodeEntry(e *Entry) []byte {
+	enc := &encoder{}
+	e.encode(enc)
+	return enc.buf
 }
 
 // EntrySize returns the number of bytes e adds to an encoded entry list.
@@ -611,7 +629,7 @@ func (f *fields) entries(list []value) []Entry {
 	out := make([]Entry, 0, len(list))
 	for i, v := range list {
 		ef := f.sub(v, fmt.Sprintf("entry %d", i))
-		e := ef.entry()
+		e := ef.entry(true)
 		if err := ef.done(); err != nil {
 			if f.err == nil {
 				f.err = err
@@ -627,7 +645,9 @@ func (f *fields) entries(list []value) []Entry {
 	return out
 }
 
-func (f *fields) entry() Entry {
+// entry reads one entry; top says whether it may hold conflicts (a
+// version inside a Conflicts list may not).
+func (f *fields) entry(top bool) Entry {
 	e := Entry{
 		Name:    f.text("name", true),
 		Kind:    Kind(f.text("kind", true)),
@@ -652,10 +672,56 @@ func (f *fields) entry() Entry {
 	default:
 		f.setErr("entry %q has unknown kind %q", e.Name, e.Kind)
 	}
-	if e.Deleted == e.Target.Defined() {
-		f.setErr("entry %q: a target is required exactly when the entry is not deleted", e.Name)
+	switch {
+	case !e.Deleted && !e.Target.Defined():
+		f.setErr("entry %q: a live entry needs a target", e.Name)
+	case e.Deleted && e.Target.Defined() && e.Kind != KindDirectory:
+		f.setErr("entry %q: only a deleted directory may keep a target (its owner's last signed version)", e.Name)
+	}
+	if list := f.list("conflicts", MaxConflicts); list != nil && f.err == nil {
+		if !top {
+			f.setErr("entry %q: a conflicting version holds conflicts of its own", e.Name)
+			return e
+		}
+		e.Conflicts = f.conflicts(&e, list)
 	}
 	return e
+}
+
+// conflicts reads the Conflicts of e and checks their canonical form: the
+// same name, ascending by encoding, and e the version Prefer puts first.
+func (f *fields) conflicts(e *Entry, list []value) []Entry {
+	if len(list) == 0 {
+		f.setErr("entry %q: an empty conflicts list", e.Name)
+		return nil
+	}
+	out := make([]Entry, 0, len(list))
+	var prev []byte
+	for i, v := range list {
+		cf := f.sub(v, fmt.Sprintf("entry %q: conflict %d", e.Name, i))
+		c := cf.entry(false)
+		if err := cf.done(); err != nil {
+			if f.err == nil {
+				f.err = err
+			}
+			return nil
+		}
+		enc := EncodeEntry(&c)
+		switch {
+		case c.Name != e.Name:
+			f.setErr("entry %q: conflict %d is named %q", e.Name, i, c.Name)
+		case prev != nil && string(prev) >= string(enc):
+			f.setErr("entry %q: conflicts not in ascending order", e.Name)
+		case Prefer(&c, e):
+			f.setErr("entry %q: conflict %d should be the entry shown", e.Name, i)
+		}
+		if f.err != nil {
+			return nil
+		}
+		prev = enc
+		out = append(out, c)
+	}
+	return out
 }
 
 func (f *fields) vv(v value) VV {

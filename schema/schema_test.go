@@ -33,8 +33,24 @@ func sampleEntries() []Entry {
 	}
 }
 
+// conflicted returns an entry with two concurrent versions beside it, in
+// canonical form, and a deleted owned directory that links its owner's
+// last version.
+func conflicted() []Entry {
+	vs := []Entry{
+		{Name: "notes.txt", Kind: KindFile, Target: testCID("n1"), Size: 3, Mtime: 10, VV: VV{"r1": 2}},
+		{Name: "notes.txt", Kind: KindFile, Target: testCID("n2"), Size: 4, Mtime: 30, VV: VV{"r2": 1, "r1": 1}},
+		{Name: "notes.txt", Kind: KindFile, Mtime: 20, VV: VV{"r3": 1, "r1": 1}, Deleted: true},
+	}
+	return []Entry{
+		FromVersions(vs),
+		{Name: "retired", Kind: KindDirectory, Target: testCID("last"), Mtime: 5, VV: VV{"r1": 4}, Deleted: true},
+	}
+}
+
 // samples holds one node of every kind, by schema type name.
 var samples = map[string]Node{
+	"Directory conflicts": &Directory{Entries: conflicted()},
 	"Identity":  &Identity{Name: "alice", Key: pub(7), Created: 1700000000, Sig: sig(1)},
 	"Directory": &Directory{Entries: sampleEntries()},
 	"Directory owned": &Directory{Owner: testCID("alice"), Seq: 4, Prev: testCID("v3"),
@@ -232,6 +248,43 @@ var badNodes = []struct {
 	}, acerr.Invalid},
 	{"tombstone with target", func(*testing.T) []byte {
 		return Encode(&Directory{Entries: []Entry{{Name: "x", Kind: KindFile, Target: testCID("x"), Deleted: true, VV: VV{}}}})
+	}, acerr.Invalid},
+	{"conflict shown first", func(*testing.T) []byte {
+		e := conflicted()
+		e[0].Conflicts[0], e[0].Mtime = e[0], 0 // swap the shown version below a conflict
+		e[0].Conflicts[0].Conflicts = nil
+		return Encode(&Directory{Entries: e})
+	}, acerr.Invalid},
+	{"conflicts unsorted", func(*testing.T) []byte {
+		e := conflicted()
+		c := e[0].Conflicts
+		c[0], c[1] = c[1], c[0]
+		return Encode(&Directory{Entries: e})
+	}, acerr.Invalid},
+	{"conflict of another name", func(*testing.T) []byte {
+		e := conflicted()
+		e[0].Conflicts[0].Name = "other.txt"
+		return Encode(&Directory{Entries: e})
+	}, acerr.Invalid},
+	{"nested conflicts", func(*testing.T) []byte {
+		e := conflicted()
+		inner := e[0].Conflicts[1]
+		e[0].Conflicts[0].Conflicts = []Entry{inner}
+		return Encode(&Directory{Entries: e})
+	}, acerr.Invalid},
+	{"empty conflicts", func(t *testing.T) []byte {
+		e := &encoder{}
+		encodeEntries(e, sampleEntries()[:1])
+		v, _ := decodeTop(e.buf)
+		ent := v.([]value)[0].(*cmap)
+		ent.keys = append(ent.keys, "conflicts")
+		ent.vals["conflicts"] = []value{}
+		e2 := &encoder{}
+		mw := mapWriter{e: e2}
+		mw.add("policy", writeValue(string(KindDirectory)))
+		mw.add("entries", writeValue([]value{ent}))
+		mw.finish()
+		return e2.buf
 	}, acerr.Invalid},
 	{"shared with seq", func(*testing.T) []byte { return Encode(&Directory{Seq: 3}) }, acerr.Invalid},
 	{"short key", func(*testing.T) []byte { return Encode(&Identity{Name: "a", Key: []byte{1}, Created: 1}) }, acerr.Invalid},

@@ -119,10 +119,21 @@ func (t *Tree) resolve(ctx context.Context, root cid.Cid, comps []string) (schem
 			if err != nil {
 				return cur, err
 			}
+			if e == nil {
+				// Perhaps a conflict copy, shown under a name of its own.
+				if _, v, err := t.conflictIn(ctx, cur.Target, name); err != nil {
+					return cur, err
+				} else if v != nil {
+					cv := *v
+					cv.Name = name
+					e = &cv
+				}
+			}
 			if e == nil || e.Deleted {
 				return cur, fail(acerr.NotExist, "no %s", strings.Join(comps[:i+1], "/"))
 			}
 			cur = *e
+			cur.Conflicts = nil
 		case schema.KindNode:
 			if name != "root" {
 				return cur, fail(acerr.NotExist, "no %s (a node holds only root)", strings.Join(comps[:i+1], "/"))
@@ -201,7 +212,9 @@ func (t *Tree) entriesOf(ctx context.Context, e schema.Entry, path string) ([]sc
 }
 
 // List returns the live entries (tombstones left out) of the directory at
-// path, sorted by name. A node_v1 lists as one entry, "root".
+// path, sorted by name, with each live conflicting version as an entry of
+// its own under its ConflictName. The entries carry no Conflicts. A
+// node_v1 lists as one entry, "root".
 func (t *Tree) List(ctx context.Context, root cid.Cid, path string) ([]schema.Entry, error) {
 	const op = "tree.List"
 	comps, err := splitPath(path)
@@ -216,17 +229,7 @@ func (t *Tree) List(ctx context.Context, root cid.Cid, path string) ([]schema.En
 	if err != nil {
 		return nil, wrap(op, path, err)
 	}
-	return live(entries), nil
-}
-
-func live(entries []schema.Entry) []schema.Entry {
-	out := make([]schema.Entry, 0, len(entries))
-	for _, e := range entries {
-		if !e.Deleted {
-			out = append(out, e)
-		}
-	}
-	return out
+	return visible(entries), nil
 }
 
 // maxWalkDepth bounds how deep Walk descends, so that a hostile tree of
@@ -234,8 +237,9 @@ func live(entries []schema.Entry) []schema.Entry {
 // MaxPathLen bytes can reach.
 const maxWalkDepth = MaxPathLen / 2
 
-// Walk calls fn for every live entry below the directory at path, depth
-// first, in name order, with the entry's path from the root (path + "/" +
+// Walk calls fn for every entry List shows below the directory at path,
+// conflict copies included, depth first, in name order, with the entry's
+// path from the root (path + "/" +
 // name, or just name when path is ""). A directory is visited before its
 // contents. Walk descends into directory_v1 entries only; a node_v1 entry
 // is reported but not entered (walk "nodes/ID/root" to export a friend's
@@ -268,10 +272,7 @@ func (t *Tree) Walk(ctx context.Context, root cid.Cid, path string, fn func(path
 		if err != nil {
 			return wrap(op, dir, err)
 		}
-		for _, c := range entries {
-			if c.Deleted {
-				continue
-			}
+		for _, c := range visible(entries) {
 			p := c.Name
 			if dir != "" {
 				p = dir + "/" + c.Name
@@ -355,7 +356,7 @@ func validEntry(e *schema.Entry) *acerr.Error {
 		return fail(acerr.Invalid, "unknown kind %q", e.Kind)
 	}
 	switch {
-	case e.Deleted && e.Target.Defined():
+	case e.Deleted && e.Target.Defined() && e.Kind != schema.KindDirectory:
 		return fail(acerr.Invalid, "a tombstone has a target")
 	case !e.Deleted && !e.Target.Defined():
 		return fail(acerr.Invalid, "entry has no target")
@@ -370,6 +371,24 @@ func validEntry(e *schema.Entry) *acerr.Error {
 		if r == "" || len(r) > maxReplicaLen {
 			return fail(acerr.Invalid, "version vector has a bad replica id %q", r)
 		}
+	}
+	if len(e.Conflicts) == 0 {
+		return nil
+	}
+	if len(e.Conflicts) > schema.MaxConflicts {
+		return fail(acerr.TooLarge, "%s: more than %d conflicting versions", e.Name, schema.MaxConflicts)
+	}
+	for i := range e.Conflicts {
+		c := &e.Conflicts[i]
+		if c.Name != e.Name || len(c.Conflicts) > 0 {
+			return fail(acerr.Invalid, "%s: conflict %d is named %q or holds conflicts", e.Name, i, c.Name)
+		}
+		if err := validEntry(c); err != nil {
+			return err
+		}
+	}
+	if canon := schema.FromVersions(e.Versions()); !sameVersion(&canon, e) {
+		return fail(acerr.Invalid, "%s: conflicting versions not in canonical order", e.Name)
 	}
 	return nil
 }
@@ -414,12 +433,13 @@ func (t *Tree) Put(ctx context.Context, root cid.Cid, path string, e schema.Entr
 		if ne.Mtime == 0 {
 			ne.Mtime = now
 		}
+		ne.Conflicts = nil
 		if err := validEntry(&ne); err != nil {
 			return ne, err
 		}
-		return ne, nil
+		return withVersion(old, nil, ne), nil
 	}
-	c, err := t.update(ctx, root, comps, 0, true, now, set)
+	c, err := t.update(ctx, root, comps, 0, true, now, set, nil)
 	if err != nil {
 		return cid.Undef, wrap(op, path, err)
 	}
@@ -438,10 +458,7 @@ func (t *Tree) Delete(ctx context.Context, root cid.Cid, path string) (cid.Cid, 
 		return cid.Undef, wrap(op, path, err)
 	}
 	now := t.cfg.Now().UnixNano()
-	del := func(old *schema.Entry) (schema.Entry, error) {
-		if old == nil || old.Deleted {
-			return schema.Entry{}, fail(acerr.NotExist, "no %s", path)
-		}
+	tombstone := func(old *schema.Entry) schema.Entry {
 		return schema.Entry{
 			Name:    old.Name,
 			Kind:    old.Kind,
@@ -449,9 +466,19 @@ func (t *Tree) Delete(ctx context.Context, root cid.Cid, path string) (cid.Cid, 
 			VV:      t.bump(old),
 			Deleted: true,
 			By:      t.cfg.By,
-		}, nil
+		}
 	}
-	c, err := t.update(ctx, root, comps, 0, false, now, del)
+	del := func(old *schema.Entry) (schema.Entry, error) {
+		if old == nil || old.Deleted {
+			return schema.Entry{}, fail(acerr.NotExist, "no %s", path)
+		}
+		return withVersion(old, nil, tombstone(old)), nil
+	}
+	// Deleting a conflict copy deletes that version only.
+	delCopy := func(base, v *schema.Entry) (schema.Entry, error) {
+		return withVersion(base, v, tombstone(v)), nil
+	}
+	c, err := t.update(ctx, root, comps, 0, false, now, del, delCopy)
 	if err != nil {
 		return cid.Undef, wrap(op, path, err)
 	}
@@ -529,14 +556,34 @@ func (t *Tree) findSlot(ctx context.Context, c cid.Cid, name string) (*slot, err
 // update rewrites the directory at dir (reached by comps[:i]) so that
 // comps[i:] leads to the entry set returns, and returns the directory's
 // new CID. create says whether missing directories on the way are made.
+// When the last component names a conflict copy, setCopy gives the new
+// entry of the name it belongs to from that entry and the copy's version;
+// a nil setCopy refuses, as does any path through a conflict copy.
 func (t *Tree) update(ctx context.Context, dir cid.Cid, comps []string, i int, create bool, now int64,
-	set func(old *schema.Entry) (schema.Entry, error)) (cid.Cid, error) {
+	set func(old *schema.Entry) (schema.Entry, error),
+	setCopy func(base, v *schema.Entry) (schema.Entry, error)) (cid.Cid, error) {
 	if err := ctx.Err(); err != nil {
 		return cid.Undef, err
 	}
 	s, err := t.findSlot(ctx, dir, comps[i])
 	if err != nil {
 		return cid.Undef, err
+	}
+	if s.old == nil && mayBeConflictName(comps[i]) {
+		base, v, err := t.conflictIn(ctx, dir, comps[i])
+		switch {
+		case err != nil:
+			return cid.Undef, err
+		case v == nil:
+		case i < len(comps)-1 || setCopy == nil:
+			return cid.Undef, errConflictCopy(strings.Join(comps[:i+1], "/"))
+		default:
+			if s, err = t.findSlot(ctx, dir, base.Name); err != nil {
+				return cid.Undef, err
+			}
+			v := *v
+			set = func(old *schema.Entry) (schema.Entry, error) { return setCopy(old, &v) }
+		}
 	}
 	if s.d.Owned() && t.cfg.Signer == nil {
 		where := strings.Join(comps[:i], "/")
@@ -565,7 +612,7 @@ func (t *Tree) update(ctx context.Context, dir cid.Cid, comps []string, i int, c
 		default:
 			return cid.Undef, fail(acerr.NotDir, "%s is %s", here, s.old.Kind)
 		}
-		nc, err := t.update(ctx, child, comps, i+1, create, now, set)
+		nc, err := t.update(ctx, child, comps, i+1, create, now, set, setCopy)
 		if err != nil {
 			return cid.Undef, err
 		}
@@ -574,6 +621,7 @@ func (t *Tree) update(ctx context.Context, dir cid.Cid, comps []string, i int, c
 			ne = *s.old
 		}
 		ne.Target, ne.Mtime, ne.VV, ne.By = nc, now, t.bump(s.old), t.cfg.By
+		ne = withVersion(s.old, nil, ne)
 	}
 	nd, err := t.withEntry(ctx, s, ne)
 	if err != nil {

@@ -1,0 +1,227 @@
+package tree_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
+	"github.com/ipfs/go-cid"
+)
+
+// conflictedDir builds a directory whose "notes.txt" holds two concurrent
+// versions: "theirs" (later, shown) and "mine" (kept as a conflict).
+func conflictedDir(t *testing.T, tr *tree.Tree) (root cid.Cid, shown, kept schema.Entry) {
+	t.Helper()
+	mine := file("mine")
+	mine.Name, mine.Mtime, mine.VV = "notes.txt", testTime.UnixNano()-3600e9, schema.VV{"r1": 2}
+	theirs := file("theirs!")
+	theirs.Name, theirs.Mtime, theirs.VV = "notes.txt", testTime.UnixNano()-60e9, schema.VV{"r1": 1, "r2": 1}
+	e := schema.FromVersions([]schema.Entry{mine, theirs})
+	if e.Target != theirs.Target || len(e.Conflicts) != 1 {
+		t.Fatalf("FromVersions shows %v with %d conflicts, want the later version and one conflict", e.Target, len(e.Conflicts))
+	}
+	dir, err := tr.MakeDir(context.Background(), []schema.Entry{e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := schema.Entry{Name: "docs", Kind: schema.KindDirectory, Target: dir, VV: schema.VV{"r1": 1}}
+	root, err = tr.MakeDir(context.Background(), []schema.Entry{top})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, theirs, mine
+}
+
+func TestConflictCopiesAreListed(t *testing.T) {
+	ctx := context.Background()
+	tr, _ := newTree(t, tree.Config{})
+	root, shown, kept := conflictedDir(t, tr)
+	copyName := tree.ConflictName("notes.txt", &kept)
+	if !strings.HasPrefix(copyName, "notes.conflict-20260102-020405-") || !strings.HasSuffix(copyName, ".txt") {
+		t.Errorf("ConflictName = %q, want notes.conflict-20260102-020405-<id>.txt", copyName)
+	}
+	list, err := tr.List(ctx, root, "docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(list), []string{copyName, "notes.txt"}; !slices.Equal(got, want) {
+		t.Fatalf("List = %v, want %v", got, want)
+	}
+	for _, e := range list {
+		if len(e.Conflicts) != 0 {
+			t.Errorf("listed entry %s carries conflicts", e.Name)
+		}
+	}
+	e, err := tr.Lookup(ctx, root, "docs/"+copyName)
+	if err != nil || e.Target != kept.Target || e.Name != copyName {
+		t.Errorf("Lookup(copy) = %v %q, %v; want the kept version under its copy name", e.Target, e.Name, err)
+	}
+	e, err = tr.Lookup(ctx, root, "docs/notes.txt")
+	if err != nil || e.Target != shown.Target || len(e.Conflicts) != 0 {
+		t.Errorf("Lookup(notes.txt) = %v, %v; want the shown version without conflicts", e.Target, err)
+	}
+	var walked []string
+	tr.Walk(ctx, root, "", func(p string, e schema.Entry) error { walked = append(walked, p); return nil })
+	if want := []string{"docs", "docs/" + copyName, "docs/notes.txt"}; !slices.Equal(walked, want) {
+		t.Errorf("Walk = %v, want %v", walked, want)
+	}
+	// A name that only looks like a copy is not found.
+	_, err = tr.Lookup(ctx, root, "docs/notes.conflict-20260102-030405-aaaaaaa.txt")
+	wantKind(t, "Lookup(made-up copy)", err, acerr.NotExist)
+}
+
+func TestDeleteConflictCopy(t *testing.T) {
+	ctx := context.Background()
+	tr, _ := newTree(t, tree.Config{Replica: "r3"})
+	root, shown, kept := conflictedDir(t, tr)
+	copyName := tree.ConflictName("notes.txt", &kept)
+
+	// Writing into or over a copy is refused; only deleting it is allowed.
+	_, err := tr.Put(ctx, root, "docs/"+copyName, file("x"))
+	wantKind(t, "Put(copy)", err, acerr.Permission)
+	_, err = tr.Put(ctx, root, "docs/"+copyName+"/x", file("x"))
+	wantKind(t, "Put(inside copy)", err, acerr.Permission)
+
+	root2, err := tr.Delete(ctx, root, "docs/"+copyName)
+	if err != nil {
+		t.Fatalf("Delete(copy): %v", err)
+	}
+	list, _ := tr.List(ctx, root2, "docs")
+	if got := names(list); !slices.Equal(got, []string{"notes.txt"}) {
+		t.Errorf("List after deleting the copy = %v, want [notes.txt]", got)
+	}
+	entries := readDirAt(t, tr, root2, "docs")
+	e := entries[0]
+	if e.Target != shown.Target || len(e.Conflicts) != 1 || !e.Conflicts[0].Deleted {
+		t.Fatalf("stored entry = %+v, want the shown version beside one tombstone", e)
+	}
+	if o := kept.VV.Compare(e.Conflicts[0].VV); o != schema.Before {
+		t.Errorf("the tombstone's vv %v is %v the deleted version's %v, want after", e.Conflicts[0].VV, o, kept.VV)
+	}
+
+	// Writing the name supersedes the shown version only: a new version
+	// beside the same conflicts. Deleting it brings the copy forward.
+	root3, err := tr.Put(ctx, root, "docs/notes.txt", file("edited"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ = tr.List(ctx, root3, "docs")
+	if len(list) != 2 {
+		t.Errorf("List after writing notes.txt = %v, want the new version and the copy", names(list))
+	}
+	root4, err := tr.Delete(ctx, root3, "docs/notes.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err = tr.Lookup(ctx, root4, "docs/notes.txt")
+	if err != nil || e.Target != kept.Target {
+		t.Errorf("after deleting notes.txt, Lookup = %v, %v; want the kept version under the name", e.Target, err)
+	}
+}
+
+func readDirAt(t *testing.T, tr *tree.Tree, root cid.Cid, path string) []schema.Entry {
+	t.Helper()
+	e, err := tr.Lookup(context.Background(), root, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := tr.ReadDir(context.Background(), e.Target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return entries
+}
+
+// TestDiffAndWithEntries changes random names of a large sharded
+// directory: Diff must report exactly those names, reading only the
+// blocks on their paths, and WithEntries must give the same CID as
+// building the changed set from scratch, in any order of the changes.
+func TestDiffAndWithEntries(t *testing.T) {
+	ctx := context.Background()
+	tr, st := newTree(t, tree.Config{InlineLimit: 2 << 10, LeafLimit: 4 << 10})
+	var all []schema.Entry
+	for i := range 3000 {
+		e := file(fmt.Sprint(i))
+		e.Name, e.VV = fmt.Sprintf("f%05d", i), schema.VV{"r1": 1}
+		all = append(all, e)
+	}
+	a, err := tr.MakeDir(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(1))
+	for _, n := range []int{1, 10, 300} {
+		changed := map[string]schema.Entry{}
+		for len(changed) < n {
+			i := r.Intn(len(all) + 100) // some new names too
+			e := file(fmt.Sprint("changed", i, n))
+			e.Name, e.VV = fmt.Sprintf("f%05d", i), schema.VV{"r2": 1}
+			changed[e.Name] = e
+		}
+		var set []schema.Entry
+		for _, e := range changed {
+			set = append(set, e)
+		}
+		d, err := tr.WithEntries(ctx, a, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := tr.PutDirectory(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := slices.Clone(all)
+		for _, e := range set {
+			if i, ok := slices.BinarySearchFunc(want, e.Name, func(x schema.Entry, n string) int { return strings.Compare(x.Name, n) }); ok {
+				want[i] = e
+			} else {
+				want = slices.Insert(want, i, e)
+			}
+		}
+		fresh, err := tr.MakeDir(ctx, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b != fresh {
+			t.Errorf("%d changes: WithEntries gives %s, building the same entries gives %s", n, b, fresh)
+		}
+		slices.Reverse(set)
+		d2, _ := tr.WithEntries(ctx, a, set)
+		if b2, _ := tr.PutDirectory(ctx, d2); b2 != b {
+			t.Errorf("%d changes: another order gives %s, want %s", n, b2, b)
+		}
+
+		counted := &countingStore{Store: st}
+		ct := tree.New(counted, tree.Config{InlineLimit: 2 << 10, LeafLimit: 4 << 10})
+		seen := map[string]bool{}
+		err = ct.Diff(ctx, a, b, func(name string, ea, eb *schema.Entry) error {
+			if seen[name] {
+				t.Errorf("Diff reports %s twice", name)
+			}
+			seen[name] = true
+			if eb == nil || eb.Target != changed[name].Target {
+				t.Errorf("Diff(%s) gives %v as the new entry, want %v", name, eb, changed[name].Target)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != len(changed) {
+			t.Errorf("Diff reports %d names, want %d", len(seen), len(changed))
+		}
+		// Each change touches at most one path of a 3-level trie, read
+		// in both directories.
+		if n <= 10 {
+			if got, max := counted.gets.Load(), int64(2+2*3*n); got > max {
+				t.Errorf("Diff of %d changes read %d blocks, want at most %d", n, got, max)
+			}
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package tree
+
+import (
+	"context"
+
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+)
+
+// ReadDirectory reads and checks the directory node at c (its entries,
+// or the link to its shard trie). The undefined CID reads as the empty
+// shared directory.
+func (t *Tree) ReadDirectory(ctx context.Context, c cid.Cid) (*schema.Directory, error) {
+	d, _, err := t.readDirectory(ctx, c)
+	if err != nil {
+		return nil, wrap("tree.ReadDirectory", "", err)
+	}
+	return d, nil
+}
+
+// PutDirectory writes the directory node d and returns its CID.
+func (t *Tree) PutDirectory(ctx context.Context, d *schema.Directory) (cid.Cid, error) {
+	c, err := t.putNode(ctx, d)
+	if err != nil {
+		return cid.Undef, wrap("tree.PutDirectory", "", err)
+	}
+	return c, nil
+}
+
+// Diff calls fn, in no set order, for every name whose entry differs
+// between the directories a and b (tombstones and conflicts count; nil
+// where a directory lacks the name). Equal directories, and equal
+// subtrees of two shard tries, are skipped without being read, so the
+// blocks read are those on the paths to the differences.
+func (t *Tree) Diff(ctx context.Context, a, b cid.Cid, fn func(name string, ea, eb *schema.Entry) error) error {
+	const op = "tree.Diff"
+	if a.Equals(b) {
+		return nil
+	}
+	da, _, err := t.readDirectory(ctx, a)
+	if err != nil {
+		return wrap(op, "", err)
+	}
+	db, _, err := t.readDirectory(ctx, b)
+	if err != nil {
+		return wrap(op, "", err)
+	}
+	switch {
+	case da.Shard.Defined() && db.Shard.Defined():
+		if da.Shard.Equals(db.Shard) {
+			return nil
+		}
+		na, err := t.readShard(ctx, da.Shard, 0, nil, 0, false)
+		if err != nil {
+			return wrap(op, "", err)
+		}
+		nb, err := t.readShard(ctx, db.Shard, 0, nil, 0, false)
+		if err != nil {
+			return wrap(op, "", err)
+		}
+		var prefix [32]byte
+		if err := t.diffShards(ctx, na, nb, 0, &prefix, fn); err != nil {
+			return wrap(op, "", err)
+		}
+		return nil
+	}
+	ea, err := t.dirEntries(ctx, da)
+	if err != nil {
+		return wrap(op, "", err)
+	}
+	eb, err := t.dirEntries(ctx, db)
+	if err != nil {
+		return wrap(op, "", err)
+	}
+	return diffSorted(ea, eb, fn)
+}
+
+// dirEntries returns every entry of d, sorted by name.
+func (t *Tree) dirEntries(ctx context.Context, d *schema.Directory) ([]schema.Entry, error) {
+	if !d.Shard.Defined() {
+		return d.Entries, nil
+	}
+	return t.readShardEntries(ctx, d.Shard)
+}
+
+// diffShards compares two shard nodes at the same depth and prefix.
+func (t *Tree) diffShards(ctx context.Context, a, b *shardNode, depth int, prefix *[32]byte,
+	fn func(name string, ea, eb *schema.Entry) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if a.leaf() || b.leaf() {
+		ea, err := t.gather(ctx, a, depth, prefix, nil)
+		if err != nil {
+			return err
+		}
+		eb, err := t.gather(ctx, b, depth, prefix, nil)
+		if err != nil {
+			return err
+		}
+		schema.SortEntries(ea)
+		schema.SortEntries(eb)
+		return diffSorted(ea, eb, fn)
+	}
+	ca, cb := a.s.Children, b.s.Children
+	for len(ca) > 0 || len(cb) > 0 {
+		var x, y *schema.ShardChild
+		switch {
+		case len(cb) == 0 || len(ca) > 0 && ca[0].Index < cb[0].Index:
+			x, ca = &ca[0], ca[1:]
+		case len(ca) == 0 || cb[0].Index < ca[0].Index:
+			y, cb = &cb[0], cb[1:]
+		default:
+			x, y, ca, cb = &ca[0], &cb[0], ca[1:], cb[1:]
+		}
+		if x != nil && y != nil && x.Link.Equals(y.Link) {
+			continue
+		}
+		var err error
+		na, nb := &shardNode{s: &schema.Shard{Depth: depth + 1}}, &shardNode{s: &schema.Shard{Depth: depth + 1}}
+		if x != nil {
+			prefix[depth] = byte(x.Index)
+			if na, err = t.readShard(ctx, x.Link, depth+1, prefix[:depth+1], x.Bytes, true); err != nil {
+				return err
+			}
+		}
+		if y != nil {
+			prefix[depth] = byte(y.Index)
+			if nb, err = t.readShard(ctx, y.Link, depth+1, prefix[:depth+1], y.Bytes, true); err != nil {
+				return err
+			}
+		}
+		if err := t.diffShards(ctx, na, nb, depth+1, prefix, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// diffSorted calls fn for the names whose entries differ in two lists
+// sorted by name.
+func diffSorted(a, b []schema.Entry, fn func(name string, ea, eb *schema.Entry) error) error {
+	for len(a) > 0 || len(b) > 0 {
+		var err error
+		switch {
+		case len(b) == 0 || len(a) > 0 && a[0].Name < b[0].Name:
+			err, a = fn(a[0].Name, &a[0], nil), a[1:]
+		case len(a) == 0 || b[0].Name < a[0].Name:
+			err, b = fn(b[0].Name, nil, &b[0]), b[1:]
+		default:
+			if !sameVersion(&a[0], &b[0]) {
+				err = fn(a[0].Name, &a[0], &b[0])
+			}
+			a, b = a[1:], b[1:]
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuildMin is the number of changes from which WithEntries rebuilds a
+// sharded directory in one pass rather than path by path.
+const rebuildMin = 256
+
+// WithEntries returns the directory at dir with each of entries set under
+// its name, exactly as given: no version vector is bumped and nothing is
+// signed. Its owner, seq and prev are kept and its signature dropped; the
+// caller signs an owned result before PutDirectory. Shard nodes are
+// written as needed, the directory node itself is not. The entries must be
+// valid (acerr.Invalid otherwise) and their names unique. The result is
+// canonical: the same entries give the same directory whatever the order
+// of the changes.
+func (t *Tree) WithEntries(ctx context.Context, dir cid.Cid, entries []schema.Entry) (*schema.Directory, error) {
+	const op = "tree.WithEntries"
+	for i := range entries {
+		if err := validEntry(&entries[i]); err != nil {
+			return nil, wrap(op, entries[i].Name, err)
+		}
+	}
+	d, _, err := t.readDirectory(ctx, dir)
+	if err != nil {
+		return nil, wrap(op, "", err)
+	}
+	if d.Shard.Defined() && len(entries) >= rebuildMin {
+		all, err := t.readShardEntries(ctx, d.Shard)
+		if err != nil {
+			return nil, wrap(op, "", err)
+		}
+		d.Shard, d.Entries = cid.Undef, all
+	}
+	if !d.Shard.Defined() {
+		// Inline, or read whole above: set everything in memory, then
+		// lay the result out once.
+		out, err := t.layout(ctx, d, mergeSorted(d.Entries, entries))
+		if err != nil {
+			return nil, wrap(op, "", err)
+		}
+		return out, nil
+	}
+	for i, e := range entries {
+		s := &slot{d: d, h: hashName(e.Name)}
+		if s.path, err = t.locate(ctx, d.Shard, &s.h); err != nil {
+			return nil, wrap(op, e.Name, err)
+		}
+		s.total = s.path[0].total
+		if leaf := s.path[len(s.path)-1]; leaf.leaf() {
+			if k, ok := findEntry(leaf.s.Entries, e.Name); ok {
+				s.old = &leaf.s.Entries[k]
+				s.oldSize = uint64(schema.EntrySize(s.old))
+			}
+		}
+		if d, err = t.withEntry(ctx, s, e); err != nil {
+			return nil, wrap(op, e.Name, err)
+		}
+		if !d.Shard.Defined() {
+			// The directory went back inline: the rest in memory.
+			if d, err = t.layout(ctx, d, mergeSorted(d.Entries, entries[i+1:])); err != nil {
+				return nil, wrap(op, "", err)
+			}
+			return d, nil
+		}
+	}
+	return d, nil
+}
+
+// layout returns d's header with entries (sorted, unique) laid out inline
+// or in a new shard trie, as their size requires.
+func (t *Tree) layout(ctx context.Context, d *schema.Directory, entries []schema.Entry) (*schema.Directory, error) {
+	nd := *d
+	nd.Entries, nd.Shard, nd.Sig = nil, cid.Undef, nil
+	items, total := itemsByHash(entries)
+	if total <= uint64(t.cfg.InlineLimit) {
+		nd.Entries = entries
+		return &nd, nil
+	}
+	c, err := t.buildShard(ctx, items, 0, total)
+	if err != nil {
+		return nil, err
+	}
+	nd.Shard = c
+	return &nd, nil
+}
+
+// mergeSorted returns the sorted entries of old with each of set in place
+// of the entry of the same name, or inserted.
+func mergeSorted(old, set []schema.Entry) []schema.Entry {
+	s := append([]schema.Entry(nil), set...)
+	schema.SortEntries(s)
+	out := make([]schema.Entry, 0, len(old)+len(s))
+	for len(old) > 0 || len(s) > 0 {
+		switch {
+		case len(s) == 0 || len(old) > 0 && old[0].Name < s[0].Name:
+			out, old = append(out, old[0]), old[1:]
+		case len(old) == 0 || s[0].Name < old[0].Name:
+			out, s = append(out, s[0]), s[1:]
+		default:
+			out, old, s = append(out, s[0]), old[1:], s[1:]
+		}
+	}
+	return out
+}
+
