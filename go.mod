@@ -18,6 +18,7 @@ require (
 	golang.org/x/crypto v0.50.0
 	golang.org/x/sys v0.43.0
 	golang.org/x/term v0.42.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (

@@ -200,6 +200,11 @@ func checkShard(s *schema.Shard) error {
 
 func checkEntries(entries []schema.Entry) error {
 	for i := range entries {
+		if len(entries[i].Conflicts) > 0 {
+			if err := checkEntries(entries[i].Conflicts); err != nil {
+				return err
+			}
+		}
 		e := &entries[i]
 		if err := optionalNodeLink(fmt.Sprintf("entry %q by", e.Name), e.By); err != nil {
 			return err

@@ -81,10 +81,15 @@ type Entry struct {
 	Deleted bool
 	By      cid.Cid
 
-	// Conflicts are the versions of this name concurrent with this one
-	// (see Versions), each with the same Name and no Conflicts of its
-	// own, ascending by encoding. This entry is the version Prefer puts
-	// first.
+	// Owner is, for a directory whose target is owned (a version of it,
+	// or the last, empty one its owner links from a tombstone), that
+	// directory's owner. Only a version with the same Owner supersedes
+	// such a version (see Supersedes).
+	Owner cid.Cid
+
+	// Conflicts are the other versions of this name (see Versions and
+	// FromVersions), each with the same Name and no Conflicts of its own,
+	// ascending by encoding. This entry is the version shown.
 	Conflicts []Entry
 }
 
@@ -202,11 +207,12 @@ func encodeEntries(e *encoder, entries []Entry) {
 }
 
 // encode writes the entry with its keys in dag-cbor's canonical order
-// (by, vv, kind, mode, name, size, mtime, target, deleted, conflicts) without the
+// (by, vv, kind, mode, name, size, mtime, owner, target, deleted,
+// conflicts) without the
 // generic mapWriter: entries are the bulk of every directory block.
 func (n *Entry) encode(e *encoder) {
 	count := 4 // vv, kind, name, mtime
-	for _, present := range [...]bool{n.By.Defined(), n.Mode != 0, n.Size != 0, n.Target.Defined(), n.Deleted, len(n.Conflicts) > 0} {
+	for _, present := range [...]bool{n.By.Defined(), n.Mode != 0, n.Size != 0, n.Owner.Defined(), n.Target.Defined(), n.Deleted, len(n.Conflicts) > 0} {
 		if present {
 			count++
 		}
@@ -232,6 +238,10 @@ func (n *Entry) encode(e *encoder) {
 	}
 	e.text("mtime")
 	e.int(n.Mtime)
+	if n.Owner.Defined() {
+		e.text("owner")
+		e.cid(n.Owner)
+	}
 	if n.Target.Defined() {
 		e.text("target")
 		e.cid(n.Target)
@@ -657,6 +667,7 @@ func (f *fields) entry(top bool) Entry {
 		Mtime:   f.int("mtime", true),
 		Deleted: f.bool("deleted"),
 		By:      f.cid("by", false),
+		Owner:   f.cid("owner", false),
 	}
 	if v, ok := f.get("vv", true); ok {
 		e.VV = f.vv(v)
@@ -676,7 +687,9 @@ func (f *fields) entry(top bool) Entry {
 	case !e.Deleted && !e.Target.Defined():
 		f.setErr("entry %q: a live entry needs a target", e.Name)
 	case e.Deleted && e.Target.Defined() && e.Kind != KindDirectory:
-		f.setErr("entry %q: only a deleted directory may keep a target (its owner's last signed version)", e.Name)
+		f.setErr("entry %q: only a deleted directory may keep a target", e.Name)
+	case e.Owner.Defined() && (e.Kind != KindDirectory || !e.Target.Defined()):
+		f.setErr("entry %q: only a directory that links an owned version has an owner", e.Name)
 	}
 	if list := f.list("conflicts", MaxConflicts); list != nil && f.err == nil {
 		if !top {
@@ -689,7 +702,8 @@ func (f *fields) entry(top bool) Entry {
 }
 
 // conflicts reads the Conflicts of e and checks their canonical form: the
-// same name, ascending by encoding, and e the version Prefer puts first.
+// same name, ascending by encoding, and e the version shown (see
+// FromVersions).
 func (f *fields) conflicts(e *Entry, list []value) []Entry {
 	if len(list) == 0 {
 		f.setErr("entry %q: an empty conflicts list", e.Name)
@@ -712,14 +726,17 @@ func (f *fields) conflicts(e *Entry, list []value) []Entry {
 			f.setErr("entry %q: conflict %d is named %q", e.Name, i, c.Name)
 		case prev != nil && string(prev) >= string(enc):
 			f.setErr("entry %q: conflicts not in ascending order", e.Name)
-		case Prefer(&c, e):
-			f.setErr("entry %q: conflict %d should be the entry shown", e.Name, i)
 		}
 		if f.err != nil {
 			return nil
 		}
 		prev = enc
 		out = append(out, c)
+	}
+	vs := append([]Entry{*e}, out...)
+	if shownIndex(vs) != 0 {
+		f.setErr("entry %q: a conflicting version should be the one shown", e.Name)
+		return nil
 	}
 	return out
 }

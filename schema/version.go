@@ -107,17 +107,53 @@ func (e *Entry) Versions() []Entry {
 	return append(out, e.Conflicts...)
 }
 
-// FromVersions is the inverse of Versions: the entry that stands for a
-// set of pairwise concurrent versions of one name, with the one Prefer
-// puts first on top and the others as its Conflicts in canonical order.
-// vs must not be empty; it is reordered.
-func FromVersions(vs []Entry) Entry {
-	top := 0
-	for i := 1; i < len(vs); i++ {
-		if Prefer(&vs[i], &vs[top]) {
+// Supersedes reports whether version y supersedes version x of a name:
+// x's version vector is before y's and, when x has an Owner (a version of
+// an owned directory, or its deletion by the owner), y has the same
+// Owner. Nothing else replaces an owned directory: a change without the
+// owner's key leaves it standing beside the change, and once deleted by
+// its owner the hidden deletion stays until the owner makes the
+// directory again. The relation is transitive, so merging sets of
+// versions by it is associative.
+func Supersedes(y, x *Entry) bool {
+	return x.VV.Compare(y.VV) == Before && (!x.Owner.Defined() || y.Owner.Equals(x.Owner))
+}
+
+// Superseded reports whether another version in vs supersedes vs[i].
+func Superseded(vs []Entry, i int) bool {
+	for j := range vs {
+		if j != i && Supersedes(&vs[j], &vs[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// shownIndex returns the index of the version shown under the name: the
+// one Prefer puts first among those no other version supersedes.
+func shownIndex(vs []Entry) int {
+	top := -1
+	for i := range vs {
+		if Superseded(vs, i) {
+			continue
+		}
+		if top < 0 || Prefer(&vs[i], &vs[top]) {
 			top = i
 		}
 	}
+	if top < 0 { // a cycle, which version vectors cannot make
+		top = 0
+	}
+	return top
+}
+
+// FromVersions is the inverse of Versions: the entry that stands for a
+// set of versions of one name, with the shown one (the first by Prefer
+// among those no other supersedes) on top and the others as its
+// Conflicts in canonical order. vs must not be empty, and its versions
+// must be distinct; it is reordered.
+func FromVersions(vs []Entry) Entry {
+	top := shownIndex(vs)
 	vs[0], vs[top] = vs[top], vs[0]
 	e := vs[0]
 	e.Conflicts = nil

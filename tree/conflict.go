@@ -51,8 +51,9 @@ func ConflictName(name string, v *schema.Entry) string {
 func utf8Start(b byte) bool { return b&0xc0 != 0x80 }
 
 // visible returns the entries of a directory as a listing shows them,
-// sorted by name: each live entry under its name, and each live version
-// among its Conflicts under its ConflictName. Tombstones are left out.
+// sorted by name: each live entry under its name, and each of its
+// Conflicts that is shown (see shownConflicts) under its ConflictName.
+// Tombstones are left out.
 func visible(entries []schema.Entry) []schema.Entry {
 	out := make([]schema.Entry, 0, len(entries))
 	sorted := true
@@ -63,19 +64,45 @@ func visible(entries []schema.Entry) []schema.Entry {
 		bare := e
 		bare.Conflicts = nil
 		out = append(out, bare)
-		for i := range e.Conflicts {
-			if c := &e.Conflicts[i]; !c.Deleted {
-				v := *c
-				v.Name = ConflictName(e.Name, c)
-				out = append(out, v)
-				sorted = false
-			}
+		for _, c := range shownConflicts(&e) {
+			v := *c
+			v.Name = ConflictName(e.Name, c)
+			out = append(out, v)
+			sorted = false
 		}
 	}
 	if !sorted {
 		slices.SortFunc(out, func(a, b schema.Entry) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return out
+}
+
+// shownConflicts returns the conflicts of e that are shown as copies:
+// live, superseded by no other version, and with a kind and target that
+// neither e nor an earlier copy shows (versions of one shared directory
+// all link the same merged contents, and two replicas may write the same
+// bytes).
+func shownConflicts(e *schema.Entry) []*schema.Entry {
+	if e.Deleted || len(e.Conflicts) == 0 {
+		return nil
+	}
+	vs := e.Versions()
+	var out []*schema.Entry
+	for i := 1; i < len(vs); i++ {
+		c := &e.Conflicts[i-1]
+		if c.Deleted || schema.Superseded(vs, i) || sameContent(c, e) {
+			continue
+		}
+		if slices.ContainsFunc(out, func(o *schema.Entry) bool { return sameContent(o, c) }) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func sameContent(a, b *schema.Entry) bool {
+	return a.Kind == b.Kind && a.Target.Equals(b.Target)
 }
 
 // mayBeConflictName reports whether name has the form of a conflict
@@ -105,8 +132,8 @@ func (t *Tree) conflictIn(ctx context.Context, dir cid.Cid, name string) (base *
 	if err != nil || e == nil {
 		return nil, nil, err
 	}
-	for k := range e.Conflicts {
-		if c := &e.Conflicts[k]; !c.Deleted && ConflictName(e.Name, c) == name {
+	for _, c := range shownConflicts(e) {
+		if ConflictName(e.Name, c) == name {
 			return e, c, nil
 		}
 	}
@@ -115,25 +142,49 @@ func (t *Tree) conflictIn(ctx context.Context, dir cid.Cid, name string) (base *
 	return nil, nil, nil
 }
 
-// withVersion returns old (nil: no entry) with the version that stands
-// in for prev replaced by v, and every version v supersedes dropped: the
-// entry after a local change to one version of a name. prev is nil when
-// v replaces old's shown version.
-func withVersion(old *schema.Entry, prev *schema.Entry, v schema.Entry) schema.Entry {
-	if old == nil || len(old.Conflicts) == 0 && prev == nil {
-		v.Conflicts = nil
-		return v
+// frozenCopies returns the entries that keep the conflict copies of old
+// (an entry of the directory at dir) that ne, a change to old,
+// supersedes: each shown copy but skip becomes an entry of its own under
+// its ConflictName, unless that name already holds it.
+func (t *Tree) frozenCopies(ctx context.Context, dir cid.Cid, old, ne, skip *schema.Entry) ([]schema.Entry, error) {
+	if old == nil {
+		return nil, nil
 	}
-	vs := []schema.Entry{v}
-	for i, o := range old.Versions() {
-		replaced := prev == nil && i == 0 || prev != nil && sameVersion(&o, prev)
-		if replaced {
+	var out []schema.Entry
+	for _, c := range shownConflicts(old) {
+		if skip != nil && sameVersion(c, skip) || !schema.Supersedes(ne, c) {
 			continue
 		}
-		if ord := o.VV.Compare(v.VV); ord == schema.Before || ord == schema.Equal {
+		name := ConflictName(old.Name, c)
+		held, err := t.lookupIn(ctx, dir, name)
+		if err != nil {
+			return nil, err
+		}
+		if held != nil && !held.Deleted && sameContent(held, c) {
 			continue
 		}
-		vs = append(vs, o)
+		e := *c
+		e.Name, e.VV, e.Conflicts = name, t.bump(held), nil
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// changed returns the entry after ne, a change to old: ne, beside the
+// versions of old it does not supersede (owned directories of others).
+func changed(old *schema.Entry, ne schema.Entry) schema.Entry {
+	ne.Conflicts = nil
+	if old == nil {
+		return ne
+	}
+	vs := []schema.Entry{ne}
+	for _, v := range old.Versions() {
+		if !schema.Supersedes(&ne, &v) {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 1 {
+		return ne
 	}
 	return schema.FromVersions(vs)
 }
@@ -147,3 +198,4 @@ func sameVersion(a, b *schema.Entry) bool {
 func errConflictCopy(name string) *acerr.Error {
 	return fail(acerr.Permission, "%s is a conflict copy: delete it, or copy it to a name of its own", name)
 }
+

@@ -98,30 +98,39 @@ func TestDeleteConflictCopy(t *testing.T) {
 	}
 	entries := readDirAt(t, tr, root2, "docs")
 	e := entries[0]
-	if e.Target != shown.Target || len(e.Conflicts) != 1 || !e.Conflicts[0].Deleted {
-		t.Fatalf("stored entry = %+v, want the shown version beside one tombstone", e)
+	if len(entries) != 1 || e.Target != shown.Target || len(e.Conflicts) != 0 {
+		t.Fatalf("stored entries = %+v, want the shown version alone", entries)
 	}
-	if o := kept.VV.Compare(e.Conflicts[0].VV); o != schema.Before {
-		t.Errorf("the tombstone's vv %v is %v the deleted version's %v, want after", e.Conflicts[0].VV, o, kept.VV)
+	if o := kept.VV.Compare(e.VV); o != schema.Before {
+		t.Errorf("the resolution's vv %v is %v the deleted copy's %v, want after", e.VV, o, kept.VV)
 	}
 
-	// Writing the name supersedes the shown version only: a new version
-	// beside the same conflicts. Deleting it brings the copy forward.
+	// Writing the name supersedes both versions; the copy stays as an
+	// entry of its own, under the same name.
 	root3, err := tr.Put(ctx, root, "docs/notes.txt", file("edited"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, _ = tr.List(ctx, root3, "docs")
-	if len(list) != 2 {
-		t.Errorf("List after writing notes.txt = %v, want the new version and the copy", names(list))
+	entries = readDirAt(t, tr, root3, "docs")
+	if got := names(entries); !slices.Equal(got, []string{copyName, "notes.txt"}) {
+		t.Fatalf("entries after writing notes.txt = %v, want [%s notes.txt]", got, copyName)
 	}
-	root4, err := tr.Delete(ctx, root3, "docs/notes.txt")
+	for _, e := range entries {
+		if len(e.Conflicts) != 0 {
+			t.Errorf("%s still holds conflicts", e.Name)
+		}
+	}
+	if entries[0].Target != kept.Target {
+		t.Errorf("%s links %v, want the kept version %v", copyName, entries[0].Target, kept.Target)
+	}
+	// Deleting the name leaves the copy.
+	root4, err := tr.Delete(ctx, root, "docs/notes.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err = tr.Lookup(ctx, root4, "docs/notes.txt")
-	if err != nil || e.Target != kept.Target {
-		t.Errorf("after deleting notes.txt, Lookup = %v, %v; want the kept version under the name", e.Target, err)
+	list, _ = tr.List(ctx, root4, "docs")
+	if got := names(list); !slices.Equal(got, []string{copyName}) {
+		t.Errorf("after deleting notes.txt, List = %v, want [%s]", got, copyName)
 	}
 }
 

@@ -183,26 +183,33 @@ func (t *Tree) WithEntries(ctx context.Context, dir cid.Cid, entries []schema.En
 	if err != nil {
 		return nil, wrap(op, "", err)
 	}
+	if d, err = t.setEntries(ctx, d, entries); err != nil {
+		return nil, wrap(op, "", err)
+	}
+	return d, nil
+}
+
+// setEntries returns d with entries set, as WithEntries.
+func (t *Tree) setEntries(ctx context.Context, d *schema.Directory, entries []schema.Entry) (*schema.Directory, error) {
+	var err error
 	if d.Shard.Defined() && len(entries) >= rebuildMin {
 		all, err := t.readShardEntries(ctx, d.Shard)
 		if err != nil {
-			return nil, wrap(op, "", err)
+			return nil, err
 		}
-		d.Shard, d.Entries = cid.Undef, all
+		nd := *d
+		nd.Shard, nd.Entries = cid.Undef, all
+		d = &nd
 	}
 	if !d.Shard.Defined() {
 		// Inline, or read whole above: set everything in memory, then
 		// lay the result out once.
-		out, err := t.layout(ctx, d, mergeSorted(d.Entries, entries))
-		if err != nil {
-			return nil, wrap(op, "", err)
-		}
-		return out, nil
+		return t.layout(ctx, d, mergeSorted(d.Entries, entries))
 	}
 	for i, e := range entries {
 		s := &slot{d: d, h: hashName(e.Name)}
 		if s.path, err = t.locate(ctx, d.Shard, &s.h); err != nil {
-			return nil, wrap(op, e.Name, err)
+			return nil, err
 		}
 		s.total = s.path[0].total
 		if leaf := s.path[len(s.path)-1]; leaf.leaf() {
@@ -212,14 +219,11 @@ func (t *Tree) WithEntries(ctx context.Context, dir cid.Cid, entries []schema.En
 			}
 		}
 		if d, err = t.withEntry(ctx, s, e); err != nil {
-			return nil, wrap(op, e.Name, err)
+			return nil, err
 		}
 		if !d.Shard.Defined() {
 			// The directory went back inline: the rest in memory.
-			if d, err = t.layout(ctx, d, mergeSorted(d.Entries, entries[i+1:])); err != nil {
-				return nil, wrap(op, "", err)
-			}
-			return d, nil
+			return t.layout(ctx, d, mergeSorted(d.Entries, entries[i+1:]))
 		}
 	}
 	return d, nil

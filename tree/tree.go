@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"maps"
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
@@ -360,6 +359,8 @@ func validEntry(e *schema.Entry) *acerr.Error {
 		return fail(acerr.Invalid, "a tombstone has a target")
 	case !e.Deleted && !e.Target.Defined():
 		return fail(acerr.Invalid, "entry has no target")
+	case e.Owner.Defined() && (e.Kind != schema.KindDirectory || !e.Target.Defined()):
+		return fail(acerr.Invalid, "only a directory that links an owned version has an owner")
 	case e.Size > maxBytes:
 		return fail(acerr.Invalid, "size out of range")
 	case e.Mode > 0o7777:
@@ -433,11 +434,18 @@ func (t *Tree) Put(ctx context.Context, root cid.Cid, path string, e schema.Entr
 		if ne.Mtime == 0 {
 			ne.Mtime = now
 		}
-		ne.Conflicts = nil
+		ne.Conflicts, ne.Owner = nil, cid.Undef
+		if ne.Kind == schema.KindDirectory {
+			d, _, err := t.readDirectory(ctx, ne.Target)
+			if err != nil {
+				return ne, err
+			}
+			ne.Owner = d.Owner
+		}
 		if err := validEntry(&ne); err != nil {
 			return ne, err
 		}
-		return withVersion(old, nil, ne), nil
+		return ne, nil
 	}
 	c, err := t.update(ctx, root, comps, 0, true, now, set, nil)
 	if err != nil {
@@ -447,8 +455,9 @@ func (t *Tree) Put(ctx context.Context, root cid.Cid, path string, e schema.Entr
 }
 
 // Delete replaces the entry at path by a tombstone (same name and kind,
-// Deleted, no target, version vector bumped, Mtime now) and returns the
-// new root. Deleting what does not exist, or is already deleted, fails
+// Deleted, version vector bumped, Mtime now) and returns the new root. A
+// directory's tombstone links what deletedDir gives. Deleting a conflict
+// copy keeps the version shown under the name and drops the copy. Deleting what does not exist, or is already deleted, fails
 // with acerr.NotExist; deleting "" fails with acerr.Invalid. Tombstones
 // stay in their directory, so that merges see the deletion.
 func (t *Tree) Delete(ctx context.Context, root cid.Cid, path string) (cid.Cid, error) {
@@ -458,25 +467,28 @@ func (t *Tree) Delete(ctx context.Context, root cid.Cid, path string) (cid.Cid, 
 		return cid.Undef, wrap(op, path, err)
 	}
 	now := t.cfg.Now().UnixNano()
-	tombstone := func(old *schema.Entry) schema.Entry {
-		return schema.Entry{
-			Name:    old.Name,
-			Kind:    old.Kind,
-			Mtime:   now,
-			VV:      t.bump(old),
-			Deleted: true,
-			By:      t.cfg.By,
-		}
-	}
 	del := func(old *schema.Entry) (schema.Entry, error) {
 		if old == nil || old.Deleted {
 			return schema.Entry{}, fail(acerr.NotExist, "no %s", path)
 		}
-		return withVersion(old, nil, tombstone(old)), nil
+		ts := schema.Entry{Name: old.Name, Kind: old.Kind, Mtime: now, VV: t.bump(old), Deleted: true, By: t.cfg.By}
+		if old.Kind == schema.KindDirectory {
+			var err error
+			if ts.Target, ts.Owner, err = t.deletedDir(ctx, old.Target, now, 0); err != nil {
+				return ts, err
+			}
+		}
+		return ts, nil
 	}
-	// Deleting a conflict copy deletes that version only.
+	// Deleting a conflict copy resolves the conflict: the version shown
+	// stays, as a change that supersedes the copy.
 	delCopy := func(base, v *schema.Entry) (schema.Entry, error) {
-		return withVersion(base, v, tombstone(v)), nil
+		ne := *base
+		ne.Conflicts, ne.VV, ne.By = nil, t.bump(base), t.cfg.By
+		if !schema.Supersedes(&ne, v) {
+			return ne, fail(acerr.Permission, "%s is a copy of a directory owned by %s: only its owner deletes it", path, v.Owner)
+		}
+		return ne, nil
 	}
 	c, err := t.update(ctx, root, comps, 0, false, now, del, delCopy)
 	if err != nil {
@@ -501,15 +513,16 @@ func (t *Tree) mutablePath(path string) ([]string, error) {
 	return comps, nil
 }
 
-// bump returns old's version vector (nil: empty) with this replica's
-// counter incremented.
+// bump returns the version vector of a change to the entry old (nil:
+// none): the join of the version vectors of all its versions, with this
+// replica's counter incremented, so that the change supersedes every
+// version the name had here.
 func (t *Tree) bump(old *schema.Entry) schema.VV {
-	var vv schema.VV
+	vv := schema.VV{}
 	if old != nil {
-		vv = maps.Clone(old.VV)
-	}
-	if vv == nil {
-		vv = schema.VV{}
+		for _, v := range old.Versions() {
+			vv = vv.Join(v.VV)
+		}
 	}
 	vv[t.cfg.Replica]++
 	return vv
@@ -569,6 +582,7 @@ func (t *Tree) update(ctx context.Context, dir cid.Cid, comps []string, i int, c
 	if err != nil {
 		return cid.Undef, err
 	}
+	var skip *schema.Entry // a conflict copy being deleted
 	if s.old == nil && mayBeConflictName(comps[i]) {
 		base, v, err := t.conflictIn(ctx, dir, comps[i])
 		switch {
@@ -582,6 +596,7 @@ func (t *Tree) update(ctx context.Context, dir cid.Cid, comps []string, i int, c
 				return cid.Undef, err
 			}
 			v := *v
+			skip = &v
 			set = func(old *schema.Entry) (schema.Entry, error) { return setCopy(old, &v) }
 		}
 	}
@@ -605,6 +620,9 @@ func (t *Tree) update(ctx context.Context, dir cid.Cid, comps []string, i int, c
 			if !create {
 				return cid.Undef, fail(acerr.NotExist, "no %s", here)
 			}
+			if child, err = t.deletedContents(ctx, s.old); err != nil {
+				return cid.Undef, err
+			}
 		case s.old.Kind == schema.KindDirectory:
 			child = s.old.Target
 		case s.old.Kind == schema.KindNode:
@@ -621,11 +639,24 @@ func (t *Tree) update(ctx context.Context, dir cid.Cid, comps []string, i int, c
 			ne = *s.old
 		}
 		ne.Target, ne.Mtime, ne.VV, ne.By = nc, now, t.bump(s.old), t.cfg.By
-		ne = withVersion(s.old, nil, ne)
+		ne.Conflicts = nil
 	}
+	// The change supersedes the versions of the name it may; of those,
+	// the conflict copies it does not mean to drop stay, as entries of
+	// their own.
+	copies, err := t.frozenCopies(ctx, dir, s.old, &ne, skip)
+	if err != nil {
+		return cid.Undef, err
+	}
+	ne = changed(s.old, ne)
 	nd, err := t.withEntry(ctx, s, ne)
 	if err != nil {
 		return cid.Undef, err
+	}
+	if len(copies) > 0 {
+		if nd, err = t.setEntries(ctx, nd, copies); err != nil {
+			return cid.Undef, err
+		}
 	}
 	if nd.Owned() {
 		nd.Seq, nd.Prev, nd.Sig = s.d.Seq+1, dir, nil

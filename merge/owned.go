@@ -1,0 +1,133 @@
+package merge
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+)
+
+// ownedTarget chooses among versions of a directory owned by owner: the
+// highest seq, and at equal seqs the smaller CID (reported as a fork).
+// If the Signer holds owner's key and another version does not descend
+// from that one, the two diverged replicas of my own directory: their
+// entries merge, and the result is signed with the next seq after both.
+func (st *state) ownedTarget(ctx context.Context, path string, owner cid.Cid, targets []cid.Cid, depth int) (cid.Cid, error) {
+	type cand struct {
+		c cid.Cid
+		d *schema.Directory
+	}
+	var cs []cand
+	for _, c := range targets {
+		if slices.ContainsFunc(cs, func(x cand) bool { return x.c.Equals(c) }) {
+			continue
+		}
+		d, err := st.read(ctx, path, c)
+		if err != nil {
+			return cid.Undef, err
+		}
+		if !d.Owner.Equals(owner) {
+			return cid.Undef, fail(path, acerr.Permission, fmt.Errorf("%w: a version owned by %s where %s owns it",
+				ErrOwnedReplaced, owner, d.Owner))
+		}
+		cs = append(cs, cand{c, d})
+	}
+	slices.SortFunc(cs, func(a, b cand) int {
+		if a.d.Seq != b.d.Seq {
+			return -cmpUint(a.d.Seq, b.d.Seq)
+		}
+		return bytes.Compare(a.c.Bytes(), b.c.Bytes())
+	})
+	best := cs[0]
+	mine := st.m.cfg.Signer != nil && st.m.cfg.Signer.Holds(owner)
+	for _, o := range cs[1:] {
+		if !mine {
+			if o.d.Seq == best.d.Seq {
+				st.report.Forks = append(st.report.Forks, Fork{Path: path, Owner: owner, Seq: o.d.Seq, Kept: best.c, Dropped: o.c})
+			}
+			continue
+		}
+		desc, err := st.descends(ctx, path, best.c, best.d, o.c, o.d)
+		if err != nil {
+			return cid.Undef, err
+		}
+		if desc {
+			continue
+		}
+		header := &schema.Directory{Owner: owner, Seq: max(best.d.Seq, o.d.Seq) + 1, Prev: best.c}
+		c, err := st.mergeShared(ctx, path, best.c, o.c, header, depth)
+		if err != nil {
+			return cid.Undef, err
+		}
+		d, err := st.read(ctx, path, c)
+		if err != nil {
+			return cid.Undef, err
+		}
+		best = cand{c, d}
+	}
+	return best.c, nil
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// descends reports whether version c (d) of an owned directory is anc or
+// reaches anc through its prev links, following at most maxPrevWalk.
+func (st *state) descends(ctx context.Context, path string, c cid.Cid, d *schema.Directory, anc cid.Cid, ad *schema.Directory) (bool, error) {
+	for i := 0; i < maxPrevWalk; i++ {
+		if c.Equals(anc) {
+			return true, nil
+		}
+		if d.Seq <= ad.Seq || !d.Prev.Defined() {
+			return false, nil
+		}
+		c = d.Prev
+		var err error
+		if d, err = st.read(ctx, path, c); err != nil {
+			if acerr.Is(acerr.NotExist, err) {
+				return false, nil // history not held: treat as diverged
+			}
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// checkNew checks an entry that only the incoming tree has, before it is
+// taken whole: every owned directory under it must be signed by its
+// owner, a friend, every entry must name the owner of the directory it
+// links, and every deletion of one must link an empty version of it. It reads the directory blocks below, never files.
+func (st *state) checkNew(ctx context.Context, path string, e *schema.Entry, depth int) error {
+	if depth > MaxDepth {
+		return fail(path, acerr.TooLarge, fmt.Errorf("directories nested deeper than %d", MaxDepth))
+	}
+	for _, v := range e.Versions() {
+		if _, err := st.classify(ctx, path, v); err != nil {
+			return err
+		}
+		if v.Deleted || v.Kind != schema.KindDirectory {
+			continue
+		}
+		entries, err := st.m.t.ReadDir(ctx, v.Target)
+		if err != nil {
+			return fail(path, acerr.KindOf(err), err)
+		}
+		for i := range entries {
+			if err := st.checkNew(ctx, join(path, entries[i].Name), &entries[i], depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
