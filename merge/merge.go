@@ -29,10 +29,6 @@ var (
 // path of tree.MaxPathLen bytes reaches.
 const MaxDepth = tree.MaxPathLen / 2
 
-// maxPrevWalk bounds how many prev links a merge follows to tell whether
-// one version of an owned directory descends from another.
-const maxPrevWalk = 1024
-
 // Signer signs new versions of owned directories whose keys it holds.
 type Signer interface {
 	tree.Signer
@@ -216,13 +212,21 @@ func (st *state) mergeDirs(ctx context.Context, path string, a, b cid.Cid, depth
 	if da.Owned() {
 		return st.ownedTarget(ctx, path, da.Owner, []cid.Cid{a, b}, depth)
 	}
-	return st.mergeShared(ctx, path, a, b, nil, depth)
+	return st.mergeShared(ctx, path, a, b, depth)
 }
 
-// mergeShared merges the entries of two directories, name by name, and
-// returns a's directory with the merged entries; header, when not nil,
-// replaces a's owner, seq and prev, and the result is signed.
-func (st *state) mergeShared(ctx context.Context, path string, a, b cid.Cid, header *schema.Directory, depth int) (cid.Cid, error) {
+// mergeShared merges the entries of two shared directories, name by
+// name, into a's directory.
+func (st *state) mergeShared(ctx context.Context, path string, a, b cid.Cid, depth int) (cid.Cid, error) {
+	set, err := st.mergeEntries(ctx, path, a, b, depth)
+	if err != nil || len(set) == 0 {
+		return a, err
+	}
+	return st.write(ctx, path, a, set, nil)
+}
+
+// mergeEntries returns the entries of a that merging b changes.
+func (st *state) mergeEntries(ctx context.Context, path string, a, b cid.Cid, depth int) ([]schema.Entry, error) {
 	var set []schema.Entry
 	err := st.m.t.Diff(ctx, a, b, func(name string, ea, eb *schema.Entry) error {
 		e, err := st.entry(ctx, join(path, name), ea, eb, depth+1)
@@ -234,12 +238,12 @@ func (st *state) mergeShared(ctx context.Context, path string, a, b cid.Cid, hea
 		}
 		return nil
 	})
-	if err != nil {
-		return cid.Undef, err
-	}
-	if len(set) == 0 && header == nil {
-		return a, nil
-	}
+	return set, err
+}
+
+// write stores a's directory with the entries set; header, when not nil,
+// gives its owner, seq and prev, and the result is signed.
+func (st *state) write(ctx context.Context, path string, a cid.Cid, set []schema.Entry, header *schema.Directory) (cid.Cid, error) {
 	d, err := st.m.t.WithEntries(ctx, a, set)
 	if err != nil {
 		return cid.Undef, fail(path, acerr.KindOf(err), err)
@@ -428,4 +432,3 @@ func (st *state) checkOwned(path string, all []version) error {
 	}
 	return nil
 }
-

@@ -13,8 +13,8 @@ import (
 
 // ownedTarget chooses among versions of a directory owned by owner: the
 // highest seq, and at equal seqs the smaller CID (reported as a fork).
-// If the Signer holds owner's key and another version does not descend
-// from that one, the two diverged replicas of my own directory: their
+// If the Signer holds owner's key and another version holds entries that
+// one lacks, they are diverged replicas of my own directory: their
 // entries merge, and the result is signed with the next seq after both.
 func (st *state) ownedTarget(ctx context.Context, path string, owner cid.Cid, targets []cid.Cid, depth int) (cid.Cid, error) {
 	type cand struct {
@@ -51,15 +51,17 @@ func (st *state) ownedTarget(ctx context.Context, path string, owner cid.Cid, ta
 			}
 			continue
 		}
-		desc, err := st.descends(ctx, path, best.c, best.d, o.c, o.d)
+		// My own directory: if o holds anything best lacks, the two
+		// replicas diverged, and their entries merge.
+		set, err := st.mergeEntries(ctx, path, best.c, o.c, depth)
 		if err != nil {
 			return cid.Undef, err
 		}
-		if desc {
+		if len(set) == 0 {
 			continue
 		}
 		header := &schema.Directory{Owner: owner, Seq: max(best.d.Seq, o.d.Seq) + 1, Prev: best.c}
-		c, err := st.mergeShared(ctx, path, best.c, o.c, header, depth)
+		c, err := st.write(ctx, path, best.c, set, header)
 		if err != nil {
 			return cid.Undef, err
 		}
@@ -80,28 +82,6 @@ func cmpUint(a, b uint64) int {
 		return 1
 	}
 	return 0
-}
-
-// descends reports whether version c (d) of an owned directory is anc or
-// reaches anc through its prev links, following at most maxPrevWalk.
-func (st *state) descends(ctx context.Context, path string, c cid.Cid, d *schema.Directory, anc cid.Cid, ad *schema.Directory) (bool, error) {
-	for i := 0; i < maxPrevWalk; i++ {
-		if c.Equals(anc) {
-			return true, nil
-		}
-		if d.Seq <= ad.Seq || !d.Prev.Defined() {
-			return false, nil
-		}
-		c = d.Prev
-		var err error
-		if d, err = st.read(ctx, path, c); err != nil {
-			if acerr.Is(acerr.NotExist, err) {
-				return false, nil // history not held: treat as diverged
-			}
-			return false, err
-		}
-	}
-	return false, nil
 }
 
 // checkNew checks an entry that only the incoming tree has, before it is

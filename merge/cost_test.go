@@ -1,0 +1,134 @@
+package merge_test
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+
+	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/merge"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
+	"github.com/ipfs/go-cid"
+)
+
+// bigTrees builds a shared tree of dirs directories of files files each
+// (file contents are never read, so they are not stored), and two
+// replicas' roots that each change changes different files of it.
+func bigTrees(tb tb, st ipfsstore.Store, dirs, files, changes int) (base, a, b cid.Cid, changed []string) {
+	tb.Helper()
+	clk := &clock{}
+	mk := tree.New(st, tree.Config{Now: clk.now})
+	var top []schema.Entry
+	for d := range dirs {
+		entries := make([]schema.Entry, files)
+		for f := range files {
+			entries[f] = schema.Entry{Name: fmt.Sprintf("file%04d.txt", f), Kind: schema.KindFile,
+				Target: schema.Sum([]byte(fmt.Sprint(d, "/", f))), Size: 100, Mode: 0o644, Mtime: 1, VV: schema.VV{"base": 1}}
+			entries[f].Target = rawLink(entries[f].Target)
+		}
+		c, err := mk.MakeDir(ctx, entries)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		top = append(top, schema.Entry{Name: fmt.Sprintf("dir%04d", d), Kind: schema.KindDirectory, Target: c, Mtime: 1, VV: schema.VV{"base": 1}})
+	}
+	base, err := mk.MakeDir(ctx, top)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(1))
+	edit := func(replica string) cid.Cid {
+		tr := tree.New(st, tree.Config{Replica: replica, Now: clk.now})
+		root := base
+		for range changes {
+			p := fmt.Sprintf("dir%04d/file%04d.txt", r.Intn(dirs), r.Intn(files))
+			changed = append(changed, p)
+			e := schema.Entry{Kind: schema.KindFile, Target: rawLink(schema.Sum([]byte(replica + p))), Size: 7}
+			if root, err = tr.Put(ctx, root, p, e); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		return root
+	}
+	return base, edit("a"), edit("b"), changed
+}
+
+// rawLink turns a dag-cbor CID into a raw one with the same hash: a
+// stand-in for a file's content.
+func rawLink(c cid.Cid) cid.Cid { return cid.NewCidV1(cid.Raw, c.Hash()) }
+
+// TestMergeCostFollowsDifference merges two 100,000-file trees (1,000
+// directories under a sharded root) that differ in 10 files on each
+// side, and counts the blocks read: only those on the paths to the 20
+// changes, against more than a thousand for a walk of either tree.
+func TestMergeCostFollowsDifference(t *testing.T) {
+	dirs, files := 1000, 100
+	if testing.Short() {
+		dirs = 200
+	}
+	mem := ipfsstore.NewMemory()
+	base, a, b, changed := bigTrees(t, mem, dirs, files, 10)
+	if d, _ := tree.New(mem, tree.Config{}).ReadDirectory(ctx, base); !d.Shard.Defined() {
+		t.Fatalf("the root of %d directories is not sharded", dirs)
+	}
+	st := &countingStore{Store: mem}
+	m := merge.New(merge.Config{Store: st})
+	got, _, err := m.Merge(ctx, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := st.gets.Load()
+
+	tr := tree.New(mem, tree.Config{})
+	for i, p := range changed {
+		e, err := tr.Lookup(ctx, got, p)
+		replica := "a"
+		if i >= 10 {
+			replica = "b"
+		}
+		if err != nil || e.Target != rawLink(schema.Sum([]byte(replica+p))) {
+			t.Errorf("merged %s = %v, %v; want %s's change", p, e.Target, err, replica)
+		}
+	}
+	// Per change, on each side: the root, the shard nodes above the
+	// directory (a 1,000-entry root makes a trie two levels deep) and
+	// the directory itself.
+	if max := int64(20 * 2 * 4); reads > max {
+		t.Errorf("merge read %d blocks, want at most %d", reads, max)
+	}
+	st.gets.Store(0)
+	walked := 0
+	tree.New(st, tree.Config{}).Walk(ctx, a, "", func(string, schema.Entry) error { walked++; return nil })
+	t.Logf("merge read %d blocks; a walk of one tree reads %d (%d entries)", reads, st.gets.Load(), walked)
+	if st.gets.Load() < int64(dirs) {
+		t.Errorf("a walk read %d blocks, fewer than the %d directories", st.gets.Load(), dirs)
+	}
+}
+
+// BenchmarkMerge100k is the merge of TestMergeCostFollowsDifference,
+// beside a walk of one of the trees.
+func BenchmarkMerge100k(b *testing.B) {
+	mem := ipfsstore.NewMemory()
+	_, x, y, _ := bigTrees(b, mem, 1000, 100, 10)
+	b.Run("merge", func(b *testing.B) {
+		st := &countingStore{Store: mem}
+		m := merge.New(merge.Config{Store: st})
+		for b.Loop() {
+			if _, _, err := m.Merge(ctx, x, y); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(st.gets.Load())/float64(b.N), "blocks/op")
+	})
+	b.Run("walk", func(b *testing.B) {
+		st := &countingStore{Store: mem}
+		tr := tree.New(st, tree.Config{})
+		for b.Loop() {
+			if err := tr.Walk(ctx, x, "", func(string, schema.Entry) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(st.gets.Load())/float64(b.N), "blocks/op")
+	})
+}
