@@ -198,11 +198,19 @@ func (h *Home) Now() time.Time { return h.now() }
 // Tree returns a tree over the home's store that records changes as this
 // replica, made by identity by (cid.Undef for none).
 func (h *Home) Tree(by cid.Cid) *tree.Tree {
+	return tree.New(h.Store, h.TreeConfig(by, nil))
+}
+
+// TreeConfig is the configuration of the home's trees: this replica,
+// changes made by identity by, owned directories signed by signer (nil:
+// none can change).
+func (h *Home) TreeConfig(by cid.Cid, signer tree.Signer) tree.Config {
 	cfg := tree.DefaultConfig()
 	cfg.Replica = h.Config.Replica
 	cfg.By = by
 	cfg.Now = h.now
-	return tree.New(h.Store, cfg)
+	cfg.Signer = signer
+	return cfg
 }
 
 // Update runs fn under the home's lock as one compare-and-swap of HEAD,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/identity"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 )
@@ -67,4 +68,30 @@ func (r *Trust) Identity(ctx context.Context, id cid.Cid) (*schema.Identity, err
 		}
 	}
 	return nil, acerr.E("home.Trust", "", acerr.Permission, errors.New("not a friend (nor one of my identities)")).WithCID(id.String())
+}
+
+// Signer signs directories owned by my identities, with their keys from
+// the keystore, opened with a passphrase when they are sealed.
+type Signer struct {
+	h    *Home
+	pass []byte
+}
+
+// Signer returns the signer of directories owned by my identities.
+func (h *Home) Signer(passphrase []byte) *Signer { return &Signer{h: h, pass: passphrase} }
+
+// Holds reports whether the keystore has owner's key.
+func (s *Signer) Holds(owner cid.Cid) bool { return s.h.Keys.Has(owner) }
+
+// SignDirectory signs d with its owner's key.
+func (s *Signer) SignDirectory(_ context.Context, d *schema.Directory) error {
+	if !s.Holds(d.Owner) {
+		return acerr.E("home.Sign", "", acerr.Permission, errors.New("the directory is owned by someone else: only its owner changes it")).WithCID(d.Owner.String())
+	}
+	priv, err := s.h.Keys.Load(d.Owner, s.pass)
+	if err != nil {
+		return err
+	}
+	identity.Sign(priv, d)
+	return nil
 }

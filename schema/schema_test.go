@@ -51,8 +51,8 @@ func conflicted() []Entry {
 // samples holds one node of every kind, by schema type name.
 var samples = map[string]Node{
 	"Directory conflicts": &Directory{Entries: conflicted()},
-	"Identity":  &Identity{Name: "alice", Key: pub(7), Created: 1700000000, Sig: sig(1)},
-	"Directory": &Directory{Entries: sampleEntries()},
+	"Identity":            &Identity{Name: "alice", Key: pub(7), Created: 1700000000, Sig: sig(1)},
+	"Directory":           &Directory{Entries: sampleEntries()},
 	"Directory owned": &Directory{Owner: testCID("alice"), Seq: 4, Prev: testCID("v3"),
 		Entries: sampleEntries()[:1], Sig: sig(2)},
 	"Directory sharded": &Directory{Shard: testCID("shard")},

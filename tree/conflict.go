@@ -198,4 +198,3 @@ func sameVersion(a, b *schema.Entry) bool {
 func errConflictCopy(name string) *acerr.Error {
 	return fail(acerr.Permission, "%s is a conflict copy: delete it, or copy it to a name of its own", name)
 }
-

@@ -265,4 +265,3 @@ func mergeSorted(old, set []schema.Entry) []schema.Entry {
 	}
 	return out
 }
-

@@ -45,19 +45,23 @@ type command struct {
 // commands maps a name (without the ac- prefix) to its command.
 func commands() map[string]*command {
 	return map[string]*command{
-		"init":     cmdInit(),
-		"identity": cmdIdentity(),
-		"verify":   cmdVerify(),
-		"node":     cmdNode(),
-		"friend":   cmdFriend(),
-		"message":  cmdMessage(),
-		"add":      cmdAdd(),
-		"get":      cmdGet(),
-		"ls":       cmdLs(),
-		"cat":      cmdCat(),
-		"delete":   cmdDelete(),
-		"info":     cmdInfo(),
-		"log":      cmdLog(),
+		"init":      cmdInit(),
+		"identity":  cmdIdentity(),
+		"verify":    cmdVerify(),
+		"node":      cmdNode(),
+		"friend":    cmdFriend(),
+		"message":   cmdMessage(),
+		"add":       cmdAdd(),
+		"get":       cmdGet(),
+		"ls":        cmdLs(),
+		"cat":       cmdCat(),
+		"delete":    cmdDelete(),
+		"info":      cmdInfo(),
+		"log":       cmdLog(),
+		"merge":     cmdMerge(),
+		"merge-all": cmdMergeAll(),
+		"diff":      cmdDiff(),
+		"restore":   cmdRestore(),
 	}
 }
 

@@ -1,0 +1,435 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/merge"
+	"github.com/archivecache/archivecache/policy"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
+	"github.com/ipfs/go-cid"
+)
+
+func cmdMerge() *command {
+	return &command{
+		usage: "ac-merge [--dry-run] [--json] DEST SRC",
+		help: `Ac-merge merges the directory at SRC (usually a friend's filesystem,
+nodes/ID/root) into the directory at DEST (usually root), and prints what
+changed in DEST: "A path" added, "M path" changed, "D path" deleted,
+"C path" a conflict copy kept beside a concurrent edit. Nothing is lost:
+concurrent edits of a file keep both versions, and deletions win only
+over what their author had seen. Owned directories change only by their
+owners' signatures. The blocks of SRC must be here: taken in with
+ac-import, or fetched through a kubo daemon (--api). --dry-run prints
+what would change and writes nothing.
+
+example:
+  ac-merge root nodes/bafyrei.../root`,
+		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
+			dry := fs.Bool("dry-run", false, "print what would change, change nothing")
+			asJSON := fs.Bool("json", false, "print the changes as JSON")
+			passFile := fs.String("passphrase-file", "", "read the passphrase of sealed keys from `file` (default $AC_PASSPHRASE)")
+			return func(ctx context.Context, args []string) error {
+				if err := nargs(args, 2, 2); err != nil {
+					return err
+				}
+				dst, err := treePath(args[0])
+				if err != nil {
+					return err
+				}
+				src, err := treePath(args[1])
+				if err != nil {
+					return err
+				}
+				pass, err := e.passphrase(*passFile)
+				if err != nil {
+					return err
+				}
+				return runMerges(ctx, e, []mergeJob{{dst, src}}, *dry, *asJSON, pass)
+			}
+		},
+	}
+}
+
+func cmdMergeAll() *command {
+	return &command{
+		usage: "ac-merge-all [--dry-run] [--json]",
+		help: `Ac-merge-all merges every friend's latest root (nodes/ID/root, as
+ac-node add took it in) into root, as ac-merge does, in one change: if
+any merge fails, nothing changes.
+
+example:
+  ac-merge-all`,
+		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
+			dry := fs.Bool("dry-run", false, "print what would change, change nothing")
+			asJSON := fs.Bool("json", false, "print the changes as JSON")
+			passFile := fs.String("passphrase-file", "", "read the passphrase of sealed keys from `file` (default $AC_PASSPHRASE)")
+			return func(ctx context.Context, args []string) error {
+				if err := nargs(args, 0, 0); err != nil {
+					return err
+				}
+				pass, err := e.passphrase(*passFile)
+				if err != nil {
+					return err
+				}
+				h, head, err := openHead(ctx, e)
+				if err != nil {
+					return err
+				}
+				nodes, err := h.Tree(cid.Undef).List(ctx, head, home.Nodes)
+				h.Close()
+				if err != nil {
+					return err
+				}
+				var jobs []mergeJob
+				for _, n := range nodes {
+					if n.Kind == schema.KindNode {
+						jobs = append(jobs, mergeJob{home.Root, home.Nodes + "/" + n.Name + "/root"})
+					}
+				}
+				if len(jobs) == 0 {
+					fmt.Fprintln(e.Stderr, "ac-merge-all: no friends' nodes to merge (take one in with ac-node add)")
+					return nil
+				}
+				return runMerges(ctx, e, jobs, *dry, *asJSON, pass)
+			}
+		},
+	}
+}
+
+// mergeJob merges the directory at src into the one at dst.
+type mergeJob struct{ dst, src string }
+
+type changeJSON struct {
+	Path string `json:"path"`
+	What string `json:"what"`
+	Old  string `json:"old,omitempty"`
+	New  string `json:"new,omitempty"`
+}
+
+// runMerges runs the jobs in order, as one change of HEAD (or, dry, on
+// an overlay of the store that is dropped), and prints the changes.
+func runMerges(ctx context.Context, e *Env, jobs []mergeJob, dry, asJSON bool, pass []byte) error {
+	h, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	var changes []tree.Change
+	var notes []string
+	do := func(st ipfsstore.Store, old cid.Cid) (cid.Cid, error) {
+		changes, notes = nil, nil
+		signer := h.Signer(pass)
+		t := tree.New(st, h.TreeConfig(cid.Undef, signer))
+		m := merge.New(merge.Config{Store: st, Tree: h.TreeConfig(cid.Undef, nil), Resolver: h.Trust(old), Signer: signer})
+		head := old
+		for _, j := range jobs {
+			next, ch, rep, err := mergeOne(ctx, t, m, head, j)
+			if err != nil {
+				return cid.Undef, err
+			}
+			head = next
+			changes = append(changes, ch...)
+			for _, f := range rep.Forks {
+				notes = append(notes, fmt.Sprintf("%s: fork of %s's directory at seq %d: kept %s, dropped %s",
+					entryPath(j.dst, f.Path), policy.Short(f.Owner), f.Seq, policy.Short(f.Kept), policy.Short(f.Dropped)))
+			}
+			for _, k := range rep.Kept {
+				notes = append(notes, fmt.Sprintf("%s: kept %s's owned directory: a change without %s's signature cannot replace it",
+					entryPath(j.dst, k.Path), policy.Short(k.Owner), policy.Short(k.Owner)))
+			}
+		}
+		return head, nil
+	}
+	if dry {
+		o := ipfsstore.NewOverlay(h.Store)
+		defer o.Close()
+		head, err := h.Get()
+		if err != nil {
+			return err
+		}
+		if _, err := do(o, head); err != nil {
+			return err
+		}
+	} else {
+		command := e.Name
+		if len(jobs) == 1 {
+			command += " " + jobs[0].dst + " " + jobs[0].src
+		}
+		if _, err := h.Update(ctx, command, func(old cid.Cid) (cid.Cid, error) { return do(h.Store, old) }); err != nil {
+			return err
+		}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(e.Stderr, "%s: %s\n", e.Name, n)
+	}
+	return printChanges(e, changes, asJSON)
+}
+
+// mergeOne merges j.src into j.dst under head and returns the new head
+// and the changes to j.dst.
+func mergeOne(ctx context.Context, t *tree.Tree, m *merge.Merger, head cid.Cid, j mergeJob) (cid.Cid, []tree.Change, *merge.Report, error) {
+	dirAt := func(p string) (schema.Entry, error) {
+		en, err := t.Lookup(ctx, head, p)
+		if err != nil {
+			return en, err
+		}
+		if en.Kind != schema.KindDirectory {
+			return en, acerr.E("merge", p, acerr.NotDir, fmt.Errorf("is %s", en.Kind))
+		}
+		return en, nil
+	}
+	if j.dst == "" {
+		return cid.Undef, nil, nil, acerr.E("merge", "", acerr.Invalid, fmt.Errorf("DEST must name a directory, such as root"))
+	}
+	de, err := dirAt(j.dst)
+	if err != nil {
+		return cid.Undef, nil, nil, err
+	}
+	se, err := dirAt(j.src)
+	if err != nil {
+		return cid.Undef, nil, nil, err
+	}
+	merged, rep, err := m.Merge(ctx, de.Target, se.Target)
+	if err != nil {
+		return cid.Undef, nil, nil, acerr.E("ac-merge", j.src, acerr.KindOf(err), err)
+	}
+	if merged.Equals(de.Target) {
+		return head, nil, rep, nil
+	}
+	var changes []tree.Change
+	err = t.Changes(ctx, de.Target, merged, func(c tree.Change) error {
+		c.Path = entryPath(j.dst, c.Path)
+		changes = append(changes, c)
+		return nil
+	})
+	if err != nil {
+		return cid.Undef, nil, nil, err
+	}
+	next, err := t.Put(ctx, head, j.dst, schema.Entry{Kind: schema.KindDirectory, Target: merged, Mode: de.Mode})
+	return next, changes, rep, err
+}
+
+func entryPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+var whatLetter = map[tree.What]string{tree.Added: "A", tree.Changed: "M", tree.Deleted: "D", tree.Conflict: "C"}
+
+func printChanges(e *Env, changes []tree.Change, asJSON bool) error {
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
+	if asJSON {
+		rows := make([]changeJSON, 0, len(changes))
+		for _, c := range changes {
+			r := changeJSON{Path: c.Path, What: string(c.What)}
+			if c.Old.Target.Defined() {
+				r.Old = c.Old.Target.String()
+			}
+			if c.New.Target.Defined() {
+				r.New = c.New.Target.String()
+			}
+			rows = append(rows, r)
+		}
+		return writeJSON(e, rows)
+	}
+	for _, c := range changes {
+		p := c.Path
+		if c.Old.Kind == schema.KindDirectory || c.New.Kind == schema.KindDirectory {
+			p += "/"
+		}
+		fmt.Fprintf(e.Stdout, "%s %s\n", whatLetter[c.What], p)
+	}
+	return nil
+}
+
+func cmdDiff() *command {
+	return &command{
+		usage: "ac-diff [--json] OLD NEW",
+		help: `Ac-diff prints what differs between two directories, as ac-merge
+prints its changes: "A path" added, "M path" changed, "D path" deleted,
+"C path" a conflict copy, with paths under OLD. OLD and NEW are paths in
+the tree database (root, nodes/ID/root), or root CIDs of it as ac-log
+prints them, which stand for its root directory.
+
+example:
+  ac-diff bafyrei...old bafyrei...new`,
+		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
+			asJSON := fs.Bool("json", false, "print the changes as JSON")
+			return func(ctx context.Context, args []string) error {
+				if err := nargs(args, 2, 2); err != nil {
+					return err
+				}
+				h, head, err := openHead(ctx, e)
+				if err != nil {
+					return err
+				}
+				defer h.Close()
+				t := h.Tree(cid.Undef)
+				var dirs [2]cid.Cid
+				var prefix string
+				for i, a := range args {
+					var p string
+					if dirs[i], p, err = diffSide(ctx, t, head, a); err != nil {
+						return err
+					}
+					if i == 0 {
+						prefix = p
+					}
+				}
+				var changes []tree.Change
+				err = t.Changes(ctx, dirs[0], dirs[1], func(c tree.Change) error {
+					c.Path = entryPath(prefix, c.Path)
+					changes = append(changes, c)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				return printChanges(e, changes, *asJSON)
+			}
+		},
+	}
+}
+
+// diffSide resolves an argument of ac-diff to a directory and its path:
+// a root CID of the tree database stands for its root/, anything else is
+// a path.
+func diffSide(ctx context.Context, t *tree.Tree, head cid.Cid, arg string) (cid.Cid, string, error) {
+	if c, err := cid.Decode(arg); err == nil {
+		head, arg = c, home.Root
+	}
+	p, err := treePath(arg)
+	if err != nil {
+		return cid.Undef, "", err
+	}
+	en, err := t.Lookup(ctx, head, p)
+	if err != nil {
+		return cid.Undef, "", err
+	}
+	if en.Kind != schema.KindDirectory {
+		return cid.Undef, "", acerr.E("diff", arg, acerr.NotDir, fmt.Errorf("is %s", en.Kind))
+	}
+	return en.Target, p, nil
+}
+
+func cmdRestore() *command {
+	return &command{
+		usage: "ac-restore --at WHEN PATH",
+		help: `Ac-restore brings back the file or directory at PATH as it was before
+a change: WHEN is the number of an entry of ac-log (1 is the newest; the
+state before that change is restored) or a root CID of the tree
+database. The restored entries are new changes, so they reach friends
+when they merge, and win over the deletion they undo. What is at PATH
+now and was not then stays.
+
+example:
+  ac-log -n 3
+  ac-restore --at 2 root/forum/notes.txt`,
+		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
+			at := fs.String("at", "", "restore as before ac-log entry `N`, or as in root CID")
+			passFile := fs.String("passphrase-file", "", "read the passphrase of sealed keys from `file` (default $AC_PASSPHRASE)")
+			return func(ctx context.Context, args []string) error {
+				if err := nargs(args, 1, 1); err != nil {
+					return err
+				}
+				if *at == "" {
+					return usagef("--at is required")
+				}
+				p, err := treePath(args[0])
+				if err != nil {
+					return err
+				}
+				if p == "" || !strings.HasPrefix(p+"/", home.Root+"/") {
+					return acerr.E("restore", args[0], acerr.Invalid, fmt.Errorf("only paths under %s/ can be restored", home.Root))
+				}
+				pass, err := e.passphrase(*passFile)
+				if err != nil {
+					return err
+				}
+				h, err := e.open(ctx)
+				if err != nil {
+					return err
+				}
+				defer h.Close()
+				then, err := restorePoint(h, *at)
+				if err != nil {
+					return err
+				}
+				t := tree.New(h.Store, h.TreeConfig(cid.Undef, h.Signer(pass)))
+				was, err := t.Lookup(ctx, then, p)
+				if err != nil {
+					return acerr.E("restore", p, acerr.KindOf(err), fmt.Errorf("not there at %s: %w", *at, err))
+				}
+				n := 0
+				_, err = h.Update(ctx, e.Name+" "+p, func(old cid.Cid) (cid.Cid, error) {
+					n = 0
+					head := old
+					put := func(path string, en schema.Entry) error {
+						if en.Kind == schema.KindDirectory {
+							if cur, err := t.Lookup(ctx, head, path); err == nil && cur.Kind == schema.KindDirectory {
+								return nil
+							}
+							empty, err := t.MakeDir(ctx, nil)
+							if err != nil {
+								return err
+							}
+							en.Target = empty
+						}
+						en.VV, en.Conflicts = nil, nil
+						var err error
+						head, err = t.Put(ctx, head, path, en)
+						n++
+						return err
+					}
+					if err := put(p, was); err != nil {
+						return cid.Undef, err
+					}
+					if was.Kind == schema.KindDirectory {
+						err := t.Walk(ctx, then, p, func(path string, en schema.Entry) error { return put(path, en) })
+						if err != nil {
+							return cid.Undef, err
+						}
+					}
+					return head, nil
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.Stdout, "restored %s (%d entries)\n", p, n)
+				return nil
+			}
+		},
+	}
+}
+
+// restorePoint returns the root of the tree database that --at names.
+func restorePoint(h *home.Home, at string) (cid.Cid, error) {
+	if c, err := cid.Decode(at); err == nil {
+		return c, nil
+	}
+	var n int
+	if _, err := fmt.Sscanf(at, "%d", &n); err != nil || n < 1 || fmt.Sprint(n) != at {
+		return cid.Undef, usagef("--at %q: want an ac-log entry number (1 is the newest) or a root CID", at)
+	}
+	log, err := h.Head.Log()
+	if err != nil {
+		return cid.Undef, err
+	}
+	if n > len(log) {
+		return cid.Undef, acerr.E("restore", "", acerr.NotExist, fmt.Errorf("--at %d: the log has %d entries", n, len(log)))
+	}
+	if !log[n-1].Old.Defined() {
+		return cid.Undef, acerr.E("restore", "", acerr.NotExist, fmt.Errorf("--at %d: nothing was there before that change", n))
+	}
+	return log[n-1].Old, nil
+}

@@ -1,0 +1,92 @@
+package tree
+
+import (
+	"context"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+)
+
+// What says how a name changed between two trees.
+type What string
+
+const (
+	Added    What = "added"
+	Changed  What = "changed"
+	Deleted  What = "deleted"
+	Conflict What = "conflict" // a conflict copy appeared
+)
+
+// A Change is one difference between two trees as a listing shows them.
+type Change struct {
+	Path     string
+	What     What
+	Old, New schema.Entry // the entry before and after; the zero Entry where there is none
+}
+
+// Changes calls fn, in no set order, for every difference between the
+// directories a and b as List shows them: a name added, deleted or
+// changed (another target, kind or mode), or a conflict copy that
+// appeared. A directory on both sides is not reported itself, only what
+// differs inside it; a directory added or deleted is reported once, not
+// its contents. Like Diff, it reads only the paths to the differences.
+func (t *Tree) Changes(ctx context.Context, a, b cid.Cid, fn func(Change) error) error {
+	return t.changes(ctx, "", a, b, 0, fn)
+}
+
+func (t *Tree) changes(ctx context.Context, dir string, a, b cid.Cid, depth int, fn func(Change) error) error {
+	if depth > maxWalkDepth {
+		return wrap("tree.Changes", dir, fail(acerr.TooLarge, "directories nested deeper than %d", maxWalkDepth))
+	}
+	return t.Diff(ctx, a, b, func(name string, ea, eb *schema.Entry) error {
+		va, vb := visibleOf(ea), visibleOf(eb)
+		for len(va) > 0 || len(vb) > 0 {
+			var x, y *schema.Entry
+			switch {
+			case len(vb) == 0 || len(va) > 0 && va[0].Name < vb[0].Name:
+				x, va = &va[0], va[1:]
+			case len(va) == 0 || vb[0].Name < va[0].Name:
+				y, vb = &vb[0], vb[1:]
+			default:
+				x, y, va, vb = &va[0], &vb[0], va[1:], vb[1:]
+			}
+			var err error
+			switch {
+			case x == nil:
+				what := Added
+				if y.Name != name {
+					what = Conflict
+				}
+				err = fn(Change{Path: entryPath(dir, y.Name), What: what, New: *y})
+			case y == nil:
+				err = fn(Change{Path: entryPath(dir, x.Name), What: Deleted, Old: *x})
+			case x.Kind == schema.KindDirectory && y.Kind == schema.KindDirectory:
+				if !x.Target.Equals(y.Target) {
+					err = t.changes(ctx, entryPath(dir, x.Name), x.Target, y.Target, depth+1, fn)
+				}
+			case !sameContent(x, y) || x.Mode != y.Mode:
+				err = fn(Change{Path: entryPath(dir, x.Name), What: Changed, Old: *x, New: *y})
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// visibleOf returns the entries that e (nil: none) shows in a listing.
+func visibleOf(e *schema.Entry) []schema.Entry {
+	if e == nil {
+		return nil
+	}
+	return visible([]schema.Entry{*e})
+}
+
+func entryPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
