@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/archivecache/archivecache/ipfsstore/kubotest"
+	"github.com/ipfs/go-cid"
 )
 
 // TestKuboWalkthrough runs the foundation walkthrough with every block in a
@@ -68,5 +69,60 @@ func TestKuboWalkthrough(t *testing.T) {
 	ac(t, alice, nil, "ac-delete", "root/projects/pictures")
 	if got := ac(t, alice, nil, "ac-ls", "root/projects"); strings.Contains(got, "pictures") {
 		t.Fatalf("pictures still listed after ac-delete:\n%s", got)
+	}
+}
+
+// TestKuboPeersMerge runs two users on two kubo daemons connected over a
+// loopback swarm: bob merges alice's root with no CAR and no content
+// message between them, bitswap bringing him her directory blocks; her
+// file's bytes come only when he reads it.
+func TestKuboPeersMerge(t *testing.T) {
+	da, db := kubotest.StartPair(t)
+	alice := filepath.Join(t.TempDir(), "alice")
+	bob := filepath.Join(t.TempDir(), "bob")
+	ac(t, alice, nil, "ac-init", "--api", da.API)
+	ac(t, bob, nil, "ac-init", "--api", db.API)
+	ac(t, alice, nil, "ac-identity", "new", "identities/alice")
+	ac(t, bob, nil, "ac-identity", "new", "identities/bob")
+
+	src := filepath.Join(t.TempDir(), "notes.txt")
+	payload := bytes.Repeat([]byte("alice's notes\n"), 40000) // several chunks
+	os.WriteFile(src, payload, 0o644)
+	ac(t, alice, nil, "ac-add", src, "root/forum/notes.txt")
+	ac(t, alice, nil, "ac-node", "new", "node", "identities/alice")
+	id := ac(t, alice, nil, "ac-message", "ref", "identities/alice")
+	ref := ac(t, alice, nil, "ac-message", "ref", "node")
+	ac(t, bob, []byte(id), "ac-friend", "add")
+	ac(t, bob, []byte(ref), "ac-node", "add")
+	lsOut := ac(t, alice, nil, "ac-ls", "--json", "root/forum")
+	i := strings.Index(lsOut, `"cid": "`)
+	fileCID := strings.SplitN(lsOut[i+len(`"cid": "`):], `"`, 2)[0]
+	// refs local names blocks by their multihash, as raw CIDs.
+	fc, err := cid.Decode(fileCID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileKey := cid.NewCidV1(cid.Raw, fc.Hash()).String()
+	if local := da.Run(t, nil, "refs", "local"); !strings.Contains(string(local), fileKey) {
+		t.Fatalf("alice's daemon does not list her own file %s as %s", fileCID, fileKey)
+	}
+
+	friends := ac(t, bob, nil, "ac-friend", "list", "--json")
+	i = strings.Index(friends, `"identity": "`)
+	aliceID := strings.SplitN(friends[i+len(`"identity": "`):], `"`, 2)[0]
+	out := ac(t, bob, nil, "ac-merge", "root", "nodes/"+aliceID+"/root")
+	if out != "A root/forum/notes.txt\n" {
+		t.Fatalf("ac-merge printed %q, want alice's file added", out)
+	}
+	// The merge fetched directory blocks only: the file is not on bob's
+	// daemon until he reads it.
+	if local := db.Run(t, nil, "refs", "local"); strings.Contains(string(local), fileKey) {
+		t.Errorf("bob's daemon holds alice's file %s before anyone read it", fileCID)
+	}
+	if got := ac(t, bob, nil, "ac-cat", "root/forum/notes.txt"); got != string(payload) {
+		t.Fatalf("ac-cat on bob's side returned %d bytes, want %d", len(got), len(payload))
+	}
+	if local := db.Run(t, nil, "refs", "local"); !strings.Contains(string(local), fileKey) {
+		t.Errorf("bob's daemon lacks alice's file %s after reading it", fileCID)
 	}
 }

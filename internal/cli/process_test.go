@@ -371,3 +371,53 @@ func TestGetStopsAtCorruptBlock(t *testing.T) {
 		t.Errorf("no file was written before the corrupt one")
 	}
 }
+
+// TestMergeRacesAdd runs ac-merge of a friend's root and ac-add on one
+// home at the same time, several times over: each change survives.
+func TestMergeRacesAdd(t *testing.T) {
+	alice, bob := newHome(t), newHome(t)
+	ac(t, alice, nil, "ac-identity", "new", "identities/alice")
+	src := filepath.Join(t.TempDir(), "src")
+	makeTree(t, src, 2, 10, 512, 5)
+	id := ac(t, alice, nil, "ac-message", "ref", "identities/alice")
+	ac(t, bob, []byte(id), "ac-friend", "add")
+	friends := ac(t, bob, nil, "ac-friend", "list", "--json")
+	i := strings.Index(friends, `"identity": "`)
+	aliceID := strings.SplitN(friends[i+len(`"identity": "`):], `"`, 2)[0]
+	const n = 4
+	for round := range n {
+		ac(t, alice, nil, "ac-add", src, fmt.Sprintf("root/forum/a%d", round))
+		ac(t, alice, nil, "ac-node", "new", "node", "identities/alice")
+		ac(t, bob, []byte(ac(t, alice, nil, "ac-message", "content", "node")), "ac-node", "add")
+		var wg sync.WaitGroup
+		errs := make(chan error, 2)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if _, e, err := acRun(bob, nil, "ac-merge", "root", "nodes/"+aliceID+"/root"); err != nil {
+				errs <- fmt.Errorf("ac-merge: %v: %s", err, e)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if _, e, err := acRun(bob, nil, "ac-add", src, fmt.Sprintf("root/projects/b%d", round)); err != nil {
+				errs <- fmt.Errorf("ac-add: %v: %s", err, e)
+			}
+		}()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	forum := ac(t, bob, nil, "ac-ls", "root/forum")
+	projects := ac(t, bob, nil, "ac-ls", "root/projects")
+	for round := range n {
+		if !strings.Contains(forum, fmt.Sprintf("a%d/\n", round)) {
+			t.Errorf("the merge of round %d is lost: root/forum =\n%s", round, forum)
+		}
+		if !strings.Contains(projects, fmt.Sprintf("b%d/\n", round)) {
+			t.Errorf("the import of round %d is lost: root/projects =\n%s", round, projects)
+		}
+	}
+}
