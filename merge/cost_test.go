@@ -113,8 +113,8 @@ func BenchmarkMerge100k(b *testing.B) {
 	_, x, y, _ := bigTrees(b, mem, 1000, 100, 10)
 	b.Run("merge", func(b *testing.B) {
 		st := &countingStore{Store: mem}
-		m := merge.New(merge.Config{Store: st})
 		for b.Loop() {
+			m := merge.New(merge.Config{Store: st}) // as each ac-merge does
 			if _, _, err := m.Merge(ctx, x, y); err != nil {
 				b.Fatal(err)
 			}

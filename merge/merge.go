@@ -25,6 +25,10 @@ var (
 	ErrBadRetirement = errors.New("bad deletion of an owned directory")
 )
 
+// nodeCache is how many decoded directory and shard nodes a Merger keeps:
+// a merge reads the nodes on the paths to the differences several times.
+const nodeCache = 4096
+
 // MaxDepth is how deeply nested directories a merge follows: as deep as a
 // path of tree.MaxPathLen bytes reaches.
 const MaxDepth = tree.MaxPathLen / 2
@@ -90,6 +94,7 @@ type Merger struct {
 func New(cfg Config) *Merger {
 	tc := cfg.Tree
 	tc.Replica, tc.By, tc.Signer = "", cid.Undef, nil
+	tc.NodeCache = nodeCache
 	return &Merger{cfg: cfg, t: tree.New(cfg.Store, tc)}
 }
 

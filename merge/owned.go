@@ -13,9 +13,10 @@ import (
 
 // ownedTarget chooses among versions of a directory owned by owner: the
 // highest seq, and at equal seqs the smaller CID (reported as a fork).
-// If the Signer holds owner's key and another version holds entries that
-// one lacks, they are diverged replicas of my own directory: their
-// entries merge, and the result is signed with the next seq after both.
+// If the Signer holds owner's key and that version neither descends from
+// another (through prev) nor holds all its entries, they are diverged
+// replicas of my own directory: their entries merge, and the result is
+// signed with the next seq after both.
 func (st *state) ownedTarget(ctx context.Context, path string, owner cid.Cid, targets []cid.Cid, depth int) (cid.Cid, error) {
 	type cand struct {
 		c cid.Cid
@@ -51,8 +52,16 @@ func (st *state) ownedTarget(ctx context.Context, path string, owner cid.Cid, ta
 			}
 			continue
 		}
-		// My own directory: if o holds anything best lacks, the two
-		// replicas diverged, and their entries merge.
+		// My own directory: unless best descends from o, or already
+		// holds everything o does (a merge of it), the two replicas
+		// diverged, and their entries merge.
+		desc, err := st.descends(ctx, path, best.c, best.d, o.c, o.d)
+		if err != nil || desc {
+			if err != nil {
+				return cid.Undef, err
+			}
+			continue
+		}
 		set, err := st.mergeEntries(ctx, path, best.c, o.c, depth)
 		if err != nil {
 			return cid.Undef, err
@@ -73,6 +82,32 @@ func (st *state) ownedTarget(ctx context.Context, path string, owner cid.Cid, ta
 	}
 	return best.c, nil
 }
+
+// descends reports whether version c (d) of an owned directory is anc or
+// reaches anc through its prev links, following at most maxPrevWalk.
+func (st *state) descends(ctx context.Context, path string, c cid.Cid, d *schema.Directory, anc cid.Cid, ad *schema.Directory) (bool, error) {
+	for range maxPrevWalk {
+		if c.Equals(anc) {
+			return true, nil
+		}
+		if d.Seq <= ad.Seq || !d.Prev.Defined() {
+			return false, nil
+		}
+		c = d.Prev
+		var err error
+		if d, err = st.read(ctx, path, c); err != nil {
+			if acerr.Is(acerr.NotExist, err) {
+				return false, nil // history not held here
+			}
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// maxPrevWalk bounds how many prev links a merge follows to tell whether
+// one version of an owned directory descends from another.
+const maxPrevWalk = 1024
 
 func cmpUint(a, b uint64) int {
 	switch {

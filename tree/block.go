@@ -3,6 +3,7 @@ package tree
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/schema"
@@ -33,6 +34,11 @@ func (t *Tree) getNode(ctx context.Context, c cid.Cid) (schema.Node, int, error)
 	if c.Prefix().Codec != cid.DagCBOR {
 		return nil, 0, fail(acerr.Integrity, "link is not a dag-cbor node").WithCID(c.String())
 	}
+	if t.cache != nil {
+		if n, ok := t.cache.get(c); ok {
+			return n.n, n.size, nil
+		}
+	}
 	data, err := t.store.Get(ctx, c)
 	if err != nil {
 		return nil, 0, err
@@ -44,7 +50,45 @@ func (t *Tree) getNode(ctx context.Context, c cid.Cid) (schema.Node, int, error)
 	if err != nil {
 		return nil, 0, fail(acerr.Integrity, "malformed block: %v", err).WithCID(c.String())
 	}
+	if t.cache != nil {
+		t.cache.put(c, cachedNode{n, len(data)})
+	}
 	return n, len(data), nil
+}
+
+// nodeCache keeps decoded nodes, the oldest dropped first. Nodes are
+// immutable and shared: nothing may change a node it read.
+type nodeCache struct {
+	mu    sync.Mutex
+	max   int
+	nodes map[cid.Cid]cachedNode
+	order []cid.Cid
+}
+
+type cachedNode struct {
+	n    schema.Node
+	size int
+}
+
+func (nc *nodeCache) get(c cid.Cid) (cachedNode, bool) {
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	n, ok := nc.nodes[c]
+	return n, ok
+}
+
+func (nc *nodeCache) put(c cid.Cid, n cachedNode) {
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	if _, ok := nc.nodes[c]; ok {
+		return
+	}
+	if len(nc.order) >= nc.max {
+		delete(nc.nodes, nc.order[0])
+		nc.order = nc.order[1:]
+	}
+	nc.nodes[c] = n
+	nc.order = append(nc.order, c)
 }
 
 // putNode encodes n and stores it.

@@ -60,6 +60,11 @@ type Config struct {
 	// directories cannot be changed: such a change fails with
 	// acerr.Permission.
 	Signer Signer
+
+	// NodeCache is how many decoded nodes the Tree keeps, so that work
+	// that reads the same directories and shards several times (a merge)
+	// decodes each once. Zero keeps none.
+	NodeCache int
 }
 
 // Signer signs a new version of an owned directory. The Tree has already

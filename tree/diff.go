@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"slices"
 
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
@@ -160,10 +161,6 @@ func diffSorted(a, b []schema.Entry, fn func(name string, ea, eb *schema.Entry) 
 	return nil
 }
 
-// rebuildMin is the number of changes from which WithEntries rebuilds a
-// sharded directory in one pass rather than path by path.
-const rebuildMin = 256
-
 // WithEntries returns the directory at dir with each of entries set under
 // its name, exactly as given: no version vector is bumped and nothing is
 // signed. Its owner, seq and prev are kept and its signature dropped; the
@@ -189,44 +186,112 @@ func (t *Tree) WithEntries(ctx context.Context, dir cid.Cid, entries []schema.En
 	return d, nil
 }
 
-// setEntries returns d with entries set, as WithEntries.
+// setEntries returns d with entries set, as WithEntries. A sharded
+// directory is changed in one pass over the trie, reading and rewriting
+// only the nodes on the hash paths of the entries.
 func (t *Tree) setEntries(ctx context.Context, d *schema.Directory, entries []schema.Entry) (*schema.Directory, error) {
-	var err error
-	if d.Shard.Defined() && len(entries) >= rebuildMin {
-		all, err := t.readShardEntries(ctx, d.Shard)
+	if len(entries) == 0 {
+		return d, nil
+	}
+	if !d.Shard.Defined() {
+		return t.layout(ctx, d, mergeSorted(d.Entries, entries))
+	}
+	root, err := t.readShard(ctx, d.Shard, 0, nil, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	items, _ := itemsByHash(entries)
+	var prefix [32]byte
+	c, total, err := t.setInShard(ctx, root, 0, &prefix, items)
+	if err != nil {
+		return nil, err
+	}
+	nd := *d
+	nd.Entries, nd.Shard, nd.Sig = nil, c, nil
+	if total <= uint64(t.cfg.InlineLimit) {
+		// Small enough to go back inline.
+		n, err := t.readShard(ctx, c, 0, nil, total, true)
 		if err != nil {
 			return nil, err
 		}
-		nd := *d
+		all, err := t.gather(ctx, n, 0, &prefix, nil)
+		if err != nil {
+			return nil, err
+		}
+		schema.SortEntries(all)
 		nd.Shard, nd.Entries = cid.Undef, all
-		d = &nd
 	}
-	if !d.Shard.Defined() {
-		// Inline, or read whole above: set everything in memory, then
-		// lay the result out once.
-		return t.layout(ctx, d, mergeSorted(d.Entries, entries))
+	return &nd, nil
+}
+
+// setInShard sets items (sorted by hash, names unique) in the subtree n,
+// which sits at depth under prefix, and returns the new subtree and the
+// summed size of its entries. The result is the canonical subtree of the
+// changed set: leaves split when they pass the leaf limit, and a node
+// whose entries come to fit in one leaf collapses into it.
+func (t *Tree) setInShard(ctx context.Context, n *shardNode, depth int, prefix *[32]byte, items []item) (cid.Cid, uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return cid.Undef, 0, err
 	}
-	for i, e := range entries {
-		s := &slot{d: d, h: hashName(e.Name)}
-		if s.path, err = t.locate(ctx, d.Shard, &s.h); err != nil {
-			return nil, err
+	if n.leaf() {
+		entries := n.s.Entries
+		set := make([]schema.Entry, len(items))
+		for i := range items {
+			set[i] = items[i].e
 		}
-		s.total = s.path[0].total
-		if leaf := s.path[len(s.path)-1]; leaf.leaf() {
-			if k, ok := findEntry(leaf.s.Entries, e.Name); ok {
-				s.old = &leaf.s.Entries[k]
-				s.oldSize = uint64(schema.EntrySize(s.old))
+		all, total := itemsByHash(mergeSorted(entries, set))
+		c, err := t.buildShard(ctx, all, depth, total)
+		return c, total, err
+	}
+	children := slices.Clone(n.s.Children)
+	for i := 0; i < len(items); {
+		b := items[i].h[depth]
+		j := i
+		for j < len(items) && items[j].h[depth] == b {
+			j++
+		}
+		group := items[i:j]
+		i = j
+		prefix[depth] = b
+		k, ok := findChild(children, b)
+		var c cid.Cid
+		var size uint64
+		if ok {
+			child, err := t.readShard(ctx, children[k].Link, depth+1, prefix[:depth+1], children[k].Bytes, true)
+			if err != nil {
+				return cid.Undef, 0, err
 			}
+			if c, size, err = t.setInShard(ctx, child, depth+1, prefix, group); err != nil {
+				return cid.Undef, 0, err
+			}
+			children[k].Link, children[k].Bytes = c, size
+			continue
 		}
-		if d, err = t.withEntry(ctx, s, e); err != nil {
-			return nil, err
+		for _, it := range group {
+			size += it.size
 		}
-		if !d.Shard.Defined() {
-			// The directory went back inline: the rest in memory.
-			return t.layout(ctx, d, mergeSorted(d.Entries, entries[i+1:]))
+		var err error
+		if c, err = t.buildShard(ctx, group, depth+1, size); err != nil {
+			return cid.Undef, 0, err
 		}
+		children = slices.Insert(children, k, schema.ShardChild{Index: int(b), Link: c, Bytes: size})
 	}
-	return d, nil
+	var total uint64
+	for _, ch := range children {
+		total += ch.Bytes
+	}
+	inner := &shardNode{s: &schema.Shard{Depth: depth, Children: children}, total: total}
+	if total <= uint64(t.cfg.LeafLimit) {
+		all, err := t.gather(ctx, inner, depth, prefix, nil)
+		if err != nil {
+			return cid.Undef, 0, err
+		}
+		schema.SortEntries(all)
+		c, err := t.putNode(ctx, &schema.Shard{Depth: depth, Entries: all})
+		return c, total, err
+	}
+	c, err := t.putNode(ctx, inner.s)
+	return c, total, err
 }
 
 // layout returns d's header with entries (sorted, unique) laid out inline

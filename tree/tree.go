@@ -19,11 +19,16 @@ import (
 type Tree struct {
 	store ipfsstore.Store
 	cfg   Config
+	cache *nodeCache // nil: none
 }
 
 // New returns a Tree that keeps its nodes in store.
 func New(store ipfsstore.Store, cfg Config) *Tree {
-	return &Tree{store: store, cfg: cfg.normalize()}
+	t := &Tree{store: store, cfg: cfg.normalize()}
+	if cfg.NodeCache > 0 {
+		t.cache = &nodeCache{max: cfg.NodeCache, nodes: map[cid.Cid]cachedNode{}}
+	}
+	return t
 }
 
 // splitPath splits a path into its components. Paths are relative and
