@@ -65,7 +65,7 @@ func rawLink(c cid.Cid) cid.Cid { return cid.NewCidV1(cid.Raw, c.Hash()) }
 func TestMergeCostFollowsDifference(t *testing.T) {
 	dirs, files := 1000, 100
 	if testing.Short() {
-		dirs = 200
+		files = 10
 	}
 	mem := ipfsstore.NewMemory()
 	base, a, b, changed := bigTrees(t, mem, dirs, files, 10)
