@@ -44,7 +44,7 @@ func conflicted() []Entry {
 	}
 	return []Entry{
 		FromVersions(vs),
-		{Name: "retired", Kind: KindDirectory, Target: testCID("last"), Mtime: 5, VV: VV{"r1": 4}, Deleted: true},
+		{Name: "retired", Kind: KindDirectory, Target: testCID("last"), Mtime: 5, VV: VV{"r1": 4}, Deleted: true, Owner: testCID("alice")},
 	}
 }
 
