@@ -35,7 +35,12 @@ const (
 
 // --- encoding ---
 
-type encoder struct{ buf []byte }
+type encoder struct {
+	buf []byte
+	// rawEntries, when set, is written in place of a node's encoded
+	// entries: the bytes they were decoded from, already checked.
+	rawEntries []byte
+}
 
 func (e *encoder) head(major byte, n uint64) {
 	m := major << 5
@@ -127,7 +132,8 @@ func keyLess(a, b string) bool {
 // --- decoding ---
 
 // value is a decoded dag-cbor item: one of uint64, int64 (negative only),
-// string, []byte, bool, cid.Cid, []value or *cmap.
+// string, []byte, bool, cid.Cid, []value, *cmap, or, for a node's
+// "entries", *rawEntries.
 type value any
 
 // cmap is a decoded map; keys keep their encoded order.
@@ -250,7 +256,13 @@ func (d *decoder) value(depth int) (value, error) {
 			if len(m.keys) > 0 && !keyLess(m.keys[len(m.keys)-1], ks) {
 				return nil, d.fail("map keys not in canonical order")
 			}
-			v, err := d.value(depth + 1)
+			var v value
+			if depth == 0 && ks == "entries" {
+				// A node's entries: decoded directly (entrydec.go).
+				v, err = d.entryList(depth + 1)
+			} else {
+				v, err = d.value(depth + 1)
+			}
 			if err != nil {
 				return nil, err
 			}

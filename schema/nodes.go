@@ -200,6 +200,10 @@ func (n *Directory) encode(e *encoder, withSig bool) {
 }
 
 func encodeEntries(e *encoder, entries []Entry) {
+	if e.rawEntries != nil {
+		e.buf = append(e.buf, e.rawEntries...)
+		return
+	}
 	e.head(majArray, uint64(len(entries)))
 	for i := range entries {
 		entries[i].encode(e)
@@ -445,8 +449,12 @@ func decode(data []byte) (Node, error) {
 		return nil, err
 	}
 	// One value, one encoding: anything that does not re-encode to the same
-	// bytes (an explicit zero for an omitted field, say) is refused.
-	if enc := Encode(n); string(enc) != string(data) {
+	// bytes (an explicit zero for an omitted field, say) is refused. The
+	// entries were checked as they were decoded, so their bytes are
+	// copied in rather than encoded again.
+	e := &encoder{buf: make([]byte, 0, len(data)), rawEntries: f.raw}
+	n.encode(e, true)
+	if string(e.buf) != string(data) {
 		return nil, fmt.Errorf("%s is not in canonical form", n.Kind())
 	}
 	return n, nil
@@ -459,6 +467,7 @@ type fields struct {
 	read []string
 	err  error
 	ctx  string
+	raw  []byte // the bytes of the node's entries, once read
 }
 
 func (f *fields) setErr(format string, args ...any) {
@@ -617,7 +626,7 @@ func (f *fields) directory() *Directory {
 		Shard: f.cid("shard", false),
 		Sig:   f.bytes("sig", false, SigSize),
 	}
-	n.Entries = f.entries(f.list("entries", MaxBlockSize))
+	n.Entries = f.entries()
 	if f.err != nil {
 		return n
 	}
@@ -632,136 +641,28 @@ func (f *fields) directory() *Directory {
 	return n
 }
 
-func (f *fields) entries(list []value) []Entry {
-	if list == nil {
+// entries returns the node's entries, decoded directly (entrydec.go).
+func (f *fields) entries() []Entry {
+	v, ok := f.get("entries", false)
+	if !ok {
 		return nil
 	}
-	out := make([]Entry, 0, len(list))
-	for i, v := range list {
-		ef := f.sub(v, fmt.Sprintf("entry %d", i))
-		e := ef.entry(true)
-		if err := ef.done(); err != nil {
-			if f.err == nil {
-				f.err = err
-			}
-			return nil
-		}
-		if i > 0 && out[i-1].Name >= e.Name {
-			f.setErr("entries not sorted by name at %q", e.Name)
-			return nil
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-// entry reads one entry; top says whether it may hold conflicts (a
-// version inside a Conflicts list may not).
-func (f *fields) entry(top bool) Entry {
-	e := Entry{
-		Name:    f.text("name", true),
-		Kind:    Kind(f.text("kind", true)),
-		Target:  f.cid("target", false),
-		Size:    f.uint("size", false, 1<<62),
-		Mode:    uint32(f.uint("mode", false, 0o7777)),
-		Mtime:   f.int("mtime", true),
-		Deleted: f.bool("deleted"),
-		By:      f.cid("by", false),
-		Owner:   f.cid("owner", false),
-	}
-	if v, ok := f.get("vv", true); ok {
-		e.VV = f.vv(v)
-	}
-	if f.err != nil {
-		return e
-	}
-	if err := ValidName(e.Name); err != nil {
-		f.setErr("%v", err)
-	}
-	switch e.Kind {
-	case KindDirectory, KindFile, KindIdentity, KindNode:
-	default:
-		f.setErr("entry %q has unknown kind %q", e.Name, e.Kind)
-	}
-	switch {
-	case !e.Deleted && !e.Target.Defined():
-		f.setErr("entry %q: a live entry needs a target", e.Name)
-	case e.Deleted && e.Target.Defined() && e.Kind != KindDirectory:
-		f.setErr("entry %q: only a deleted directory may keep a target", e.Name)
-	case e.Owner.Defined() && (e.Kind != KindDirectory || !e.Target.Defined()):
-		f.setErr("entry %q: only a directory that links an owned version has an owner", e.Name)
-	}
-	if list := f.list("conflicts", MaxConflicts); list != nil && f.err == nil {
-		if !top {
-			f.setErr("entry %q: a conflicting version holds conflicts of its own", e.Name)
-			return e
-		}
-		e.Conflicts = f.conflicts(&e, list)
-	}
-	return e
-}
-
-// conflicts reads the Conflicts of e and checks their canonical form: the
-// same name, ascending by encoding, and e the version shown (see
-// FromVersions).
-func (f *fields) conflicts(e *Entry, list []value) []Entry {
-	if len(list) == 0 {
-		f.setErr("entry %q: an empty conflicts list", e.Name)
+	re, ok := v.(*rawEntries)
+	if !ok {
+		f.setErr("entries is not a list of entries")
 		return nil
 	}
-	out := make([]Entry, 0, len(list))
-	var prev []byte
-	for i, v := range list {
-		cf := f.sub(v, fmt.Sprintf("entry %q: conflict %d", e.Name, i))
-		c := cf.entry(false)
-		if err := cf.done(); err != nil {
-			if f.err == nil {
-				f.err = err
-			}
-			return nil
-		}
-		enc := EncodeEntry(&c)
-		switch {
-		case c.Name != e.Name:
-			f.setErr("entry %q: conflict %d is named %q", e.Name, i, c.Name)
-		case prev != nil && string(prev) >= string(enc):
-			f.setErr("entry %q: conflicts not in ascending order", e.Name)
-		}
-		if f.err != nil {
-			return nil
-		}
-		prev = enc
-		out = append(out, c)
-	}
-	vs := append([]Entry{*e}, out...)
-	if shownIndex(vs) != 0 {
-		f.setErr("entry %q: a conflicting version should be the one shown", e.Name)
+	if len(re.list) == 0 {
+		f.setErr("entries is present but empty")
 		return nil
 	}
-	return out
-}
-
-func (f *fields) vv(v value) VV {
-	m, ok := v.(*cmap)
-	if !ok || len(m.keys) > MaxReplicas {
-		f.setErr("vv is not a map of at most %d replicas", MaxReplicas)
-		return nil
-	}
-	vv := make(VV, len(m.keys))
-	for _, k := range m.keys {
-		n, ok := m.vals[k].(uint64)
-		if !ok || k == "" || len(k) > 64 {
-			f.setErr("vv entry %q is malformed", k)
-			return nil
-		}
-		vv[k] = n
-	}
-	return vv
+	f.raw = re.raw
+	return re.list
 }
 
 func (f *fields) shard() *Shard {
 	n := &Shard{Depth: int(f.uint("depth", true, 31))}
-	n.Entries = f.entries(f.list("entries", MaxBlockSize))
+	n.Entries = f.entries()
 	for i, v := range f.list("children", 256) {
 		cf := f.sub(v, fmt.Sprintf("child %d", i))
 		c := ShardChild{

@@ -1,0 +1,335 @@
+package schema
+
+import (
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"github.com/ipfs/go-cid"
+)
+
+// Entries are the bulk of every directory and shard block, so they are
+// decoded straight from the bytes into Entry values, without the generic
+// value tree, and checked for canonical form as they are read: keys in
+// canonical order, no field present with its zero value, minimal
+// integers, canonical CIDs. The node around them is then checked by
+// re-encoding it with the entries' bytes copied in (see decode).
+
+// entryKeys are an entry's keys in dag-cbor's canonical order.
+var entryKeys = [...]string{"by", "vv", "kind", "mode", "name", "size", "mtime", "owner", "target", "deleted", "conflicts"}
+
+const (
+	keyBy = iota
+	keyVV
+	keyKind
+	keyMode
+	keyName
+	keySize
+	keyMtime
+	keyOwner
+	keyTarget
+	keyDeleted
+	keyConflicts
+)
+
+// rawEntries is a decoded entry list with the bytes it came from.
+type rawEntries struct {
+	list []Entry
+	raw  []byte
+}
+
+// entryList decodes a list of entries, sorted by name.
+func (d *decoder) entryList(depth int) (*rawEntries, error) {
+	start := d.pos
+	major, n, err := d.head()
+	if err != nil {
+		return nil, err
+	}
+	if major != majArray || n > uint64(len(d.data)-d.pos) {
+		return nil, d.fail("entries is not a list")
+	}
+	list := make([]Entry, 0, n)
+	for i := uint64(0); i < n; i++ {
+		e, err := d.entry(depth+1, true)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		if i > 0 && list[i-1].Name >= e.Name {
+			return nil, fmt.Errorf("entries not sorted by name at %q", e.Name)
+		}
+		list = append(list, e)
+	}
+	return &rawEntries{list: list, raw: d.data[start:d.pos]}, nil
+}
+
+// entry decodes one entry; top says whether it may hold conflicts (a
+// version inside a Conflicts list may not).
+func (d *decoder) entry(depth int, top bool) (Entry, error) {
+	var e Entry
+	if depth > maxDepth {
+		return e, d.fail("nested deeper than %d", maxDepth)
+	}
+	major, n, err := d.head()
+	if err != nil {
+		return e, err
+	}
+	if major != majMap || n > uint64(len(entryKeys)) {
+		return e, d.fail("entry is not a map of at most %d fields", len(entryKeys))
+	}
+	var seen [len(entryKeys)]bool
+	next := 0
+	for i := uint64(0); i < n; i++ {
+		key, err := d.text()
+		if err != nil {
+			return e, err
+		}
+		k := next
+		for k < len(entryKeys) && entryKeys[k] != key {
+			k++
+		}
+		if k == len(entryKeys) {
+			for j := range next {
+				if entryKeys[j] == key {
+					return e, d.fail("entry field %q out of canonical order", key)
+				}
+			}
+			return e, d.fail("unknown field %q", key)
+		}
+		next, seen[k] = k+1, true
+		switch k {
+		case keyBy:
+			e.By, err = d.cid()
+		case keyVV:
+			e.VV, err = d.vv()
+		case keyKind:
+			e.Kind, err = d.kind()
+		case keyMode:
+			var m uint64
+			if m, err = d.uintv(); err == nil && (m == 0 || m > 0o7777) {
+				err = d.fail("mode %d is not in 1..0o7777", m)
+			}
+			e.Mode = uint32(m)
+		case keyName:
+			e.Name, err = d.text()
+		case keySize:
+			if e.Size, err = d.uintv(); err == nil && (e.Size == 0 || e.Size > 1<<62) {
+				err = d.fail("size %d is not in 1..2^62", e.Size)
+			}
+		case keyMtime:
+			e.Mtime, err = d.intv()
+		case keyOwner:
+			e.Owner, err = d.cid()
+		case keyTarget:
+			e.Target, err = d.cid()
+		case keyDeleted:
+			if e.Deleted, err = d.boolv(); err == nil && !e.Deleted {
+				err = d.fail("deleted is present but false")
+			}
+		case keyConflicts:
+			if !top {
+				return e, fmt.Errorf("entry %q: a conflicting version holds conflicts of its own", e.Name)
+			}
+			e.Conflicts, err = d.conflicts(depth, &e)
+		}
+		if err != nil {
+			return e, err
+		}
+	}
+	for _, k := range [...]int{keyVV, keyKind, keyName, keyMtime} {
+		if !seen[k] {
+			return e, fmt.Errorf("missing field %q", entryKeys[k])
+		}
+	}
+	return e, checkEntry(&e)
+}
+
+// checkEntry checks what a decoded entry's fields must agree on.
+func checkEntry(e *Entry) error {
+	if err := ValidName(e.Name); err != nil {
+		return err
+	}
+	switch e.Kind {
+	case KindDirectory, KindFile, KindIdentity, KindNode:
+	default:
+		return fmt.Errorf("entry %q has unknown kind %q", e.Name, e.Kind)
+	}
+	switch {
+	case !e.Deleted && !e.Target.Defined():
+		return fmt.Errorf("entry %q: a live entry needs a target", e.Name)
+	case e.Deleted && e.Target.Defined() && e.Kind != KindDirectory:
+		return fmt.Errorf("entry %q: only a deleted directory may keep a target", e.Name)
+	case e.Owner.Defined() && (e.Kind != KindDirectory || !e.Target.Defined()):
+		return fmt.Errorf("entry %q: only a directory that links an owned version has an owner", e.Name)
+	}
+	return nil
+}
+
+// conflicts decodes the Conflicts of e and checks their canonical form:
+// the same name, ascending by encoding, and e the version shown (see
+// FromVersions). e's own fields before "conflicts" are read already, and
+// none come after it.
+func (d *decoder) conflicts(depth int, e *Entry) ([]Entry, error) {
+	major, n, err := d.head()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case major != majArray || n > MaxConflicts:
+		return nil, d.fail("conflicts is not a list of at most %d versions", MaxConflicts)
+	case n == 0:
+		return nil, fmt.Errorf("entry %q: an empty conflicts list", e.Name)
+	}
+	out := make([]Entry, 0, n)
+	var prev []byte
+	for i := uint64(0); i < n; i++ {
+		c, err := d.entry(depth+1, false)
+		if err != nil {
+			return nil, fmt.Errorf("entry %q: conflict %d: %w", e.Name, i, err)
+		}
+		enc := EncodeEntry(&c)
+		switch {
+		case c.Name != e.Name:
+			return nil, fmt.Errorf("entry %q: conflict %d is named %q", e.Name, i, c.Name)
+		case prev != nil && string(prev) >= string(enc):
+			return nil, fmt.Errorf("entry %q: conflicts not in ascending order", e.Name)
+		}
+		prev = enc
+		out = append(out, c)
+	}
+	if shownIndex(append([]Entry{*e}, out...)) != 0 {
+		return nil, fmt.Errorf("entry %q: a conflicting version should be the one shown", e.Name)
+	}
+	return out, nil
+}
+
+func (d *decoder) text() (string, error) {
+	major, n, err := d.head()
+	if err != nil {
+		return "", err
+	}
+	if major != majText || n > uint64(len(d.data)-d.pos) {
+		return "", d.fail("not a text string")
+	}
+	s := d.data[d.pos : d.pos+int(n)]
+	d.pos += int(n)
+	if !utf8.Valid(s) {
+		return "", d.fail("text is not valid UTF-8")
+	}
+	return string(s), nil
+}
+
+// kind decodes an entry's kind, without allocating for the known ones.
+func (d *decoder) kind() (Kind, error) {
+	start := d.pos
+	major, n, err := d.head()
+	if err != nil {
+		return "", err
+	}
+	if major == majText && n <= uint64(len(d.data)-d.pos) {
+		s := d.data[d.pos : d.pos+int(n)]
+		for _, k := range [...]Kind{KindFile, KindDirectory, KindIdentity, KindNode} {
+			if string(s) == string(k) {
+				d.pos += int(n)
+				return k, nil
+			}
+		}
+	}
+	d.pos = start
+	s, err := d.text()
+	return Kind(s), err
+}
+
+func (d *decoder) uintv() (uint64, error) {
+	major, n, err := d.head()
+	if err == nil && major != majUint {
+		err = d.fail("not an unsigned integer")
+	}
+	return n, err
+}
+
+func (d *decoder) intv() (int64, error) {
+	major, n, err := d.head()
+	switch {
+	case err != nil:
+		return 0, err
+	case major == majUint && n <= math.MaxInt64:
+		return int64(n), nil
+	case major == majNeg && n <= math.MaxInt64:
+		return -int64(n) - 1, nil
+	}
+	return 0, d.fail("not an integer in range")
+}
+
+func (d *decoder) boolv() (bool, error) {
+	if d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case 0xf4:
+			d.pos++
+			return false, nil
+		case 0xf5:
+			d.pos++
+			return true, nil
+		}
+	}
+	return false, d.fail("not a boolean")
+}
+
+// cid decodes a link: tag 42 on a byte string holding 0x00 and a CID in
+// its one binary form.
+func (d *decoder) cid() (cid.Cid, error) {
+	major, n, err := d.head()
+	if err != nil {
+		return cid.Undef, err
+	}
+	if major != majTag || n != tagCID {
+		return cid.Undef, d.fail("not a link")
+	}
+	major, n, err = d.head()
+	if err != nil {
+		return cid.Undef, err
+	}
+	if major != majBytes || n < 2 || n > uint64(len(d.data)-d.pos) {
+		return cid.Undef, d.fail("malformed CID")
+	}
+	raw := d.data[d.pos : d.pos+int(n)]
+	d.pos += int(n)
+	if raw[0] != 0 {
+		return cid.Undef, d.fail("CID lacks the multibase identity prefix")
+	}
+	c, err := cid.Cast(raw[1:])
+	if err != nil {
+		return cid.Undef, d.fail("malformed CID: %v", err)
+	}
+	if c.KeyString() != string(raw[1:]) {
+		return cid.Undef, d.fail("CID not in its binary form")
+	}
+	return c, nil
+}
+
+// vv decodes a version vector: replica ids of 1..64 bytes in canonical
+// key order, each with its counter.
+func (d *decoder) vv() (VV, error) {
+	major, n, err := d.head()
+	if err != nil {
+		return nil, err
+	}
+	if major != majMap || n > MaxReplicas || n > uint64(len(d.data)-d.pos)/2 {
+		return nil, d.fail("vv is not a map of at most %d replicas", MaxReplicas)
+	}
+	vv := make(VV, n)
+	prev := ""
+	for i := uint64(0); i < n; i++ {
+		k, err := d.text()
+		if err != nil {
+			return nil, err
+		}
+		if k == "" || len(k) > 64 || i > 0 && !keyLess(prev, k) {
+			return nil, d.fail("vv entry %q is malformed or out of order", k)
+		}
+		if vv[k], err = d.uintv(); err != nil {
+			return nil, err
+		}
+		prev = k
+	}
+	return vv, nil
+}
