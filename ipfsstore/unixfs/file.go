@@ -99,6 +99,21 @@ func FileSize(c cid.Cid, b []byte) (uint64, error) {
 	return nd.size, err
 }
 
+// Links returns the CIDs of the children of block b, with CID c, of a
+// UnixFS file, in order: none for a raw leaf. It decodes b as Open does
+// and fails the same way for a block that is not part of a file.
+func Links(c cid.Cid, b []byte) ([]cid.Cid, error) {
+	nd, err := decodeNode("unixfs.Links", c, b)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cid.Cid, len(nd.links))
+	for i, l := range nd.links {
+		out[i] = l.cid
+	}
+	return out, nil
+}
+
 // File is an open UnixFS file. Blocks are fetched as reading reaches them,
 // using the context given to Open; while the reads are sequential, the
 // next few blocks under the same node are fetched ahead, in parallel. A
