@@ -62,6 +62,8 @@ func commands() map[string]*command {
 		"merge-all": cmdMergeAll(),
 		"diff":      cmdDiff(),
 		"restore":   cmdRestore(),
+		"export":    cmdExport(),
+		"import":    cmdImport(),
 	}
 }
 
