@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Two users, alice and bob, on one machine: each has a home of their own
-# (two AC_HOMEs, embedded stores, no daemon). They exchange identity and
-# node messages as base64 text, the way they would by e-mail.
+# (two AC_HOMEs, embedded stores, no daemon). They exchange identities and
+# node references as base64 text, the way they would by e-mail, and the
+# blocks of their trees as CAR files; each merges the other's root.
 #
 # Usage: walkthrough.sh [WORKDIR]   (the ac-* commands must be on PATH)
 set -euo pipefail
@@ -11,6 +12,7 @@ mkdir -p "$work"
 A=$work/alice
 B=$work/bob
 step() { printf '\n== %s\n' "$*"; }
+id_of() { AC_HOME=$1 ac-identity list --json | sed -n 's/.*"identity": "\(.*\)".*/\1/p'; }
 
 step "alice and bob each create a home and an identity"
 AC_HOME=$A ac-init
@@ -18,6 +20,8 @@ AC_HOME=$B ac-init
 AC_HOME=$A ac-identity new identities/alice
 AC_HOME=$B ac-identity new identities/bob
 AC_HOME=$A ac-verify identities/alice
+alice_id=$(id_of "$A")
+bob_id=$(id_of "$B")
 
 step "alice puts some files in root/projects"
 mkdir -p "$work/pictures/2024"
@@ -41,7 +45,6 @@ step "bob adds alice as a friend, then her node"
 AC_HOME=$B ac-friend add < "$work/alice.id"
 AC_HOME=$B ac-friend list
 AC_HOME=$B ac-node add < "$work/alice.ref"
-alice_id=$(AC_HOME=$A ac-identity list --json | sed -n 's/.*"identity": "\(.*\)".*/\1/p')
 AC_HOME=$B ac-verify "nodes/$alice_id"
 
 step "replaying the same reference changes nothing; a forged one is refused"
@@ -52,11 +55,70 @@ if echo "$forged" | AC_HOME=$B ac-node add; then
 	exit 1
 fi
 
-step "alice reads her files back, byte for byte"
-AC_HOME=$A ac-cat root/projects/pictures/a.jpg
-AC_HOME=$A ac-get root/projects/pictures "$work/out"
-diff -r "$work/pictures" "$work/out"
-echo "export is identical"
+step "alice sends the blocks of her tree as a CAR file; bob takes them in and merges"
+AC_HOME=$A ac-export node > "$work/alice.car"
+echo "alice.car: $(wc -c < "$work/alice.car") bytes"
+AC_HOME=$B ac-import < "$work/alice.car"
+echo "-- what the merge would change:"
+AC_HOME=$B ac-merge --dry-run root "nodes/$alice_id/root"
+echo "-- merging:"
+AC_HOME=$B ac-merge root "nodes/$alice_id/root"
+AC_HOME=$B ac-cat root/projects/pictures/2024/notes.txt
+AC_HOME=$B ac-get root/projects/pictures "$work/bob-got"
+diff -r "$work/pictures" "$work/bob-got"
+echo "bob's copy is identical"
+
+step "both edit the notes meanwhile; bob also adds a file, alice deletes one"
+printf 'notes, as bob remembers them\n' > "$work/bob-notes.txt"
+AC_HOME=$B ac-add "$work/bob-notes.txt" root/projects/pictures/2024/notes.txt
+printf 'from bob\n' > "$work/hello.txt"
+AC_HOME=$B ac-add "$work/hello.txt" root/forum/hello.txt
+sleep 1 # alice's edit is the later one
+printf 'notes, as alice remembers them\n' > "$work/alice-notes.txt"
+AC_HOME=$A ac-add "$work/alice-notes.txt" root/projects/pictures/2024/notes.txt
+AC_HOME=$A ac-delete root/projects/pictures/a.jpg
+
+step "alice sends only what changed: a node reference and a CAR since her last one"
+last=$(base64 -d < "$work/alice.ref" | AC_HOME=$B ac-message to-json | sed -n 's/.*"ipfs_hash": "\(.*\)".*/\1/p')
+AC_HOME=$A ac-node new node identities/alice
+AC_HOME=$A ac-message ref node | base64 -w0 > "$work/alice.ref2"
+AC_HOME=$A ac-export --since "$last" node > "$work/alice2.car"
+echo "alice2.car: $(wc -c < "$work/alice2.car") bytes (the first was $(wc -c < "$work/alice.car"))"
+AC_HOME=$B ac-import < "$work/alice2.car"
+AC_HOME=$B ac-node add < "$work/alice.ref2"
+
+step "bob merges: a conflict copy keeps his notes, alice's deletion reaches him"
+AC_HOME=$B ac-merge-all
+AC_HOME=$B ac-ls root/projects/pictures/2024
+AC_HOME=$B ac-ls root/projects/pictures
+copy=$(AC_HOME=$B ac-ls root/projects/pictures/2024 | grep '^notes\.conflict-')
+echo "-- the copy $copy holds:"
+AC_HOME=$B ac-cat "root/projects/pictures/2024/$copy"
+
+step "bob sends his side back; alice merges and holds the same root as bob"
+AC_HOME=$B ac-node new node identities/bob
+AC_HOME=$B ac-message ref identities/bob | base64 -w0 > "$work/bob.id"
+AC_HOME=$B ac-message ref node | base64 -w0 > "$work/bob.ref"
+AC_HOME=$B ac-export node > "$work/bob.car"
+AC_HOME=$A ac-friend add < "$work/bob.id"
+AC_HOME=$A ac-import < "$work/bob.car"
+AC_HOME=$A ac-node add < "$work/bob.ref"
+AC_HOME=$A ac-merge root "nodes/$bob_id/root"
+root_a=$(AC_HOME=$A ac-info --json root | sed -n 's/.*"cid": "\(.*\)".*/\1/p' | head -1)
+root_b=$(AC_HOME=$B ac-info --json root | sed -n 's/.*"cid": "\(.*\)".*/\1/p' | head -1)
+echo "alice's root: $root_a"
+echo "bob's root:   $root_b"
+if [ "$root_a" != "$root_b" ]; then
+	echo "the two roots differ after merging both ways" >&2
+	exit 1
+fi
+echo "both hold the same root"
+
+step "bob resolves the conflict; ac-diff and ac-restore use the history"
+AC_HOME=$B ac-delete "root/projects/pictures/2024/$copy"
+AC_HOME=$B ac-log -n 3
+AC_HOME=$B ac-restore --at 1 "root/projects/pictures/2024/$copy"
+AC_HOME=$B ac-ls root/projects/pictures/2024
 
 step "alice deletes the pictures; the history remembers"
 AC_HOME=$A ac-delete root/projects/pictures
