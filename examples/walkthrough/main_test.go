@@ -27,7 +27,7 @@ func TestWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatalf("walkthrough.sh: %v\n%s", err, out)
 	}
-	for _, want := range []string{"OK identities/alice", "added friend alice", "already up to date", "export is identical",
+	for _, want := range []string{"OK identities/alice", "added friend alice", "already up to date",
 		"bob's copy is identical", "C root/projects/pictures/2024/notes.conflict-", "D root/projects/pictures/a.jpg",
 		"notes, as bob remembers them", "both hold the same root"} {
 		if !strings.Contains(string(out), want) {
