@@ -421,3 +421,50 @@ func TestMergeRacesAdd(t *testing.T) {
 		}
 	}
 }
+
+// TestBadMergeLeavesHead runs merges that must fail: the friend's blocks
+// were never imported, the source is not a directory, the source does
+// not exist. Each fails with one line naming what failed, exit 1, and
+// HEAD exactly as it was.
+func TestBadMergeLeavesHead(t *testing.T) {
+	alice, bob := newHome(t), newHome(t)
+	ac(t, alice, nil, "ac-identity", "new", "identities/alice")
+	src := filepath.Join(t.TempDir(), "f.txt")
+	os.WriteFile(src, []byte("alice's\n"), 0o644)
+	ac(t, alice, nil, "ac-add", src, "root/forum/f.txt")
+	ac(t, alice, nil, "ac-node", "new", "node", "identities/alice")
+	ac(t, bob, []byte(ac(t, alice, nil, "ac-message", "ref", "identities/alice")), "ac-friend", "add")
+	ac(t, bob, []byte(ac(t, alice, nil, "ac-message", "ref", "node")), "ac-node", "add")
+	friends := ac(t, bob, nil, "ac-friend", "list", "--json")
+	i := strings.Index(friends, `"identity": "`)
+	node := "nodes/" + strings.SplitN(friends[i+len(`"identity": "`):], `"`, 2)[0]
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"blocks never imported", []string{"ac-merge", "root", node + "/root"}, "does not exist"},
+		{"all friends, blocks never imported", []string{"ac-merge-all"}, "does not exist"},
+		{"source not a directory", []string{"ac-merge", "root", node}, "not a directory"},
+		{"missing source", []string{"ac-merge", "root", "root/nope"}, "does not exist"},
+	} {
+		before := readHead(t, bob)
+		_, errOut, err := acRun(bob, nil, tt.args...)
+		if err == nil {
+			t.Errorf("%s: %v succeeded", tt.name, tt.args)
+			continue
+		}
+		if after := readHead(t, bob); after != before {
+			t.Errorf("%s: HEAD moved from %s to %s", tt.name, before, after)
+		}
+		if strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, tt.args[0]+": ") || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%s: stderr = %q, want one line from %s containing %q", tt.name, errOut, tt.args[0], tt.want)
+		}
+	}
+	// With her blocks imported the same merge succeeds.
+	car := []byte(ac(t, alice, nil, "ac-export", "node"))
+	ac(t, bob, car, "ac-import")
+	if out := ac(t, bob, nil, "ac-merge", "root", node+"/root"); out != "A root/forum/f.txt\n" {
+		t.Errorf("after ac-import, ac-merge printed %q", out)
+	}
+}
