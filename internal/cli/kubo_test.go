@@ -107,9 +107,7 @@ func TestKuboPeersMerge(t *testing.T) {
 		t.Fatalf("alice's daemon does not list her own file %s as %s", fileCID, fileKey)
 	}
 
-	friends := ac(t, bob, nil, "ac-friend", "list", "--json")
-	i = strings.Index(friends, `"identity": "`)
-	aliceID := strings.SplitN(friends[i+len(`"identity": "`):], `"`, 2)[0]
+	aliceID := friendID(t, bob)
 	out := ac(t, bob, nil, "ac-merge", "root", "nodes/"+aliceID+"/root")
 	if out != "A root/forum/notes.txt\n" {
 		t.Fatalf("ac-merge printed %q, want alice's file added", out)

@@ -79,6 +79,35 @@ func makeTree(t *testing.T, root string, dirs, n, maxSize int, seed int64) {
 	}
 }
 
+// corruptPacks flips one bit of the stored copy of payload in the home's
+// pack files.
+func corruptPacks(t *testing.T, home string, payload []byte) {
+	t.Helper()
+	packs, _ := filepath.Glob(filepath.Join(home, "blocks", "*", "*.pack"))
+	for _, p := range packs {
+		b, _ := os.ReadFile(p)
+		if i := bytes.Index(b, payload[:64]); i >= 0 {
+			b[i+10] ^= 1
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("file bytes not found in any pack of %v", packs)
+}
+
+// friendID returns the identity CID of the home's first friend.
+func friendID(t *testing.T, home string) string {
+	t.Helper()
+	friends := ac(t, home, nil, "ac-friend", "list", "--json")
+	i := strings.Index(friends, `"identity": "`)
+	if i < 0 {
+		t.Fatalf("no friend in %s", friends)
+	}
+	return strings.SplitN(friends[i+len(`"identity": "`):], `"`, 2)[0]
+}
+
 // TestKillDuringAdd kills ac-add with SIGKILL at several moments and checks
 // that the home still opens, verifies down to every file byte, and takes
 // the next ac-add.
@@ -285,19 +314,7 @@ func TestCorruptBlockIsReported(t *testing.T) {
 	payload := bytes.Repeat([]byte("archivecache "), 1000)
 	os.WriteFile(src, payload, 0o644)
 	ac(t, home, nil, "ac-add", src, "root/f")
-	packs, _ := filepath.Glob(filepath.Join(home, "blocks", "*", "*.pack"))
-	corrupted := false
-	for _, p := range packs {
-		b, _ := os.ReadFile(p)
-		if i := bytes.Index(b, payload[:64]); i >= 0 {
-			b[i+10] ^= 1
-			os.WriteFile(p, b, 0o644)
-			corrupted = true
-		}
-	}
-	if !corrupted {
-		t.Fatalf("file bytes not found in any pack of %v", packs)
-	}
+	corruptPacks(t, home, payload)
 	out, _, err := acRun(home, nil, "ac-verify", "--content", "root")
 	if err == nil || !strings.HasPrefix(out, "FAIL root") {
 		t.Errorf("ac-verify after corruption = %q, %v; want FAIL and exit 1", out, err)
@@ -326,19 +343,7 @@ func TestGetStopsAtCorruptBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	ac(t, home, nil, "ac-add", src, "root/src")
-	packs, _ := filepath.Glob(filepath.Join(home, "blocks", "*", "*.pack"))
-	corrupted := false
-	for _, p := range packs {
-		b, _ := os.ReadFile(p)
-		if i := bytes.Index(b, payload[:64]); i >= 0 {
-			b[i+10] ^= 1
-			os.WriteFile(p, b, 0o644)
-			corrupted = true
-		}
-	}
-	if !corrupted {
-		t.Fatalf("file bytes not found in any pack of %v", packs)
-	}
+	corruptPacks(t, home, payload)
 	out := filepath.Join(t.TempDir(), "out")
 	_, errOut, err := acRun(home, nil, "ac-get", "root/src", out)
 	if err == nil {
@@ -381,10 +386,11 @@ func TestMergeRacesAdd(t *testing.T) {
 	makeTree(t, src, 2, 10, 512, 5)
 	id := ac(t, alice, nil, "ac-message", "ref", "identities/alice")
 	ac(t, bob, []byte(id), "ac-friend", "add")
-	friends := ac(t, bob, nil, "ac-friend", "list", "--json")
-	i := strings.Index(friends, `"identity": "`)
-	aliceID := strings.SplitN(friends[i+len(`"identity": "`):], `"`, 2)[0]
-	const n = 4
+	aliceID := friendID(t, bob)
+	n := 4
+	if testing.Short() {
+		n = 2
+	}
 	for round := range n {
 		ac(t, alice, nil, "ac-add", src, fmt.Sprintf("root/forum/a%d", round))
 		ac(t, alice, nil, "ac-node", "new", "node", "identities/alice")
@@ -435,9 +441,7 @@ func TestBadMergeLeavesHead(t *testing.T) {
 	ac(t, alice, nil, "ac-node", "new", "node", "identities/alice")
 	ac(t, bob, []byte(ac(t, alice, nil, "ac-message", "ref", "identities/alice")), "ac-friend", "add")
 	ac(t, bob, []byte(ac(t, alice, nil, "ac-message", "ref", "node")), "ac-node", "add")
-	friends := ac(t, bob, nil, "ac-friend", "list", "--json")
-	i := strings.Index(friends, `"identity": "`)
-	node := "nodes/" + strings.SplitN(friends[i+len(`"identity": "`):], `"`, 2)[0]
+	node := "nodes/" + friendID(t, bob)
 	for _, tt := range []struct {
 		name string
 		args []string
