@@ -66,6 +66,7 @@ type dirTime struct {
 // creates them in walk order: on ext4, several goroutines creating and
 // writing files at once cost several times the system time of one.
 func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, fetchers int) error {
+	needsChmod(0) // read the umask before any goroutine creates a file
 	t := h.Tree(cid.Undef)
 	ent, err := t.Lookup(ctx, head, p)
 	if err != nil {
@@ -178,10 +179,16 @@ func writeLocal(dest string, e schema.Entry, data []byte, src io.Reader) error {
 	} else {
 		_, err = io.Copy(f, src)
 	}
-	if err == nil {
-		// Chmod even though OpenFile was given the mode, which the
-		// umask may have narrowed.
+	if err == nil && needsChmod(mode) {
+		// OpenFile was given the mode, but the umask may have narrowed
+		// it, and the owner's write bit may have to go.
 		err = f.Chmod(mode)
+	}
+	if err == nil {
+		if terr := setTimes(f, dest, time.Unix(0, e.Mtime)); terr != nil {
+			f.Close()
+			return acerr.E("get", dest, acerr.IO, terr)
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -189,10 +196,6 @@ func writeLocal(dest string, e schema.Entry, data []byte, src io.Reader) error {
 	if err != nil {
 		os.Remove(dest)
 		return acerr.E("get", dest, acerr.Other, err)
-	}
-	mt := time.Unix(0, e.Mtime)
-	if err := os.Chtimes(dest, mt, mt); err != nil {
-		return acerr.E("get", dest, acerr.IO, err)
 	}
 	return nil
 }

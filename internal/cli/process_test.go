@@ -472,3 +472,47 @@ func TestBadMergeLeavesHead(t *testing.T) {
 		t.Errorf("after ac-import, ac-merge printed %q", out)
 	}
 }
+
+// TestGetKeepsModesAndTimes exports files of several modes, a read-only
+// one among them, and checks that each comes back with its mode and its
+// modification time to the nanosecond, as do the directories.
+func TestGetKeepsModesAndTimes(t *testing.T) {
+	home := newHome(t)
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(filepath.Join(src, "sub"), 0o750)
+	files := map[string]os.FileMode{"a.txt": 0o644, "run.sh": 0o755, "secret": 0o600, "sub/ro.txt": 0o444}
+	base := time.Date(2021, 3, 4, 5, 6, 7, 123456789, time.UTC)
+	i := 0
+	for name, mode := range files {
+		p := filepath.Join(src, name)
+		if err := os.WriteFile(p, []byte(name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, mode)
+		mt := base.Add(time.Duration(i) * time.Hour)
+		os.Chtimes(p, mt, mt)
+		i++
+	}
+	dirTime := base.Add(-time.Hour)
+	os.Chtimes(filepath.Join(src, "sub"), dirTime, dirTime)
+	ac(t, home, nil, "ac-add", src, "root/src")
+	out := filepath.Join(t.TempDir(), "out")
+	ac(t, home, nil, "ac-get", "root/src", out)
+	check := func(name string) {
+		want, _ := os.Stat(filepath.Join(src, name))
+		got, err := os.Stat(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Mode().Perm() != want.Mode().Perm() {
+			t.Errorf("%s: mode %v, want %v", name, got.Mode().Perm(), want.Mode().Perm())
+		}
+		if !got.ModTime().Equal(want.ModTime()) {
+			t.Errorf("%s: mtime %v, want %v", name, got.ModTime(), want.ModTime())
+		}
+	}
+	for name := range files {
+		check(name)
+	}
+	check("sub")
+}
