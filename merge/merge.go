@@ -270,9 +270,8 @@ func sameEntry(a, b *schema.Entry) bool {
 // its target.
 type version struct {
 	schema.Entry
-	shared bool    // a directory, live or deleted, whose target is shared
-	owner  cid.Cid // a directory, live or deleted, whose target is owned
-	seq    uint64  // that owned target's seq
+	shared bool   // a directory, live or deleted, whose target is shared
+	seq    uint64 // for a directory whose target is owned (Owner): its seq
 }
 
 // classify reads what the rules need of v's target, and checks that v's
@@ -295,7 +294,7 @@ func (st *state) classify(ctx context.Context, path string, v schema.Entry) (ver
 		out.shared = true
 		return out, nil
 	}
-	out.owner, out.seq = d.Owner, d.Seq
+	out.seq = d.Seq
 	if v.Deleted && (len(d.Entries) > 0 || d.Shard.Defined()) {
 		return out, fail(path, acerr.Permission, fmt.Errorf("%w: the deletion links a version of %s's directory that has entries",
 			ErrBadRetirement, policy.Short(d.Owner)))
@@ -372,8 +371,8 @@ func (st *state) entry(ctx context.Context, path string, ea, eb *schema.Entry, d
 	// a newer version vector.
 	owned := map[cid.Cid][]cid.Cid{}
 	for _, v := range all {
-		if v.owner.Defined() && !v.Deleted {
-			owned[v.owner] = append(owned[v.owner], v.Target)
+		if v.Owner.Defined() && !v.Deleted {
+			owned[v.Owner] = append(owned[v.Owner], v.Target)
 		}
 	}
 	best := map[cid.Cid]cid.Cid{}
@@ -390,8 +389,8 @@ func (st *state) entry(ctx context.Context, path string, ea, eb *schema.Entry, d
 		switch {
 		case v.shared:
 			v.Target = merged
-		case v.owner.Defined() && !v.Deleted:
-			v.Target = best[v.owner]
+		case v.Owner.Defined() && !v.Deleted:
+			v.Target = best[v.Owner]
 		}
 		out = append(out, v.Entry)
 	}
@@ -419,7 +418,7 @@ func dedupe(vs []schema.Entry) []schema.Entry {
 // superseded (schema.Supersedes keeps them).
 func (st *state) checkOwned(path string, all []version) error {
 	for _, o := range all {
-		if !o.owner.Defined() || o.Deleted {
+		if !o.Owner.Defined() || o.Deleted {
 			continue
 		}
 		for _, x := range all {
@@ -427,11 +426,11 @@ func (st *state) checkOwned(path string, all []version) error {
 				continue
 			}
 			switch {
-			case !x.Owner.Equals(o.owner):
-				st.report.Kept = append(st.report.Kept, Kept{Path: path, Owner: o.owner})
+			case !x.Owner.Equals(o.Owner):
+				st.report.Kept = append(st.report.Kept, Kept{Path: path, Owner: o.Owner})
 			case x.Deleted && x.seq <= o.seq:
 				return fail(path, acerr.Permission, fmt.Errorf("%w: deleted as %s's version %d, not later than version %d",
-					ErrBadRetirement, policy.Short(o.owner), x.seq, o.seq))
+					ErrBadRetirement, policy.Short(o.Owner), x.seq, o.seq))
 			}
 		}
 	}

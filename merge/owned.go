@@ -2,6 +2,7 @@ package merge
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -39,7 +40,7 @@ func (st *state) ownedTarget(ctx context.Context, path string, owner cid.Cid, ta
 	}
 	slices.SortFunc(cs, func(a, b cand) int {
 		if a.d.Seq != b.d.Seq {
-			return -cmpUint(a.d.Seq, b.d.Seq)
+			return cmp.Compare(b.d.Seq, a.d.Seq)
 		}
 		return bytes.Compare(a.c.Bytes(), b.c.Bytes())
 	})
@@ -108,16 +109,6 @@ func (st *state) descends(ctx context.Context, path string, c cid.Cid, d *schema
 // maxPrevWalk bounds how many prev links a merge follows to tell whether
 // one version of an owned directory descends from another.
 const maxPrevWalk = 1024
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // checkNew checks an entry that only the incoming tree has, before it is
 // taken whole: every owned directory under it must be signed by its
