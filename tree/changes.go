@@ -40,39 +40,25 @@ func (t *Tree) changes(ctx context.Context, dir string, a, b cid.Cid, depth int,
 		return wrap("tree.Changes", dir, fail(acerr.TooLarge, "directories nested deeper than %d", maxWalkDepth))
 	}
 	return t.Diff(ctx, a, b, func(name string, ea, eb *schema.Entry) error {
-		va, vb := visibleOf(ea), visibleOf(eb)
-		for len(va) > 0 || len(vb) > 0 {
-			var x, y *schema.Entry
-			switch {
-			case len(vb) == 0 || len(va) > 0 && va[0].Name < vb[0].Name:
-				x, va = &va[0], va[1:]
-			case len(va) == 0 || vb[0].Name < va[0].Name:
-				y, vb = &vb[0], vb[1:]
-			default:
-				x, y, va, vb = &va[0], &vb[0], va[1:], vb[1:]
-			}
-			var err error
+		return zipByName(visibleOf(ea), visibleOf(eb), func(x, y *schema.Entry) error {
 			switch {
 			case x == nil:
 				what := Added
 				if y.Name != name {
 					what = Conflict
 				}
-				err = fn(Change{Path: entryPath(dir, y.Name), What: what, New: *y})
+				return fn(Change{Path: entryPath(dir, y.Name), What: what, New: *y})
 			case y == nil:
-				err = fn(Change{Path: entryPath(dir, x.Name), What: Deleted, Old: *x})
+				return fn(Change{Path: entryPath(dir, x.Name), What: Deleted, Old: *x})
 			case x.Kind == schema.KindDirectory && y.Kind == schema.KindDirectory:
 				if !x.Target.Equals(y.Target) {
-					err = t.changes(ctx, entryPath(dir, x.Name), x.Target, y.Target, depth+1, fn)
+					return t.changes(ctx, entryPath(dir, x.Name), x.Target, y.Target, depth+1, fn)
 				}
 			case !sameContent(x, y) || x.Mode != y.Mode:
-				err = fn(Change{Path: entryPath(dir, x.Name), What: Changed, Old: *x, New: *y})
+				return fn(Change{Path: entryPath(dir, x.Name), What: Changed, Old: *x, New: *y})
 			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 

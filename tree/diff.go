@@ -141,20 +141,31 @@ func (t *Tree) diffShards(ctx context.Context, a, b *shardNode, depth int, prefi
 // diffSorted calls fn for the names whose entries differ in two lists
 // sorted by name.
 func diffSorted(a, b []schema.Entry, fn func(name string, ea, eb *schema.Entry) error) error {
+	return zipByName(a, b, func(x, y *schema.Entry) error {
+		switch {
+		case x == nil:
+			return fn(y.Name, nil, y)
+		case y == nil || !sameVersion(x, y):
+			return fn(x.Name, x, y)
+		}
+		return nil
+	})
+}
+
+// zipByName calls fn for every name of two lists sorted by name, in
+// order, with the entry of that name in each (nil where a list lacks it).
+func zipByName(a, b []schema.Entry, fn func(x, y *schema.Entry) error) error {
 	for len(a) > 0 || len(b) > 0 {
-		var err error
+		var x, y *schema.Entry
 		switch {
 		case len(b) == 0 || len(a) > 0 && a[0].Name < b[0].Name:
-			err, a = fn(a[0].Name, &a[0], nil), a[1:]
+			x, a = &a[0], a[1:]
 		case len(a) == 0 || b[0].Name < a[0].Name:
-			err, b = fn(b[0].Name, nil, &b[0]), b[1:]
+			y, b = &b[0], b[1:]
 		default:
-			if !sameVersion(&a[0], &b[0]) {
-				err = fn(a[0].Name, &a[0], &b[0])
-			}
-			a, b = a[1:], b[1:]
+			x, y, a, b = &a[0], &b[0], a[1:], b[1:]
 		}
-		if err != nil {
+		if err := fn(x, y); err != nil {
 			return err
 		}
 	}
