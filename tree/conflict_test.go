@@ -234,3 +234,67 @@ func TestDiffAndWithEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestChanges lists the differences between two trees as a listing
+// shows them: added, changed and deleted files, a conflict copy that
+// appeared, and directories entered only where they differ.
+func TestChanges(t *testing.T) {
+	ctx := context.Background()
+	tr, _ := newTree(t, tree.Config{})
+	root := cid.Undef
+	for _, p := range []string{"docs/a", "docs/b", "docs/sub/c", "keep/x"} {
+		root = mustPut(t, tr, root, p, file(p))
+	}
+	old := root
+	root = mustPut(t, tr, root, "docs/a", file("a, edited"))
+	root = mustPut(t, tr, root, "docs/new", file("new"))
+	root = mustPut(t, tr, root, "docs/sub/d", file("d"))
+	root, err := tr.Delete(ctx, root, "docs/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A concurrent version of docs/sub/c, kept beside it.
+	e, err := tr.Lookup(ctx, root, "docs/sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := tr.ReadDir(ctx, e.Target)
+	c := entries[0]
+	other := file("c, elsewhere")
+	other.Name, other.Mtime, other.VV = "c", c.Mtime-1, schema.VV{"r9": 1}
+	withConflict := schema.FromVersions([]schema.Entry{c, other})
+	d, err := tr.WithEntries(ctx, e.Target, []schema.Entry{withConflict})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := tr.PutDirectory(ctx, d)
+	e.Target = sub
+	root = mustPut(t, tr, root, "docs/sub", e)
+
+	got := map[string]tree.What{}
+	err = tr.Changes(ctx, old, root, func(ch tree.Change) error {
+		if _, dup := got[ch.Path]; dup {
+			t.Errorf("%s reported twice", ch.Path)
+		}
+		got[ch.Path] = ch.What
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]tree.What{
+		"docs/a":     tree.Changed,
+		"docs/new":   tree.Added,
+		"docs/b":     tree.Deleted,
+		"docs/sub/d": tree.Added,
+		"docs/sub/" + tree.ConflictName("c", &other): tree.Conflict,
+	}
+	if len(got) != len(want) {
+		t.Errorf("Changes = %v, want %v", got, want)
+	}
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("Changes[%s] = %q, want %q", p, got[p], w)
+		}
+	}
+}
