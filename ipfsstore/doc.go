@@ -1,7 +1,7 @@
 // Package ipfsstore owns blocks and files by CID.
 //
 // A Store keeps IPLD blocks and imports and reads UnixFS files. There are
-// three implementations behind the one interface; Open picks between the
+// four implementations behind the one interface; Open picks between the
 // first two with one switch on Config.API:
 //
 //   - Embedded (the default): blocks in append-only pack files with an
@@ -10,6 +10,8 @@
 //     AC_API), so bitswap moves blocks between peers.
 //   - Memory: everything in memory, for tests of the packages above and
 //     for short-lived work (NewMemory).
+//   - Overlay: reads from another store, keeps what is put in memory and
+//     drops it at Close: a dry run writes its blocks there (NewOverlay).
 //
 // Every block that enters a Store is hash-checked against its CID and is at
 // most MaxBlockSize bytes; Get checks the hash of what it returns. Blocks

@@ -19,13 +19,34 @@
 // node publishes, so "nodes/ID/root/forum" resolves for reading; writing
 // there is refused, since only the node's owner can publish a new one.
 //
-// Every entry that Put or Delete writes carries a version vector: the old
-// entry's (a tombstone's included) with the configured replica's counter
-// incremented. Parent directory entries on the path are bumped the same
-// way, so a merge can tell which side changed what. Delete leaves a
-// tombstone, never removes a name: deletions must reach other replicas.
-// An owned directory on the path is re-signed by the configured Signer
-// (seq + 1, prev = the old version).
+// Every entry that Put or Delete writes carries a version vector: the
+// join of the vectors of every version the name had (see below), with the
+// configured replica's counter incremented. Parent directory entries on
+// the path are bumped the same way, so a merge can tell which side
+// changed what. Delete leaves a tombstone, never removes a name:
+// deletions must reach other replicas. Deleting a directory makes a
+// tombstone that links its contents with every entry deleted, so that a
+// merge keeps what another replica changed inside it meanwhile and
+// nothing else (delete.go). An owned directory on the path is re-signed
+// by the configured Signer (seq + 1, prev = the old version); deleting
+// one takes its owner's key.
+//
+// # Versions and conflict copies
+//
+// A name holds the versions of it that no other version supersedes
+// (schema.Supersedes): one, unless a merge met concurrent changes. The
+// entry is the version shown; the others are its Conflicts. List and Walk
+// show each live one that links other content under its ConflictName,
+// NAME.conflict-<date>-<id>.EXT, and Lookup finds it there. A change to
+// the name supersedes every version it may; each conflict copy it
+// supersedes, but the one being deleted, becomes an entry of its own
+// under its conflict name, so no content is lost. Writing into a conflict
+// copy is refused: delete it, or copy it to a name of its own.
+//
+// Diff reports the names whose entries differ between two directories,
+// skipping equal shard subtrees unread; Changes reports the same as a
+// listing shows it; WithEntries sets many entries at once. The merge
+// package builds on these.
 //
 // # Sharding
 //
