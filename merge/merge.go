@@ -238,7 +238,7 @@ func (st *state) mergeEntries(ctx context.Context, path string, a, b cid.Cid, de
 		if err != nil {
 			return err
 		}
-		if ea == nil || !sameEntry(&e, ea) {
+		if ea == nil || !schema.SameEntry(&e, ea) {
 			set = append(set, e)
 		}
 		return nil
@@ -260,10 +260,6 @@ func (st *state) write(ctx context.Context, path string, a cid.Cid, set []schema
 		}
 	}
 	return st.m.t.PutDirectory(ctx, d)
-}
-
-func sameEntry(a, b *schema.Entry) bool {
-	return bytes.Equal(schema.EncodeEntry(a), schema.EncodeEntry(b))
 }
 
 // version is one version of a name with what the rules need to know of

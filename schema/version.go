@@ -97,6 +97,10 @@ func bareEncoding(e *Entry) []byte {
 	return EncodeEntry(&bare)
 }
 
+// SameEntry reports whether a and b encode alike: the same version of a
+// name, conflicts included.
+func SameEntry(a, b *Entry) bool { return bytes.Equal(EncodeEntry(a), EncodeEntry(b)) }
+
 // Versions returns e and its Conflicts as separate versions, each without
 // Conflicts: the set of concurrent versions this entry stands for.
 func (e *Entry) Versions() []Entry {

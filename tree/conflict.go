@@ -152,7 +152,7 @@ func (t *Tree) frozenCopies(ctx context.Context, dir cid.Cid, old, ne, skip *sch
 	}
 	var out []schema.Entry
 	for _, c := range shownConflicts(old) {
-		if skip != nil && sameVersion(c, skip) || !schema.Supersedes(ne, c) {
+		if skip != nil && schema.SameEntry(c, skip) || !schema.Supersedes(ne, c) {
 			continue
 		}
 		name := ConflictName(old.Name, c)
@@ -187,10 +187,6 @@ func changed(old *schema.Entry, ne schema.Entry) schema.Entry {
 		return ne
 	}
 	return schema.FromVersions(vs)
-}
-
-func sameVersion(a, b *schema.Entry) bool {
-	return string(schema.EncodeEntry(a)) == string(schema.EncodeEntry(b))
 }
 
 // errConflictCopy refuses a change inside or to a conflict copy other than

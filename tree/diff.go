@@ -145,7 +145,7 @@ func diffSorted(a, b []schema.Entry, fn func(name string, ea, eb *schema.Entry) 
 		switch {
 		case x == nil:
 			return fn(y.Name, nil, y)
-		case y == nil || !sameVersion(x, y):
+		case y == nil || !schema.SameEntry(x, y):
 			return fn(x.Name, x, y)
 		}
 		return nil

@@ -393,7 +393,7 @@ func validEntry(e *schema.Entry) *acerr.Error {
 			return err
 		}
 	}
-	if canon := schema.FromVersions(e.Versions()); !sameVersion(&canon, e) {
+	if canon := schema.FromVersions(e.Versions()); !schema.SameEntry(&canon, e) {
 		return fail(acerr.Invalid, "%s: conflicting versions not in canonical order", e.Name)
 	}
 	return nil
