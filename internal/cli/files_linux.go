@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io"
 	"os"
 	"sync"
 	"syscall"
@@ -9,15 +10,80 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setTimes sets the access and modification times of the open file f
-// (at path) to mt, through its descriptor, without looking the path up
-// again; on a kernel without utimensat on a descriptor, by path.
-func setTimes(f *os.File, path string, mt time.Time) error {
-	ts := unix.NsecToTimespec(mt.UnixNano())
-	if err := unix.UtimesNanoAt(int(f.Fd()), "", []unix.Timespec{ts, ts}, unix.AT_EMPTY_PATH); err == nil {
-		return nil
+// createFile creates path, which must not exist, with the bytes of data or,
+// if data is nil, those read from src, and gives it mode and
+// the modification time mt. It goes straight to the system calls: an
+// os.File costs an exporter of many small files four fcntl calls and a
+// failed epoll registration per file on top of the open, write, utimensat
+// and close it needs. A file it created but could not finish is removed
+// again.
+func createFile(path string, mode os.FileMode, mt time.Time, data []byte, src io.Reader) error {
+	var fd int
+	err := retry(func() (err error) {
+		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, uint32(mode|0o200))
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	return os.Chtimes(path, mt, mt)
+	if data != nil {
+		err = writeFull(fd, data)
+	} else {
+		_, err = io.Copy(fdWriter(fd), src)
+	}
+	if err == nil && needsChmod(mode) {
+		// The mode given to open may have been narrowed by the umask,
+		// and the owner's write bit may have to go.
+		err = retry(func() error { return unix.Fchmod(fd, uint32(mode)) })
+	}
+	if err == nil {
+		ts := unix.NsecToTimespec(mt.UnixNano())
+		err = unix.UtimesNanoAt(fd, "", []unix.Timespec{ts, ts}, unix.AT_EMPTY_PATH)
+		if err != nil {
+			// A kernel without utimensat on a descriptor: by path.
+			err = os.Chtimes(path, mt, mt)
+		}
+	}
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+func writeFull(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// fdWriter writes to a file descriptor.
+type fdWriter int
+
+func (w fdWriter) Write(b []byte) (int, error) {
+	if err := writeFull(int(w), b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// retry calls f again while it is interrupted by a signal.
+func retry(f func() error) error {
+	for {
+		if err := f(); err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 var umask = sync.OnceValue(func() os.FileMode {

@@ -3,12 +3,39 @@
 package cli
 
 import (
+	"io"
 	"os"
 	"time"
 )
 
-// setTimes sets the access and modification times of the file at path.
-func setTimes(_ *os.File, path string, mt time.Time) error { return os.Chtimes(path, mt, mt) }
+// createFile creates path, which must not exist, with the bytes of data or,
+// if data is nil, those read from src, and gives it mode and
+// the modification time mt. A file it created but could not finish is
+// removed again.
+func createFile(path string, mode os.FileMode, mt time.Time, data []byte, src io.Reader) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode|0o200)
+	if err != nil {
+		return err
+	}
+	if data != nil {
+		_, err = f.Write(data)
+	} else {
+		_, err = io.Copy(f, src)
+	}
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chtimes(path, mt, mt)
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
 
 // needsChmod reports whether a created file needs a chmod to end with
 // mode: always, where the umask cannot be read cheaply.

@@ -170,34 +170,16 @@ func writeLocal(dest string, e schema.Entry, data []byte, src io.Reader) error {
 	if e.Mode == 0 {
 		mode = 0o644
 	}
-	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode|0o200)
-	if err != nil {
-		return acerr.E("get", dest, acerr.KindOf(fsKind(err)), err)
-	}
-	if data != nil {
-		_, err = f.Write(data)
-	} else {
-		_, err = io.Copy(f, src)
-	}
-	if err == nil && needsChmod(mode) {
-		// OpenFile was given the mode, but the umask may have narrowed
-		// it, and the owner's write bit may have to go.
-		err = f.Chmod(mode)
-	}
+	err := createFile(dest, mode, time.Unix(0, e.Mtime), data, src)
 	if err == nil {
-		if terr := setTimes(f, dest, time.Unix(0, e.Mtime)); terr != nil {
-			f.Close()
-			return acerr.E("get", dest, acerr.IO, terr)
-		}
+		return nil
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	// A failure of the store reading src keeps its own kind.
+	kind := acerr.Other
+	if _, fromStore := errors.AsType[*acerr.Error](err); !fromStore {
+		kind = acerr.KindOf(fsKind(err))
 	}
-	if err != nil {
-		os.Remove(dest)
-		return acerr.E("get", dest, acerr.Other, err)
-	}
-	return nil
+	return acerr.E("get", dest, kind, err)
 }
 
 // prefetchMax is the largest file an exporter reads whole into memory
@@ -206,18 +188,31 @@ func writeLocal(dest string, e schema.Entry, data []byte, src io.Reader) error {
 // and streamed by the writer, with the File's own read-ahead.
 const prefetchMax = ipfsstore.ChunkSize
 
-// exportWindow is how many files an exporter holds between its fetchers
-// and its writer; with prefetchMax it bounds the memory held to 16 MiB.
-const exportWindow = 64
+// Files go from the fetchers to the writer in batches, so that a tree of
+// small files costs a hand-over between goroutines per batch rather than
+// per file. A batch is closed at batchFiles files or batchBytes bytes, and
+// at most exportWindow batches are between the fetchers and the writer,
+// which bounds the memory held to about 16 MiB.
+const (
+	batchFiles   = 32
+	batchBytes   = 2 << 20
+	exportWindow = 8
+)
 
 // exportJob is one file on its way from the store to the local disk.
 type exportJob struct {
 	dest string
 	e    schema.Entry
-	done chan struct{} // closed by the fetcher when src, data, err are set
 	src  ipfsstore.File
 	data []byte
 	err  error
+}
+
+// exportBatch is files fetched by one fetcher and then written in order.
+type exportBatch struct {
+	jobs  []exportJob
+	bytes uint64
+	done  chan struct{} // closed by the fetcher when every job is fetched
 }
 
 // An exporter writes files in the order they are added, by one writer
@@ -226,11 +221,12 @@ type exporter struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	store  ipfsstore.Store
-	fetch  chan *exportJob // to the fetchers
-	write  chan *exportJob // to the writer, in order
-	fwg    sync.WaitGroup  // the fetchers
-	wdone  chan struct{}   // closed when the writer has stopped
-	err    error           // the first error, set before wdone closes
+	cur    *exportBatch      // being filled by add
+	fetch  chan *exportBatch // to the fetchers
+	write  chan *exportBatch // to the writer, in order
+	fwg    sync.WaitGroup    // the fetchers
+	wdone  chan struct{}     // closed when the writer has stopped
+	err    error             // the first error, set before wdone closes
 }
 
 func newExporter(ctx context.Context, h *home.Home, fetchers int) *exporter {
@@ -239,10 +235,10 @@ func newExporter(ctx context.Context, h *home.Home, fetchers int) *exporter {
 		ctx:    ctx,
 		cancel: cancel,
 		store:  h.Store,
-		// Every job in fetch is also in write or being written, so
+		// Every batch in fetch is also in write or being written, so
 		// fetch never fills.
-		fetch: make(chan *exportJob, exportWindow+1),
-		write: make(chan *exportJob, exportWindow),
+		fetch: make(chan *exportBatch, exportWindow+1),
+		write: make(chan *exportBatch, exportWindow),
 		wdone: make(chan struct{}),
 	}
 	for range max(fetchers, 1) {
@@ -256,18 +252,36 @@ func newExporter(ctx context.Context, h *home.Home, fetchers int) *exporter {
 // add queues the file entry e for export to dest. It blocks while the
 // window is full, and fails once the export has failed.
 func (x *exporter) add(dest string, e schema.Entry) error {
-	j := &exportJob{dest: dest, e: e, done: make(chan struct{})}
+	if x.cur == nil {
+		x.cur = &exportBatch{jobs: make([]exportJob, 0, batchFiles), done: make(chan struct{})}
+	}
+	b := x.cur
+	b.jobs = append(b.jobs, exportJob{dest: dest, e: e})
+	b.bytes += min(e.Size, prefetchMax)
+	if len(b.jobs) < batchFiles && b.bytes < batchBytes {
+		return nil
+	}
+	return x.send()
+}
+
+// send hands the batch being filled to a fetcher and the writer.
+func (x *exporter) send() error {
+	b := x.cur
+	x.cur = nil
 	select {
-	case x.write <- j:
+	case x.write <- b:
 	case <-x.ctx.Done():
 		return x.ctx.Err()
 	}
-	x.fetch <- j
+	x.fetch <- b
 	return nil
 }
 
 // finish waits for every queued file and returns the first error.
 func (x *exporter) finish() error {
+	if x.cur != nil {
+		x.send()
+	}
 	close(x.write)
 	close(x.fetch)
 	<-x.wdone
@@ -278,37 +292,47 @@ func (x *exporter) finish() error {
 
 func (x *exporter) fetcher() {
 	defer x.fwg.Done()
-	for j := range x.fetch {
-		j.src, j.err = x.store.OpenFile(x.ctx, j.e.Target)
-		if j.err == nil && j.src.Size() <= prefetchMax {
-			j.data = make([]byte, j.src.Size())
-			_, j.err = io.ReadFull(j.src, j.data)
-			j.src.Close()
-			j.src = nil
+	for b := range x.fetch {
+		for i := range b.jobs {
+			j := &b.jobs[i]
+			if x.ctx.Err() != nil {
+				j.err = x.ctx.Err()
+				continue
+			}
+			j.src, j.err = x.store.OpenFile(x.ctx, j.e.Target)
+			if j.err == nil && j.src.Size() <= prefetchMax {
+				j.data = make([]byte, j.src.Size())
+				_, j.err = io.ReadFull(j.src, j.data)
+				j.src.Close()
+				j.src = nil
+			}
+			if j.err != nil {
+				j.err = acerr.E("get", j.dest, acerr.Other, j.err)
+			}
 		}
-		if j.err != nil {
-			j.err = acerr.E("get", j.dest, acerr.Other, j.err)
-		}
-		close(j.done)
+		close(b.done)
 	}
 }
 
-// writer writes the jobs in order. After the first error it stops the
+// writer writes the batches in order. After the first error it stops the
 // export and only waits for, and closes, the rest.
 func (x *exporter) writer() {
 	defer close(x.wdone)
-	for j := range x.write {
-		<-j.done
-		err := j.err
-		if err == nil && x.err == nil {
-			err = writeLocal(j.dest, j.e, j.data, j.src)
-		}
-		if j.src != nil {
-			j.src.Close()
-		}
-		if err != nil && x.err == nil {
-			x.err = err
-			x.cancel()
+	for b := range x.write {
+		<-b.done
+		for i := range b.jobs {
+			j := &b.jobs[i]
+			err := j.err
+			if err == nil && x.err == nil {
+				err = writeLocal(j.dest, j.e, j.data, j.src)
+			}
+			if j.src != nil {
+				j.src.Close()
+			}
+			if err != nil && x.err == nil {
+				x.err = err
+				x.cancel()
+			}
 		}
 	}
 }
