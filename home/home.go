@@ -68,6 +68,10 @@ type Options struct {
 	Dir string // the home directory
 	API string // kubo RPC address; empty uses the config's, then the embedded store
 	Now func() time.Time
+	// Rehash makes the embedded store hash-check every block it reads
+	// against its CID, not only against the checksum it keeps (see
+	// ipfsstore.Config.Rehash). ac-verify sets it.
+	Rehash bool
 }
 
 // DefaultDir returns $AC_HOME or ~/.archivecache.
@@ -175,7 +179,7 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 	if api == "" {
 		api = cfg.API
 	}
-	store, err := ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, "blocks"), API: api})
+	store, err := ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, "blocks"), API: api, Rehash: opts.Rehash})
 	if err != nil {
 		return nil, err
 	}

@@ -43,10 +43,12 @@ const (
 // offset, length) built at open from the index files. Put appends to a
 // write buffer and does not wait for the disk (only, briefly, for the write
 // goroutine when it is several buffers behind); Sync (and Close) make
-// everything Put so far durable. Get reads with pread and checks the hash.
+// everything Put so far durable. Get reads with pread and checks the
+// block's checksum (see pack.go).
 type Embedded struct {
 	dir      string // the packs directory
 	rollSize int64
+	rehash   bool // Get checks hashes too (Config.Rehash)
 
 	scanMu    sync.Mutex // serialises reads of index files
 	syncMu    sync.Mutex // serialises Sync
@@ -76,11 +78,13 @@ var (
 	_ blockStore = (*Embedded)(nil)
 )
 
-// blockLoc is where a block's data lies.
+// blockLoc is where a block's data lies, and how to check it.
 type blockLoc struct {
 	pack   uint32
 	length uint32
 	off    int64
+	sum    uint32 // CRC-32C of the data
+	noSum  bool   // from a first-version index: check the hash instead
 }
 
 // packFile is a pack known to this process.
@@ -88,6 +92,7 @@ type packFile struct {
 	name   string      // base name, without extension
 	f      *os.File    // read handle; opened at the first read for other processes' packs
 	idxOff int64       // how much of the index has been applied; -1: unusable index
+	v1     bool        // the index is of the first version, without sums
 	w      *packWriter // set for the packs this process writes
 }
 
@@ -123,7 +128,12 @@ type flushBuf struct {
 // cfg.Dir. It reads every index file; it creates no file until the first
 // Put.
 func OpenEmbedded(ctx context.Context, cfg Config) (*Embedded, error) {
-	return openEmbedded(ctx, cfg.Dir, packRollSize)
+	e, err := openEmbedded(ctx, cfg.Dir, packRollSize)
+	if err != nil {
+		return nil, err
+	}
+	e.rehash = cfg.Rehash
+	return e, nil
 }
 
 func openEmbedded(ctx context.Context, dir string, rollSize int64) (*Embedded, error) {
@@ -151,8 +161,15 @@ func openEmbedded(ctx context.Context, dir string, rollSize int64) (*Embedded, e
 	return e, nil
 }
 
-// Get returns the bytes of block c, read from its pack and hash-checked.
+// Get returns the bytes of block c, read from its pack and checked against
+// the checksum its index record keeps, and against c's hash if the store
+// was opened with Config.Rehash.
 func (e *Embedded) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	return e.get(ctx, c, e.rehash)
+}
+
+// get is Get; with rehash it also checks the data against c's hash.
+func (e *Embedded) get(ctx context.Context, c cid.Cid, rehash bool) ([]byte, error) {
 	const op = "ipfsstore.Get"
 	if err := checkCID(op, c); err != nil {
 		return nil, err
@@ -161,11 +178,11 @@ func (e *Embedded) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 		return nil, acerr.E(op, "", acerr.Other, err).WithCID(c.String())
 	}
 	key := blockKey(c)
-	data, found, err := e.read(key)
+	data, loc, found, err := e.read(key)
 	if err == nil && !found {
 		// Another process may have synced it since we last looked.
 		if err = e.rescan(); err == nil {
-			data, found, err = e.read(key)
+			data, loc, found, err = e.read(key)
 		}
 	}
 	switch {
@@ -175,6 +192,12 @@ func (e *Embedded) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 		return nil, acerr.E(op, "", acerr.IO, err).WithCID(c.String())
 	case !found:
 		return nil, notExist(op, c)
+	}
+	if !loc.noSum && dataSum(data) != loc.sum {
+		return nil, acerr.E(op, "", acerr.Integrity, errors.New("stored data does not match its checksum")).WithCID(c.String())
+	}
+	if !loc.noSum && !rehash {
+		return data, nil
 	}
 	ok, err := hashMatches(c, data)
 	if err != nil {
@@ -186,29 +209,30 @@ func (e *Embedded) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	return data, nil
 }
 
-// read returns the stored bytes of the block with key, unverified.
-func (e *Embedded) read(key string) (data []byte, found bool, err error) {
+// read returns the stored bytes of the block with key, unverified, and
+// where they were.
+func (e *Embedded) read(key string) (data []byte, loc blockLoc, found bool, err error) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return nil, false, errClosed
+		return nil, loc, false, errClosed
 	}
 	loc, ok := e.index[key]
 	if !ok {
 		e.mu.Unlock()
-		return nil, false, nil
+		return nil, loc, false, nil
 	}
 	p := e.packs[loc.pack]
 	if w := p.w; w != nil && loc.off+int64(loc.length) > w.written {
 		data = w.fromMemory(loc)
 		e.mu.Unlock()
-		return data, true, nil
+		return data, loc, true, nil
 	}
 	if p.f == nil {
 		p.f, err = os.Open(filepath.Join(e.dir, p.name+".pack"))
 		if err != nil {
 			e.mu.Unlock()
-			return nil, true, err
+			return nil, loc, true, err
 		}
 	}
 	f := p.f
@@ -217,12 +241,12 @@ func (e *Embedded) read(key string) (data []byte, found bool, err error) {
 	data = make([]byte, loc.length)
 	n, err := f.ReadAt(data, loc.off)
 	if n == len(data) {
-		return data, true, nil
+		return data, loc, true, nil
 	}
 	if err == io.EOF {
 		err = fmt.Errorf("%w: pack %s ends inside the block at offset %d", errShortPack, p.name, loc.off)
 	}
-	return nil, true, err
+	return nil, loc, true, err
 }
 
 // errShortPack reports a pack shorter than its index says: damage, not an
@@ -325,8 +349,9 @@ func (e *Embedded) put(op string, c cid.Cid, data []byte) error {
 	off := w.end + packRecordHeader + int64(len(cb))
 	w.buf = append(w.buf, data...)
 	w.end += recLen
-	w.pending = appendIndexRecord(w.pending, indexRecord{CID: cb, Offset: off, Length: uint32(len(data))})
-	e.index[key] = blockLoc{pack: w.id, length: uint32(len(data)), off: off}
+	sum := dataSum(data)
+	w.pending = appendIndexRecord(w.pending, indexRecord{CID: cb, Offset: off, Length: uint32(len(data)), Sum: sum})
+	e.index[key] = blockLoc{pack: w.id, length: uint32(len(data)), off: off, sum: sum}
 	if len(w.buf) >= writeBufSize {
 		e.enqueue(w)
 	}
@@ -654,8 +679,8 @@ func (e *Embedded) closeFiles() error {
 	return first
 }
 
-// Check reads back every block the index knows and checks its hash. It
-// returns the number of blocks checked and the first failure.
+// Check reads back every block the index knows and checks its checksum and
+// its hash. It returns the number of blocks checked and the first failure.
 func (e *Embedded) Check(ctx context.Context) (int, error) {
 	const op = "ipfsstore.Check"
 	e.mu.Lock()
@@ -671,7 +696,7 @@ func (e *Embedded) Check(ctx context.Context) (int, error) {
 		}
 		// The index is keyed by multihash; any codec names the same bytes.
 		c := cid.NewCidV1(cid.Raw, []byte(k))
-		if _, err := e.Get(ctx, c); err != nil {
+		if _, err := e.get(ctx, c, true); err != nil {
 			return n, err
 		}
 		n++
@@ -686,6 +711,7 @@ type scanned struct {
 	known   bool
 	bad     bool // the index is unusable; ignore the pack from now on
 	newOff  int64
+	v1      bool // the index is of the first version, without sums
 	records []scannedRecord
 }
 
@@ -694,6 +720,7 @@ type scannedRecord struct {
 	key    string // the block's multihash
 	off    int64
 	length uint32
+	sum    uint32
 }
 
 // rescan reads the index files of other processes: new files whole, known
@@ -710,6 +737,7 @@ func (e *Embedded) rescan() error {
 		id     uint32
 		idxOff int64
 		own    bool
+		v1     bool
 	}
 	e.mu.Lock()
 	if e.closed {
@@ -718,7 +746,7 @@ func (e *Embedded) rescan() error {
 	}
 	known := make(map[string]seen, len(e.packs))
 	for id, p := range e.packs {
-		known[p.name] = seen{id: uint32(id), idxOff: p.idxOff, own: p.w != nil}
+		known[p.name] = seen{id: uint32(id), idxOff: p.idxOff, own: p.w != nil, v1: p.v1}
 	}
 	e.mu.Unlock()
 
@@ -732,7 +760,7 @@ func (e *Embedded) rescan() error {
 		if isKnown && (k.own || k.idxOff < 0) {
 			continue
 		}
-		s, changed, err := e.scanIndex(name, k.idxOff)
+		s, changed, err := e.scanIndex(name, k.idxOff, k.v1)
 		if err != nil {
 			return err
 		}
@@ -770,9 +798,10 @@ func (e *Embedded) rescan() error {
 			continue
 		}
 		p.idxOff = s.newOff
+		p.v1 = s.v1
 		for _, r := range s.records {
 			if _, ok := e.index[r.key]; !ok {
-				e.index[r.key] = blockLoc{pack: id, length: r.length, off: r.off}
+				e.index[r.key] = blockLoc{pack: id, length: r.length, off: r.off, sum: r.sum, noSum: s.v1}
 			}
 		}
 	}
@@ -781,8 +810,8 @@ func (e *Embedded) rescan() error {
 
 // scanIndex reads the index file of pack name from off. It reports
 // changed=false when there is nothing new to apply.
-func (e *Embedded) scanIndex(name string, off int64) (s scanned, changed bool, err error) {
-	s = scanned{name: name, newOff: off}
+func (e *Embedded) scanIndex(name string, off int64, v1 bool) (s scanned, changed bool, err error) {
+	s = scanned{name: name, newOff: off, v1: v1}
 	f, err := os.Open(filepath.Join(e.dir, name+".idx"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, false, nil
@@ -822,7 +851,11 @@ func (e *Embedded) scanIndex(name string, off int64) (s scanned, changed bool, e
 		if len(b) < len(idxMagic) {
 			return s, false, nil // the writer has not finished the header yet
 		}
-		if string(b[:len(idxMagic)]) != idxMagic {
+		switch string(b[:len(idxMagic)]) {
+		case idxMagic:
+		case idxMagicV1:
+			s.v1 = true
+		default:
 			s.bad = true
 			return s, true, nil
 		}
@@ -831,7 +864,7 @@ func (e *Embedded) scanIndex(name string, off int64) (s scanned, changed bool, e
 	}
 	s.records = make([]scannedRecord, 0, len(b)/(idxRecordFixed+36))
 	for len(b) > 0 {
-		r, n, err := decodeIndexRecord(b)
+		r, n, err := decodeIndexRecord(b, s.v1)
 		if err != nil {
 			// A torn or damaged tail: stop here, and look again from here
 			// next time (a live writer may still be finishing it).
@@ -848,7 +881,7 @@ func (e *Embedded) scanIndex(name string, off int64) (s scanned, changed bool, e
 			continue // checksummed but not a CID: written by something else
 		}
 		end := at + 1 + len(r.CID)
-		s.records = append(s.records, scannedRecord{key: all[end-len(mh) : end], off: r.Offset, length: r.Length})
+		s.records = append(s.records, scannedRecord{key: all[end-len(mh) : end], off: r.Offset, length: r.Length, sum: r.Sum})
 	}
 	return s, true, nil
 }

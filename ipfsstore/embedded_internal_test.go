@@ -349,26 +349,128 @@ func TestEmbeddedCorruptPack(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	pack := packFiles(t, dir, ".pack")[0]
-	b, err := os.ReadFile(pack)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(b, bs[1].data)
-	b[i+len(bs[1].data)/2] ^= 0x40
-	if err := os.WriteFile(pack, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damage(t, dir, bs[1].data)
 	e = mustOpen(t, dir)
-	_, err = e.Get(t.Context(), bs[1].c)
+	_, err := e.Get(t.Context(), bs[1].c)
 	var ae *acerr.Error
-	if !errors.As(err, &ae) || ae.Kind != acerr.Integrity || ae.CID != bs[1].c.String() {
+	if !errors.As(err, &ae) || ae.Kind != acerr.Integrity || ae.CID != bs[1].c.String() || !strings.Contains(err.Error(), "checksum") {
 		t.Fatalf("Get(damaged block) = %v; want an Integrity error naming %s", err, bs[1].c)
 	}
 	if _, err := e.Check(t.Context()); !acerr.Is(acerr.Integrity, err) {
 		t.Fatalf("Check = %v, want Integrity", err)
 	}
 	wantAll(t, e, []testBlock{bs[0], bs[2]})
+}
+
+// rewriteIndex replaces the index of the store's only pack by the records
+// f makes of the current ones, under magic.
+func rewriteIndex(t *testing.T, dir, magic string, f func(b []byte, r indexRecord) []byte) {
+	t.Helper()
+	idx := packFiles(t, dir, ".idx")[0]
+	b, err := os.ReadFile(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []byte(magic)
+	for b = b[len(idxMagic):]; len(b) > 0; {
+		r, n, err := decodeIndexRecord(b, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = f(out, r)
+		b = b[n:]
+	}
+	if err := os.WriteFile(idx, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// damage flips a bit in the middle of data in the store's only pack.
+func damage(t *testing.T, dir string, data []byte) {
+	t.Helper()
+	pack := packFiles(t, dir, ".pack")[0]
+	b, err := os.ReadFile(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, data)
+	b[i+len(data)/2] ^= 0x40
+	if err := os.WriteFile(pack, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A store written before index records kept a sum of their data still
+// opens, and its blocks are checked by hash instead.
+func TestEmbeddedReadsFirstVersionIndex(t *testing.T) {
+	dir := t.TempDir()
+	bs := makeBlocks(t, 11, 40, 5000)
+	e := mustOpen(t, dir)
+	putAll(t, e, bs)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rewriteIndex(t, dir, idxMagicV1, appendIndexRecordV1)
+	e = mustOpen(t, dir)
+	wantAll(t, e, bs)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	damage(t, dir, bs[3].data)
+	e = mustOpen(t, dir)
+	_, err := e.Get(t.Context(), bs[3].c)
+	if !acerr.Is(acerr.Integrity, err) || !strings.Contains(err.Error(), "does not hash to the CID") {
+		t.Fatalf("Get(damaged block of a v1 pack) = %v; want Integrity, by hash", err)
+	}
+	// New blocks go to a new pack with a current index, beside the old one.
+	more := makeBlocks(t, 12, 5, 5000)
+	putAll(t, e, more)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = mustOpen(t, dir)
+	wantAll(t, e, more)
+	wantAll(t, e, bs[:3])
+}
+
+// Get trusts the sum of the index; Check (ac-verify --content) does not:
+// data changed together with its sum is found by hash.
+func TestEmbeddedCheckRehashes(t *testing.T) {
+	dir := t.TempDir()
+	bs := makeBlocks(t, 13, 3, 5000)
+	e := mustOpen(t, dir)
+	putAll(t, e, bs)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	damage(t, dir, bs[1].data)
+	forged := bytes.Clone(bs[1].data)
+	forged[len(forged)/2] ^= 0x40
+	rewriteIndex(t, dir, idxMagic, func(b []byte, r indexRecord) []byte {
+		if r.Length == uint32(len(forged)) {
+			r.Sum = dataSum(forged)
+		}
+		return appendIndexRecord(b, r)
+	})
+	e = mustOpen(t, dir)
+	if got, err := e.Get(t.Context(), bs[1].c); err != nil || !bytes.Equal(got, forged) {
+		t.Fatalf("Get(block with a matching forged sum) = %v; want the stored bytes", err)
+	}
+	_, err := e.Check(t.Context())
+	if !acerr.Is(acerr.Integrity, err) || !strings.Contains(err.Error(), bs[1].c.String()) {
+		t.Fatalf("Check = %v; want Integrity naming %s", err, bs[1].c)
+	}
+	e.Close()
+	r, err := OpenEmbedded(t.Context(), Config{Dir: dir, Rehash: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Get(t.Context(), bs[1].c); !acerr.Is(acerr.Integrity, err) || !strings.Contains(err.Error(), "does not hash") {
+		t.Fatalf("Get with Rehash = %v; want Integrity, by hash", err)
+	}
+	wantAll(t, r, []testBlock{bs[0], bs[2]})
 }
 
 func TestEmbeddedPackTruncatedWhileOpen(t *testing.T) {

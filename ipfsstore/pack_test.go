@@ -2,6 +2,8 @@ package ipfsstore
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -11,20 +13,20 @@ import (
 func TestIndexRecordRoundTrip(t *testing.T) {
 	c, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("x"))
 	recs := []indexRecord{
-		{CID: c.Bytes(), Offset: int64(len(packMagic)), Length: 0},
-		{CID: c.Bytes(), Offset: 1 << 40, Length: MaxBlockSize},
-		{CID: bytes.Repeat([]byte{7}, maxCIDLen), Offset: 12345, Length: 99},
+		{CID: c.Bytes(), Offset: int64(len(packMagic)), Length: 0, Sum: dataSum(nil)},
+		{CID: c.Bytes(), Offset: 1 << 40, Length: MaxBlockSize, Sum: 0xdeadbeef},
+		{CID: bytes.Repeat([]byte{7}, maxCIDLen), Offset: 12345, Length: 99, Sum: 1},
 	}
 	var buf []byte
 	for _, r := range recs {
 		buf = appendIndexRecord(buf, r)
 	}
 	for i, want := range recs {
-		got, n, err := decodeIndexRecord(buf)
+		got, n, err := decodeIndexRecord(buf, false)
 		if err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}
-		if !bytes.Equal(got.CID, want.CID) || got.Offset != want.Offset || got.Length != want.Length {
+		if !bytes.Equal(got.CID, want.CID) || got.Offset != want.Offset || got.Length != want.Length || got.Sum != want.Sum {
 			t.Fatalf("record %d = %+v, want %+v", i, got, want)
 		}
 		if n != idxRecordFixed+len(want.CID) {
@@ -37,16 +39,41 @@ func TestIndexRecordRoundTrip(t *testing.T) {
 	}
 }
 
+// appendIndexRecordV1 appends r in the layout of a first-version index,
+// which has no Sum; the store no longer writes it, but still reads it.
+func appendIndexRecordV1(b []byte, r indexRecord) []byte {
+	start := len(b)
+	b = append(b, byte(len(r.CID)))
+	b = append(b, r.CID...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(r.Offset))
+	b = binary.LittleEndian.AppendUint32(b, r.Length)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
+}
+
+func TestIndexRecordV1(t *testing.T) {
+	c, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("x"))
+	want := indexRecord{CID: c.Bytes(), Offset: 4096, Length: 77}
+	rec := appendIndexRecordV1(nil, want)
+	got, n, err := decodeIndexRecord(rec, true)
+	if err != nil || n != len(rec) || !bytes.Equal(got.CID, want.CID) || got.Offset != want.Offset || got.Length != want.Length || got.Sum != 0 {
+		t.Fatalf("decode v1 = %+v, %d, %v; want %+v, %d", got, n, err, want, len(rec))
+	}
+	// The two layouts are told apart by the file's magic, never by guessing.
+	if _, _, err := decodeIndexRecord(rec, false); err == nil {
+		t.Fatal("a v1 record decoded as a v2 one")
+	}
+}
+
 func TestIndexRecordDamage(t *testing.T) {
 	c, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("x"))
-	rec := appendIndexRecord(nil, indexRecord{CID: c.Bytes(), Offset: 100, Length: 10})
+	rec := appendIndexRecord(nil, indexRecord{CID: c.Bytes(), Offset: 100, Length: 10, Sum: 42})
 	for i := range rec {
-		if _, _, err := decodeIndexRecord(rec[:i]); err != errShortRecord {
+		if _, _, err := decodeIndexRecord(rec[:i], false); err != errShortRecord {
 			t.Errorf("decode of the first %d bytes = %v, want %v", i, err, errShortRecord)
 		}
 		bad := bytes.Clone(rec)
 		bad[i] ^= 0x10
-		if _, _, err := decodeIndexRecord(bad); err == nil {
+		if _, _, err := decodeIndexRecord(bad, false); err == nil {
 			t.Errorf("decode with byte %d flipped = nil error", i)
 		}
 	}
@@ -55,7 +82,7 @@ func TestIndexRecordDamage(t *testing.T) {
 		{CID: c.Bytes(), Offset: 100, Length: MaxBlockSize + 1}, // too long
 		{CID: c.Bytes(), Offset: -5, Length: 1},
 	} {
-		if _, _, err := decodeIndexRecord(appendIndexRecord(nil, r)); err != errCorruptRecord {
+		if _, _, err := decodeIndexRecord(appendIndexRecord(nil, r), false); err != errCorruptRecord {
 			t.Errorf("decode(%+v) = %v, want %v", r, err, errCorruptRecord)
 		}
 	}
@@ -76,7 +103,7 @@ func FuzzIndexRecord(f *testing.F) {
 				t.Fatalf("multihashOf(%x) = %x, but cid.Cast gives %v, %v", b, mh, c, err)
 			}
 		}
-		r, n, err := decodeIndexRecord(b)
+		r, n, err := decodeIndexRecord(b, false)
 		if err != nil {
 			if n != 0 {
 				t.Fatalf("error %v with length %d", err, n)
@@ -90,8 +117,8 @@ func FuzzIndexRecord(f *testing.F) {
 		if !bytes.Equal(again, b[:n]) {
 			t.Fatalf("re-encoding gives %x, want %x", again, b[:n])
 		}
-		r2, n2, err := decodeIndexRecord(again)
-		if err != nil || n2 != n || !bytes.Equal(r2.CID, r.CID) || r2.Offset != r.Offset || r2.Length != r.Length {
+		r2, n2, err := decodeIndexRecord(again, false)
+		if err != nil || n2 != n || !bytes.Equal(r2.CID, r.CID) || r2.Offset != r.Offset || r2.Length != r.Length || r2.Sum != r.Sum {
 			t.Fatalf("decode(encode(r)) = %+v, %d, %v; want %+v", r2, n2, err, r)
 		}
 	})

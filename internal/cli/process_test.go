@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"compress/zlib"
 	"crypto/ed25519"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"math/rand"
 	"os"
@@ -95,6 +97,40 @@ func corruptPacks(t *testing.T, home string, payload []byte) {
 		}
 	}
 	t.Fatalf("file bytes not found in any pack of %v", packs)
+}
+
+// corruptPacksAndSums does what corruptPacks does, and then gives the
+// index record of the changed block the checksum of its new bytes (the
+// index layout of ipfsstore/pack.go), as a careful forger would: only a
+// check of the hash can tell.
+func corruptPacksAndSums(t *testing.T, home string, payload []byte) {
+	t.Helper()
+	corruptPacks(t, home, payload)
+	changed := bytes.Clone(payload)
+	changed[10] ^= 1
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	idxs, _ := filepath.Glob(filepath.Join(home, "blocks", "*", "*.idx"))
+	for _, p := range idxs {
+		b, _ := os.ReadFile(p)
+		if string(b[:8]) != "ACIDX002" {
+			t.Fatalf("%s: index of another version", p)
+		}
+		for i := 8; i < len(b); {
+			n := 1 + int(b[i]) + 8 + 4 + 4 + 4
+			rec := b[i : i+n]
+			length := binary.LittleEndian.Uint32(rec[n-12:])
+			if int(length) == len(changed) {
+				binary.LittleEndian.PutUint32(rec[n-8:], crc32.Checksum(changed, castagnoli))
+				binary.LittleEndian.PutUint32(rec[n-4:], crc32.Checksum(rec[:n-4], castagnoli))
+				if err := os.WriteFile(p, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			i += n
+		}
+	}
+	t.Fatal("no index record of the block")
 }
 
 // friendID returns the identity CID of the home's first friend.
@@ -331,6 +367,25 @@ func TestCorruptBlockIsReported(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "integrity") {
 		t.Errorf("ac-cat stderr = %q, want an integrity error", errOut)
+	}
+}
+
+// TestVerifyContentRehashes changes a stored block and the checksum the
+// index keeps of it: reads trust that checksum, but ac-verify --content
+// hashes every block again and must say FAIL.
+func TestVerifyContentRehashes(t *testing.T) {
+	home := newHome(t)
+	src := filepath.Join(t.TempDir(), "f")
+	payload := bytes.Repeat([]byte("archivecache "), 1000)
+	os.WriteFile(src, payload, 0o644)
+	ac(t, home, nil, "ac-add", src, "root/f")
+	corruptPacksAndSums(t, home, payload)
+	if out := ac(t, home, nil, "ac-cat", "root/f"); out == string(payload) {
+		t.Fatal("the forgery left the stored bytes as they were")
+	}
+	out, _, err := acRun(home, nil, "ac-verify", "--content", "root")
+	if err == nil || !strings.HasPrefix(out, "FAIL root") || !strings.Contains(out, "does not hash") {
+		t.Errorf("ac-verify --content after a forged checksum = %q, %v; want FAIL by hash", out, err)
 	}
 }
 

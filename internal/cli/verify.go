@@ -37,7 +37,7 @@ example:
 				if err != nil {
 					return err
 				}
-				h, err := e.open(ctx)
+				h, err := home.Open(ctx, home.Options{Dir: e.HomeDir, API: e.API, Rehash: true})
 				if err != nil {
 					return err
 				}
