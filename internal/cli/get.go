@@ -295,16 +295,8 @@ func (x *exporter) fetcher() {
 	for b := range x.fetch {
 		for i := range b.jobs {
 			j := &b.jobs[i]
-			if x.ctx.Err() != nil {
-				j.err = x.ctx.Err()
-				continue
-			}
-			j.src, j.err = x.store.OpenFile(x.ctx, j.e.Target)
-			if j.err == nil && j.src.Size() <= prefetchMax {
-				j.data = make([]byte, j.src.Size())
-				_, j.err = io.ReadFull(j.src, j.data)
-				j.src.Close()
-				j.src = nil
+			if j.err = x.ctx.Err(); j.err == nil {
+				j.err = x.fetchFile(j)
 			}
 			if j.err != nil {
 				j.err = acerr.E("get", j.dest, acerr.Other, j.err)
@@ -312,6 +304,35 @@ func (x *exporter) fetcher() {
 		}
 		close(b.done)
 	}
+}
+
+// fetchFile reads the file of j whole into j.data if it is small, and
+// otherwise opens it as j.src for the writer to stream.
+func (x *exporter) fetchFile(j *exportJob) error {
+	if j.e.Target.Type() == cid.Raw {
+		// A file of one chunk is a raw block, whose bytes are the file's.
+		data, err := x.store.Get(x.ctx, j.e.Target)
+		if err != nil {
+			return err
+		}
+		if data == nil {
+			data = []byte{} // an empty file is still written from data
+		}
+		j.data = data
+		return nil
+	}
+	src, err := x.store.OpenFile(x.ctx, j.e.Target)
+	if err != nil {
+		return err
+	}
+	if src.Size() > prefetchMax {
+		j.src = src
+		return nil
+	}
+	defer src.Close()
+	j.data = make([]byte, src.Size())
+	_, err = io.ReadFull(src, j.data)
+	return err
 }
 
 // writer writes the batches in order. After the first error it stops the

@@ -534,19 +534,29 @@ func TestBadMergeLeavesHead(t *testing.T) {
 	}
 }
 
-// TestGetKeepsModesAndTimes exports files of several modes, a read-only
-// one among them, and checks that each comes back with its mode and its
-// modification time to the nanosecond, as do the directories.
+// TestGetKeepsModesAndTimes exports files of several modes and sizes (a
+// read-only one, an empty one, one of several chunks) and checks that each
+// comes back with its bytes, its mode and its modification time to the
+// nanosecond, as do the directories.
 func TestGetKeepsModesAndTimes(t *testing.T) {
 	home := newHome(t)
 	src := filepath.Join(t.TempDir(), "src")
 	os.MkdirAll(filepath.Join(src, "sub"), 0o750)
-	files := map[string]os.FileMode{"a.txt": 0o644, "run.sh": 0o755, "secret": 0o600, "sub/ro.txt": 0o444}
+	files := map[string]os.FileMode{"a.txt": 0o644, "run.sh": 0o755, "secret": 0o600, "sub/ro.txt": 0o444, "empty": 0o640, "sub/chunks.bin": 0o644}
+	content := func(name string) []byte {
+		switch name {
+		case "empty":
+			return []byte{}
+		case "sub/chunks.bin":
+			return bytes.Repeat([]byte(name), 700<<10/len(name)) // three chunks
+		}
+		return []byte(name)
+	}
 	base := time.Date(2021, 3, 4, 5, 6, 7, 123456789, time.UTC)
 	i := 0
 	for name, mode := range files {
 		p := filepath.Join(src, name)
-		if err := os.WriteFile(p, []byte(name), 0o600); err != nil {
+		if err := os.WriteFile(p, content(name), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		os.Chmod(p, mode)
@@ -574,6 +584,9 @@ func TestGetKeepsModesAndTimes(t *testing.T) {
 	}
 	for name := range files {
 		check(name)
+		if b, err := os.ReadFile(filepath.Join(out, name)); err != nil || !bytes.Equal(b, content(name)) {
+			t.Errorf("%s: exported %d bytes (%v), want %d", name, len(b), err, len(content(name)))
+		}
 	}
 	check("sub")
 }
