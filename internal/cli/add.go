@@ -102,17 +102,28 @@ func (im *importer) importPath(ctx context.Context, src string) (schema.Entry, e
 		return schema.Entry{}, acerr.E("add", src, acerr.Invalid, errors.New("not a regular file or directory"))
 	}
 	top := &fsNode{path: src, info: info}
-	var files []*fsNode
 	var dirs []*fsNode // parents before children
+	// Files are imported while the scan goes on finding more.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	files := make(chan *fsNode, 4*im.workers)
+	imported := make(chan error, 1)
+	go func() { imported <- im.importFiles(ctx, files) }()
+	var scanErr error
 	if info.IsDir() {
-		if err := im.scan(top, &files, &dirs); err != nil {
-			return schema.Entry{}, err
-		}
+		scanErr = im.scan(ctx, top, files, &dirs)
 	} else {
-		files = append(files, top)
+		files <- top
 	}
-	if err := im.importFiles(ctx, files); err != nil {
-		return schema.Entry{}, err
+	close(files)
+	if scanErr != nil {
+		cancel()
+	}
+	if err := <-imported; scanErr == nil {
+		scanErr = err
+	}
+	if scanErr != nil {
+		return schema.Entry{}, scanErr
 	}
 	for i := len(dirs) - 1; i >= 0; i-- {
 		d := dirs[i]
@@ -142,7 +153,10 @@ func (im *importer) entry(n *fsNode, kind schema.Kind, c cid.Cid, size uint64) s
 	}
 }
 
-func (im *importer) scan(d *fsNode, files, dirs *[]*fsNode) error {
+// scan finds the files and directories under d. It sends the files to
+// files as it finds them and appends the directories to dirs, parents
+// before children.
+func (im *importer) scan(ctx context.Context, d *fsNode, files chan<- *fsNode, dirs *[]*fsNode) error {
 	*dirs = append(*dirs, d)
 	des, err := os.ReadDir(d.path)
 	if err != nil {
@@ -161,11 +175,15 @@ func (im *importer) scan(d *fsNode, files, dirs *[]*fsNode) error {
 		n := &fsNode{path: p, info: info}
 		switch {
 		case info.IsDir():
-			if err := im.scan(n, files, dirs); err != nil {
+			if err := im.scan(ctx, n, files, dirs); err != nil {
 				return err
 			}
 		case info.Mode().IsRegular():
-			*files = append(*files, n)
+			select {
+			case files <- n:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		default:
 			fmt.Fprintf(im.env.Stderr, "%s: skipping %s: not a regular file or directory\n", im.env.Name, p)
 			continue
@@ -175,33 +193,27 @@ func (im *importer) scan(d *fsNode, files, dirs *[]*fsNode) error {
 	return nil
 }
 
-func (im *importer) importFiles(ctx context.Context, files []*fsNode) error {
+// importFiles imports the files it receives until files is closed, with
+// im.workers goroutines, and returns the first error. After an error it
+// only drains files.
+func (im *importer) importFiles(ctx context.Context, files <-chan *fsNode) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	work := make(chan *fsNode)
 	var wg sync.WaitGroup
 	var once sync.Once
 	var firstErr error
 	for range im.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := range work {
+		wg.Go(func() {
+			for n := range files {
+				if ctx.Err() != nil {
+					continue
+				}
 				if err := im.importFile(ctx, n); err != nil {
 					once.Do(func() { firstErr = err; cancel() })
 				}
 			}
-		}()
+		})
 	}
-feed:
-	for _, n := range files {
-		select {
-		case work <- n:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
 	wg.Wait()
 	if firstErr == nil && ctx.Err() != nil {
 		firstErr = ctx.Err()
@@ -210,9 +222,9 @@ feed:
 }
 
 func (im *importer) importFile(ctx context.Context, n *fsNode) error {
-	f, err := os.Open(n.path)
+	f, err := openFile(n.path)
 	if err != nil {
-		return acerr.E("add", n.path, acerr.IO, err)
+		return acerr.E("add", n.path, acerr.KindOf(fsKind(err)), err)
 	}
 	defer f.Close()
 	c, size, err := im.h.Store.AddFile(ctx, f)

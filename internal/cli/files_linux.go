@@ -67,6 +67,40 @@ func writeFull(fd int, b []byte) error {
 	return nil
 }
 
+// openFile opens the local file at path for reading, straight from the
+// system calls for the reason createFile gives.
+func openFile(path string) (io.ReadCloser, error) {
+	var fd int
+	err := retry(func() (err error) {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return fdReader(fd), nil
+}
+
+// fdReader reads from a file descriptor, which Close closes.
+type fdReader int
+
+func (r fdReader) Read(b []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(r), b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(b) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (r fdReader) Close() error { return unix.Close(int(r)) }
+
 // fdWriter writes to a file descriptor.
 type fdWriter int
 
