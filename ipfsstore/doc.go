@@ -14,7 +14,10 @@
 //     drops it at Close: a dry run writes its blocks there (NewOverlay).
 //
 // Every block that enters a Store is hash-checked against its CID and is at
-// most MaxBlockSize bytes; Get checks the hash of what it returns. Blocks
+// most MaxBlockSize bytes. Get checks what it returns: the kubo and memory
+// stores by its hash, the embedded store by a CRC-32C kept since the
+// block's hash was checked on its way in, and by its hash as well when
+// opened with Config.Rehash (pack.go says why). Blocks
 // are keyed by multihash, as in kubo: the same bytes under two codecs or
 // CID versions are one block. File import produces the same CIDs as
 // `ipfs add --cid-version=1` (256 KiB chunks, raw leaves, balanced layout

@@ -61,10 +61,10 @@ type dirTime struct {
 	mtime time.Time
 }
 
-// export writes the entry at p under head to dest. Files are fetched and
-// hash-checked by up to fetchers goroutines ahead of one writer, which
-// creates them in walk order: on ext4, several goroutines creating and
-// writing files at once cost several times the system time of one.
+// export writes the entry at p under head to dest. Up to fetchers
+// goroutines fetch files (which the store checks) ahead of one writer,
+// which creates them in walk order: on ext4, several goroutines creating
+// and writing files at once cost several times the system time of one.
 func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, fetchers int) error {
 	needsChmod(0) // read the umask before any goroutine creates a file
 	t := h.Tree(cid.Undef)
@@ -216,7 +216,7 @@ type exportBatch struct {
 }
 
 // An exporter writes files in the order they are added, by one writer
-// goroutine, while fetchers read and hash-check the next ones.
+// goroutine, while fetchers read (and the store checks) the next ones.
 type exporter struct {
 	ctx    context.Context
 	cancel context.CancelFunc
