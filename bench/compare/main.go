@@ -6,7 +6,8 @@
 // files of 1–64 KiB, and one large file. Each location (-disk, -tmpfs) gets
 // its own copy of the data and its own fresh homes and kubo repos; every
 // measurement is repeated -runs times and the median is reported, with the
-// peak RSS of the process.
+// peak RSS of the process. Within a workload ac, kubo and cp take turns,
+// and which goes first rotates from run to run.
 //
 // Usage:
 //
@@ -166,19 +167,36 @@ func (b *bench) once(loc, dir, data string, i int, big bool) (scratch string) {
 	run(ipfsEnv, b.ipfs, "init", "--profile=test")
 
 	tree := filepath.Join(data, "tree")
-	s, _ := run(acEnv, b.ac("ac-add"), tree, "root/projects/tree")
-	b.record(loc+"/add tree/ac", s)
-	s, treeCID := run(ipfsEnv, b.ipfs, "add", "-r", "-Q", "--cid-version=1", "--offline", tree)
-	b.record(loc+"/add tree/kubo", s)
-	s, _ = run(nil, "cp", "-r", tree, filepath.Join(scratch, "cp-tree"))
-	b.record(loc+"/add tree/cp -r", s)
-
-	s, _ = run(acEnv, b.ac("ac-get"), "root/projects/tree", filepath.Join(scratch, "ac-tree"))
-	b.record(loc+"/get tree/ac", s)
-	s, _ = run(ipfsEnv, b.ipfs, "get", "--offline", "-o", filepath.Join(scratch, "ipfs-tree"), strings.TrimSpace(treeCID))
-	b.record(loc+"/get tree/kubo", s)
-	s, _ = run(nil, "cp", "-r", filepath.Join(scratch, "cp-tree"), filepath.Join(scratch, "cp-tree2"))
-	b.record(loc+"/get tree/cp -r", s)
+	var treeCID string
+	b.turns(i,
+		func() {
+			s, _ := run(acEnv, b.ac("ac-add"), tree, "root/projects/tree")
+			b.record(loc+"/add tree/ac", s)
+		},
+		func() {
+			s, out := run(ipfsEnv, b.ipfs, "add", "-r", "-Q", "--cid-version=1", "--offline", tree)
+			b.record(loc+"/add tree/kubo", s)
+			treeCID = strings.TrimSpace(out)
+		},
+		func() {
+			s, _ := run(nil, "cp", "-r", tree, filepath.Join(scratch, "cp-tree"))
+			b.record(loc+"/add tree/cp -r", s)
+		},
+	)
+	b.turns(i,
+		func() {
+			s, _ := run(acEnv, b.ac("ac-get"), "root/projects/tree", filepath.Join(scratch, "ac-tree"))
+			b.record(loc+"/get tree/ac", s)
+		},
+		func() {
+			s, _ := run(ipfsEnv, b.ipfs, "get", "--offline", "-o", filepath.Join(scratch, "ipfs-tree"), treeCID)
+			b.record(loc+"/get tree/kubo", s)
+		},
+		func() {
+			s, _ := run(nil, "cp", "-r", filepath.Join(scratch, "cp-tree"), filepath.Join(scratch, "cp-tree2"))
+			b.record(loc+"/get tree/cp -r", s)
+		},
+	)
 	if i == 0 {
 		run(nil, "diff", "-r", tree, filepath.Join(scratch, "ac-tree"))
 	}
@@ -187,22 +205,51 @@ func (b *bench) once(loc, dir, data string, i int, big bool) (scratch string) {
 		return scratch
 	}
 	bigFile := filepath.Join(data, "big")
-	s, acOut := run(acEnv, b.ac("ac-add"), bigFile, "root/projects/big")
-	b.record(loc+"/add big/ac", s)
-	s, bigCID := run(ipfsEnv, b.ipfs, "add", "-Q", "--cid-version=1", "--offline", bigFile)
-	b.record(loc+"/add big/kubo", s)
-	s, _ = run(nil, "cp", bigFile, filepath.Join(scratch, "cp-big"))
-	b.record(loc+"/add big/cp", s)
-	if !strings.HasPrefix(acOut, strings.TrimSpace(bigCID)+" ") {
+	var acOut, bigCID string
+	b.turns(i,
+		func() {
+			var s sample
+			s, acOut = run(acEnv, b.ac("ac-add"), bigFile, "root/projects/big")
+			b.record(loc+"/add big/ac", s)
+		},
+		func() {
+			s, out := run(ipfsEnv, b.ipfs, "add", "-Q", "--cid-version=1", "--offline", bigFile)
+			b.record(loc+"/add big/kubo", s)
+			bigCID = strings.TrimSpace(out)
+		},
+		func() {
+			s, _ := run(nil, "cp", bigFile, filepath.Join(scratch, "cp-big"))
+			b.record(loc+"/add big/cp", s)
+		},
+	)
+	if !strings.HasPrefix(acOut, bigCID+" ") {
 		log.Fatalf("ac-add and ipfs add disagree on the big file's CID: %q vs %q", acOut, bigCID)
 	}
-	s, _ = run(acEnv, b.ac("ac-get"), "root/projects/big", filepath.Join(scratch, "ac-big"))
-	b.record(loc+"/get big/ac", s)
-	s, _ = run(ipfsEnv, b.ipfs, "get", "--offline", "-o", filepath.Join(scratch, "ipfs-big"), strings.TrimSpace(bigCID))
-	b.record(loc+"/get big/kubo", s)
-	s, _ = run(nil, "cp", filepath.Join(scratch, "cp-big"), filepath.Join(scratch, "cp-big2"))
-	b.record(loc+"/get big/cp", s)
+	b.turns(i,
+		func() {
+			s, _ := run(acEnv, b.ac("ac-get"), "root/projects/big", filepath.Join(scratch, "ac-big"))
+			b.record(loc+"/get big/ac", s)
+		},
+		func() {
+			s, _ := run(ipfsEnv, b.ipfs, "get", "--offline", "-o", filepath.Join(scratch, "ipfs-big"), bigCID)
+			b.record(loc+"/get big/kubo", s)
+		},
+		func() {
+			s, _ := run(nil, "cp", filepath.Join(scratch, "cp-big"), filepath.Join(scratch, "cp-big2"))
+			b.record(loc+"/get big/cp", s)
+		},
+	)
 	return scratch
+}
+
+// turns runs the three measurements of a workload, starting in run i with
+// the i-th: the disk's speed drifts during a run (a virtual disk slows
+// down after sustained writes), so none of ac, kubo and cp always goes
+// first.
+func (b *bench) turns(i int, fs ...func()) {
+	for k := range fs {
+		fs[(i+k)%len(fs)]()
+	}
 }
 
 // startup times commands that do almost nothing, 30 times each per run.
