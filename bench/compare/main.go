@@ -11,7 +11,7 @@
 //
 // Usage:
 //
-//	go run ./bench/compare [-disk DIR] [-tmpfs DIR] [-runs 3] [-big-size 512]
+//	go run ./bench/compare [-disk DIR] [-tmpfs DIR] [-runs 3] [-big-size 512] [-settle 35s]
 package main
 
 import (
@@ -67,6 +67,9 @@ func (b *bench) record(key string, s sample) {
 		b.order = append(b.order, key)
 	}
 	r.samples = append(r.samples, s)
+	if !strings.HasPrefix(key, "startup/") {
+		log.Printf("%s: %s (on disk after %s)", key, ms(s.wall), ms(s.durable))
+	}
 }
 
 // run runs a command and returns its wall time, peak RSS and stdout.
@@ -106,6 +109,7 @@ func main() {
 	tmpfs := flag.String("tmpfs", "/dev/shm/ac-bench", "work `dir` on tmpfs (empty: skip)")
 	runs := flag.Int("runs", 3, "repetitions of each measurement")
 	bigMiB := flag.Int("big-size", 512, "size of the large file in MiB (0: skip)")
+	settle := flag.Duration("settle", 35*time.Second, "wait between disk runs, after deleting the last one's files")
 	flag.Parse()
 
 	must(os.MkdirAll(*disk, 0o755))
@@ -131,22 +135,20 @@ func main() {
 			run(nil, "go", args...)
 			must(os.WriteFile(filepath.Join(data, "done"), nil, 0o644))
 		}
-		// On ext4, creating files soon after many were deleted costs
-		// several times more (the inode allocator scans past inodes it
-		// will not reuse for 30 s), so the disk runs keep their files
-		// until all are done; tmpfs has no such cost and less room.
-		var scratches []string
+		// Each run's files are deleted when it ends. On ext4, creating
+		// files soon after many were deleted costs several times more (the
+		// inode allocator scans past inodes it will not reuse for 30 s), so
+		// the next disk run waits -settle first. Keeping the files instead
+		// made even plain writes into the page cache slow down as the cache
+		// grew: cp of the 512 MiB file, unsynced, went from 0.2 s in the
+		// first run to 1.3 s in the second.
 		for i := 0; i < *runs; i++ {
 			log.Printf("%s: run %d of %d", loc.name, i+1, *runs)
 			scratch := b.once(loc.name, loc.dir, data, i, *bigMiB > 0)
-			if loc.name == "tmpfs" {
-				must(os.RemoveAll(scratch))
-			} else {
-				scratches = append(scratches, scratch)
+			must(os.RemoveAll(scratch))
+			if loc.name == "disk" && i+1 < *runs {
+				time.Sleep(*settle)
 			}
-		}
-		for _, s := range scratches {
-			must(os.RemoveAll(s))
 		}
 	}
 	b.startup(*disk, *runs)
@@ -283,19 +285,39 @@ func (b *bench) cp(loc, workload string) *result {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
 
+// ratio is the median, over the runs, of other's time divided by ac's in
+// the same run, with the smallest and largest of those ratios. The disk's
+// speed drifts between runs far more than between two commands run one
+// after the other, so a ratio is taken within a run, never across runs.
+func ratio(ac, other *result, durable bool) string {
+	var rs []float64
+	for i := range min(len(ac.samples), len(other.samples)) {
+		a, o := ac.samples[i].wall, other.samples[i].wall
+		if durable {
+			a, o = ac.samples[i].durable, other.samples[i].durable
+		}
+		rs = append(rs, float64(o)/float64(a))
+	}
+	sort.Float64s(rs)
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", rs[len(rs)/2], rs[0], rs[len(rs)-1])
+}
+
 func (b *bench) report(locations []struct{ name, dir string }) {
+	workloads := []string{"add tree", "add big", "get tree", "get big"}
+	fmt.Println("Medians of the times; ratios are medians of the ratios within each run, with their range.")
+	fmt.Println()
 	fmt.Println("| location | workload | ac | kubo | cp | kubo ÷ ac | cp ÷ ac | ac peak RSS | kubo peak RSS |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, loc := range locations {
-		for _, w := range []string{"add tree", "add big", "get tree", "get big"} {
+		for _, w := range workloads {
 			ac, ok := b.results[loc.name+"/"+w+"/ac"]
 			if !ok {
 				continue
 			}
-			a, k, c := ac.median(), b.results[loc.name+"/"+w+"/kubo"].median(), b.cp(loc.name, w).median()
-			fmt.Printf("| %s | %s | %s | %s | %s | %.2f× | %.2f× | %d MiB | %d MiB |\n", loc.name, w,
-				ms(a.wall), ms(k.wall), ms(c.wall),
-				float64(k.wall)/float64(a.wall), float64(c.wall)/float64(a.wall), a.rss>>10, k.rss>>10)
+			kubo, cp := b.results[loc.name+"/"+w+"/kubo"], b.cp(loc.name, w)
+			a, k, c := ac.median(), kubo.median(), cp.median()
+			fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %d MiB | %d MiB |\n", loc.name, w,
+				ms(a.wall), ms(k.wall), ms(c.wall), ratio(ac, kubo, false), ratio(ac, cp, false), a.rss>>10, k.rss>>10)
 		}
 	}
 	fmt.Println()
@@ -307,15 +329,15 @@ func (b *bench) report(locations []struct{ name, dir string }) {
 		if loc.name != "disk" {
 			continue
 		}
-		for _, w := range []string{"add tree", "add big", "get tree", "get big"} {
+		for _, w := range workloads {
 			ac, ok := b.results[loc.name+"/"+w+"/ac"]
 			if !ok {
 				continue
 			}
-			a, k, c := ac.median(), b.results[loc.name+"/"+w+"/kubo"].median(), b.cp(loc.name, w).median()
-			fmt.Printf("| %s | %s | %s | %s | %s | %.2f× | %.2f× |\n", loc.name, w,
-				ms(a.durable), ms(k.durable), ms(c.durable),
-				float64(k.durable)/float64(a.durable), float64(c.durable)/float64(a.durable))
+			kubo, cp := b.results[loc.name+"/"+w+"/kubo"], b.cp(loc.name, w)
+			a, k, c := ac.median(), kubo.median(), cp.median()
+			fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", loc.name, w,
+				ms(a.durable), ms(k.durable), ms(c.durable), ratio(ac, kubo, true), ratio(ac, cp, true))
 		}
 	}
 	fmt.Println()
