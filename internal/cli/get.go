@@ -32,7 +32,7 @@ files are never overwritten.
 example:
   ac-get root/projects/pictures ./pictures`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			jobs := fs.Int("j", 0, "fetch and check `n` files at a time (default: one per CPU)")
+			jobs := fs.Int("j", 0, "fetch `n` files and write n directories at a time (default: one per CPU)")
 			return func(ctx context.Context, args []string) error {
 				if err := nargs(args, 2, 2); err != nil {
 					return err
@@ -46,11 +46,11 @@ example:
 					return err
 				}
 				defer h.Close()
-				fetchers := *jobs
-				if fetchers <= 0 {
-					fetchers = runtime.GOMAXPROCS(0)
+				n := *jobs
+				if n <= 0 {
+					n = runtime.GOMAXPROCS(0)
 				}
-				return export(ctx, h, head, p, args[1], fetchers)
+				return export(ctx, h, head, p, args[1], n, n)
 			}
 		},
 	}
@@ -62,10 +62,14 @@ type dirTime struct {
 }
 
 // export writes the entry at p under head to dest. Up to fetchers
-// goroutines fetch files (which the store checks) ahead of one writer,
-// which creates them in walk order: on ext4, several goroutines creating
-// and writing files at once cost several times the system time of one.
-func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, fetchers int) error {
+// goroutines fetch files (which the store checks) ahead of writers
+// goroutines, each of which creates the files of whole directories in walk
+// order. Two writers never share a directory: ext4 creates the files of
+// one directory one at a time. When ext4 is slow at creating files (for
+// half a minute or more after many were deleted) its time goes to the
+// CPU, and two writers on two cores halve it; when it is fast they cost
+// nothing over one.
+func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, fetchers, writers int) error {
 	needsChmod(0) // read the umask before any goroutine creates a file
 	t := h.Tree(cid.Undef)
 	ent, err := t.Lookup(ctx, head, p)
@@ -94,7 +98,7 @@ func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, fet
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	x := newExporter(ctx, h, fetchers)
+	x := newExporter(ctx, h, fetchers, writers)
 	prefix := p + "/"
 	if p == "" {
 		prefix = ""
@@ -208,52 +212,67 @@ type exportJob struct {
 	err  error
 }
 
-// exportBatch is files fetched by one fetcher and then written in order.
+// exportBatch is files of one directory, fetched by one fetcher and then
+// written in order by one writer.
 type exportBatch struct {
+	dir   string // the local directory of the files
 	jobs  []exportJob
 	bytes uint64
 	done  chan struct{} // closed by the fetcher when every job is fetched
 }
 
-// An exporter writes files in the order they are added, by one writer
-// goroutine, while fetchers read (and the store checks) the next ones.
+// An exporter writes files by writer goroutines, each taking whole
+// directories and writing their files in the order they were added, while
+// fetchers read (and the store checks) the next ones.
 type exporter struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	store  ipfsstore.Store
-	cur    *exportBatch      // being filled by add
-	fetch  chan *exportBatch // to the fetchers
-	write  chan *exportBatch // to the writer, in order
-	fwg    sync.WaitGroup    // the fetchers
-	wdone  chan struct{}     // closed when the writer has stopped
-	err    error             // the first error, set before wdone closes
+	cur    *exportBatch        // being filled by add
+	last   string              // the directory of the last batch sent
+	dirs   int                 // directories begun so far
+	fetch  chan *exportBatch   // to the fetchers
+	write  []chan *exportBatch // to each writer, in order
+	fwg    sync.WaitGroup      // the fetchers
+	wwg    sync.WaitGroup      // the writers
+	errMu  sync.Mutex
+	err    error // the first error
 }
 
-func newExporter(ctx context.Context, h *home.Home, fetchers int) *exporter {
+func newExporter(ctx context.Context, h *home.Home, fetchers, writers int) *exporter {
 	ctx, cancel := context.WithCancel(ctx)
+	writers = max(writers, 1)
+	window := max(exportWindow/writers, 2)
 	x := &exporter{
 		ctx:    ctx,
 		cancel: cancel,
 		store:  h.Store,
-		// Every batch in fetch is also in write or being written, so
-		// fetch never fills.
-		fetch: make(chan *exportBatch, exportWindow+1),
-		write: make(chan *exportBatch, exportWindow),
-		wdone: make(chan struct{}),
+		// Every batch in fetch is also in a write channel or being
+		// written, so fetch never fills.
+		fetch: make(chan *exportBatch, writers*window+1),
+		write: make([]chan *exportBatch, writers),
 	}
 	for range max(fetchers, 1) {
-		x.fwg.Add(1)
-		go x.fetcher()
+		x.fwg.Go(x.fetcher)
 	}
-	go x.writer()
+	for i := range x.write {
+		x.write[i] = make(chan *exportBatch, window)
+		x.wwg.Go(func() { x.writer(x.write[i]) })
+	}
 	return x
 }
 
 // add queues the file entry e for export to dest. It blocks while the
 // window is full, and fails once the export has failed.
 func (x *exporter) add(dest string, e schema.Entry) error {
+	dir := filepath.Dir(dest)
+	if x.cur != nil && x.cur.dir != dir {
+		if err := x.send(); err != nil {
+			return err
+		}
+	}
 	if x.cur == nil {
-		x.cur = &exportBatch{jobs: make([]exportJob, 0, batchFiles), done: make(chan struct{})}
+		x.cur = &exportBatch{dir: dir, jobs: make([]exportJob, 0, batchFiles), done: make(chan struct{})}
 	}
 	b := x.cur
 	b.jobs = append(b.jobs, exportJob{dest: dest, e: e})
@@ -264,12 +283,19 @@ func (x *exporter) add(dest string, e schema.Entry) error {
 	return x.send()
 }
 
-// send hands the batch being filled to a fetcher and the writer.
+// send hands the batch being filled to a fetcher and to the writer of its
+// directory. The directories are dealt out to the writers in turn, so
+// that no two write in one directory at once: ext4 creates files in one
+// directory one at a time.
 func (x *exporter) send() error {
 	b := x.cur
 	x.cur = nil
+	if x.last != b.dir {
+		x.dirs++
+		x.last = b.dir
+	}
 	select {
-	case x.write <- b:
+	case x.write[x.dirs%len(x.write)] <- b:
 	case <-x.ctx.Done():
 		return x.ctx.Err()
 	}
@@ -282,16 +308,35 @@ func (x *exporter) finish() error {
 	if x.cur != nil {
 		x.send()
 	}
-	close(x.write)
+	for _, w := range x.write {
+		close(w)
+	}
 	close(x.fetch)
-	<-x.wdone
+	x.wwg.Wait()
 	x.fwg.Wait()
 	x.cancel()
 	return x.err
 }
 
+// fail records err as the export's error if it is the first, and stops
+// the export.
+func (x *exporter) fail(err error) {
+	x.errMu.Lock()
+	defer x.errMu.Unlock()
+	if x.err == nil {
+		x.err = err
+		x.cancel()
+	}
+}
+
+// failed reports whether the export has failed.
+func (x *exporter) failed() bool {
+	x.errMu.Lock()
+	defer x.errMu.Unlock()
+	return x.err != nil
+}
+
 func (x *exporter) fetcher() {
-	defer x.fwg.Done()
 	for b := range x.fetch {
 		for i := range b.jobs {
 			j := &b.jobs[i]
@@ -335,24 +380,22 @@ func (x *exporter) fetchFile(j *exportJob) error {
 	return err
 }
 
-// writer writes the batches in order. After the first error it stops the
-// export and only waits for, and closes, the rest.
-func (x *exporter) writer() {
-	defer close(x.wdone)
-	for b := range x.write {
+// writer writes the batches it is given in order. After the first error
+// of the export it only waits for, and closes, the rest.
+func (x *exporter) writer(batches <-chan *exportBatch) {
+	for b := range batches {
 		<-b.done
 		for i := range b.jobs {
 			j := &b.jobs[i]
 			err := j.err
-			if err == nil && x.err == nil {
+			if err == nil && !x.failed() {
 				err = writeLocal(j.dest, j.e, j.data, j.src)
 			}
 			if j.src != nil {
 				j.src.Close()
 			}
-			if err != nil && x.err == nil {
-				x.err = err
-				x.cancel()
+			if err != nil {
+				x.fail(err)
 			}
 		}
 	}

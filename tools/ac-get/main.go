@@ -18,7 +18,7 @@
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
 //	  -j n
-//	    	fetch and check n files at a time (default: one per CPU)
+//	    	fetch n files and write n directories at a time (default: one per CPU)
 //
 //	exit status: 0 success, 1 failure, 2 bad usage.
 package main
