@@ -590,3 +590,51 @@ func TestGetKeepsModesAndTimes(t *testing.T) {
 	}
 	check("sub")
 }
+
+// TestGetWritersShareNoFile exports, with several writers, a tree whose
+// directories hold files on both sides of a subdirectory (so one
+// directory's files come to the exporter in two runs) and more files than
+// a batch; every file must come back whole, and nothing else.
+func TestGetWritersShareNoFile(t *testing.T) {
+	home := newHome(t)
+	src := filepath.Join(t.TempDir(), "src")
+	makeTree(t, src, 5, 400, 3000, 11)
+	makeTree(t, filepath.Join(src, "d002", "m-sub"), 3, 70, 2000, 12)
+	for _, name := range []string{"a-first", "z-last"} {
+		if err := os.WriteFile(filepath.Join(src, "d002", name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ac(t, home, nil, "ac-add", src, "root/src")
+	for _, j := range []string{"1", "3", "8"} {
+		out := filepath.Join(t.TempDir(), "out")
+		ac(t, home, nil, "ac-get", "-j", j, "root/src", out)
+		n := 0
+		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(src, p)
+			want, _ := os.ReadFile(p)
+			got, err := os.ReadFile(filepath.Join(out, rel))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("-j %s: %s: %d bytes (%v), want %d", j, rel, len(got), err, len(want))
+			}
+			n++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := 0
+		filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				m++
+			}
+			return err
+		})
+		if m != n || n != 400+70+2 {
+			t.Errorf("-j %s: exported %d files of %d (want %d)", j, m, n, 472)
+		}
+	}
+}
