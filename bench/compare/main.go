@@ -192,32 +192,21 @@ func (b *bench) once(loc, dir, data string, i int, big bool) (scratch string) {
 	tree := filepath.Join(data, "tree")
 	var treeCID string
 	b.turns(i,
+		func() { b.measure(loc+"/add tree/ac", acEnv, b.ac("ac-add"), tree, "root/projects/tree") },
 		func() {
-			s, _ := run(acEnv, b.ac("ac-add"), tree, "root/projects/tree")
-			b.record(loc+"/add tree/ac", s)
+			treeCID = b.measure(loc+"/add tree/kubo", ipfsEnv, b.ipfs, "add", "-r", "-Q", "--cid-version=1", "--offline", tree)
 		},
-		func() {
-			s, out := run(ipfsEnv, b.ipfs, "add", "-r", "-Q", "--cid-version=1", "--offline", tree)
-			b.record(loc+"/add tree/kubo", s)
-			treeCID = strings.TrimSpace(out)
-		},
-		func() {
-			s, _ := run(nil, "cp", "-r", tree, filepath.Join(scratch, "cp-tree"))
-			b.record(loc+"/add tree/cp -r", s)
-		},
+		func() { b.measure(loc+"/add tree/cp -r", nil, "cp", "-r", tree, filepath.Join(scratch, "cp-tree")) },
 	)
 	b.turns(i,
 		func() {
-			s, _ := run(acEnv, b.ac("ac-get"), "root/projects/tree", filepath.Join(scratch, "ac-tree"))
-			b.record(loc+"/get tree/ac", s)
+			b.measure(loc+"/get tree/ac", acEnv, b.ac("ac-get"), "root/projects/tree", filepath.Join(scratch, "ac-tree"))
 		},
 		func() {
-			s, _ := run(ipfsEnv, b.ipfs, "get", "--offline", "-o", filepath.Join(scratch, "ipfs-tree"), treeCID)
-			b.record(loc+"/get tree/kubo", s)
+			b.measure(loc+"/get tree/kubo", ipfsEnv, b.ipfs, "get", "--offline", "-o", filepath.Join(scratch, "ipfs-tree"), treeCID)
 		},
 		func() {
-			s, _ := run(nil, "cp", "-r", filepath.Join(scratch, "cp-tree"), filepath.Join(scratch, "cp-tree2"))
-			b.record(loc+"/get tree/cp -r", s)
+			b.measure(loc+"/get tree/cp -r", nil, "cp", "-r", filepath.Join(scratch, "cp-tree"), filepath.Join(scratch, "cp-tree2"))
 		},
 	)
 	if i == 0 {
@@ -230,39 +219,35 @@ func (b *bench) once(loc, dir, data string, i int, big bool) (scratch string) {
 	bigFile := filepath.Join(data, "big")
 	var acOut, bigCID string
 	b.turns(i,
+		func() { acOut = b.measure(loc+"/add big/ac", acEnv, b.ac("ac-add"), bigFile, "root/projects/big") },
 		func() {
-			var s sample
-			s, acOut = run(acEnv, b.ac("ac-add"), bigFile, "root/projects/big")
-			b.record(loc+"/add big/ac", s)
+			bigCID = b.measure(loc+"/add big/kubo", ipfsEnv, b.ipfs, "add", "-Q", "--cid-version=1", "--offline", bigFile)
 		},
-		func() {
-			s, out := run(ipfsEnv, b.ipfs, "add", "-Q", "--cid-version=1", "--offline", bigFile)
-			b.record(loc+"/add big/kubo", s)
-			bigCID = strings.TrimSpace(out)
-		},
-		func() {
-			s, _ := run(nil, "cp", bigFile, filepath.Join(scratch, "cp-big"))
-			b.record(loc+"/add big/cp", s)
-		},
+		func() { b.measure(loc+"/add big/cp", nil, "cp", bigFile, filepath.Join(scratch, "cp-big")) },
 	)
 	if !strings.HasPrefix(acOut, bigCID+" ") {
 		log.Fatalf("ac-add and ipfs add disagree on the big file's CID: %q vs %q", acOut, bigCID)
 	}
 	b.turns(i,
 		func() {
-			s, _ := run(acEnv, b.ac("ac-get"), "root/projects/big", filepath.Join(scratch, "ac-big"))
-			b.record(loc+"/get big/ac", s)
+			b.measure(loc+"/get big/ac", acEnv, b.ac("ac-get"), "root/projects/big", filepath.Join(scratch, "ac-big"))
 		},
 		func() {
-			s, _ := run(ipfsEnv, b.ipfs, "get", "--offline", "-o", filepath.Join(scratch, "ipfs-big"), bigCID)
-			b.record(loc+"/get big/kubo", s)
+			b.measure(loc+"/get big/kubo", ipfsEnv, b.ipfs, "get", "--offline", "-o", filepath.Join(scratch, "ipfs-big"), bigCID)
 		},
 		func() {
-			s, _ := run(nil, "cp", filepath.Join(scratch, "cp-big"), filepath.Join(scratch, "cp-big2"))
-			b.record(loc+"/get big/cp", s)
+			b.measure(loc+"/get big/cp", nil, "cp", filepath.Join(scratch, "cp-big"), filepath.Join(scratch, "cp-big2"))
 		},
 	)
 	return scratch
+}
+
+// measure runs a command, records its sample under key and returns its
+// stdout, trimmed.
+func (b *bench) measure(key string, env []string, name string, args ...string) string {
+	s, out := run(env, name, args...)
+	b.record(key, s)
+	return strings.TrimSpace(out)
 }
 
 // turns runs the three measurements of a workload, starting in run i with

@@ -347,15 +347,25 @@ func TestBadInputLeavesHead(t *testing.T) {
 	}
 }
 
+// homeWithFile returns a new home holding one file at root/f, and the
+// file's bytes.
+func homeWithFile(t *testing.T) (home string, payload []byte) {
+	t.Helper()
+	home = newHome(t)
+	src := filepath.Join(t.TempDir(), "f")
+	payload = bytes.Repeat([]byte("archivecache "), 1000)
+	if err := os.WriteFile(src, payload, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ac(t, home, nil, "ac-add", src, "root/f")
+	return home, payload
+}
+
 // TestCorruptBlockIsReported flips a byte inside the embedded store's
 // pack files: ac-verify --content must say FAIL, not OK, and ac-cat must
 // refuse to print wrong bytes.
 func TestCorruptBlockIsReported(t *testing.T) {
-	home := newHome(t)
-	src := filepath.Join(t.TempDir(), "f")
-	payload := bytes.Repeat([]byte("archivecache "), 1000)
-	os.WriteFile(src, payload, 0o644)
-	ac(t, home, nil, "ac-add", src, "root/f")
+	home, payload := homeWithFile(t)
 	corruptPacks(t, home, payload)
 	out, _, err := acRun(home, nil, "ac-verify", "--content", "root")
 	if err == nil || !strings.HasPrefix(out, "FAIL root") {
@@ -374,11 +384,7 @@ func TestCorruptBlockIsReported(t *testing.T) {
 // index keeps of it: reads trust that checksum, but ac-verify --content
 // hashes every block again and must say FAIL.
 func TestVerifyContentRehashes(t *testing.T) {
-	home := newHome(t)
-	src := filepath.Join(t.TempDir(), "f")
-	payload := bytes.Repeat([]byte("archivecache "), 1000)
-	os.WriteFile(src, payload, 0o644)
-	ac(t, home, nil, "ac-add", src, "root/f")
+	home, payload := homeWithFile(t)
 	corruptPacksAndSums(t, home, payload)
 	if out := ac(t, home, nil, "ac-cat", "root/f"); out == string(payload) {
 		t.Fatal("the forgery left the stored bytes as they were")
