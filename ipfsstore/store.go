@@ -19,8 +19,10 @@ const ChunkSize = 256 << 10
 //
 // The contract, checked for every implementation by storetest.Run:
 //   - Get of a block that is not held returns an *acerr.Error of kind
-//     acerr.NotExist naming the CID. Get checks that what it returns hashes
-//     to c (kind acerr.Integrity otherwise). The caller owns the slice.
+//     acerr.NotExist naming the CID. Get checks what it returns (kind
+//     acerr.Integrity if it fails): against c's hash, or, in the embedded
+//     store, against the checksum it kept when the block's hash was
+//     checked on the way in. The caller owns the slice.
 //   - Put checks that data hashes to c (kind acerr.Integrity otherwise) and
 //     that len(data) <= MaxBlockSize (kind acerr.TooLarge); nothing is stored
 //     on failure. Put is idempotent. Put does not keep data.

@@ -14,7 +14,7 @@ import (
 
 // blockStore is what UnixFS import and reading need from a store.
 type blockStore interface {
-	// Get returns block c, checked against its hash.
+	// Get returns block c, checked as Store.Get checks it.
 	Get(ctx context.Context, c cid.Cid) ([]byte, error)
 	// putBuilt stores a block that the importer built and hashed in this
 	// process a moment ago. The store may skip checking the hash again. It
