@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/ipfsstore/storetest"
 	"github.com/archivecache/archivecache/merge"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
@@ -72,13 +73,13 @@ func TestMergeCostFollowsDifference(t *testing.T) {
 	if d, _ := tree.New(mem, tree.Config{}).ReadDirectory(ctx, base); !d.Shard.Defined() {
 		t.Fatalf("the root of %d directories is not sharded", dirs)
 	}
-	st := &countingStore{Store: mem}
+	st := &storetest.Counting{Store: mem}
 	m := merge.New(merge.Config{Store: st})
 	got, _, err := m.Merge(ctx, a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reads := st.gets.Load()
+	reads := st.Gets.Load()
 
 	tr := tree.New(mem, tree.Config{})
 	for i, p := range changed {
@@ -97,12 +98,12 @@ func TestMergeCostFollowsDifference(t *testing.T) {
 	if max := int64(20 * 2 * 4); reads > max {
 		t.Errorf("merge read %d blocks, want at most %d", reads, max)
 	}
-	st.gets.Store(0)
+	st.Gets.Store(0)
 	walked := 0
 	tree.New(st, tree.Config{}).Walk(ctx, a, "", func(string, schema.Entry) error { walked++; return nil })
-	t.Logf("merge read %d blocks; a walk of one tree reads %d (%d entries)", reads, st.gets.Load(), walked)
-	if st.gets.Load() < int64(dirs) {
-		t.Errorf("a walk read %d blocks, fewer than the %d directories", st.gets.Load(), dirs)
+	t.Logf("merge read %d blocks; a walk of one tree reads %d (%d entries)", reads, st.Gets.Load(), walked)
+	if st.Gets.Load() < int64(dirs) {
+		t.Errorf("a walk read %d blocks, fewer than the %d directories", st.Gets.Load(), dirs)
 	}
 }
 
@@ -112,23 +113,23 @@ func BenchmarkMerge100k(b *testing.B) {
 	mem := ipfsstore.NewMemory()
 	_, x, y, _ := bigTrees(b, mem, 1000, 100, 10)
 	b.Run("merge", func(b *testing.B) {
-		st := &countingStore{Store: mem}
+		st := &storetest.Counting{Store: mem}
 		for b.Loop() {
 			m := merge.New(merge.Config{Store: st}) // as each ac-merge does
 			if _, _, err := m.Merge(ctx, x, y); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(st.gets.Load())/float64(b.N), "blocks/op")
+		b.ReportMetric(float64(st.Gets.Load())/float64(b.N), "blocks/op")
 	})
 	b.Run("walk", func(b *testing.B) {
-		st := &countingStore{Store: mem}
+		st := &storetest.Counting{Store: mem}
 		tr := tree.New(st, tree.Config{})
 		for b.Loop() {
 			if err := tr.Walk(ctx, x, "", func(string, schema.Entry) error { return nil }); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(st.gets.Load())/float64(b.N), "blocks/op")
+		b.ReportMetric(float64(st.Gets.Load())/float64(b.N), "blocks/op")
 	})
 }

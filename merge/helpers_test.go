@@ -80,17 +80,6 @@ type clock struct{ n atomic.Int64 }
 
 func (c *clock) now() time.Time { return time.Unix(1767225600+c.n.Add(1), 0) }
 
-// countingStore counts the blocks read through it.
-type countingStore struct {
-	ipfsstore.Store
-	gets atomic.Int64
-}
-
-func (s *countingStore) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
-	s.gets.Add(1)
-	return s.Store.Get(ctx, c)
-}
-
 // fileEntry stands for a file with content s, stored as a raw block.
 func fileEntry(t tb, st ipfsstore.Store, s string) schema.Entry {
 	t.Helper()

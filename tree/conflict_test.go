@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/ipfsstore/storetest"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
@@ -206,7 +207,7 @@ func TestDiffAndWithEntries(t *testing.T) {
 			t.Errorf("%d changes: another order gives %s, want %s", n, b2, b)
 		}
 
-		counted := &countingStore{Store: st}
+		counted := &storetest.Counting{Store: st}
 		ct := tree.New(counted, tree.Config{InlineLimit: 2 << 10, LeafLimit: 4 << 10})
 		seen := map[string]bool{}
 		err = ct.Diff(ctx, a, b, func(name string, ea, eb *schema.Entry) error {
@@ -228,7 +229,7 @@ func TestDiffAndWithEntries(t *testing.T) {
 		// Each change touches at most one path of a 3-level trie, read
 		// in both directories.
 		if n <= 10 {
-			if got, max := counted.gets.Load(), int64(2+2*3*n); got > max {
+			if got, max := counted.Gets.Load(), int64(2+2*3*n); got > max {
 				t.Errorf("Diff of %d changes read %d blocks, want at most %d", n, got, max)
 			}
 		}

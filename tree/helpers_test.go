@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,17 +84,6 @@ func wantKind(t *testing.T, what string, err error, want acerr.Kind) {
 	if got := acerr.KindOf(err); got != want {
 		t.Errorf("%s error kind = %v (%v), want %v", what, got, err, want)
 	}
-}
-
-// countingStore counts the blocks read through it.
-type countingStore struct {
-	ipfsstore.Store
-	gets atomic.Int64
-}
-
-func (s *countingStore) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
-	s.gets.Add(1)
-	return s.Store.Get(ctx, c)
 }
 
 // tamperStore returns chosen bytes for chosen CIDs, as a damaged or

@@ -10,6 +10,7 @@ import (
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/ipfsstore/storetest"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
@@ -317,7 +318,7 @@ func TestLargeDirectory(t *testing.T) {
 	const n = 200_000
 	mem := ipfsstore.NewMemory()
 	defer mem.Close()
-	counter := &countingStore{Store: mem}
+	counter := &storetest.Counting{Store: mem}
 	tr := tree.New(counter, tree.Config{Replica: "r1", Now: fixedNow})
 
 	entries := genEntries(n)
@@ -363,12 +364,12 @@ func TestLargeDirectory(t *testing.T) {
 	}
 	var putRoot cid.Cid
 	for _, ch := range changes {
-		counter.gets.Store(0)
+		counter.Gets.Store(0)
 		r, err := ch.do()
 		if err != nil {
 			t.Fatalf("%s: %v", ch.name, err)
 		}
-		if got := counter.gets.Load(); got > maxReads {
+		if got := counter.Gets.Load(); got > maxReads {
 			t.Errorf("%s read %d blocks, want at most %d (trie of %d levels)", ch.name, got, maxReads, sh.depth)
 		}
 		if ch.name == "Put new" {

@@ -33,10 +33,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"sync/atomic"
 	"time"
 
 	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/ipfsstore/storetest"
 	"github.com/archivecache/archivecache/merge"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
@@ -93,17 +93,6 @@ func median(ds []time.Duration) time.Duration {
 
 func content(path, side string) []byte { return []byte(fmt.Sprintf("%s of %s\n", side, path)) }
 
-// countingStore counts the blocks read through it.
-type countingStore struct {
-	ipfsstore.Store
-	gets atomic.Int64
-}
-
-func (s *countingStore) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
-	s.gets.Add(1)
-	return s.Store.Get(ctx, c)
-}
-
 func benchAC(dir string, dirs, files int, changedA, changedB []string, runs int) (mergeT, walkT time.Duration, reads int64) {
 	ctx := context.Background()
 	st, err := ipfsstore.OpenEmbedded(ctx, ipfsstore.Config{Dir: dir})
@@ -143,13 +132,13 @@ func benchAC(dir string, dirs, files int, changedA, changedB []string, runs int)
 	for range runs {
 		s, err := ipfsstore.OpenEmbedded(ctx, ipfsstore.Config{Dir: dir})
 		must(err)
-		cs := &countingStore{Store: s}
+		cs := &storetest.Counting{Store: s}
 		m := merge.New(merge.Config{Store: cs})
 		start := time.Now()
 		_, _, err = m.Merge(ctx, a, b)
 		ms = append(ms, time.Since(start))
 		must(err)
-		reads = cs.gets.Load()
+		reads = cs.Gets.Load()
 		start = time.Now()
 		err = tree.New(s, tree.Config{}).Walk(ctx, a, "", func(string, schema.Entry) error { return nil })
 		ws = append(ws, time.Since(start))
