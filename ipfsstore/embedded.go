@@ -83,8 +83,7 @@ type blockLoc struct {
 	pack   uint32
 	length uint32
 	off    int64
-	sum    uint32 // CRC-32C of the data
-	noSum  bool   // from a first-version index: check the hash instead
+	sum    uint32 // CRC-32C of the data, unless its pack's index is of the first version
 }
 
 // packFile is a pack known to this process.
@@ -178,11 +177,11 @@ func (e *Embedded) get(ctx context.Context, c cid.Cid, rehash bool) ([]byte, err
 		return nil, acerr.E(op, "", acerr.Other, err).WithCID(c.String())
 	}
 	key := blockKey(c)
-	data, loc, found, err := e.read(key)
+	data, loc, noSum, found, err := e.read(key)
 	if err == nil && !found {
 		// Another process may have synced it since we last looked.
 		if err = e.rescan(); err == nil {
-			data, loc, found, err = e.read(key)
+			data, loc, noSum, found, err = e.read(key)
 		}
 	}
 	switch {
@@ -193,10 +192,10 @@ func (e *Embedded) get(ctx context.Context, c cid.Cid, rehash bool) ([]byte, err
 	case !found:
 		return nil, notExist(op, c)
 	}
-	if !loc.noSum && dataSum(data) != loc.sum {
+	if !noSum && dataSum(data) != loc.sum {
 		return nil, acerr.E(op, "", acerr.Integrity, errors.New("stored data does not match its checksum")).WithCID(c.String())
 	}
-	if !loc.noSum && !rehash {
+	if !noSum && !rehash {
 		return data, nil
 	}
 	ok, err := hashMatches(c, data)
@@ -210,29 +209,31 @@ func (e *Embedded) get(ctx context.Context, c cid.Cid, rehash bool) ([]byte, err
 }
 
 // read returns the stored bytes of the block with key, unverified, and
-// where they were.
-func (e *Embedded) read(key string) (data []byte, loc blockLoc, found bool, err error) {
+// where they were; noSum says their pack's index is of the first version,
+// which keeps no checksum.
+func (e *Embedded) read(key string) (data []byte, loc blockLoc, noSum, found bool, err error) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return nil, loc, false, errClosed
+		return nil, loc, false, false, errClosed
 	}
 	loc, ok := e.index[key]
 	if !ok {
 		e.mu.Unlock()
-		return nil, loc, false, nil
+		return nil, loc, false, false, nil
 	}
 	p := e.packs[loc.pack]
+	noSum = p.v1
 	if w := p.w; w != nil && loc.off+int64(loc.length) > w.written {
 		data = w.fromMemory(loc)
 		e.mu.Unlock()
-		return data, loc, true, nil
+		return data, loc, noSum, true, nil
 	}
 	if p.f == nil {
 		p.f, err = os.Open(filepath.Join(e.dir, p.name+".pack"))
 		if err != nil {
 			e.mu.Unlock()
-			return nil, loc, true, err
+			return nil, loc, noSum, true, err
 		}
 	}
 	f := p.f
@@ -241,12 +242,12 @@ func (e *Embedded) read(key string) (data []byte, loc blockLoc, found bool, err 
 	data = make([]byte, loc.length)
 	n, err := f.ReadAt(data, loc.off)
 	if n == len(data) {
-		return data, loc, true, nil
+		return data, loc, noSum, true, nil
 	}
 	if err == io.EOF {
 		err = fmt.Errorf("%w: pack %s ends inside the block at offset %d", errShortPack, p.name, loc.off)
 	}
-	return nil, loc, true, err
+	return nil, loc, noSum, true, err
 }
 
 // errShortPack reports a pack shorter than its index says: damage, not an
@@ -801,7 +802,7 @@ func (e *Embedded) rescan() error {
 		p.v1 = s.v1
 		for _, r := range s.records {
 			if _, ok := e.index[r.key]; !ok {
-				e.index[r.key] = blockLoc{pack: id, length: r.length, off: r.off, sum: r.sum, noSum: s.v1}
+				e.index[r.key] = blockLoc{pack: id, length: r.length, off: r.off, sum: r.sum}
 			}
 		}
 	}
