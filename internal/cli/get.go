@@ -67,8 +67,8 @@ type dirTime struct {
 // order. Two writers never share a directory: ext4 creates the files of
 // one directory one at a time. When ext4 is slow at creating files (for
 // half a minute or more after many were deleted) its time goes to the
-// CPU, and two writers on two cores halve it; when it is fast they cost
-// nothing over one.
+// CPU, and two writers on two cores take 40% off it; when it is fast
+// they cost nothing over one.
 func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, fetchers, writers int) error {
 	needsChmod(0) // read the umask before any goroutine creates a file
 	t := h.Tree(cid.Undef)
