@@ -5,7 +5,9 @@ import (
 	"compress/zlib"
 	"crypto/ed25519"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"github.com/archivecache/archivecache/ipfsstore"
 	"hash/crc32"
 	"io/fs"
 	"math/rand"
@@ -641,6 +643,36 @@ func TestGetWritersShareNoFile(t *testing.T) {
 		})
 		if m != n || n != 400+70+2 {
 			t.Errorf("-j %s: exported %d files of %d (want %d)", j, m, n, 472)
+		}
+	}
+}
+
+// TestGetRemovesFileCutShort corrupts the second chunk of a file of three:
+// ac-get has begun writing the file when it meets the bad block, and must
+// fail with an integrity error and remove what it wrote, whether the file
+// is exported alone or inside its directory.
+func TestGetRemovesFileCutShort(t *testing.T) {
+	home := newHome(t)
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(src, 0o755)
+	payload := make([]byte, 3*ipfsstore.ChunkSize-100)
+	rand.New(rand.NewSource(5)).Read(payload)
+	if err := os.WriteFile(filepath.Join(src, "big.bin"), payload, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ac(t, home, nil, "ac-add", src, "root/src")
+	corruptPacks(t, home, payload[ipfsstore.ChunkSize:])
+	out := t.TempDir()
+	for _, c := range []struct{ path, dest, file string }{
+		{"root/src/big.bin", filepath.Join(out, "alone.bin"), filepath.Join(out, "alone.bin")},
+		{"root/src", filepath.Join(out, "dir"), filepath.Join(out, "dir", "big.bin")},
+	} {
+		_, errOut, err := acRun(home, nil, "ac-get", c.path, c.dest)
+		if err == nil || !strings.Contains(errOut, "integrity") {
+			t.Errorf("ac-get %s = %v, stderr %q; want an integrity error", c.path, err, errOut)
+		}
+		if _, err := os.Lstat(c.file); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("ac-get %s left %s behind (%v)", c.path, c.file, err)
 		}
 	}
 }
