@@ -1,14 +1,16 @@
 package merge_test
 
 import (
+	"bytes"
 	"errors"
-
 	"strings"
 	"testing"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/internal/forge"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/merge"
+	"github.com/archivecache/archivecache/policy"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
@@ -126,4 +128,123 @@ func FuzzMerge(f *testing.F) {
 			}
 		}
 	})
+}
+
+// hostileWorld is a home (alice) and a hostile friend (mallory) who share
+// a tree and have both changed root/projects since.
+type hostileWorld struct {
+	st           ipfsstore.Store
+	alice, mal   *person
+	m            *merge.Merger
+	held, theirs cid.Cid // alice's root, and mallory's before any forgery
+	forger       *forge.Forger
+}
+
+func newHostileWorld(t *testing.T) *hostileWorld {
+	t.Helper()
+	st := ipfsstore.NewMemory()
+	w := &hostileWorld{st: st, alice: newPerson(t, st, "alice"), mal: newPerson(t, st, "mallory")}
+	w.m = newMerger(st, merge.Config{Resolver: trusting(w.alice, w.mal), Signer: w.alice})
+	clk := &clock{}
+	base := tree.New(st, tree.Config{Replica: "base", Now: clk.now})
+	root, err := base.MakeDir(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"projects/shared/x.txt", "forum/f.txt"} {
+		if root, err = base.Put(ctx, root, p, fileEntry(t, st, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mine := tree.New(st, tree.Config{Replica: "alice", Now: clk.now, By: w.alice.cid})
+	if w.held, err = mine.Put(ctx, root, "projects/mine.txt", fileEntry(t, st, "mine")); err != nil {
+		t.Fatal(err)
+	}
+	hers := tree.New(st, tree.Config{Replica: "mallory", Now: clk.now, By: w.mal.cid})
+	if w.theirs, err = hers.Put(ctx, root, "projects/hers.txt", fileEntry(t, st, "hers")); err != nil {
+		t.Fatal(err)
+	}
+	w.forger = &forge.Forger{Store: st, ID: w.mal.cid, Key: w.mal.priv, Victim: w.alice.cid, Replica: "mallory", Mtime: 1767225600e9}
+	return w
+}
+
+// forged returns mallory's root with e placed in dir, its projects
+// directory's CID ordered against alice's as order says (-1: smaller,
+// 1: larger), ground by changing the mtime of one of her files.
+func (w *hostileWorld) forged(t *testing.T, dir string, e schema.Entry, order int) cid.Cid {
+	t.Helper()
+	tr := tree.New(w.st, tree.Config{})
+	mine, err := tr.Lookup(ctx, w.held, "projects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		theirs := w.theirs
+		if i > 0 {
+			f := w.forger.Clone()
+			f.Mtime += int64(i)
+			filler := f.File("filler", "x")
+			if theirs, err = f.Place(ctx, theirs, "projects", filler); err != nil {
+				t.Fatal(err)
+			}
+		}
+		root, err := w.forger.Place(ctx, theirs, dir, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := tr.ReadDir(ctx, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range p {
+			if x.Name == "projects" && bytes.Compare(x.Target.Bytes(), mine.Target.Bytes()) == order {
+				return root
+			}
+		}
+	}
+	t.Fatalf("no forgery in 200 tries has its projects CID on the %d side of mine", order)
+	return cid.Undef
+}
+
+// TestHostileTreesRefused merges a friend's tree holding each forged case
+// of package forge, at several places, in both orders of the CIDs of the
+// directory both sides changed: each is refused with one line of the
+// case's kind, and the honest tree without the forgery merges into a
+// tree that checks.
+func TestHostileTreesRefused(t *testing.T) {
+	w := newHostileWorld(t)
+	for _, c := range forge.Cases() {
+		e, err := c.Entry(ctx, w.forger)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		for _, dir := range []string{"projects", "projects/shared", "projects/new/deeper"} {
+			for _, order := range []int{-1, 1} {
+				in := w.forged(t, dir, e, order)
+				got, _, err := w.m.Merge(ctx, w.held, in)
+				if err == nil {
+					t.Errorf("%s in %s (order %d): merged into %s", c.Name, dir, order, got)
+					continue
+				}
+				if !acerr.Is(c.Want, err) || strings.Contains(err.Error(), "\n") {
+					t.Errorf("%s in %s (order %d): %v, want one line of kind %q", c.Name, dir, order, err, c.Want)
+				}
+			}
+		}
+	}
+	got, _, err := w.m.Merge(ctx, w.held, w.theirs)
+	if err != nil {
+		t.Fatalf("honest merge: %v", err)
+	}
+	checkTree(t, w.st, trusting(w.alice, w.mal), got)
+}
+
+// checkTree checks all of root as ac-verify does, and fails the test if
+// it does not verify.
+func checkTree(t tb, st ipfsstore.Store, r policy.Resolver, root cid.Cid) {
+	t.Helper()
+	k := tree.New(st, tree.Config{}).NewCheck(policy.NewRules(policy.RulesConfig{Resolver: r, Store: st, Filesystem: true}))
+	if err := k.Dir(ctx, cid.Undef, root); err != nil {
+		t.Fatalf("the merged tree %s does not verify: %v", root, err)
+	}
 }
