@@ -140,7 +140,7 @@ example:
 				default:
 					return acerr.E("cat", p, acerr.Invalid, fmt.Errorf("is %s, not a file", en.Kind))
 				}
-				f, err := h.Store.OpenFile(ctx, en.Target)
+				f, err := h.Tree(cid.Undef).Open(ctx, en)
 				if err != nil {
 					return acerr.E("cat", p, acerr.Other, err)
 				}

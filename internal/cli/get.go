@@ -18,6 +18,7 @@ import (
 	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
 )
 
@@ -158,7 +159,7 @@ func fsKind(err error) error {
 
 // writeFile exports the file entry e to the new local file dest.
 func writeFile(ctx context.Context, h *home.Home, dest string, e schema.Entry) error {
-	src, err := h.Store.OpenFile(ctx, e.Target)
+	src, err := h.Tree(cid.Undef).Open(ctx, e)
 	if err != nil {
 		return acerr.E("get", dest, acerr.Other, err)
 	}
@@ -228,6 +229,7 @@ type exporter struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	store  ipfsstore.Store
+	tree   *tree.Tree
 	cur    *exportBatch        // being filled by add
 	last   string              // the directory of the last batch sent
 	dirs   int                 // directories begun so far
@@ -247,6 +249,7 @@ func newExporter(ctx context.Context, h *home.Home, fetchers, writers int) *expo
 		ctx:    ctx,
 		cancel: cancel,
 		store:  h.Store,
+		tree:   h.Tree(cid.Undef),
 		// Every batch in fetch is also in a write channel or being
 		// written, so fetch never fills.
 		fetch: make(chan *exportBatch, writers*window+1),
@@ -360,13 +363,16 @@ func (x *exporter) fetchFile(j *exportJob) error {
 		if err != nil {
 			return err
 		}
+		if err := tree.CheckSize(j.e, uint64(len(data))); err != nil {
+			return err
+		}
 		if data == nil {
 			data = []byte{} // an empty file is still written from data
 		}
 		j.data = data
 		return nil
 	}
-	src, err := x.store.OpenFile(x.ctx, j.e.Target)
+	src, err := x.tree.Open(x.ctx, j.e)
 	if err != nil {
 		return err
 	}

@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/policy"
 	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
 )
 
@@ -63,57 +65,77 @@ type silentFailure struct{}
 
 func (silentFailure) Error() string { return "" }
 
+// verify checks the entry at p, and all below it, as a merge checks what
+// it takes in (tree.Check under policy.Rules), once per distinct block;
+// with content, every distinct file's bytes are read too. The tree
+// database itself ("") is checked part by part: root/ as a filesystem,
+// identities/, friends/, nodes/ and node as what they hold.
 func verify(ctx context.Context, h *home.Home, p string, content bool) error {
 	head, err := h.Get()
 	if err != nil {
 		return err
 	}
 	t := h.Tree(cid.Undef)
-	trust := h.Trust(head)
 	ent, err := t.Lookup(ctx, head, p)
 	if err != nil {
 		return err
 	}
-	check := func(e schema.Entry) error {
-		switch e.Kind {
-		case schema.KindFile:
-			if !content {
-				return nil
-			}
-			f, err := h.Store.OpenFile(ctx, e.Target)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			n, err := io.Copy(io.Discard, f)
-			if err != nil {
-				return err
-			}
-			if uint64(n) != e.Size {
-				return acerr.E("verify", e.Name, acerr.Integrity, fmt.Errorf("file has %d bytes, entry says %d", n, e.Size)).WithCID(e.Target.String())
-			}
-			return nil
-		default:
-			n, err := h.LoadNode(ctx, e.Target)
-			if err != nil {
-				return err
-			}
-			if n.Kind() != e.Kind {
-				return acerr.E("verify", e.Name, acerr.Integrity, fmt.Errorf("entry says %s, node is %s", e.Kind, n.Kind())).WithCID(e.Target.String())
-			}
-			return policy.Check(ctx, trust, e.Target, n)
+	trust := h.Trust(head)
+	check := func(p string, e schema.Entry) error {
+		// root/ and what a node publishes (nodes/ID/root/...) are filesystems.
+		comps := strings.Split(p, "/")
+		filesystem := comps[0] == home.Root || comps[0] == home.Nodes && len(comps) > 2
+		var chk tree.Checker = policy.NewRules(policy.RulesConfig{Resolver: trust, Store: h.Store, Filesystem: filesystem})
+		if content {
+			chk = &contentRules{Checker: chk, t: t, read: map[cid.Cid]bool{}}
 		}
+		if e.Kind == schema.KindDirectory {
+			return t.NewCheck(chk).Dir(ctx, cid.Undef, e.Target)
+		}
+		return chk.CheckEntry(ctx, &e, nil)
 	}
-	if err := check(ent); err != nil {
+	if p != "" {
+		return check(p, ent)
+	}
+	// The tree database: its top block, then each part.
+	top, err := t.ReadDir(ctx, head)
+	if err != nil {
 		return err
 	}
-	if ent.Kind != schema.KindDirectory {
+	for _, e := range top {
+		if e.Deleted {
+			continue
+		}
+		if err := check(e.Name, e); err != nil {
+			return acerr.E("verify", e.Name, acerr.KindOf(err), err)
+		}
+	}
+	return nil
+}
+
+// contentRules are Rules that also read every distinct file whole: each
+// block hash-checked, the size the one its entry states.
+type contentRules struct {
+	tree.Checker
+	t    *tree.Tree
+	read map[cid.Cid]bool
+}
+
+func (c *contentRules) CheckEntry(ctx context.Context, v *schema.Entry, target *tree.Linked) error {
+	if err := c.Checker.CheckEntry(ctx, v, target); err != nil {
+		return err
+	}
+	if v.Kind != schema.KindFile || v.Deleted || c.read[v.Target] {
 		return nil
 	}
-	return t.Walk(ctx, head, p, func(path string, e schema.Entry) error {
-		if err := check(e); err != nil {
-			return acerr.E("verify", path, acerr.Other, err)
-		}
-		return nil
-	})
+	f, err := c.t.Open(ctx, *v)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.Copy(io.Discard, f); err != nil {
+		return err
+	}
+	c.read[v.Target] = true
+	return nil
 }

@@ -18,25 +18,89 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"io"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/identity"
 	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/ipfsstore/car"
+	"github.com/archivecache/archivecache/ipfsstore/unixfs"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
 )
 
-// Forger is who forges: a friend with a real identity and key.
+// Forger is who forges: a friend with a real identity and key. It
+// remembers every block it writes (Written, WriteCAR), so that they can
+// be handed over as a friend's software would.
 type Forger struct {
-	Store   ipfsstore.Store    // where the forged blocks go
+	Store   ipfsstore.Store    // where the forged blocks go; also read from
 	ID      cid.Cid            // the forger's identity CID
 	Key     ed25519.PrivateKey // the forger's key
 	Victim  cid.Cid            // the identity of the home under attack
 	Replica string             // the replica id the forged entries carry
 	Mtime   int64              // unix nanoseconds of the forged changes
+
+	rec *recorder
+}
+
+// recorder is a Store that remembers what is put into it.
+type recorder struct {
+	ipfsstore.Store
+	mu     sync.Mutex
+	blocks map[cid.Cid][]byte
+}
+
+func (r *recorder) Put(ctx context.Context, c cid.Cid, data []byte) error {
+	if err := r.Store.Put(ctx, c, data); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.blocks[c] = bytes.Clone(data)
+	return nil
+}
+
+func (r *recorder) AddFile(ctx context.Context, rd io.Reader) (cid.Cid, uint64, error) {
+	return unixfs.Import(ctx, rd, r.Put)
+}
+
+// store returns the recording store over f.Store.
+func (f *Forger) store() *recorder {
+	if f.rec == nil || f.rec.Store != f.Store {
+		f.rec = &recorder{Store: f.Store, blocks: map[cid.Cid][]byte{}}
+	}
+	return f.rec
+}
+
+// Written returns every block f has written, by CID.
+func (f *Forger) Written() map[cid.Cid][]byte {
+	r := f.store()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.blocks)
+}
+
+// WriteCAR writes every block f has written to w as a CAR file with the
+// given roots, in CID order.
+func (f *Forger) WriteCAR(w io.Writer, roots ...cid.Cid) error {
+	cw, err := car.NewWriter(w, roots)
+	if err != nil {
+		return err
+	}
+	blocks := f.Written()
+	keys := slices.SortedFunc(maps.Keys(blocks), func(a, b cid.Cid) int { return bytes.Compare(a.Bytes(), b.Bytes()) })
+	for _, c := range keys {
+		if err := cw.Put(c, blocks[c]); err != nil {
+			return err
+		}
+	}
+	return cw.Flush()
 }
 
 // A Case is one way to lie. Entry returns the lying entry, named "evil".
@@ -120,13 +184,13 @@ func Cases() []Case {
 			return f.dirEntry(ctx, []schema.Entry{f.file("a", "1"), gone})
 		}},
 		Case{"size-too-small", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
-			c, _, err := f.Store.AddFile(ctx, bytes.NewReader(bytes.Repeat([]byte("big "), (1<<20+3)/4)))
+			c, _, err := f.store().AddFile(ctx, bytes.NewReader(bytes.Repeat([]byte("big "), (1<<20+3)/4)))
 			e := f.entry(schema.KindFile, c, cid.Undef)
 			e.Size = 10
 			return e, err
 		}},
 		Case{"size-too-large", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
-			c, _, err := f.Store.AddFile(ctx, strings.NewReader("ten bytes!"))
+			c, _, err := f.store().AddFile(ctx, strings.NewReader("ten bytes!"))
 			e := f.entry(schema.KindFile, c, cid.Undef)
 			e.Size = 10 << 20
 			return e, err
@@ -138,7 +202,7 @@ func Cases() []Case {
 			return f.entry(schema.KindDirectory, f.ID, cid.Undef), nil
 		}},
 		Case{"directory-is-raw", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
-			c, _, err := f.Store.AddFile(ctx, strings.NewReader("not a directory"))
+			c, _, err := f.store().AddFile(ctx, strings.NewReader("not a directory"))
 			return f.entry(schema.KindDirectory, c, cid.Undef), err
 		}},
 		Case{"file-is-dag-cbor", acerr.Invalid, func(ctx context.Context, f *Forger) (schema.Entry, error) {
@@ -174,10 +238,30 @@ func Cases() []Case {
 	return cs
 }
 
+// Shared returns an entry named "evil" of a directory tree depth levels
+// deep whose every directory holds entries a and b linking the same
+// directory below: 2^depth paths through depth+1 blocks, the innermost
+// holding one file of content leaf. It breaks no rule: what it attacks
+// is a merge or check whose cost follows paths rather than blocks.
+func (f *Forger) Shared(depth int, leaf string) (schema.Entry, error) {
+	c, err := f.put(&schema.Directory{Entries: []schema.Entry{f.file("leaf", leaf)}})
+	for range depth {
+		if err != nil {
+			break
+		}
+		a, b := f.entry(schema.KindDirectory, c, cid.Undef), f.entry(schema.KindDirectory, c, cid.Undef)
+		a.Name, b.Name, a.Mode, b.Mode = "a", "b", 0, 0
+		c, err = f.put(&schema.Directory{Entries: []schema.Entry{a, b}})
+	}
+	e := f.entry(schema.KindDirectory, c, cid.Undef)
+	e.Mode = 0
+	return e, err
+}
+
 // put stores n as a block and returns its CID.
 func (f *Forger) put(n schema.Node) (cid.Cid, error) {
 	c, data := schema.Block(n)
-	return c, f.Store.Put(context.Background(), c, data)
+	return c, f.store().Put(context.Background(), c, data)
 }
 
 // entry returns an entry named "evil" of kind k linking target, saying
@@ -187,8 +271,9 @@ func (f *Forger) entry(k schema.Kind, target, owner cid.Cid) schema.Entry {
 		VV: schema.VV{f.Replica: 1}, By: f.ID}
 }
 
-// Clone returns a copy of f, to forge with other settings.
-func (f *Forger) Clone() *Forger { c := *f; return &c }
+// Clone returns a copy of f, to forge with other settings; it records
+// what it writes into the same record as f.
+func (f *Forger) Clone() *Forger { f.store(); c := *f; return &c }
 
 // File returns an entry of a small file with content s, whose block is not
 // stored (a merge never reads file contents).
@@ -230,15 +315,15 @@ func (f *Forger) lyingShard(ctx context.Context, lie func([]schema.ShardChild)) 
 	for i := range 2000 {
 		es = append(es, f.file(fmt.Sprintf("file-%04d-%s", i, strings.Repeat("n", 40)), fmt.Sprint(i)))
 	}
-	c, err := tree.New(f.Store, tree.Config{}).MakeDir(ctx, es)
+	c, err := tree.New(f.store(), tree.Config{}).MakeDir(ctx, es)
 	if err != nil {
 		return schema.Entry{}, err
 	}
-	d, err := tree.New(f.Store, tree.Config{}).ReadDirectory(ctx, c)
+	d, err := tree.New(f.store(), tree.Config{}).ReadDirectory(ctx, c)
 	if err != nil {
 		return schema.Entry{}, err
 	}
-	data, err := f.Store.Get(ctx, d.Shard)
+	data, err := f.store().Get(ctx, d.Shard)
 	if err != nil {
 		return schema.Entry{}, err
 	}
@@ -263,7 +348,7 @@ func (f *Forger) lyingShard(ctx context.Context, lie func([]schema.ShardChild)) 
 // entry's version vector bumped for the forger's replica, without the
 // checks tree.Put makes of e. The directories on the way must be shared.
 func (f *Forger) Place(ctx context.Context, root cid.Cid, dir string, e schema.Entry) (cid.Cid, error) {
-	t := tree.New(f.Store, tree.Config{})
+	t := tree.New(f.store(), tree.Config{})
 	var comps []string
 	if dir != "" {
 		comps = strings.Split(dir, "/")

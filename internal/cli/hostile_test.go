@@ -1,0 +1,249 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/internal/forge"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+)
+
+// A hostile friend: mallory's real home, whose HEAD is rewritten by hand
+// to hold forged blocks, published with her real key (ac-node new) and
+// handed over as a CAR and a signed reference, as her own software would.
+
+// friendPair makes the homes of alice and of her friend mallory. Both
+// changed root/projects since they met; alice holds the blocks of
+// mallory's honest tree.
+func friendPair(t *testing.T) (alice, mallory string) {
+	t.Helper()
+	alice, mallory = newHome(t), newHome(t)
+	ac(t, alice, nil, "ac-identity", "new", "identities/alice")
+	ac(t, mallory, nil, "ac-identity", "new", "identities/mallory")
+	dir := t.TempDir()
+	for _, f := range []string{"mine.txt", "hers.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(f+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ac(t, alice, nil, "ac-add", filepath.Join(dir, "mine.txt"), "root/projects/mine.txt")
+	ac(t, mallory, nil, "ac-add", filepath.Join(dir, "hers.txt"), "root/projects/hers.txt")
+	ac(t, mallory, nil, "ac-node", "new", "node", "identities/mallory")
+	ac(t, alice, []byte(ac(t, mallory, nil, "ac-message", "ref", "identities/mallory")), "ac-friend", "add")
+	ac(t, alice, []byte(ac(t, mallory, nil, "ac-export", "node")), "ac-import")
+	return alice, mallory
+}
+
+// identityOf returns the identity CID of the only identity of a home.
+func identityOf(t *testing.T, h *home.Home) cid.Cid {
+	t.Helper()
+	head, err := h.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := h.Tree(cid.Undef).List(context.Background(), head, home.Identities)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("identities: %v, %v", ids, err)
+	}
+	return ids[0].Target
+}
+
+// forgeHead rewrites the HEAD of the home at dir to hold e in
+// root/projects, ground so that mallory's root/projects CID sorts on the
+// order side (-1, 1) of victim's, publishes it with ac-node new, and
+// returns the forged blocks as a CAR and the signed reference.
+func forgeHead(t *testing.T, dir, victim string, mk func(*forge.Forger) (schema.Entry, error), order int) (carFile, ref []byte) {
+	t.Helper()
+	ctx := context.Background()
+	target := func(hd string) cid.Cid {
+		h, err := home.Open(ctx, home.Options{Dir: hd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		head, _ := h.Get()
+		e, err := h.Tree(cid.Undef).Lookup(ctx, head, "root/projects")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Target
+	}
+	mine := target(victim)
+	v, err := home.Open(ctx, home.Options{Dir: victim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	victimID := identityOf(t, v)
+	v.Close()
+
+	h, err := home.Open(ctx, home.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := identityOf(t, h)
+	key, err := h.Keys.Load(id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &forge.Forger{Store: h.Store, ID: id, Key: key, Victim: victimID, Replica: h.Config.Replica, Mtime: h.Now().UnixNano()}
+	e, err := mk(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _ := h.Get()
+	var root cid.Cid
+	for i := 0; ; i++ {
+		if i == 200 {
+			t.Fatal("no forgery in 200 tries sorts on the wanted side")
+		}
+		if root, err = f.Place(ctx, head, "root/projects", e); err != nil {
+			t.Fatal(err)
+		}
+		p, err := h.Tree(cid.Undef).ReadDir(ctx, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i, ok := slicesIndex(p, home.Root); ok {
+			sub, err := h.Tree(cid.Undef).ReadDir(ctx, p[i].Target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j, ok := slicesIndex(sub, "projects"); ok && bytes.Compare(sub[j].Target.Bytes(), mine.Bytes()) == order {
+				break
+			}
+		}
+		filler := f.Clone()
+		filler.Mtime += int64(i + 1)
+		if head, err = filler.Place(ctx, head, "root/projects", filler.File("filler", "x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.Update(ctx, "forge", func(cid.Cid) (cid.Cid, error) { return root, nil }); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := f.WriteCAR(&buf, root); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	ac(t, dir, nil, "ac-node", "new", "node", "identities/mallory")
+	return buf.Bytes(), []byte(ac(t, dir, nil, "ac-message", "ref", "node"))
+}
+
+func slicesIndex(es []schema.Entry, name string) (int, bool) {
+	for i := range es {
+		if es[i].Name == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// TestHostileFriendRefused hands alice every forged tree of package forge
+// from her friend mallory, in both orders of the CIDs of root/projects,
+// which both changed. ac-import takes the blocks (it trusts nothing and
+// links nothing) and ac-node add the signed reference, but ac-merge-all
+// refuses each with one line, HEAD stays, and alice's tree verifies.
+func TestHostileFriendRefused(t *testing.T) {
+	alice, mallory := friendPair(t)
+	ac(t, alice, []byte(ac(t, mallory, nil, "ac-message", "ref", "node")), "ac-node", "add")
+	if out := ac(t, alice, nil, "ac-merge-all"); out != "A root/projects/hers.txt\n" {
+		t.Fatalf("the honest merge printed %q", out)
+	}
+	cases := forge.Cases()
+	orders := []int{-1, 1}
+	if testing.Short() {
+		cases, orders = cases[:4], orders[:1]
+	}
+	for _, c := range cases {
+		for _, order := range orders {
+			car, ref := forgeHead(t, mallory, alice, func(f *forge.Forger) (schema.Entry, error) {
+				return c.Entry(context.Background(), f)
+			}, order)
+			ac(t, alice, car, "ac-import")
+			ac(t, alice, ref, "ac-node", "add")
+			before := readHead(t, alice)
+			_, errOut, err := acRun(alice, nil, "ac-merge-all")
+			if err == nil {
+				t.Errorf("%s (order %d): ac-merge-all succeeded", c.Name, order)
+			}
+			if strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "ac-merge-all: ") || !strings.Contains(errOut, c.Want.String()) {
+				t.Errorf("%s (order %d): stderr = %q, want one line saying %q", c.Name, order, errOut, c.Want)
+			}
+			if after := readHead(t, alice); after != before {
+				t.Errorf("%s (order %d): HEAD moved", c.Name, order)
+			}
+			if out := ac(t, alice, nil, "ac-verify", "root"); out != "OK root\n" {
+				t.Errorf("%s (order %d): ac-verify root = %q", c.Name, order, out)
+			}
+		}
+	}
+}
+
+// TestSharedSubtreesFromFriend merges a friend's tree of 2^24 paths
+// through 25 directory blocks (a CAR of a few KB), then a change deep in
+// it, and verifies the result: each finishes, as its cost follows the
+// distinct blocks (merge's TestSharedSubtreesCostDistinctBlocks counts
+// them), where following paths would take years.
+func TestSharedSubtreesFromFriend(t *testing.T) {
+	alice, mallory := friendPair(t)
+	for i, leaf := range []string{"one", "two"} {
+		car, ref := forgeHead(t, mallory, alice, func(f *forge.Forger) (schema.Entry, error) {
+			f.Mtime += int64(i)
+			return f.Shared(24, leaf)
+		}, -1)
+		if len(car) > 64<<10 {
+			t.Errorf("the CAR of the shared tree has %d bytes", len(car))
+		}
+		ac(t, alice, car, "ac-import")
+		ac(t, alice, ref, "ac-node", "add")
+		out := ac(t, alice, nil, "ac-merge-all")
+		want := "A root/projects/evil/\n"
+		if i > 0 {
+			want = "M root/projects/evil/b/\n" // the pair met again under b: once
+		}
+		if !strings.Contains(out, want) || strings.Count(out, "\n") > 30 {
+			t.Errorf("merge %d printed %q, want it to hold %q", i, out, want)
+		}
+		if out := ac(t, alice, nil, "ac-verify", "root"); out != "OK root\n" {
+			t.Errorf("merge %d: ac-verify root = %q", i, out)
+		}
+	}
+}
+
+// TestFileSizeLieFailsRead reads a friend's file whose entry says it
+// holds 10 bytes where its content holds a MiB, through nodes/ID/root
+// (a tree read, not merged): ac-cat and ac-get fail with an integrity
+// error, and ac-get leaves no file.
+func TestFileSizeLieFailsRead(t *testing.T) {
+	alice, mallory := friendPair(t)
+	var lie forge.Case
+	for _, c := range forge.Cases() {
+		if c.Name == "size-too-small" {
+			lie = c
+		}
+	}
+	car, ref := forgeHead(t, mallory, alice, func(f *forge.Forger) (schema.Entry, error) {
+		return lie.Entry(context.Background(), f)
+	}, -1)
+	ac(t, alice, car, "ac-import")
+	ac(t, alice, ref, "ac-node", "add")
+	p := "nodes/" + friendID(t, alice) + "/root/projects/evil"
+	out, errOut, err := acRun(alice, nil, "ac-cat", p)
+	if err == nil || out != "" || !strings.Contains(errOut, "integrity check failed: the content has 1048576 bytes, the entry says 10") {
+		t.Errorf("ac-cat of a lying entry: %v, stdout %d bytes, stderr %q", err, len(out), errOut)
+	}
+	dest := filepath.Join(t.TempDir(), "evil")
+	if _, errOut, err := acRun(alice, nil, "ac-get", p, dest); err == nil || !strings.Contains(errOut, "integrity check failed") {
+		t.Errorf("ac-get of a lying entry: %v, stderr %q", err, errOut)
+	}
+	if _, err := os.Lstat(dest); err == nil {
+		t.Errorf("ac-get left %s", dest)
+	}
+}
