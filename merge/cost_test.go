@@ -203,7 +203,7 @@ func TestSharedSubtreesCostDistinctBlocks(t *testing.T) {
 		}
 
 		st.Gets.Store(0)
-		checkTree(t, st, nil, got)
+		checkTree(t, st, nil, tree.Config{}, got)
 		if n := st.Gets.Load(); n > depth+3 {
 			t.Errorf("%s: checking the result read %d blocks, want at most %d", tc.name, n, depth+3)
 		}

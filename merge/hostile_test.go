@@ -3,6 +3,7 @@ package merge_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -72,35 +73,63 @@ func TestMissingBlocks(t *testing.T) {
 	}
 }
 
-// FuzzMerge merges a held tree with any block as the incoming root: it
-// may be refused, never crash, and whatever it gives must be a directory
-// that merges with either side again to itself.
+// FuzzMerge puts any block in the place of a directory that both sides
+// changed, in a friend's tree, and merges it into held trees whose copy
+// of that directory has a smaller and a larger CID: it may be refused,
+// never crash, and whatever it gives must check (as ac-verify would) and
+// merge with either side again to itself.
 func FuzzMerge(f *testing.F) {
 	st := ipfsstore.NewMemory()
-	held := func() cid.Cid {
-		mk := tree.New(st, tree.Config{Replica: "h"})
-		c, err := mk.MakeDir(ctx, nil)
+	alice, mal := newPerson(f, st, "alice"), newPerson(f, st, "mallory")
+	trust := trusting(alice, mal)
+	m := newMerger(st, merge.Config{Resolver: trust, Signer: alice})
+	clk := &clock{}
+	mk := tree.New(st, tree.Config{Replica: "base", Now: clk.now})
+	base, err := mk.MakeDir(ctx, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range []string{"p/x", "p/y", "q"} {
+		if base, err = mk.Put(ctx, base, p, fileEntry(f, st, p)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	// Alice's replicas, each with its own change to p: their copies of p
+	// have CIDs on both sides of almost any other.
+	mine := tree.New(st, tree.Config{Replica: "alice", Now: clk.now})
+	var held []cid.Cid
+	for i := range 16 {
+		c, err := mine.Put(ctx, base, "p/mine", fileEntry(f, st, fmt.Sprint("mine ", i)))
 		if err != nil {
 			f.Fatal(err)
 		}
-		for i, p := range []string{"a/x", "a/y", "b"} {
-			c, err = mk.Put(ctx, c, p, schema.Entry{Kind: schema.KindFile, Target: rawLink(schema.Sum([]byte(p))), Size: uint64(i)})
-			if err != nil {
-				f.Fatal(err)
-			}
+		held = append(held, c)
+	}
+	heldP := func(c cid.Cid) cid.Cid {
+		e, err := mine.Lookup(ctx, c, "p")
+		if err != nil {
+			f.Fatal(err)
 		}
-		return c
-	}()
+		return e.Target
+	}
+	forger := &forge.Forger{Store: st, ID: mal.cid, Key: mal.priv, Victim: alice.cid, Replica: "mallory", Mtime: 1767225600e9}
 	for _, n := range []schema.Node{
 		&schema.Directory{},
 		&schema.Directory{Entries: []schema.Entry{{Name: "a", Kind: schema.KindFile, Target: rawLink(schema.Sum([]byte("z"))), Mtime: 5, VV: schema.VV{"i": 1}}}},
-		&schema.Directory{Entries: []schema.Entry{{Name: "b", Kind: schema.KindFile, Mtime: 5, VV: schema.VV{"h": 9}, Deleted: true}}},
+		&schema.Directory{Entries: []schema.Entry{{Name: "x", Kind: schema.KindFile, Mtime: 5, VV: schema.VV{"base": 9}, Deleted: true}}},
+		&schema.Directory{Entries: []schema.Entry{{Name: "d", Kind: schema.KindDirectory, Target: base, Mtime: 5, VV: schema.VV{"i": 1}}}},
 	} {
 		f.Add(schema.Encode(n))
 	}
-	data, _ := st.Get(ctx, held)
+	data, _ := st.Get(ctx, heldP(held[0]))
 	f.Add(data)
-	m := newMerger(st, merge.Config{})
+	for _, c := range forge.Cases() {
+		if e, err := c.Entry(ctx, forger); err == nil && e.Kind == schema.KindDirectory && e.Target.Defined() {
+			if data, err := st.Get(ctx, e.Target); err == nil {
+				f.Add(data)
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		n, err := schema.Decode(b)
 		if err != nil {
@@ -113,18 +142,31 @@ func FuzzMerge(f *testing.F) {
 		if err := st.Put(ctx, c, b); err != nil {
 			return
 		}
-		got, _, err := m.Merge(ctx, held, c)
+		in, err := forger.Place(ctx, base, "", schema.Entry{Name: "p", Kind: schema.KindDirectory, Target: c, Mtime: 7, VV: schema.VV{"base": 1, "mallory": 1}})
 		if err != nil {
-			var e *acerr.Error
-			if !errors.As(err, &e) || strings.Contains(err.Error(), "\n") {
-				t.Fatalf("Merge error %q is not one structured line", err)
-			}
 			return
 		}
-		for _, side := range []cid.Cid{held, c} {
-			again, _, err := m.Merge(ctx, got, side)
-			if err != nil || again != got {
-				t.Fatalf("merging %s into the merge %s gives %s, %v", side, got, again, err)
+		orders := map[int]bool{}
+		for _, h := range held {
+			order := bytes.Compare(heldP(h).Bytes(), c.Bytes())
+			if orders[order] {
+				continue
+			}
+			orders[order] = true
+			got, _, err := m.Merge(ctx, h, in)
+			if err != nil {
+				var e *acerr.Error
+				if !errors.As(err, &e) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("Merge error %q is not one structured line", err)
+				}
+				continue
+			}
+			checkTree(t, st, trust, tree.Config{}, got)
+			for _, side := range []cid.Cid{h, in} {
+				again, _, err := m.Merge(ctx, got, side)
+				if err != nil || again != got {
+					t.Fatalf("merging %s into the merge %s gives %s, %v", side, got, again, err)
+				}
 			}
 		}
 	})
@@ -236,14 +278,14 @@ func TestHostileTreesRefused(t *testing.T) {
 	if err != nil {
 		t.Fatalf("honest merge: %v", err)
 	}
-	checkTree(t, w.st, trusting(w.alice, w.mal), got)
+	checkTree(t, w.st, trusting(w.alice, w.mal), tree.Config{}, got)
 }
 
 // checkTree checks all of root as ac-verify does, and fails the test if
 // it does not verify.
-func checkTree(t tb, st ipfsstore.Store, r policy.Resolver, root cid.Cid) {
+func checkTree(t tb, st ipfsstore.Store, r policy.Resolver, limits tree.Config, root cid.Cid) {
 	t.Helper()
-	k := tree.New(st, tree.Config{}).NewCheck(policy.NewRules(policy.RulesConfig{Resolver: r, Store: st, Filesystem: true}))
+	k := tree.New(st, limits).NewCheck(policy.NewRules(policy.RulesConfig{Resolver: r, Store: st, Filesystem: true}))
 	if err := k.Dir(ctx, cid.Undef, root); err != nil {
 		t.Fatalf("the merged tree %s does not verify: %v", root, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/internal/forge"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/merge"
 	"github.com/archivecache/archivecache/schema"
@@ -17,7 +18,10 @@ import (
 // The random histories: three replicas of one shared tree change it and
 // merge each other's roots at random. Replica 0 belongs to alice, who
 // owns the directory "own" (the others cannot change it); all three
-// trust her.
+// trust her, and mallory, a hostile friend who now and then takes a
+// replica's root, forges something into it (a case of package forge, at
+// a random place) and hands it to a replica: every such merge must be
+// refused, and every merge that succeeds must leave a tree that checks.
 
 var (
 	lawDirs  = []string{"", "a", "b", "a/c", "own", "own/d"}
@@ -29,6 +33,10 @@ type world struct {
 	t      *rapid.T
 	st     ipfsstore.Store
 	alice  *person
+	mal    *forge.Forger
+	forged []forged // mallory's forgeries, made once
+	trust  friends
+	limits tree.Config
 	clk    *clock
 	trees  []*tree.Tree
 	merger []*merge.Merger
@@ -44,9 +52,9 @@ type write struct {
 	content cid.Cid
 }
 
-func newWorld(t *rapid.T, st ipfsstore.Store, alice *person, limits tree.Config) *world {
-	w := &world{t: t, st: st, alice: alice, clk: &clock{}, gone: map[int]bool{}}
-	res := trusting(alice)
+func newWorld(t *rapid.T, st ipfsstore.Store, alice *person, mal *forge.Forger, trust friends, limits tree.Config) *world {
+	w := &world{t: t, st: st, alice: alice, mal: mal, trust: trust, limits: limits, clk: &clock{}, gone: map[int]bool{}}
+	res := trust
 	empty, err := tree.New(st, limits).MakeDir(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +106,7 @@ func (w *world) step(t *rapid.T) {
 	tr := w.trees[r]
 	var c cid.Cid
 	var err error
-	switch op := rapid.IntRange(0, 9).Draw(t, "op"); {
+	switch op := rapid.IntRange(0, 10).Draw(t, "op"); {
 	case op <= 3: // write a file
 		if strings.HasPrefix(path, "own") && r != 0 {
 			return
@@ -133,12 +141,16 @@ func (w *world) step(t *rapid.T) {
 				w.writes = append(w.writes, write{to, e.Target})
 			}
 		}
+	case op == 10: // mallory forges into a replica's root and hands it over
+		w.hostile(t, r)
+		return
 	default: // merge another replica's root
 		from := rapid.IntRange(0, 2).Draw(t, "from")
 		c, _, err = w.merger[r].Merge(ctx, w.roots[r], w.roots[from])
 		if err != nil {
 			t.Fatalf("r%d merging r%d: %v", r, from, err)
 		}
+		checkTree(t, w.st, w.trust, w.limits, c)
 		for id := range w.seen[from] {
 			w.seen[r][id] = true
 		}
@@ -150,6 +162,46 @@ func (w *world) step(t *rapid.T) {
 		return
 	}
 	w.roots[r] = c
+}
+
+// hostile has mallory take a replica's root, place a forged case in one
+// of its shared directories, and hand it to replica r, whose merge must
+// refuse it with one line of the case's kind.
+func (w *world) hostile(t *rapid.T, r int) {
+	f := w.forged[rapid.IntRange(0, len(w.forged)-1).Draw(t, "forged case")]
+	c, e := f.c, f.e
+	from := rapid.IntRange(0, 2).Draw(t, "forged from")
+	dir := rapid.SampledFrom([]string{"", "a", "b", "a/c", "new", "a/new"}).Draw(t, "forged in")
+	forged, err := w.mal.Place(ctx, w.roots[from], dir, e)
+	if err != nil {
+		return // a file where the path wants a directory
+	}
+	got, _, err := w.merger[r].Merge(ctx, w.roots[r], forged)
+	if err == nil {
+		t.Fatalf("r%d merged %s forged into r%d's %q: %s", r, c.Name, from, dir, got)
+	}
+	if !acerr.Is(c.Want, err) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("r%d refused %s forged into r%d's %q with %v, want one line of kind %q", r, c.Name, from, dir, err, c.Want)
+	}
+}
+
+// forged is a case of package forge and the entry it made.
+type forged struct {
+	c forge.Case
+	e schema.Entry
+}
+
+// forgeAll makes every case of package forge once.
+func forgeAll(t *testing.T, f *forge.Forger) []forged {
+	var out []forged
+	for _, c := range forge.Cases() {
+		e, err := c.Entry(ctx, f)
+		if err != nil {
+			t.Fatalf("forging %s: %v", c.Name, err)
+		}
+		out = append(out, forged{c, e})
+	}
+	return out
 }
 
 // ensureOwned gives alice's replica the owned directory "own" if it has
@@ -216,10 +268,14 @@ func TestMergeLaws(t *testing.T) {
 
 func checkLaws(t *testing.T, limits tree.Config) {
 	st := ipfsstore.NewMemory()
-	alice := newPerson(t, st, "alice")
-	plain := newMerger(st, merge.Config{Resolver: trusting(alice), Tree: limits})
+	alice, mallory := newPerson(t, st, "alice"), newPerson(t, st, "mallory")
+	trust := trusting(alice, mallory)
+	mal := &forge.Forger{Store: st, ID: mallory.cid, Key: mallory.priv, Victim: alice.cid, Replica: "mallory", Mtime: 1767225600e9, Limits: limits}
+	plain := newMerger(st, merge.Config{Resolver: trust, Tree: limits})
+	all := forgeAll(t, mal)
 	rapid.Check(t, func(t *rapid.T) {
-		w := newWorld(t, st, alice, limits)
+		w := newWorld(t, st, alice, mal, trust, limits)
+		w.forged = all
 		steps := rapid.IntRange(1, 80).Draw(t, "steps")
 		for range steps {
 			w.step(t)

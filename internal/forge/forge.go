@@ -45,6 +45,7 @@ type Forger struct {
 	Victim  cid.Cid            // the identity of the home under attack
 	Replica string             // the replica id the forged entries carry
 	Mtime   int64              // unix nanoseconds of the forged changes
+	Limits  tree.Config        // the directory limits of the trees attacked
 
 	rec *recorder
 }
@@ -124,15 +125,15 @@ func Cases() []Case {
 		{"not-utf8", "a\xffb"},
 	} {
 		cs = append(cs, Case{"name-" + n.what, acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
-			return f.dirEntry(ctx, []schema.Entry{f.file(n.name, "x")})
+			return f.rawDirEntry([]schema.Entry{f.file(n.name, "x")})
 		}})
 	}
 	cs = append(cs,
 		Case{"name-duplicate", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
-			return f.dirEntry(ctx, []schema.Entry{f.file("a", "1"), f.file("a", "2")})
+			return f.rawDirEntry([]schema.Entry{f.file("a", "1"), f.file("a", "2")})
 		}},
 		Case{"name-unsorted", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
-			return f.dirEntry(ctx, []schema.Entry{f.file("b", "1"), f.file("a", "2")})
+			return f.rawDirEntry([]schema.Entry{f.file("b", "1"), f.file("a", "2")})
 		}},
 		Case{"owned-forged-signature", acerr.Signature, func(ctx context.Context, f *Forger) (schema.Entry, error) {
 			return f.forgedOwned(ctx, f.ID)
@@ -222,7 +223,7 @@ func Cases() []Case {
 			for i := range 1000 {
 				es = append(es, f.file(fmt.Sprintf("file-%04d-%s", i, strings.Repeat("n", 40)), fmt.Sprint(i)))
 			}
-			return f.dirEntry(ctx, es)
+			return f.rawDirEntry(es)
 		}},
 		Case{"shard-size-lie", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
 			return f.lyingShard(ctx, func(children []schema.ShardChild) { children[0].Bytes++ })
@@ -284,11 +285,24 @@ func (f *Forger) file(name, s string) schema.Entry {
 	return schema.Entry{Name: name, Kind: schema.KindFile, Target: c, Size: uint64(len(s)), Mtime: f.Mtime, VV: schema.VV{f.Replica: 1}}
 }
 
-// dirEntry stores a shared directory holding entries exactly as given
-// (order and all) and returns an entry linking it.
-func (f *Forger) dirEntry(_ context.Context, entries []schema.Entry) (schema.Entry, error) {
+// dirEntry stores a shared directory holding entries, laid out as the
+// limits want, and returns an entry linking it.
+func (f *Forger) dirEntry(ctx context.Context, entries []schema.Entry) (schema.Entry, error) {
+	c, err := f.tree().MakeDir(ctx, entries)
+	return f.entry(schema.KindDirectory, c, cid.Undef), err
+}
+
+// rawDirEntry stores a shared directory holding entries inline, exactly
+// as given (order, names and all), and returns an entry linking it.
+func (f *Forger) rawDirEntry(entries []schema.Entry) (schema.Entry, error) {
 	c, err := f.put(&schema.Directory{Entries: entries})
 	return f.entry(schema.KindDirectory, c, cid.Undef), err
+}
+
+func (f *Forger) tree() *tree.Tree {
+	lim := f.Limits
+	lim.Replica, lim.Signer, lim.NodeCache = "", nil, 0
+	return tree.New(f.store(), lim)
 }
 
 // owned stores a version seq of a directory owned by the forger, signed.
@@ -315,11 +329,11 @@ func (f *Forger) lyingShard(ctx context.Context, lie func([]schema.ShardChild)) 
 	for i := range 2000 {
 		es = append(es, f.file(fmt.Sprintf("file-%04d-%s", i, strings.Repeat("n", 40)), fmt.Sprint(i)))
 	}
-	c, err := tree.New(f.store(), tree.Config{}).MakeDir(ctx, es)
+	c, err := f.tree().MakeDir(ctx, es)
 	if err != nil {
 		return schema.Entry{}, err
 	}
-	d, err := tree.New(f.store(), tree.Config{}).ReadDirectory(ctx, c)
+	d, err := f.tree().ReadDirectory(ctx, c)
 	if err != nil {
 		return schema.Entry{}, err
 	}
@@ -346,9 +360,10 @@ func (f *Forger) lyingShard(ctx context.Context, lie func([]schema.ShardChild)) 
 // Place returns root with e set in the directory at dir (a clean path,
 // "" for root itself), each directory on the way rewritten with its
 // entry's version vector bumped for the forger's replica, without the
-// checks tree.Put makes of e. The directories on the way must be shared.
+// checks tree.Put makes of e (it reads nothing e links). The directories
+// on the way must be shared.
 func (f *Forger) Place(ctx context.Context, root cid.Cid, dir string, e schema.Entry) (cid.Cid, error) {
-	t := tree.New(f.store(), tree.Config{})
+	t := f.tree()
 	var comps []string
 	if dir != "" {
 		comps = strings.Split(dir, "/")
@@ -379,24 +394,6 @@ func (f *Forger) Place(ctx context.Context, root cid.Cid, dir string, e schema.E
 			}
 			set.Deleted, set.Conflicts = false, nil
 			set.VV[f.Replica]++
-		}
-		d, err := t.ReadDirectory(ctx, c)
-		if err != nil {
-			return cid.Undef, err
-		}
-		if !d.Shard.Defined() {
-			// Set by hand, so that even an entry tree.WithEntries would
-			// refuse can be placed.
-			out := *d
-			out.Entries = nil
-			for _, x := range d.Entries {
-				if x.Name != set.Name {
-					out.Entries = append(out.Entries, x)
-				}
-			}
-			out.Entries = append(out.Entries, set)
-			schema.SortEntries(out.Entries)
-			return f.put(&out)
 		}
 		nd, err := t.WithEntries(ctx, c, []schema.Entry{set})
 		if err != nil {
