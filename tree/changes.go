@@ -46,7 +46,15 @@ func (t *Tree) changes(ctx context.Context, dir string, a, b cid.Cid, depth int,
 	}
 	seen[[2]cid.Cid{a, b}] = true
 	return t.Diff(ctx, a, b, func(name string, ea, eb *schema.Entry) error {
-		return zipByName(visibleOf(ea), visibleOf(eb), func(x, y *schema.Entry) error {
+		va, err := t.visibleIn(ctx, a, ea)
+		if err != nil {
+			return err
+		}
+		vb, err := t.visibleIn(ctx, b, eb)
+		if err != nil {
+			return err
+		}
+		return zipByName(va, vb, func(x, y *schema.Entry) error {
 			switch {
 			case x == nil:
 				what := Added
@@ -70,14 +78,6 @@ func (t *Tree) changes(ctx context.Context, dir string, a, b cid.Cid, depth int,
 			return nil
 		})
 	})
-}
-
-// visibleOf returns the entries that e (nil: none) shows in a listing.
-func visibleOf(e *schema.Entry) []schema.Entry {
-	if e == nil {
-		return nil
-	}
-	return visible([]schema.Entry{*e})
 }
 
 func entryPath(dir, name string) string {

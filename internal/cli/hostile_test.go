@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,6 +60,11 @@ func identityOf(t *testing.T, h *home.Home) cid.Cid {
 // order side (-1, 1) of victim's, publishes it with ac-node new, and
 // returns the forged blocks as a CAR and the signed reference.
 func forgeHead(t *testing.T, dir, victim string, mk func(*forge.Forger) (schema.Entry, error), order int) (carFile, ref []byte) {
+	return forgeHeadIn(t, dir, victim, "root/projects", mk, order)
+}
+
+// forgeHeadIn is forgeHead with e placed in the directory at where.
+func forgeHeadIn(t *testing.T, dir, victim, where string, mk func(*forge.Forger) (schema.Entry, error), order int) (carFile, ref []byte) {
 	t.Helper()
 	ctx := context.Background()
 	target := func(hd string) cid.Cid {
@@ -102,7 +108,7 @@ func forgeHead(t *testing.T, dir, victim string, mk func(*forge.Forger) (schema.
 		if i == 200 {
 			t.Fatal("no forgery in 200 tries sorts on the wanted side")
 		}
-		if root, err = f.Place(ctx, head, "root/projects", e); err != nil {
+		if root, err = f.Place(ctx, head, where, e); err != nil {
 			t.Fatal(err)
 		}
 		p, err := h.Tree(cid.Undef).ReadDir(ctx, root)
@@ -245,5 +251,51 @@ func TestFileSizeLieFailsRead(t *testing.T) {
 	}
 	if _, err := os.Lstat(dest); err == nil {
 		t.Errorf("ac-get left %s", dest)
+	}
+}
+
+// TestConflictNameSquatted has alice and mallory write notes.txt at the
+// same time, so that alice's listing shows a conflict copy, and then
+// mallory store a file under exactly the copy's name: alice's listing
+// keeps one name per entry, and ac-get of the directory writes all three.
+func TestConflictNameSquatted(t *testing.T) {
+	alice, mallory := friendPair(t)
+	dir := t.TempDir()
+	for _, who := range []string{alice, mallory} {
+		src := filepath.Join(dir, "notes.txt")
+		if err := os.WriteFile(src, []byte("notes of "+filepath.Base(filepath.Dir(who))+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ac(t, who, nil, "ac-add", src, "root/forum/notes.txt")
+	}
+	ac(t, mallory, nil, "ac-node", "new", "node", "identities/mallory")
+	ac(t, alice, []byte(ac(t, mallory, nil, "ac-export", "node")), "ac-import")
+	ac(t, alice, []byte(ac(t, mallory, nil, "ac-message", "ref", "node")), "ac-node", "add")
+	out := ac(t, alice, nil, "ac-merge-all")
+	i := strings.Index(out, "C root/forum/")
+	if i < 0 {
+		t.Fatalf("no conflict copy in %q", out)
+	}
+	copyName := strings.TrimSuffix(strings.SplitN(out[i+len("C root/forum/"):], "\n", 2)[0], "/")
+
+	car, ref := forgeHeadIn(t, mallory, alice, "root/forum", func(f *forge.Forger) (schema.Entry, error) {
+		e, err := f.StoredFile(context.Background(), copyName, "squatted")
+		e.Mtime += 1e9
+		return e, err
+	}, -1)
+	ac(t, alice, car, "ac-import")
+	ac(t, alice, ref, "ac-node", "add")
+	ac(t, alice, nil, "ac-merge-all")
+	names := strings.Fields(ac(t, alice, nil, "ac-ls", "root/forum"))
+	if len(names) != 3 || names[0] == names[1] || names[1] == names[2] || !slices.Contains(names, copyName) {
+		t.Fatalf("ac-ls root/forum = %q, want three names, %q among them", names, copyName)
+	}
+	dest := filepath.Join(t.TempDir(), "forum")
+	if _, errOut, err := acRun(alice, nil, "ac-get", "root/forum", dest); err != nil {
+		t.Fatalf("ac-get root/forum: %v: %s", err, errOut)
+	}
+	got, err := os.ReadDir(dest)
+	if err != nil || len(got) != 3 {
+		t.Errorf("ac-get wrote %d files (%v), want 3", len(got), err)
 	}
 }

@@ -280,6 +280,14 @@ func (f *Forger) Clone() *Forger { f.store(); c := *f; return &c }
 // stored (a merge never reads file contents).
 func (f *Forger) File(name, s string) schema.Entry { return f.file(name, s) }
 
+// StoredFile is File with the content stored, so that it can be read.
+func (f *Forger) StoredFile(ctx context.Context, name, s string) (schema.Entry, error) {
+	e := f.file(name, s)
+	c, _, err := f.store().AddFile(ctx, strings.NewReader(s))
+	e.Target = c
+	return e, err
+}
+
 func (f *Forger) file(name, s string) schema.Entry {
 	c := cid.NewCidV1(cid.Raw, schema.Sum([]byte(s)).Hash())
 	return schema.Entry{Name: name, Kind: schema.KindFile, Target: c, Size: uint64(len(s)), Mtime: f.Mtime, VV: schema.VV{f.Replica: 1}}
