@@ -277,9 +277,9 @@ func (t *Tree) frozenCopies(ctx context.Context, dir cid.Cid, old, ne, skip *sch
 	return out, nil
 }
 
-// changed returns the entry after ne, a change to old: ne, beside the
+// changedEntry returns the entry after ne, a change to old: ne, beside the
 // versions of old it does not supersede (owned directories of others).
-func changed(old *schema.Entry, ne schema.Entry) schema.Entry {
+func changedEntry(old *schema.Entry, ne schema.Entry) schema.Entry {
 	ne.Conflicts = nil
 	if old == nil {
 		return ne
