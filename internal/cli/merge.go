@@ -168,7 +168,7 @@ func runMerges(ctx context.Context, e *Env, jobs []mergeJob, dry, asJSON bool, p
 		}
 	}
 	for _, n := range notes {
-		fmt.Fprintf(e.Stderr, "%s: %s\n", e.Name, n)
+		fmt.Fprintf(e.Stderr, "%s: %s\n", e.Name, oneLine(n))
 	}
 	return printChanges(e, changes, asJSON)
 }
@@ -247,7 +247,7 @@ func printChanges(e *Env, changes []tree.Change, asJSON bool) error {
 		if c.Old.Kind == schema.KindDirectory || c.New.Kind == schema.KindDirectory {
 			p += "/"
 		}
-		fmt.Fprintf(e.Stdout, "%s %s\n", whatLetter[c.What], p)
+		fmt.Fprintf(e.Stdout, "%s %s\n", whatLetter[c.What], quote(p))
 	}
 	return nil
 }
