@@ -23,7 +23,9 @@ the name of a known friend is refused.
 
 Ac-friend list shows each friend's name with a short form of its identity
 CID (the full CID with --json). Ac-friend rm removes a friend by name or
-CID; their node reference stays until it is deleted.
+CID, with the friend's node reference (nodes/<id>): what a non-friend
+published is not trusted. ac-restore brings nothing of it back;
+befriend again and take the node in with ac-node add.
 
 example:
   ac-message ref identities/alice | base64 -w0 > alice.id   # alice's side
@@ -160,7 +162,9 @@ func friendRm(ctx context.Context, e *Env, who string) error {
 	}
 	defer h.Close()
 	var gone friend
-	_, err = h.Update(ctx, e.Name+" "+who, func(old cid.Cid) (cid.Cid, error) {
+	var node string // the node reference removed with the friend, if any
+	_, err = h.Update(ctx, e.Name+" rm "+who, func(old cid.Cid) (cid.Cid, error) {
+		node = ""
 		fs, err := friends(ctx, h, old)
 		if err != nil {
 			return cid.Undef, err
@@ -179,11 +183,26 @@ func friendRm(ctx context.Context, e *Env, who string) error {
 			return cid.Undef, acerr.E("friend rm", who, acerr.Invalid, fmt.Errorf("%d friends have this name: give the identity CID", len(match)))
 		}
 		gone = match[0]
-		return h.Tree(cid.Undef).Delete(ctx, old, home.Friends+"/"+gone.Identity)
+		t := h.Tree(cid.Undef)
+		head, err := t.Delete(ctx, old, home.Friends+"/"+gone.Identity)
+		if err != nil {
+			return cid.Undef, err
+		}
+		p := home.Nodes + "/" + gone.Identity
+		switch next, err := t.Delete(ctx, head, p); {
+		case err == nil:
+			node, head = p, next
+		case !acerr.Is(acerr.NotExist, err):
+			return cid.Undef, err
+		}
+		return head, nil
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stdout, "removed friend %s (%s)\n", gone.Name, gone.Identity)
+	fmt.Fprintf(e.Stdout, "removed friend %s (%s)\n", quote(gone.Name), gone.Identity)
+	if node != "" {
+		fmt.Fprintf(e.Stdout, "removed %s\n", node)
+	}
 	return nil
 }

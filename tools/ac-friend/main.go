@@ -13,7 +13,9 @@
 //
 //	Ac-friend list shows each friend's name with a short form of its identity
 //	CID (the full CID with --json). Ac-friend rm removes a friend by name or
-//	CID; their node reference stays until it is deleted.
+//	CID, with the friend's node reference (nodes/<id>): what a non-friend
+//	published is not trusted. ac-restore brings nothing of it back;
+//	befriend again and take the node in with ac-node add.
 //
 //	example:
 //	  ac-message ref identities/alice | base64 -w0 > alice.id   # alice's side
