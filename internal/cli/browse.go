@@ -163,8 +163,8 @@ func cmdDelete() *command {
 		help: `Ac-delete removes the entry at PATH. In a shared directory the deletion
 is recorded as a tombstone, so it reaches friends when they merge. The
 old content stays reachable through ac-log until it is collected. The
-top-level directories (root, identities, friends, nodes) cannot be
-deleted.
+top-level directories (root, identities, friends, aliases, nodes)
+cannot be deleted.
 
 example:
   ac-delete root/projects/pictures`,
@@ -178,7 +178,7 @@ example:
 					return err
 				}
 				switch p {
-				case "", home.Root, home.Identities, home.Friends, home.Nodes:
+				case "", home.Root, home.Identities, home.Friends, home.Aliases, home.Nodes:
 					return acerr.E("delete", args[0], acerr.Permission, fmt.Errorf("the top-level directories cannot be deleted"))
 				}
 				h, err := e.open(ctx)

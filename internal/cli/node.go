@@ -83,7 +83,7 @@ func nodeNew(ctx context.Context, e *Env, nodeArg, idArg string, addrs []string,
 	if p == "" {
 		return usagef("%q: not a node path; use a name such as %q", nodeArg, home.Node)
 	}
-	for _, d := range []string{home.Root, home.Identities, home.Friends, home.Nodes} {
+	for _, d := range []string{home.Root, home.Identities, home.Friends, home.Aliases, home.Nodes} {
 		if strings.HasPrefix(p+"/", d+"/") {
 			return usagef("%s: a node cannot live inside %s/", nodeArg, d)
 		}
@@ -186,10 +186,20 @@ func nodeAdd(ctx context.Context, e *Env) error {
 	defer h.Close()
 	p := home.Nodes + "/" + in.Owner.String()
 	changed := false
+	owner := quote(msg.Owner.Name)
 	_, err = h.Update(ctx, e.Name, func(old cid.Cid) (cid.Cid, error) {
 		t := h.Tree(cid.Undef)
 		if err := policy.Check(ctx, h.Trust(old), msg.NodeCID, in); err != nil {
 			return cid.Undef, err
+		}
+		fs, err := friends(ctx, h, old)
+		if err != nil {
+			return cid.Undef, err
+		}
+		for _, f := range fs {
+			if f.id == in.Owner {
+				owner = f.label()
+			}
 		}
 		if heldEnt, err := t.Lookup(ctx, old, p); err == nil {
 			heldNode, err := h.LoadNode(ctx, heldEnt.Target)
@@ -225,7 +235,7 @@ func nodeAdd(ctx context.Context, e *Env) error {
 		fmt.Fprintf(e.Stdout, "%s: already up to date (seq %d)\n", p, in.Seq)
 		return nil
 	}
-	fmt.Fprintf(e.Stdout, "%s: %s seq %d root %s\n", p, msg.Owner.Name, in.Seq, in.Root)
+	fmt.Fprintf(e.Stdout, "%s: %s seq %d root %s\n", p, owner, in.Seq, in.Root)
 	return nil
 }
 
