@@ -8,8 +8,10 @@
 // come before or after the arguments; exit status is 0 on success, 1 on
 // failure and 2 on bad usage; an error is one line on stderr,
 // "ac-NAME: what failed: why", in which control and format characters
-// are escaped (see quote.go); progress goes to stderr only when stderr is
-// a terminal; --json is offered where a command lists things.
+// are escaped; names and paths on line-oriented output are quoted as git
+// quotes paths when they hold such characters, '"' or '\' (quote.go);
+// progress goes to stderr only when stderr is a terminal; --json is
+// offered where a command lists things.
 package cli
 
 import (
