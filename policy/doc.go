@@ -46,6 +46,11 @@
 // whoever made it, and anyone can make another identity with the same
 // label; so friends are keyed by CID, and MayReplaceFriend refuses a
 // newcomer that would show an existing friend's name with another key.
+// Nor may a name merely look like another: ConfusableNames tells when two
+// labels would be taken for each other (case, compatibility forms,
+// combining marks, invisible characters and the look-alikes of Unicode
+// TS #39), and the commands refuse a newcomer whose name is confusable
+// with one already shown unless it gets a label of my own.
 //
 // Rules decided elsewhere: how shared directories merge (tombstones,
 // version vectors, conflict copies) belongs to package merge, and what the

@@ -7,8 +7,11 @@
 // (AC_HOME) selects the home and --api (AC_API) a kubo daemon; flags may
 // come before or after the arguments; exit status is 0 on success, 1 on
 // failure and 2 on bad usage; an error is one line on stderr,
-// "ac-NAME: what failed: why"; progress goes to stderr only when stderr is
-// a terminal; --json is offered where a command lists things.
+// "ac-NAME: what failed: why", in which control and format characters
+// are escaped; names and paths on line-oriented output are quoted as git
+// quotes paths when they hold such characters, '"' or '\' (quote.go);
+// progress goes to stderr only when stderr is a terminal; --json is
+// offered where a command lists things.
 package cli
 
 import (
@@ -109,7 +112,7 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	name = strings.TrimPrefix(name, "ac-")
 	cmd, ok := commands()[name]
 	if !ok {
-		fmt.Fprintf(stderr, "ac-%s: unknown command\n", name)
+		fmt.Fprintf(stderr, "ac-%s: unknown command\n", oneLine(name))
 		return ExitUsage
 	}
 	e := &Env{Name: "ac-" + name, Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: getenv}
@@ -124,7 +127,7 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\nusage: %s\n", e.Name, err, synopsis(cmd))
+		fmt.Fprintf(stderr, "%s: %s\nusage: %s\n", e.Name, oneLine(err.Error()), synopsis(cmd))
 		return ExitUsage
 	}
 	if e.HomeDir == "" {
@@ -142,7 +145,7 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "%s: %v\nusage: %s\n", e.Name, err, synopsis(cmd))
+		fmt.Fprintf(stderr, "%s: %s\nusage: %s\n", e.Name, oneLine(err.Error()), synopsis(cmd))
 		return ExitUsage
 	case errors.As(err, new(silentFailure)):
 		return ExitFailure
@@ -175,10 +178,6 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 // synopsis is the command's usage, every form on its own aligned line.
 func synopsis(cmd *command) string {
 	return strings.ReplaceAll(cmd.usage, "\n", "\n       ")
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }
 
 func printHelp(w io.Writer, name string, cmd *command, fs *flag.FlagSet) {
