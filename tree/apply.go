@@ -19,10 +19,11 @@ const (
 	// OpDelete replaces the entry at Path by a tombstone, as Delete does.
 	OpDelete
 	// OpMkdir makes sure a directory is at Path, keeping what it holds,
-	// with Entry.Mode as its mode: a directory made again where one was
-	// deleted starts from the tombstones of what it held, so nothing
-	// deleted comes back. A directory already there with that mode is no
-	// change at all.
+	// with Entry.Mode as its mode and, when Entry.Mtime is not zero, that
+	// mtime: a directory made again where one was deleted starts from the
+	// tombstones of what it held, so nothing deleted comes back. A
+	// directory already there with that mode (and mtime) is no change at
+	// all.
 	OpMkdir
 )
 
@@ -40,7 +41,7 @@ func (k OpKind) op() string {
 type Op struct {
 	Kind  OpKind
 	Path  string
-	Entry schema.Entry // OpPut: the entry to set; OpMkdir: its Mode
+	Entry schema.Entry // OpPut: the entry to set; OpMkdir: its Mode and Mtime
 }
 
 // Apply applies ops to the tree at root, in order, and returns the new
@@ -407,19 +408,23 @@ func (b *batch) deleteCopy(_ context.Context, o nameOp, cur *schema.Entry, commi
 	return commit(o.relOp, ne, o.copyOf)
 }
 
-// mkdir makes sure the name is a live directory with the op's mode.
+// mkdir makes sure the name is a live directory with the op's mode (and
+// mtime).
 func (b *batch) mkdir(ctx context.Context, r relOp, cur *schema.Entry, commit commitFunc) error {
 	t := b.t
-	mode := r.op.Entry.Mode
+	mode, mtime := r.op.Entry.Mode, r.op.Entry.Mtime
+	if mtime == 0 {
+		mtime = b.now
+	}
 	if cur != nil && !cur.Deleted {
 		if cur.Kind != schema.KindDirectory {
 			return failOp(r, fail(acerr.NotDir, "%s is %s; delete it first", r.op.Path, cur.Kind))
 		}
-		if cur.Mode == mode {
+		if cur.Mode == mode && (r.op.Entry.Mtime == 0 || cur.Mtime == mtime) {
 			return nil
 		}
 		ne := *cur
-		ne.Mode, ne.Mtime, ne.VV, ne.By, ne.Conflicts = mode, b.now, t.bump(cur), t.cfg.By, nil
+		ne.Mode, ne.Mtime, ne.VV, ne.By, ne.Conflicts = mode, mtime, t.bump(cur), t.cfg.By, nil
 		return commit(r, ne, nil)
 	}
 	child, err := t.deletedContents(ctx, cur)
@@ -430,6 +435,6 @@ func (b *batch) mkdir(ctx context.Context, r relOp, cur *schema.Entry, commit co
 		return failOp(r, err)
 	}
 	ne := schema.Entry{Name: r.comps[len(r.comps)-1], Kind: schema.KindDirectory, Target: child, Mode: mode,
-		Mtime: b.now, VV: t.bump(cur), By: t.cfg.By}
+		Mtime: mtime, VV: t.bump(cur), By: t.cfg.By}
 	return commit(r, ne, nil)
 }

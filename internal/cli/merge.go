@@ -392,50 +392,32 @@ example:
 					return err
 				}
 				t := tree.New(h.Store, h.TreeConfig(cid.Undef, h.Signer(pass)))
-				was, err := t.Lookup(ctx, then, p)
+				src, err := t.SourceOf(ctx, then, p)
 				if err != nil {
 					return acerr.E("restore", p, acerr.KindOf(err), fmt.Errorf("not there at %s: %w", *at, err))
 				}
-				n := 0
+				n := countSource(src)
 				_, err = h.Update(ctx, e.Name+" "+p, func(old cid.Cid) (cid.Cid, error) {
-					n = 0
-					head := old
-					put := func(path string, en schema.Entry) error {
-						if en.Kind == schema.KindDirectory {
-							if cur, err := t.Lookup(ctx, head, path); err == nil && cur.Kind == schema.KindDirectory {
-								return nil
-							}
-							empty, err := t.MakeDir(ctx, nil)
-							if err != nil {
-								return err
-							}
-							en.Target = empty
-						}
-						en.VV, en.Conflicts = nil, nil
-						var err error
-						head, err = t.Put(ctx, head, path, en)
-						n++
-						return err
-					}
-					if err := put(p, was); err != nil {
-						return cid.Undef, err
-					}
-					if was.Kind == schema.KindDirectory {
-						err := t.Walk(ctx, then, p, func(path string, en schema.Entry) error { return put(path, en) })
-						if err != nil {
-							return cid.Undef, err
-						}
-					}
-					return head, nil
+					return t.PutTree(ctx, old, p, src, false)
 				})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.Stdout, "restored %s (%d entries)\n", p, n)
+				fmt.Fprintf(e.Stdout, "restored %s (%d entries)\n", quote(p), n)
 				return nil
 			}
 		},
 	}
+}
+
+// countSource returns how many files and directories src holds, itself
+// included.
+func countSource(src *tree.Source) int {
+	n := 1
+	for _, c := range src.Children {
+		n += countSource(c)
+	}
+	return n
 }
 
 // restorePoint returns the root of the tree database that --at names.
