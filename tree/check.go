@@ -110,19 +110,20 @@ func (k *Check) Dir(ctx context.Context, trusted, c cid.Cid) error {
 	return err
 }
 
+// fail names the path and the block c in err: filled in, if err was made
+// by this package's fail, else around it.
 func (k *Check) fail(path string, c cid.Cid, err error) error {
-	path = shortPath(path)
-	var e *acerr.Error
-	if ok := asError(err, &e); ok && e.Op == "" && e.Path == "" {
+	e, ok := err.(*acerr.Error)
+	if ok && e.Op == "" && e.Path == "" {
 		out := *e
-		out.Op, out.Path = "tree.Check", path
+		out.Op, out.Path = "tree.Check", shortPath(path)
 		if out.CID == "" && c.Defined() {
 			out.CID = c.String()
 		}
 		return &out
 	}
-	out := acerr.E("tree.Check", path, acerr.KindOf(err), err)
-	if c.Defined() && (e == nil || e.CID != c.String()) {
+	out := acerr.E("tree.Check", shortPath(path), acerr.KindOf(err), err)
+	if c.Defined() && (!ok || e.CID != c.String()) {
 		out.CID = c.String()
 	}
 	return out
@@ -146,14 +147,6 @@ func shortPath(path string) string {
 		tail = tail[i+1:]
 	}
 	return head + "/.../" + tail
-}
-
-func asError(err error, e **acerr.Error) bool {
-	x, ok := err.(*acerr.Error)
-	if ok {
-		*e = x
-	}
-	return ok
 }
 
 // tooDeep is the error of a directory nested deeper than MaxDepth.
@@ -186,21 +179,12 @@ func (k *Check) dir(ctx context.Context, path string, trusted, c cid.Cid, depth 
 	}
 	m, ok := k.dirs[c]
 	if ok {
-		if depth+m.height <= MaxDepth {
-			return m, nil
+		var err error
+		if m.height, m.exact, err = k.fit(ctx, c, depth, m.height, m.exact, k.exactHeight); err != nil {
+			return checked{}, k.fail(path, c, err)
 		}
-		if !m.exact {
-			h, err := k.exactHeight(ctx, c, depth)
-			if err != nil {
-				return checked{}, k.fail(path, c, err)
-			}
-			m.height, m.exact = h, true
-			k.dirs[c] = m
-			if depth+h <= MaxDepth {
-				return m, nil
-			}
-		}
-		return checked{}, k.fail(path, c, tooDeep())
+		k.dirs[c] = m
+		return m, nil
 	}
 	if c.Equals(trusted) {
 		// Held at the same place: trusted, and its height fits there.
@@ -365,21 +349,12 @@ func (k *Check) shard(ctx context.Context, path string, look func(string) (*sche
 	}
 	c := ch.Link
 	if m, ok := k.shards[c]; ok && m.prefix == string(prefix[:sd]) && (!checkWant || m.total == ch.Bytes) {
-		if depth+m.height <= MaxDepth {
-			return shardResult{m.total, m.height, m.exact}, nil
+		var err error
+		if m.height, m.exact, err = k.fit(ctx, c, depth, m.height, m.exact, k.exactShardHeight); err != nil {
+			return shardResult{}, k.fail(path, c, err)
 		}
-		if !m.exact {
-			h, err := k.exactShardHeight(ctx, c, depth)
-			if err != nil {
-				return shardResult{}, k.fail(path, c, err)
-			}
-			m.height, m.exact = h, true
-			k.shards[c] = m
-			if depth+h <= MaxDepth {
-				return shardResult{m.total, m.height, m.exact}, nil
-			}
-		}
-		return shardResult{}, k.fail(path, c, tooDeep())
+		k.shards[c] = m
+		return shardResult{m.total, m.height, m.exact}, nil
 	}
 	k.blocks[c] = struct{}{}
 	n, err := k.t.readShard(ctx, c, sd, prefix[:sd], ch.Bytes, checkWant)
@@ -440,6 +415,27 @@ func (k *Check) shard(ctx context.Context, path string, look func(string) (*sche
 	}
 	k.shards[c] = checkedShard{prefix: string(prefix[:sd]), total: r.total, height: r.height, exact: r.exact}
 	return r, nil
+}
+
+// fit returns the height of block c, already checked, where it is met
+// again at depth, given what the check recorded (height, and whether it
+// is exact), or an error if it is too deep there. A recorded bound that
+// does not fit is replaced by the exact height, which measure reads.
+func (k *Check) fit(ctx context.Context, c cid.Cid, depth, height int, exact bool,
+	measure func(context.Context, cid.Cid, int) (int, error)) (int, bool, error) {
+	if depth+height <= MaxDepth {
+		return height, exact, nil
+	}
+	if !exact {
+		h, err := measure(ctx, c, depth)
+		if err != nil {
+			return 0, false, err
+		}
+		if depth+h <= MaxDepth {
+			return h, true, nil
+		}
+	}
+	return 0, false, tooDeep()
 }
 
 // exactHeight returns the height of the directory c, met at depth,
