@@ -549,6 +549,12 @@ func TestTooLarge(t *testing.T) {
 	if got, err := ReadInput(bytes.NewReader(make([]byte, MaxInput))); err != nil || len(got) != MaxInput {
 		t.Errorf("ReadInput(MaxInput) = %d bytes, %v", len(got), err)
 	}
+	if _, err := ReadJSON(bytes.NewReader(make([]byte, MaxJSONInput+1))); !acerr.Is(acerr.TooLarge, err) {
+		t.Errorf("ReadJSON(MaxJSONInput+1) = %v, want TooLarge", err)
+	}
+	if got, err := ReadJSON(bytes.NewReader(make([]byte, MaxJSONInput))); err != nil || len(got) != MaxJSONInput {
+		t.Errorf("ReadJSON(MaxJSONInput) = %d bytes, %v", len(got), err)
+	}
 	// JSON over the limit, whether it would compress well or not.
 	huge := fmt.Sprintf(`{"version":1,"kind":"reference","policy":"node_v1","ipfs_hash":"x","owner":"x","name":%q,"signature":"","blocks":{}}`,
 		strings.Repeat("a", MaxJSON))

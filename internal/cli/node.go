@@ -2,10 +2,8 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
@@ -147,18 +145,10 @@ func nodeNew(ctx context.Context, e *Env, nodeArg, idArg string, addrs []string,
 	return nil
 }
 
-// readMessage reads a message from stdin, bounded well above the message
-// size limit so that an oversized input is refused by the parser with a
-// clear error rather than read without end.
+// readMessage reads a message from stdin: at most message.MaxInput
+// bytes, and longer input is refused with the limit stated.
 func readMessage(e *Env) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(e.Stdin, 4*message.MaxCompressed))
-	if err != nil {
-		return nil, acerr.E("reading stdin", "", acerr.IO, err)
-	}
-	if len(data) == 0 {
-		return nil, acerr.E("reading stdin", "", acerr.Invalid, errors.New("no message on standard input"))
-	}
-	return data, nil
+	return readStdin(e, message.ReadInput)
 }
 
 // readParsed reads a message from stdin and verifies it.

@@ -114,7 +114,7 @@ func corruptPacksAndSums(t *testing.T, home string, payload []byte) {
 	idxs, _ := filepath.Glob(filepath.Join(home, "blocks", "*", "*.idx"))
 	for _, p := range idxs {
 		b, _ := os.ReadFile(p)
-		if string(b[:8]) != "ACIDX002" {
+		if string(b[:8]) != "ACIDX003" {
 			t.Fatalf("%s: index of another version", p)
 		}
 		for i := 8; i < len(b); {
