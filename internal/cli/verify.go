@@ -2,13 +2,17 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/ipfsstore/car"
 	"github.com/archivecache/archivecache/policy"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
@@ -17,20 +21,27 @@ import (
 
 func cmdVerify() *command {
 	return &command{
-		usage: "ac-verify [--content] PATH",
+		usage: "ac-verify [--content] [--repair SOURCE] PATH",
 		help: `Ac-verify checks the node at PATH and prints OK or FAIL with the reason
 (exit 0 or 1). An identity must verify its own signature; a node or an
 owned directory must be signed by its owner, who must be me or a friend;
-a directory is checked all the way down, every block read is hash-checked
-against its CID. With --content the bytes of every file are read and
-checked too.
+a directory is checked all the way down, as a merge checks a friend's
+tree, every block read hash-checked against its CID. With --content the
+bytes of every file are read and checked too.
+
+With --repair, each block found damaged or missing is read again from
+SOURCE, a CAR file (as ac-export writes, from this home earlier or from
+a friend) or a kubo daemon's RPC address, and the check goes on;
+"repaired CID" is printed for each. What SOURCE lacks stays a FAIL.
 
 example:
   ac-verify identities/alice
   ac-verify node
-  ac-verify --content root`,
+  ac-verify --content root
+  ac-verify --content --repair backup.car root`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
 			content := fs.Bool("content", false, "also read and hash-check every file's blocks")
+			repair := fs.String("repair", "", "read damaged or missing blocks again from `source`: a CAR file or a kubo RPC address")
 			return func(ctx context.Context, args []string) error {
 				if err := nargs(args, 1, 1); err != nil {
 					return err
@@ -48,7 +59,32 @@ example:
 				if name == "" {
 					name = "/" // the whole tree database
 				}
-				if err := verify(ctx, h, p, *content); err != nil {
+				var from ipfsstore.Store
+				if *repair != "" {
+					if from, err = repairSource(ctx, *repair); err != nil {
+						return err
+					}
+					defer from.Close()
+				}
+				err = verify(ctx, h, p, *content)
+				for tried := map[cid.Cid]bool{}; err != nil && from != nil; err = verify(ctx, h, p, *content) {
+					c := damagedBlock(err)
+					if !c.Defined() || tried[c] {
+						break
+					}
+					tried[c] = true
+					if rerr := ipfsstore.Repair(ctx, h.Store, c, from); rerr != nil {
+						err = acerr.E("verify", p, acerr.KindOf(err), fmt.Errorf("%w; not repaired: %v", err, rerr))
+						break
+					}
+					fmt.Fprintf(e.Stdout, "repaired %s\n", c)
+				}
+				if err == nil && from != nil {
+					if s, ok := h.Store.(ipfsstore.Syncer); ok {
+						err = s.Sync(ctx)
+					}
+				}
+				if err != nil {
 					fmt.Fprintf(e.Stdout, "FAIL %s: %s\n", name, oneLine(err.Error()))
 					return silentFailure{}
 				}
@@ -57,6 +93,36 @@ example:
 			}
 		},
 	}
+}
+
+// repairSource opens what --repair names: a CAR file, or else a kubo
+// daemon's RPC address.
+func repairSource(ctx context.Context, src string) (ipfsstore.Store, error) {
+	if st, err := os.Stat(src); err == nil && st.Mode().IsRegular() {
+		return car.Open(src)
+	}
+	if !strings.HasPrefix(src, "/") && !strings.Contains(src, "://") {
+		return nil, usagef("--repair %s: not a CAR file, nor a kubo RPC address such as /ip4/127.0.0.1/tcp/5001", src)
+	}
+	return ipfsstore.Open(ctx, ipfsstore.Config{API: src})
+}
+
+// damagedBlock returns the block that err, a failed check, names as
+// damaged or missing: the innermost one named. Undefined if none.
+func damagedBlock(err error) cid.Cid {
+	if k := acerr.KindOf(err); k != acerr.Integrity && k != acerr.NotExist {
+		return cid.Undef
+	}
+	found := cid.Undef
+	for err != nil {
+		if e, ok := err.(*acerr.Error); ok && e.CID != "" {
+			if c, derr := cid.Decode(e.CID); derr == nil {
+				found = c
+			}
+		}
+		err = errors.Unwrap(err)
+	}
+	return found
 }
 
 // silentFailure makes a command exit 1 without printing an error: the
