@@ -84,6 +84,7 @@ type Embedded struct {
 var (
 	_ Store      = (*Embedded)(nil)
 	_ Syncer     = (*Embedded)(nil)
+	_ Sizer      = (*Embedded)(nil)
 	_ blockStore = (*Embedded)(nil)
 )
 
@@ -360,6 +361,42 @@ func (e *Embedded) Has(ctx context.Context, c cid.Cid) (bool, error) {
 		return false, acerr.E(op, "", acerr.IO, err).WithCID(c.String())
 	}
 	return ok, nil
+}
+
+// BlockSize returns the length of block c from the index, without
+// reading the block (Sizer).
+func (e *Embedded) BlockSize(ctx context.Context, c cid.Cid) (int, error) {
+	const op = "ipfsstore.BlockSize"
+	if err := checkCID(op, c); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, acerr.E(op, "", acerr.Other, err).WithCID(c.String())
+	}
+	key := blockKey(c)
+	n, ok, err := e.size(key)
+	if err == nil && !ok {
+		if err = e.rescan(); err == nil {
+			n, ok, err = e.size(key)
+		}
+	}
+	switch {
+	case err != nil:
+		return 0, acerr.E(op, "", acerr.IO, err).WithCID(c.String())
+	case !ok:
+		return 0, notExist(op, c)
+	}
+	return n, nil
+}
+
+func (e *Embedded) size(key string) (int, bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return 0, false, errClosed
+	}
+	loc, ok := e.index[key]
+	return int(loc.length), ok, nil
 }
 
 func (e *Embedded) has(key string) (bool, error) {

@@ -77,6 +77,13 @@ type Syncer interface {
 	Sync(ctx context.Context) error
 }
 
+// Sizer is implemented by stores that know a block's length without
+// reading it. BlockSize returns the length of block c, or an error of
+// kind acerr.NotExist if it is not held (as Has would say).
+type Sizer interface {
+	BlockSize(ctx context.Context, c cid.Cid) (int, error)
+}
+
 // Pinner is implemented by stores that garbage-collect unpinned blocks
 // (kubo). Pin keeps the DAG under c.
 type Pinner interface {

@@ -47,6 +47,7 @@ func Tests() []Test {
 		{"put-get-codecs", testPutGetCodecs},
 		{"get-missing", testGetMissing},
 		{"has", testHas},
+		{"block-size", testBlockSize},
 		{"put-wrong-bytes", testPutWrongBytes},
 		{"put-too-large", testPutTooLarge},
 		{"put-max-size", testPutMaxSize},
@@ -221,6 +222,29 @@ func testHas(t *testing.T, s ipfsstore.Store) {
 	}
 	if ok, err := s.Has(ctx, c); err != nil || !ok {
 		t.Fatalf("Has(%s) after Put = %v, %v; want true, nil", c, ok, err)
+	}
+}
+
+// testBlockSize checks ipfsstore.BlockSize, and with it the store's
+// BlockSize where it is a Sizer: a held block's length, whatever its
+// codec, and NotExist for one not held.
+func testBlockSize(t *testing.T, s ipfsstore.Store) {
+	ctx := t.Context()
+	for _, n := range []int{1, 1000, ipfsstore.MaxBlockSize} {
+		data := freshBytes(t, n)
+		c := rawCID(t, data)
+		if _, err := ipfsstore.BlockSize(ctx, s, c); !acerr.Is(acerr.NotExist, err) {
+			t.Fatalf("BlockSize(%s) before Put = %v, want does not exist", c, err)
+		}
+		if err := s.Put(ctx, c, data); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := ipfsstore.BlockSize(ctx, s, c); err != nil || got != n {
+			t.Fatalf("BlockSize(%s) = %d, %v; want %d", c, got, err, n)
+		}
+		if size, held, err := ipfsstore.HeldFileSize(ctx, s, c); err != nil || !held || size != uint64(n) {
+			t.Fatalf("HeldFileSize(%s) = %d, %v, %v; want %d, held", c, size, held, err, n)
+		}
 	}
 }
 
