@@ -3,6 +3,8 @@ package schema
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -385,5 +387,47 @@ func BenchmarkDecodeDirectory(b *testing.B) {
 		if _, err := Decode(enc); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSameEntryIsEncodingEquality checks that SameEntry, which compares
+// fields, says what comparing encodings says: for an entry and variants
+// of it that each change one field (a conflict's included), and for nil
+// and empty version vectors.
+func TestSameEntryIsEncodingEquality(t *testing.T) {
+	c1, c2 := Sum([]byte("one")), Sum([]byte("two"))
+	base := Entry{Name: "n", Kind: KindFile, Target: c1, Size: 3, Mode: 0o644, Mtime: 7, VV: VV{"a": 1},
+		By: c1, Conflicts: []Entry{{Name: "n", Kind: KindFile, Target: c2, Mtime: 6, VV: VV{"b": 1}}}}
+	variants := map[string]func(e *Entry){
+		"same":           func(e *Entry) {},
+		"name":           func(e *Entry) { e.Name = "m" },
+		"kind":           func(e *Entry) { e.Kind = KindDirectory },
+		"target":         func(e *Entry) { e.Target = c2 },
+		"size":           func(e *Entry) { e.Size = 4 },
+		"mode":           func(e *Entry) { e.Mode = 0o600 },
+		"mtime":          func(e *Entry) { e.Mtime = 8 },
+		"vv value":       func(e *Entry) { e.VV = VV{"a": 2} },
+		"vv key":         func(e *Entry) { e.VV = VV{"b": 1} },
+		"vv zero":        func(e *Entry) { e.VV = VV{"a": 1, "z": 0} },
+		"deleted":        func(e *Entry) { e.Deleted = true },
+		"by":             func(e *Entry) { e.By = c2 },
+		"by none":        func(e *Entry) { e.By = cid.Undef },
+		"owner":          func(e *Entry) { e.Owner = c2 },
+		"no conflicts":   func(e *Entry) { e.Conflicts = nil },
+		"conflict mtime": func(e *Entry) { e.Conflicts = []Entry{{Name: "n", Kind: KindFile, Target: c2, Mtime: 5, VV: VV{"b": 1}}} },
+	}
+	for name, change := range variants {
+		v := base
+		v.VV = maps.Clone(base.VV)
+		v.Conflicts = slices.Clone(base.Conflicts)
+		change(&v)
+		want := bytes.Equal(EncodeEntry(&base), EncodeEntry(&v))
+		if got := SameEntry(&base, &v); got != want {
+			t.Errorf("%s: SameEntry = %v, encodings equal = %v", name, got, want)
+		}
+	}
+	a, b := Entry{Name: "n", Kind: KindFile, Target: c1}, Entry{Name: "n", Kind: KindFile, Target: c1, VV: VV{}}
+	if !SameEntry(&a, &b) || !bytes.Equal(EncodeEntry(&a), EncodeEntry(&b)) {
+		t.Errorf("nil and empty version vectors: SameEntry = %v, want true like their encodings", SameEntry(&a, &b))
 	}
 }

@@ -98,8 +98,21 @@ func bareEncoding(e *Entry) []byte {
 }
 
 // SameEntry reports whether a and b encode alike: the same version of a
-// name, conflicts included.
-func SameEntry(a, b *Entry) bool { return bytes.Equal(EncodeEntry(a), EncodeEntry(b)) }
+// name, conflicts included. The encoding is canonical, a function of the
+// fields alone, so the fields are compared instead of encoded.
+func SameEntry(a, b *Entry) bool {
+	if a.Name != b.Name || a.Kind != b.Kind || a.Size != b.Size || a.Mode != b.Mode || a.Mtime != b.Mtime ||
+		a.Deleted != b.Deleted || !a.Target.Equals(b.Target) || !a.By.Equals(b.By) || !a.Owner.Equals(b.Owner) ||
+		!maps.Equal(a.VV, b.VV) || len(a.Conflicts) != len(b.Conflicts) {
+		return false
+	}
+	for i := range a.Conflicts {
+		if !SameEntry(&a.Conflicts[i], &b.Conflicts[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 // Versions returns e and its Conflicts as separate versions, each without
 // Conflicts: the set of concurrent versions this entry stands for.

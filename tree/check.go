@@ -374,6 +374,16 @@ func (k *Check) shard(ctx context.Context, path string, look func(string) (*sche
 	r := shardResult{total: n.total, exact: true}
 	add := func(h int, exact bool) { r.height, r.exact = max(r.height, h), r.exact && exact }
 	if n.leaf() {
+		if tn != nil && tn.leaf() {
+			// The trusted trie's leaf at the same place holds every
+			// trusted entry that could share a name with these.
+			look = func(name string) (*schema.Entry, error) {
+				if i, ok := findEntry(tn.s.Entries, name); ok {
+					return &tn.s.Entries[i], nil
+				}
+				return nil, nil
+			}
+		}
 		for i := range n.s.Entries {
 			e := &n.s.Entries[i]
 			te, err := look(e.Name)

@@ -21,3 +21,13 @@ func (s *Counting) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	s.Gets.Add(1)
 	return s.Store.Get(ctx, c)
 }
+
+// BlockSize passes on to the store's own (ipfsstore.BlockSize), which
+// reads the block, and counts it, only where the store has none.
+func (s *Counting) BlockSize(ctx context.Context, c cid.Cid) (int, error) {
+	if z, ok := s.Store.(ipfsstore.Sizer); ok {
+		return z.BlockSize(ctx, c)
+	}
+	b, err := s.Get(ctx, c)
+	return len(b), err
+}
