@@ -187,7 +187,7 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 		Dir:    opts.Dir,
 		Config: cfg,
 		Store:  store,
-		Head:   tree.OpenHead(opts.Dir, store),
+		Head:   tree.OpenHead(opts.Dir, store, tree.HeadConfig{Replica: cfg.Replica}),
 		Keys:   identity.OpenKeystore(filepath.Join(opts.Dir, "keys")),
 		now:    opts.now(),
 	}, nil
