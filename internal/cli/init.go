@@ -41,7 +41,7 @@ example:
 				if *repair {
 					return initRepair(ctx, e)
 				}
-				h, err := home.Init(ctx, home.Options{Dir: e.HomeDir, API: e.API})
+				h, err := home.Init(ctx, e.options())
 				if err != nil {
 					return err
 				}
@@ -58,7 +58,7 @@ example:
 }
 
 func initRepair(ctx context.Context, e *Env) error {
-	r, err := home.Repair(ctx, home.Options{Dir: e.HomeDir, API: e.API})
+	r, err := home.Repair(ctx, e.options())
 	if err != nil {
 		return err
 	}
