@@ -223,7 +223,7 @@ func writeReplica(dir, replica string) error {
 	return writeFileAtomic(filepath.Join(dir, replicaFile), []byte(replica+"\n"), 0o600)
 }
 
-// errConfig says why a config does not serve.
+// Why a config does not serve.
 var (
 	errNoConfig  = errors.New("config is missing")
 	errBadConfig = errors.New("config is damaged")

@@ -238,6 +238,9 @@ func (h *Head) Repair(ctx context.Context, command string, choose func(cur cid.C
 	if err != nil {
 		return cid.Undef, err
 	}
+	if !nc.Defined() {
+		return cid.Undef, wrap(op, h.dir, fail(acerr.Invalid, "the new root is undefined"))
+	}
 	if nc.Equals(cur) {
 		return cur, nil
 	}

@@ -817,6 +817,9 @@ func TestHeadRepair(t *testing.T) {
 	f, _ := os.OpenFile(filepath.Join(home, "log"), os.O_WRONLY|os.O_APPEND, 0)
 	fmt.Fprintf(f, `{"time":"2026-01-02T03:04:05Z","command":"never","old":"%s","new":"%s"}`+"\n", c0, never)
 	f.Close()
+	if _, err := h.Repair(ctx, "repair", func(cid.Cid, []tree.LogEntry) (cid.Cid, error) { return cid.Undef, nil }); !acerr.Is(acerr.Invalid, err) {
+		t.Errorf("Repair to an undefined root = %v, want Invalid", err)
+	}
 	errChoose := errors.New("nothing fits")
 	if _, err := h.Repair(ctx, "repair", func(cid.Cid, []tree.LogEntry) (cid.Cid, error) { return cid.Undef, errChoose }); err != errChoose {
 		t.Errorf("Repair with a failing choice = %v, want its error unchanged", err)
