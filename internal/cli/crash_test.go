@@ -60,7 +60,7 @@ func (tp tamper) command(t *testing.T, strace, home string, args ...string) *exe
 	return cmd
 }
 
-// logFile is the home's log as it is on the disk.
+// logLine is a line of the home's log, as the log file holds it.
 type logLine struct {
 	Command string `json:"command"`
 	Old     string `json:"old"`
@@ -151,6 +151,9 @@ func commitPoints(home string) []tamper {
 // or the new one and holds the change exactly when it moved, and the log
 // ends at HEAD, before the next command and after it.
 func TestCommitKills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ac-add under strace once for each system call of a commit")
+	}
 	strace := needStrace(t)
 	home, _ := homeWithFile(t)
 	src := filepath.Join(t.TempDir(), "f")
@@ -187,6 +190,9 @@ func TestCommitKills(t *testing.T) {
 // change is in HEAD, and otherwise says why in one line; the log agrees
 // with HEAD throughout.
 func TestCommitFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ac-add under strace once for each system call of a commit")
+	}
 	strace := needStrace(t)
 	home, _ := homeWithFile(t)
 	src := filepath.Join(t.TempDir(), "f")
