@@ -7,6 +7,8 @@
 //	  forum/  projects/   shared directories created by Init
 //	identities/NAME       my identities (public part; private key in keys/)
 //	friends/<id-cid>      friend identities
+//	aliases/ALIAS         names I gave friends (an identity_v1 entry
+//	                      linking the friend's identity); made when first used
 //	nodes/<id-cid>        friends' latest signed node references
 //	node                  my published node (signed; links root)
 //
@@ -67,6 +69,7 @@ const (
 	Root       = "root"
 	Identities = "identities"
 	Friends    = "friends"
+	Aliases    = "aliases" // not made by Init: a home without it has no aliases
 	Nodes      = "nodes"
 	Node       = "node"
 )

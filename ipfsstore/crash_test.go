@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(envWriterChild); dir != "" {
 		os.Exit(writerChild(dir, os.Getenv(envWriterID)))
 	}
+	if dir := os.Getenv(envHalfChild); dir != "" {
+		os.Exit(halfChild(dir, os.Getenv(envHalfSeed)))
+	}
 	os.Exit(m.Run())
 }
 

@@ -80,11 +80,28 @@
 // never interleave their writes; a Get or Has that misses reads the index
 // files other processes have written since, from where it last stopped.
 // Sync makes pack data durable before the index records that point at it,
-// and readers stop at a torn index tail and ignore records that point past
-// the end of their pack, so a process killed at any moment leaves a store
-// that opens and whose every indexed block reads back with the right hash.
+// and readers take a torn record at the end of a pack still being written
+// for its writer's, so a process killed at any moment leaves a store that
+// opens and whose every indexed block reads back with the right hash.
 //
-// Packs are never rewritten, and nothing is ever deleted: garbage
-// collection is a later concern (copy the live blocks to a new pack, drop
-// the old ones).
+// Failures leave nothing behind (seal.go). A writer locks its pack and
+// seals it at Close. A write that fails (a full disk, EIO) fails every
+// later write and Sync, and Close then cuts the pack and its index back to
+// what the last successful Sync made durable, or removes them. A pack whose
+// writer died unsealed is cut back the same way by the next process that
+// writes, which tries the lock of each unsealed pack once, at its first
+// Put. The blocks a failed or dead writer had synced stay, and are reused.
+//
+// Damage is reported as damage and can be repaired (damage.go). A block
+// whose data fails its check, a damaged index record, a pack cut short:
+// every read that meets one fails with acerr.Integrity, naming the file
+// and the block, and the rest of the store reads as before. Put of a
+// block whose stored copy fails its check writes it again, and the index
+// names the new copy, so importing a CAR that holds a good copy, or adding
+// the original file again, repairs the store; Repair does it from another
+// Store.
+//
+// Packs are never rewritten, and nothing a synced record locates is ever
+// deleted: garbage collection is a later concern (copy the live blocks to
+// a new pack, drop the old ones).
 package ipfsstore

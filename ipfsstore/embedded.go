@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,19 +57,27 @@ type Embedded struct {
 	closeErr  error
 	importer  unixfs.Importer
 
+	// scratch holds MaxBlockSize buffers for checking a held copy in Put.
+	scratch sync.Pool
+
 	mu        sync.Mutex
-	cond      sync.Cond           // on mu: broadcast when a buffer is queued or written, and on Close
-	index     map[string]blockLoc // by multihash
-	packs     []*packFile         // by pack id
-	cur       *packWriter         // the pack this process appends to; nil until the first Put
-	retired   []*packWriter       // rolled packs whose last index records await Sync
-	queue     []*flushBuf         // full buffers for the write goroutine, oldest first
-	writing   bool                // the write goroutine has been started
-	stopWrite bool                // the write goroutine is to end once queue is empty
-	wdone     chan struct{}       // closed when the write goroutine has ended
-	nInflight int                 // buffers queued or being written
-	free      [][]byte            // written buffers, for reuse
-	failed    error               // set when a write or sync failed; writes are refused after it
+	cond      sync.Cond             // on mu: broadcast when a buffer is queued or written, and on Close
+	index     map[string]blockLoc   // by multihash
+	alt       map[string][]blockLoc // other copies of blocks held more than once, by multihash
+	damaged   map[string]*damage    // blocks no usable record locates, found damaged by a scan
+	lost      []*damage             // index damage that may hide blocks it cannot name
+	unsealed  []string              // other processes' unsealed packs at the last scan
+	reclaimed bool                  // this process has looked for dead writers' packs
+	packs     []*packFile           // by pack id
+	cur       *packWriter           // the pack this process appends to; nil until the first Put
+	retired   []*packWriter         // rolled packs whose last index records await Sync
+	queue     []*flushBuf           // full buffers for the write goroutine, oldest first
+	writing   bool                  // the write goroutine has been started
+	stopWrite bool                  // the write goroutine is to end once queue is empty
+	wdone     chan struct{}         // closed when the write goroutine has ended
+	nInflight int                   // buffers queued or being written
+	free      [][]byte              // written buffers, for reuse
+	failed    error                 // set when a write or sync failed; writes are refused after it
 	closed    bool
 }
 
@@ -88,11 +97,13 @@ type blockLoc struct {
 
 // packFile is a pack known to this process.
 type packFile struct {
-	name   string      // base name, without extension
-	f      *os.File    // read handle; opened at the first read for other processes' packs
-	idxOff int64       // how much of the index has been applied; -1: unusable index
-	v1     bool        // the index is of the first version, without sums
-	w      *packWriter // set for the packs this process writes
+	name    string      // base name, without extension
+	f       *os.File    // read handle; opened at the first read for other processes' packs
+	idxOff  int64       // how much of the index has been applied; -1: unusable index
+	dataEnd int64       // the end of the last block the applied records locate
+	v1      bool        // the index is of the first version, without sums
+	seals   bool        // the index is of a version whose writers seal their packs
+	w       *packWriter // set for the packs this process writes
 }
 
 // packWriter appends to one of this process's packs.
@@ -104,7 +115,7 @@ type packFile struct {
 // served from memory. A record never spans two buffers.
 type packWriter struct {
 	id        uint32
-	f         *os.File    // the pack, opened read-write; also its read handle
+	f         *os.File    // the pack, opened read-write and locked; also its read handle
 	idx       *os.File    // the index, opened for appending
 	buf       []byte      // pack bytes from bufOff on, being gathered
 	bufOff    int64       // pack offset of buf[0]
@@ -114,6 +125,10 @@ type packWriter struct {
 	kicked    int64       // background writeback has been started up to here (write goroutine only)
 	pending   []byte      // index records of blocks not yet synced
 	dirSynced bool        // the directory entries of f and idx are durable (Sync only)
+	// durable and idxDurable are the lengths of the pack and the index
+	// that synced index records cover (Sync only): what a failed writer
+	// keeps. durable is 0 until a record has been synced.
+	durable, idxDurable int64
 }
 
 // flushBuf is a full buffer on its way to the pack.
@@ -151,8 +166,11 @@ func openEmbedded(ctx context.Context, dir string, rollSize int64) (*Embedded, e
 		dir:      pdir,
 		rollSize: rollSize,
 		index:    make(map[string]blockLoc),
+		alt:      make(map[string][]blockLoc),
+		damaged:  make(map[string]*damage),
 	}
 	e.cond.L = &e.mu
+	e.scratch.New = func() any { b := make([]byte, MaxBlockSize); return &b }
 	if err := e.rescan(); err != nil {
 		e.closeFiles()
 		return nil, acerr.E(op, dir, acerr.IO, err)
@@ -162,7 +180,9 @@ func openEmbedded(ctx context.Context, dir string, rollSize int64) (*Embedded, e
 
 // Get returns the bytes of block c, read from its pack and checked against
 // the checksum its index record keeps, and against c's hash if the store
-// was opened with Config.Rehash.
+// was opened with Config.Rehash. A copy that fails its check is reported
+// as damage (kind acerr.Integrity, naming the file), unless the store
+// holds another copy of the block that passes.
 func (e *Embedded) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	return e.get(ctx, c, e.rehash)
 }
@@ -177,82 +197,147 @@ func (e *Embedded) get(ctx context.Context, c cid.Cid, rehash bool) ([]byte, err
 		return nil, acerr.E(op, "", acerr.Other, err).WithCID(c.String())
 	}
 	key := blockKey(c)
-	data, loc, noSum, found, err := e.read(key)
-	if err == nil && !found {
+	data, err := e.load(c, key, rehash, nil)
+	if err == errNotHeld {
 		// Another process may have synced it since we last looked.
 		if err = e.rescan(); err == nil {
-			data, loc, noSum, found, err = e.read(key)
+			data, err = e.load(c, key, rehash, nil)
 		}
 	}
-	switch {
-	case errors.Is(err, errShortPack):
-		return nil, acerr.E(op, "", acerr.Integrity, err).WithCID(c.String())
-	case err != nil:
-		return nil, acerr.E(op, "", acerr.IO, err).WithCID(c.String())
-	case !found:
-		return nil, notExist(op, c)
+	if err == errNotHeld {
+		err = e.missing(key)
+	}
+	if err != nil {
+		return nil, readError(op, c, err)
+	}
+	return data, nil
+}
+
+// errNotHeld is load's answer for a block no index read so far lists.
+var errNotHeld = errors.New("block is not held")
+
+// load returns the data of the block with key, checked: the copy the
+// index names or, should it fail its check, another copy of the block,
+// which the index then names instead. buf, if not nil, receives the data
+// and must have room for MaxBlockSize bytes.
+func (e *Embedded) load(c cid.Cid, key string, rehash bool, buf []byte) ([]byte, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errClosed
+	}
+	loc, ok := e.index[key]
+	if !ok {
+		e.mu.Unlock()
+		return nil, errNotHeld
+	}
+	alts := slices.Clone(e.alt[key])
+	e.mu.Unlock()
+	data, err := e.readChecked(c, loc, rehash, buf)
+	if err == nil || len(alts) == 0 {
+		return data, err
+	}
+	for _, a := range alts {
+		if data, aerr := e.readChecked(c, a, rehash, buf); aerr == nil {
+			e.mu.Lock()
+			if e.index[key] == loc {
+				e.index[key] = a
+				e.alt[key] = slices.DeleteFunc(e.alt[key], func(x blockLoc) bool { return x == a })
+			}
+			e.mu.Unlock()
+			return data, nil
+		}
+	}
+	return nil, err
+}
+
+// readChecked reads the copy of block c at loc and checks it against the
+// sum its record keeps and, with rehash or when its index keeps no sums,
+// against c's hash.
+func (e *Embedded) readChecked(c cid.Cid, loc blockLoc, rehash bool, buf []byte) ([]byte, error) {
+	data, pack, noSum, err := e.read(loc, buf)
+	if err != nil {
+		return nil, err
 	}
 	if !noSum && dataSum(data) != loc.sum {
-		return nil, acerr.E(op, "", acerr.Integrity, errors.New("stored data does not match its checksum")).WithCID(c.String())
+		return nil, &damage{file: pack, err: errors.New("stored data does not match its checksum")}
 	}
 	if !noSum && !rehash {
 		return data, nil
 	}
 	ok, err := hashMatches(c, data)
 	if err != nil {
-		return nil, acerr.E(op, "", acerr.Invalid, err).WithCID(c.String())
+		return nil, fmt.Errorf("%w: %w", errCannotHash, err)
 	}
 	if !ok {
-		return nil, acerr.E(op, "", acerr.Integrity, errors.New("stored data does not hash to the CID")).WithCID(c.String())
+		return nil, &damage{file: pack, err: errors.New("stored data does not hash to the CID")}
 	}
 	return data, nil
 }
 
-// read returns the stored bytes of the block with key, unverified, and
-// where they were; noSum says their pack's index is of the first version,
-// which keeps no checksum.
-func (e *Embedded) read(key string) (data []byte, loc blockLoc, noSum, found bool, err error) {
+// errCannotHash reports a CID whose hash function the store cannot
+// compute.
+var errCannotHash = errors.New("cannot check the block")
+
+// readError makes an error of load or missing into the *acerr.Error that
+// op returns for block c.
+func readError(op string, c cid.Cid, err error) error {
+	var d *damage
+	switch {
+	case err == errNotHeld:
+		return notExist(op, c)
+	case errors.As(err, &d):
+		return acerr.E(op, d.file, acerr.Integrity, d.err).WithCID(c.String())
+	case errors.Is(err, errCannotHash):
+		return acerr.E(op, "", acerr.Invalid, err).WithCID(c.String())
+	default:
+		return acerr.E(op, "", acerr.IO, err).WithCID(c.String())
+	}
+}
+
+// read returns the stored bytes at loc, unverified, in buf if it is not
+// nil, and the path of their pack; noSum says the pack's index is of the
+// first version, which keeps no checksums.
+func (e *Embedded) read(loc blockLoc, buf []byte) (data []byte, pack string, noSum bool, err error) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return nil, loc, false, false, errClosed
-	}
-	loc, ok := e.index[key]
-	if !ok {
-		e.mu.Unlock()
-		return nil, loc, false, false, nil
+		return nil, "", false, errClosed
 	}
 	p := e.packs[loc.pack]
-	noSum = p.v1
+	pack, noSum = e.path(p.name, ".pack"), p.v1
 	if w := p.w; w != nil && loc.off+int64(loc.length) > w.written {
-		data = w.fromMemory(loc)
+		data = w.fromMemory(loc, buf)
 		e.mu.Unlock()
-		return data, loc, noSum, true, nil
+		return data, pack, noSum, nil
 	}
 	if p.f == nil {
-		p.f, err = os.Open(filepath.Join(e.dir, p.name+".pack"))
+		p.f, err = os.Open(pack)
 		if err != nil {
 			e.mu.Unlock()
-			return nil, loc, noSum, true, err
+			return nil, pack, noSum, err
 		}
 	}
 	f := p.f
 	e.mu.Unlock()
 
-	data = make([]byte, loc.length)
+	if buf == nil {
+		buf = make([]byte, loc.length)
+	}
+	data = buf[:loc.length]
 	n, err := f.ReadAt(data, loc.off)
 	if n == len(data) {
-		return data, loc, noSum, true, nil
+		return data, pack, noSum, nil
 	}
 	if err == io.EOF {
-		err = fmt.Errorf("%w: pack %s ends inside the block at offset %d", errShortPack, p.name, loc.off)
+		err = &damage{file: pack, err: fmt.Errorf("pack is truncated: it ends inside the block at offset %d", loc.off)}
 	}
-	return nil, loc, noSum, true, err
+	return nil, pack, noSum, err
 }
 
-// errShortPack reports a pack shorter than its index says: damage, not an
-// I/O failure.
-var errShortPack = errors.New("pack is truncated")
+// path is the path of a file of the pack named name: ext is ".pack",
+// ".idx" or ".unsealed".
+func (e *Embedded) path(name, ext string) string { return filepath.Join(e.dir, name+ext) }
 
 // Has reports whether block c is held, looking again at other processes'
 // index files if it is not.
@@ -288,7 +373,9 @@ func (e *Embedded) has(key string) (bool, error) {
 }
 
 // Put checks data against c and appends it to this process's pack. A block
-// already held is not written again. The block is readable at once, and
+// already held is not written again if its stored copy passes its check
+// (as Get checks it); a damaged copy is replaced: data is written and the
+// index names it from then on. The block is readable at once, and
 // durable after the next Sync.
 func (e *Embedded) Put(ctx context.Context, c cid.Cid, data []byte) error {
 	const op = "ipfsstore.Put"
@@ -314,9 +401,11 @@ func (e *Embedded) put(op string, c cid.Cid, data []byte) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	// Wait while the write goroutine is maxInflight buffers behind. This is
-	// the only place that waits: from here on put changes the state in one
-	// go, without releasing e.mu.
+	// Check a held copy, and wait while the write goroutine is maxInflight
+	// buffers behind. These are the only places that release e.mu: from
+	// the end of this loop on put changes the state in one go.
+	var bad blockLoc // the held copy found damaged, if damaged is set
+	damaged := false
 	for {
 		if e.closed {
 			return acerr.E(op, "", acerr.IO, errClosed).WithCID(c.String())
@@ -324,8 +413,15 @@ func (e *Embedded) put(op string, c cid.Cid, data []byte) error {
 		if e.failed != nil {
 			return acerr.E(op, "", acerr.IO, e.failed).WithCID(c.String())
 		}
-		if _, ok := e.index[key]; ok {
-			return nil
+		if loc, ok := e.index[key]; ok && (!damaged || loc != bad) {
+			e.mu.Unlock()
+			good := e.holdsGood(c, key)
+			e.mu.Lock()
+			if good {
+				return nil
+			}
+			bad, damaged = loc, true
+			continue
 		}
 		if e.nInflight < maxInflight {
 			break
@@ -340,6 +436,10 @@ func (e *Embedded) put(op string, c cid.Cid, data []byte) error {
 		e.cur, w = nil, nil
 	}
 	if w == nil {
+		if !e.reclaimed {
+			e.reclaimed = true
+			e.reclaimDeadLocked()
+		}
 		var err error
 		if w, err = e.newWriterLocked(); err != nil {
 			return acerr.E(op, "", acerr.IO, e.fail(err)).WithCID(c.String())
@@ -353,10 +453,23 @@ func (e *Embedded) put(op string, c cid.Cid, data []byte) error {
 	sum := dataSum(data)
 	w.pending = appendIndexRecord(w.pending, indexRecord{CID: cb, Offset: off, Length: uint32(len(data)), Sum: sum})
 	e.index[key] = blockLoc{pack: w.id, length: uint32(len(data)), off: off, sum: sum}
+	if damaged {
+		delete(e.alt, key) // holdsGood found every copy damaged
+	}
+	delete(e.damaged, key)
 	if len(w.buf) >= writeBufSize {
 		e.enqueue(w)
 	}
 	return nil
+}
+
+// holdsGood reports whether a copy of block c that the store holds passes
+// its check. A copy that cannot be read counts as damaged.
+func (e *Embedded) holdsGood(c cid.Cid, key string) bool {
+	bp := e.scratch.Get().(*[]byte)
+	defer e.scratch.Put(bp)
+	_, err := e.load(c, key, e.rehash, *bp)
+	return err == nil
 }
 
 // fail records err, if any, as the store's write failure and returns it.
@@ -375,13 +488,24 @@ func (e *Embedded) newWriterLocked() (*packWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(e.dir, name+".pack"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	// The pack is locked before its .unsealed marker exists, so whoever
+	// finds the marker and gets the lock knows its writer is gone.
+	f, err := os.OpenFile(e.path(name, ".pack"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	idx, err := os.OpenFile(filepath.Join(e.dir, name+".idx"), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	var idx *os.File
+	err = lockPack(f)
+	if err == nil {
+		err = createEmpty(e.path(name, ".unsealed"))
+	}
+	if err == nil {
+		idx, err = os.OpenFile(e.path(name, ".idx"), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	}
 	if err != nil {
 		f.Close()
+		os.Remove(e.path(name, ".unsealed"))
+		os.Remove(e.path(name, ".pack"))
 		return nil, err
 	}
 	if !e.writing {
@@ -476,8 +600,8 @@ func (e *Embedded) writeLoop() {
 }
 
 // fromMemory copies a block that has not reached the pack yet out of the
-// buffer holding it. The caller holds e.mu.
-func (w *packWriter) fromMemory(loc blockLoc) []byte {
+// buffer holding it, into buf if it is not nil. The caller holds e.mu.
+func (w *packWriter) fromMemory(loc blockLoc, buf []byte) []byte {
 	src := w.buf
 	off := w.bufOff
 	if loc.off < w.bufOff {
@@ -489,7 +613,7 @@ func (w *packWriter) fromMemory(loc blockLoc) []byte {
 		}
 	}
 	start := loc.off - off
-	return append([]byte(nil), src[start:start+int64(loc.length)]...)
+	return append(buf[:0], src[start:start+int64(loc.length)]...)
 }
 
 // newPackName returns a fresh pack base name: the time, so names sort by
@@ -567,24 +691,24 @@ func (e *Embedded) sync() error {
 	e.mu.Unlock()
 
 	for _, j := range jobs {
-		if err := j.w.sync(e.dir, j.records); err != nil {
+		err := j.w.sync(e.dir, j.upto, j.records)
+		if err == nil && j.retire {
+			err = j.w.idx.Close()
+		}
+		if err != nil {
 			e.mu.Lock()
 			e.fail(err)
 			e.mu.Unlock()
 			return err
 		}
-		if j.retire {
-			if err := j.w.idx.Close(); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }
 
-// sync makes the pack durable, then appends records to the index and makes
-// that durable. Only Sync calls it, under syncMu.
-func (w *packWriter) sync(dir string, records []byte) error {
+// sync makes the pack durable, then appends records, which locate blocks
+// before upto, to the index and makes that durable. Only Sync calls it,
+// under syncMu.
+func (w *packWriter) sync(dir string, upto int64, records []byte) error {
 	if len(records) == 0 {
 		return nil
 	}
@@ -602,7 +726,11 @@ func (w *packWriter) sync(dir string, records []byte) error {
 	if _, err := w.idx.Write(records); err != nil {
 		return err
 	}
-	return datasync(w.idx)
+	if err := datasync(w.idx); err != nil {
+		return err
+	}
+	w.durable, w.idxDurable = upto, w.idxDurable+int64(len(records))
+	return nil
 }
 
 func syncDir(dir string) error {
@@ -650,8 +778,17 @@ func (e *Embedded) close() error {
 		<-e.wdone
 	}
 	e.mu.Lock()
+	var serr error
+	if e.failed != nil {
+		serr = e.giveBackLocked()
+	} else {
+		serr = e.sealLocked()
+	}
 	cerr := e.closeFiles()
 	e.mu.Unlock()
+	if err == nil {
+		err = serr
+	}
 	if err == nil {
 		err = cerr
 	}
@@ -680,40 +817,19 @@ func (e *Embedded) closeFiles() error {
 	return first
 }
 
-// Check reads back every block the index knows and checks its checksum and
-// its hash. It returns the number of blocks checked and the first failure.
-func (e *Embedded) Check(ctx context.Context) (int, error) {
-	const op = "ipfsstore.Check"
-	e.mu.Lock()
-	keys := make([]string, 0, len(e.index))
-	for k := range e.index {
-		keys = append(keys, k)
-	}
-	e.mu.Unlock()
-	n := 0
-	for _, k := range keys {
-		if err := ctx.Err(); err != nil {
-			return n, acerr.E(op, "", acerr.Other, err)
-		}
-		// The index is keyed by multihash; any codec names the same bytes.
-		c := cid.NewCidV1(cid.Raw, []byte(k))
-		if _, err := e.get(ctx, c, true); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
-
 // scanned is what a scan learnt about one index file of another process.
 type scanned struct {
 	name    string
 	id      uint32 // pack id if known
 	known   bool
-	bad     bool // the index is unusable; ignore the pack from now on
+	bad     bool // the file is not an index of this store; ignore the pack
 	newOff  int64
+	dataEnd int64
 	v1      bool // the index is of the first version, without sums
+	seals   bool // the index is of a version whose writers seal their packs
 	records []scannedRecord
+	damaged []damagedBlock
+	lost    []*damage
 }
 
 // scannedRecord is an index record ready for the map.
@@ -722,6 +838,13 @@ type scannedRecord struct {
 	off    int64
 	length uint32
 	sum    uint32
+}
+
+// damagedBlock is a block a scan found listed by a damaged record, or
+// beyond the end of its pack.
+type damagedBlock struct {
+	key string
+	d   *damage
 }
 
 // rescan reads the index files of other processes: new files whole, known
@@ -735,10 +858,12 @@ func (e *Embedded) rescan() error {
 		return err
 	}
 	type seen struct {
-		id     uint32
-		idxOff int64
-		own    bool
-		v1     bool
+		id      uint32
+		idxOff  int64
+		dataEnd int64
+		own     bool
+		v1      bool
+		seals   bool
 	}
 	e.mu.Lock()
 	if e.closed {
@@ -747,12 +872,19 @@ func (e *Embedded) rescan() error {
 	}
 	known := make(map[string]seen, len(e.packs))
 	for id, p := range e.packs {
-		known[p.name] = seen{id: uint32(id), idxOff: p.idxOff, own: p.w != nil, v1: p.v1}
+		known[p.name] = seen{id: uint32(id), idxOff: p.idxOff, dataEnd: p.dataEnd, own: p.w != nil, v1: p.v1, seals: p.seals}
 	}
 	e.mu.Unlock()
 
 	var found []scanned
+	var unsealed []string
 	for _, ent := range ents {
+		if name, ok := strings.CutSuffix(ent.Name(), ".unsealed"); ok {
+			if k, isKnown := known[name]; !isKnown || !k.own {
+				unsealed = append(unsealed, name)
+			}
+			continue
+		}
 		name, ok := strings.CutSuffix(ent.Name(), ".idx")
 		if !ok || !ent.Type().IsRegular() {
 			continue
@@ -761,7 +893,7 @@ func (e *Embedded) rescan() error {
 		if isKnown && (k.own || k.idxOff < 0) {
 			continue
 		}
-		s, changed, err := e.scanIndex(name, k.idxOff, k.v1)
+		s, changed, err := e.scanIndex(name, k.idxOff, k.dataEnd, k.v1, k.seals, false)
 		if err != nil {
 			return err
 		}
@@ -771,14 +903,15 @@ func (e *Embedded) rescan() error {
 		s.id, s.known = k.id, isKnown
 		found = append(found, s)
 	}
-	if len(found) == 0 {
-		return nil
-	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return errClosed
+	}
+	e.unsealed = unsealed
+	if len(found) == 0 {
+		return nil
 	}
 	if len(e.index) == 0 {
 		n := 0
@@ -798,22 +931,39 @@ func (e *Embedded) rescan() error {
 			p.idxOff = -1
 			continue
 		}
-		p.idxOff = s.newOff
-		p.v1 = s.v1
+		p.idxOff, p.dataEnd, p.v1, p.seals = s.newOff, s.dataEnd, s.v1, s.seals
 		for _, r := range s.records {
+			loc := blockLoc{pack: id, length: r.length, off: r.off, sum: r.sum}
 			if _, ok := e.index[r.key]; !ok {
-				e.index[r.key] = blockLoc{pack: id, length: r.length, off: r.off, sum: r.sum}
+				e.index[r.key] = loc
+			} else {
+				e.alt[r.key] = append(e.alt[r.key], loc)
 			}
 		}
+		for _, b := range s.damaged {
+			if _, ok := e.damaged[b.key]; !ok {
+				e.damaged[b.key] = b.d
+			}
+		}
+		e.lost = append(e.lost, s.lost...)
 	}
 	return nil
 }
 
-// scanIndex reads the index file of pack name from off. It reports
-// changed=false when there is nothing new to apply.
-func (e *Embedded) scanIndex(name string, off int64, v1 bool) (s scanned, changed bool, err error) {
-	s = scanned{name: name, newOff: off, v1: v1}
-	f, err := os.Open(filepath.Join(e.dir, name+".idx"))
+// scanIndex reads the index file of pack name from off, where the last
+// scan stopped, dataEnd being the end of the last block it located. It
+// reports changed=false when there is nothing new to apply.
+//
+// Bytes after the last record that decodes, and blocks in the pack past
+// the last one a record locates, are what a writer leaves while it works
+// or if it dies: its pack is unsealed. Once a pack is sealed they are
+// damage (in packs of the versions whose writers seal them). sealed says
+// the caller found the pack sealed before reading it; otherwise
+// scanIndex looks when it needs to.
+func (e *Embedded) scanIndex(name string, off, dataEnd int64, v1, seals, sealed bool) (s scanned, changed bool, err error) {
+	s = scanned{name: name, newOff: off, dataEnd: dataEnd, v1: v1, seals: seals}
+	idxPath := e.path(name, ".idx")
+	f, err := os.Open(idxPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, false, nil
 	}
@@ -835,7 +985,8 @@ func (e *Embedded) scanIndex(name string, off int64, v1 bool) (s scanned, change
 	}
 	// Read the pack's size only after the index: the writer makes pack
 	// data durable before the index records that point at it.
-	pst, err := os.Stat(filepath.Join(e.dir, name+".pack"))
+	packPath := e.path(name, ".pack")
+	pst, err := os.Stat(packPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, false, nil
 	}
@@ -847,42 +998,66 @@ func (e *Embedded) scanIndex(name string, off int64, v1 bool) (s scanned, change
 	// The map keys are substrings of one string holding the whole read, so
 	// loading costs one allocation, not one per block.
 	all := string(buf)
-	b := buf
+	base := 0 // where the records start in buf
 	if off == 0 {
-		if len(b) < len(idxMagic) {
+		if len(buf) < len(idxMagic) {
 			return s, false, nil // the writer has not finished the header yet
 		}
-		switch string(b[:len(idxMagic)]) {
+		switch string(buf[:len(idxMagic)]) {
 		case idxMagic:
+			s.seals = true
+		case idxMagicV2:
 		case idxMagicV1:
 			s.v1 = true
 		default:
 			s.bad = true
 			return s, true, nil
 		}
-		b = b[len(idxMagic):]
-		s.newOff = int64(len(idxMagic))
+		base = len(idxMagic)
+		s.newOff = int64(base)
+		s.dataEnd = int64(len(packMagic))
 	}
-	s.records = make([]scannedRecord, 0, len(b)/(idxRecordFixed+36))
-	for len(b) > 0 {
-		r, n, err := decodeIndexRecord(b, s.v1)
-		if err != nil {
-			// A torn or damaged tail: stop here, and look again from here
-			// next time (a live writer may still be finishing it).
-			break
+	startEnd := s.dataEnd
+	ip := parseIndex(buf[base:], s.v1)
+	lastEnd := startEnd // of the block the last record locates
+	if n := len(ip.records); n > 0 {
+		lastEnd = ip.records[n-1].Offset + int64(ip.records[n-1].Length)
+	}
+	// A torn last record, or blocks past the last record, are what a live
+	// or dead writer leaves; in a sealed pack they are damage.
+	leftover := s.seals && (ip.tail > 0 || packSize > lastEnd)
+	if leftover && !sealed {
+		if _, err := os.Stat(e.path(name, ".unsealed")); errors.Is(err, fs.ErrNotExist) {
+			// Sealed: the index is whole. Read it again, in case it was
+			// sealed after the read above.
+			return e.scanIndex(name, off, dataEnd, v1, seals, true)
 		}
-		at := len(buf) - len(b) // of the record in buf and all
-		b = b[n:]
-		s.newOff += int64(n)
-		if r.Offset+int64(r.Length) > packSize {
-			continue // points past the end of the pack: lost in a crash
-		}
+	}
+	if leftover && sealed {
+		ip.damage = append(ip.damage, damagedRun{at: ip.used, n: ip.tail, next: len(ip.records)})
+		ip.used += ip.tail
+	}
+
+	s.records = make([]scannedRecord, 0, len(ip.records))
+	for _, r := range ip.records {
 		mh, ok := multihashOf(r.CID)
 		if !ok {
 			continue // checksummed but not a CID: written by something else
 		}
-		end := at + 1 + len(r.CID)
-		s.records = append(s.records, scannedRecord{key: all[end-len(mh) : end], off: r.Offset, length: r.Length, sum: r.Sum})
+		at := base + r.at + 1 + len(r.CID) // the end of the CID in buf and all
+		key := all[at-len(mh) : at]
+		end := r.Offset + int64(r.Length)
+		s.dataEnd = max(s.dataEnd, end)
+		if end > packSize {
+			s.damaged = append(s.damaged, damagedBlock{key, &damage{file: packPath,
+				err: fmt.Errorf("pack is truncated: it ends at offset %d, before the end of the block at offset %d", packSize, r.Offset)}})
+			continue
+		}
+		s.records = append(s.records, scannedRecord{key: key, off: r.Offset, length: r.Length, sum: r.Sum})
 	}
+	if len(ip.damage) > 0 {
+		s.attribute(e, ip, off+int64(base), startEnd, packSize)
+	}
+	s.newOff += int64(ip.used)
 	return s, true, nil
 }

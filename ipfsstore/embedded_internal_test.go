@@ -267,6 +267,11 @@ func TestEmbeddedConcurrentRollAndSync(t *testing.T) {
 	}
 }
 
+// TestEmbeddedTornIndexTail cuts and extends the index of a pack. While
+// the pack is unsealed (its writer alive, or killed) a torn last record is
+// the writer's, and the store reads the records before it. Once sealed,
+// the index is whole, and a missing last record is damage: a Get of its
+// block says so, naming the index, and the other blocks read.
 func TestEmbeddedTornIndexTail(t *testing.T) {
 	dir := t.TempDir()
 	bs := makeBlocks(t, 6, 20, 5000)
@@ -276,6 +281,7 @@ func TestEmbeddedTornIndexTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	idx := packFiles(t, dir, ".idx")[0]
+	marker := strings.TrimSuffix(idx, ".idx") + ".unsealed"
 	whole, err := os.ReadFile(idx)
 	if err != nil {
 		t.Fatal(err)
@@ -290,28 +296,64 @@ func TestEmbeddedTornIndexTail(t *testing.T) {
 		{"intact", whole, len(bs)},
 		{"half-last-record", whole[:len(whole)-last/2], len(bs) - 1},
 		{"one-byte-of-last-record", whole[:len(whole)-last+1], len(bs) - 1},
+		{"last-record-gone", whole[:len(whole)-last], len(bs) - 1},
 		{"garbage-after", append(append([]byte(nil), whole...), "garbage after the end"...), len(bs)},
 		{"zeros-after", append(append([]byte(nil), whole...), make([]byte, 4096)...), len(bs)},
 		{"header-only", whole[:len(idxMagic)], 0},
 		{"torn-header", whole[:3], 0},
 		{"empty", nil, 0},
-		{"bad-magic", append([]byte("NOTANIDX"), whole[len(idxMagic):]...), 0},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := os.WriteFile(idx, tc.data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			e := mustOpen(t, dir)
-			n, err := e.Check(t.Context())
-			if err != nil || n != tc.want {
-				t.Fatalf("Check = %d, %v; want %d, nil", n, err, tc.want)
-			}
-			wantAll(t, e, bs[:tc.want])
-		})
+	for _, sealed := range []bool{false, true} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("sealed=%v/%s", sealed, tc.name), func(t *testing.T) {
+				if err := os.WriteFile(idx, tc.data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				os.Remove(marker)
+				if !sealed {
+					if err := os.WriteFile(marker, nil, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				e := mustOpen(t, dir)
+				wantAll(t, e, bs[:tc.want])
+				n, err := e.Check(t.Context())
+				lost := tc.want < len(bs) && sealed && len(tc.data) >= len(idxMagic)
+				if n != tc.want || (err != nil) != lost || (lost && !acerr.Is(acerr.Integrity, err)) {
+					t.Fatalf("Check = %d, %v; want %d and an error: %v", n, err, tc.want, lost)
+				}
+				if tc.want == len(bs) {
+					return
+				}
+				_, err = e.Get(t.Context(), bs[tc.want].c)
+				switch {
+				case !lost && !acerr.Is(acerr.NotExist, err):
+					t.Fatalf("Get(block of the torn record) = %v, want NotExist", err)
+				case lost && !isDamage(err, idx, bs[tc.want].c):
+					t.Fatalf("Get(block of the missing record) = %v, want Integrity naming %s", err, idx)
+				}
+			})
+		}
+	}
+	// A file that is not an index is not read, whatever the pack holds.
+	if err := os.WriteFile(idx, append([]byte("NOTANIDX"), whole[len(idxMagic):]...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e = mustOpen(t, dir)
+	if n, err := e.Check(t.Context()); n != 0 || err != nil {
+		t.Fatalf("Check with a foreign index = %d, %v; want 0, nil", n, err)
 	}
 }
 
+// isDamage reports whether err is an Integrity error naming file and c.
+func isDamage(err error, file string, c cid.Cid) bool {
+	var ae *acerr.Error
+	return errors.As(err, &ae) && ae.Kind == acerr.Integrity && ae.Path == file && ae.CID == c.String()
+}
+
+// A pack cut short is damage (a crash cannot do it: pack data is synced
+// before the index records that locate it): the blocks past its end are
+// reported as such, naming the pack, and not as missing.
 func TestEmbeddedIndexPastPackEnd(t *testing.T) {
 	dir := t.TempDir()
 	bs := makeBlocks(t, 7, 10, 5000)
@@ -325,8 +367,6 @@ func TestEmbeddedIndexPastPackEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Cut the last block short, as a crash after the index was written but
-	// before the pack reached the disk would.
 	if err := os.Truncate(pack, st.Size()-1); err != nil {
 		t.Fatal(err)
 	}
@@ -335,9 +375,23 @@ func TestEmbeddedIndexPastPackEnd(t *testing.T) {
 	if ok, err := e.Has(t.Context(), last.c); err != nil || ok {
 		t.Fatalf("Has(block past the end of its pack) = %v, %v; want false", ok, err)
 	}
+	if _, err := e.Get(t.Context(), last.c); !isDamage(err, pack, last.c) {
+		t.Fatalf("Get(block past the end of its pack) = %v; want Integrity naming %s", err, pack)
+	}
 	wantAll(t, e, bs[:len(bs)-1])
-	if n, err := e.Check(t.Context()); err != nil || n != len(bs)-1 {
-		t.Fatalf("Check = %d, %v; want %d, nil", n, err, len(bs)-1)
+	if n, err := e.Check(t.Context()); !isDamage(err, pack, cid.NewCidV1(cid.Raw, last.c.Hash())) || n != len(bs)-1 {
+		t.Fatalf("Check = %d, %v; want %d and Integrity naming %s", n, err, len(bs)-1, pack)
+	}
+	// Put of the block repairs the store.
+	putAll(t, e, bs[len(bs)-1:])
+	wantAll(t, e, bs)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = mustOpen(t, dir)
+	wantAll(t, e, bs)
+	if n, err := e.Check(t.Context()); err != nil || n != len(bs) {
+		t.Fatalf("Check after the repair = %d, %v; want %d, nil", n, err, len(bs))
 	}
 }
 
@@ -349,7 +403,7 @@ func TestEmbeddedCorruptPack(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	damage(t, dir, bs[1].data)
+	flipInPack(t, dir, bs[1].data)
 	e = mustOpen(t, dir)
 	_, err := e.Get(t.Context(), bs[1].c)
 	var ae *acerr.Error
@@ -385,8 +439,8 @@ func rewriteIndex(t *testing.T, dir, magic string, f func(b []byte, r indexRecor
 	}
 }
 
-// damage flips a bit in the middle of data in the store's only pack.
-func damage(t *testing.T, dir string, data []byte) {
+// flipInPack flips a bit in the middle of data in the store's only pack.
+func flipInPack(t *testing.T, dir string, data []byte) {
 	t.Helper()
 	pack := packFiles(t, dir, ".pack")[0]
 	b, err := os.ReadFile(pack)
@@ -417,7 +471,7 @@ func TestEmbeddedReadsFirstVersionIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	damage(t, dir, bs[3].data)
+	flipInPack(t, dir, bs[3].data)
 	e = mustOpen(t, dir)
 	_, err := e.Get(t.Context(), bs[3].c)
 	if !acerr.Is(acerr.Integrity, err) || !strings.Contains(err.Error(), "does not hash to the CID") {
@@ -444,7 +498,7 @@ func TestEmbeddedCheckRehashes(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	damage(t, dir, bs[1].data)
+	flipInPack(t, dir, bs[1].data)
 	forged := bytes.Clone(bs[1].data)
 	forged[len(forged)/2] ^= 0x40
 	rewriteIndex(t, dir, idxMagic, func(b []byte, r indexRecord) []byte {

@@ -89,8 +89,10 @@ func TestIndexRecordDamage(t *testing.T) {
 }
 
 // FuzzIndexRecord checks that the decoder never panics on any input, of
-// either version, and that whatever it accepts encodes back to the same
-// bytes.
+// either version, that whatever it accepts encodes back to the same
+// bytes, and that parseIndex accounts for every byte of the input: it is
+// split into records that decode where they were found, runs of damage
+// between them, and a tail.
 func FuzzIndexRecord(f *testing.F) {
 	c, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("seed"))
 	f.Add(appendIndexRecord(nil, indexRecord{CID: c.Bytes(), Offset: 8, Length: 4}))
@@ -98,7 +100,11 @@ func FuzzIndexRecord(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0})
 	f.Add([]byte{255, 1, 2, 3})
+	f.Add(append(appendIndexRecord(nil, indexRecord{CID: c.Bytes(), Offset: 8, Length: 4}), append([]byte{9, 9, 9},
+		appendIndexRecord(nil, indexRecord{CID: c.Bytes(), Offset: 60, Length: 4})...)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		checkParseIndex(t, b, false)
+		checkParseIndex(t, b, true)
 		if mh, ok := multihashOf(b); ok {
 			if c, err := cid.Cast(b); err != nil || string(c.Hash()) != string(mh) {
 				t.Fatalf("multihashOf(%x) = %x, but cid.Cast gives %v, %v", b, mh, c, err)
@@ -130,6 +136,41 @@ func FuzzIndexRecord(f *testing.F) {
 			t.Fatalf("decode(encode(r)) = %+v, %d, %v; want %+v", r2, n2, err, r)
 		}
 	})
+}
+
+// checkParseIndex checks that parseIndex(b, v1) splits b into records,
+// damaged runs and a tail, in order and without gaps or overlaps.
+func checkParseIndex(t *testing.T, b []byte, v1 bool) {
+	t.Helper()
+	p := parseIndex(b, v1)
+	if p.used+p.tail != len(b) || p.used < 0 || p.tail < 0 {
+		t.Fatalf("parseIndex(v1 %v): used %d + tail %d of %d bytes", v1, p.used, p.tail, len(b))
+	}
+	pos, ri := 0, 0
+	for _, run := range p.damage {
+		for ; ri < run.next; ri++ {
+			pos = checkRecordAt(t, b, v1, p.records[ri], pos)
+		}
+		if run.at != pos || run.n <= 0 {
+			t.Fatalf("parseIndex(v1 %v): damaged run %+v at %d", v1, run, pos)
+		}
+		pos += run.n
+	}
+	for ; ri < len(p.records); ri++ {
+		pos = checkRecordAt(t, b, v1, p.records[ri], pos)
+	}
+	if pos != p.used {
+		t.Fatalf("parseIndex(v1 %v): records and runs end at %d, used %d", v1, pos, p.used)
+	}
+}
+
+func checkRecordAt(t *testing.T, b []byte, v1 bool, r parsedRecord, pos int) int {
+	t.Helper()
+	got, n, err := decodeIndexRecord(b[pos:], v1)
+	if r.at != pos || err != nil || !bytes.Equal(got.CID, r.CID) || got.Offset != r.Offset {
+		t.Fatalf("parseIndex(v1 %v): record at %d, want one at %d (%v)", v1, r.at, pos, err)
+	}
+	return pos + n
 }
 
 func TestMultihashOf(t *testing.T) {

@@ -25,7 +25,9 @@ const ChunkSize = 256 << 10
 //     checked on the way in. The caller owns the slice.
 //   - Put checks that data hashes to c (kind acerr.Integrity otherwise) and
 //     that len(data) <= MaxBlockSize (kind acerr.TooLarge); nothing is stored
-//     on failure. Put is idempotent. Put does not keep data.
+//     on failure. Put is idempotent. Put does not keep data. In the embedded
+//     store, Put of a block whose stored copy fails Get's check stores data
+//     in its place, so that Get returns it: a Put repairs damage.
 //   - Blocks are identified by their multihash: a block put under one codec
 //     or CID version is also found under another with the same hash.
 //   - AddFile gives the CID that `ipfs add --cid-version=1` gives for the

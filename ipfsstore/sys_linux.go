@@ -45,3 +45,40 @@ func startWriteback(f *os.File, off, n int64) {
 		_ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
 	})
 }
+
+// lockPack takes the exclusive lock a writer holds on its pack for as long
+// as it has the file open.
+func lockPack(f *os.File) error {
+	free, err := probeLock(f)
+	if err == nil && !free {
+		err = unix.EWOULDBLOCK
+	}
+	if err != nil {
+		return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
+// probeLock takes the exclusive lock of f if no one holds it, and reports
+// whether it did. The lock lasts until f is closed.
+func probeLock(f *os.File) (bool, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			lerr = unix.Flock(int(fd), unix.LOCK_EX|unix.LOCK_NB)
+			if lerr != unix.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return false, err
+	}
+	if lerr == unix.EWOULDBLOCK {
+		return false, nil
+	}
+	return lerr == nil, lerr
+}

@@ -133,3 +133,89 @@ func BenchmarkMerge100k(b *testing.B) {
 		b.ReportMetric(float64(st.Gets.Load())/float64(b.N), "blocks/op")
 	})
 }
+
+// dagTree returns a directory nesting depth levels, each holding entries
+// a and b that link the same directory below: 2^depth paths through
+// depth+1 distinct blocks. The innermost holds one file with content leaf.
+func dagTree(t *testing.T, st ipfsstore.Store, depth int, leaf string) cid.Cid {
+	t.Helper()
+	mk := tree.New(st, tree.Config{})
+	c, err := mk.MakeDir(ctx, []schema.Entry{{Name: "f", Kind: schema.KindFile, Target: rawLink(schema.Sum([]byte(leaf))), Size: uint64(len(leaf)), Mtime: 1, VV: schema.VV{"m": 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range depth {
+		sub := schema.Entry{Kind: schema.KindDirectory, Target: c, Mtime: 1, VV: schema.VV{"m": 1}}
+		a, b := sub, sub
+		a.Name, b.Name = "a", "b"
+		if c, err = mk.MakeDir(ctx, []schema.Entry{a, b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// TestSharedSubtreesCostDistinctBlocks merges, checks and compares trees
+// whose directories share children, 2^24 paths through 25 blocks: once
+// taken in whole, once against an earlier version of the same shape. Each
+// reads a number of blocks bounded by the distinct blocks, not the paths.
+func TestSharedSubtreesCostDistinctBlocks(t *testing.T) {
+	const depth = 24
+	mem := ipfsstore.NewMemory()
+	st := &storetest.Counting{Store: mem}
+	m := newMerger(st, merge.Config{})
+	mk := tree.New(mem, tree.Config{Replica: "r"})
+	put := func(root cid.Cid, dag cid.Cid, vv uint64) cid.Cid {
+		c, err := mk.Put(ctx, root, "dag", schema.Entry{Kind: schema.KindDirectory, Target: dag, Mtime: int64(vv)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	empty, err := mk.MakeDir(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := put(empty, dagTree(t, mem, depth, "one"), 1)
+	second := put(first, dagTree(t, mem, depth, "two"), 2)
+
+	for _, tc := range []struct {
+		name      string
+		held, in  cid.Cid
+		maxBlocks int64
+	}{
+		{"taken whole", empty, first, 2 * (depth + 3)},
+		{"merged with an earlier one", first, second, 4 * (depth + 3)},
+	} {
+		st.Gets.Store(0)
+		got, rep, err := m.Merge(ctx, tc.held, tc.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got != tc.in {
+			t.Errorf("%s: merged into %s, want the incoming %s (it supersedes)", tc.name, got, tc.in)
+		}
+		if n := st.Gets.Load(); n > tc.maxBlocks {
+			t.Errorf("%s: merge read %d blocks, want at most %d", tc.name, n, tc.maxBlocks)
+		}
+		if rep.Checked > depth+3 {
+			t.Errorf("%s: checked %d blocks, want at most %d", tc.name, rep.Checked, depth+3)
+		}
+
+		st.Gets.Store(0)
+		checkTree(t, st, nil, tree.Config{}, got)
+		if n := st.Gets.Load(); n > depth+3 {
+			t.Errorf("%s: checking the result read %d blocks, want at most %d", tc.name, n, depth+3)
+		}
+
+		st.Gets.Store(0)
+		changes := 0
+		err = tree.New(st, tree.Config{}).Changes(ctx, tc.held, got, func(tree.Change) error { changes++; return nil })
+		if err != nil {
+			t.Fatalf("%s: Changes: %v", tc.name, err)
+		}
+		if n := st.Gets.Load(); n > tc.maxBlocks || changes > depth+2 {
+			t.Errorf("%s: Changes read %d blocks and reported %d changes, want at most %d and %d", tc.name, n, changes, tc.maxBlocks, depth+2)
+		}
+	}
+}

@@ -1,11 +1,14 @@
 package merge_test
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/internal/forge"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/merge"
 	"github.com/archivecache/archivecache/schema"
@@ -15,9 +18,26 @@ import (
 )
 
 // The random histories: three replicas of one shared tree change it and
-// merge each other's roots at random. Replica 0 belongs to alice, who
+// merge each other's roots at random, with every operation by which a
+// command changes a filesystem (root/):
+//
+//	ac-add FILE          Put (through PutTree, which puts a changed file)
+//	ac-add DIR           PutTree with prune, over a directory that is
+//	                     there, one that was deleted and one that never was
+//	ac-delete            Delete, of a file or a directory
+//	(a rename)           Apply of a put and a delete, as one batch
+//	ac-restore           PutTree without prune, from an earlier root
+//	ac-merge, -merge-all Merge (the command then Puts the merged directory
+//	                     at DEST, which is the root here)
+//
+// Commands that change the tree database outside root/ (ac-identity,
+// ac-friend, ac-node, ac-init) are not drawn: those parts are never
+// merged, each is only one replica's own record. Replica 0 belongs to alice, who
 // owns the directory "own" (the others cannot change it); all three
-// trust her.
+// trust her, and mallory, a hostile friend who now and then takes a
+// replica's root, forges something into it (a case of package forge, at
+// a random place) and hands it to a replica: every such merge must be
+// refused, and every merge that succeeds must leave a tree that checks.
 
 var (
 	lawDirs  = []string{"", "a", "b", "a/c", "own", "own/d"}
@@ -26,17 +46,22 @@ var (
 
 // world is one history in progress.
 type world struct {
-	t      *rapid.T
-	st     ipfsstore.Store
-	alice  *person
-	clk    *clock
-	trees  []*tree.Tree
-	merger []*merge.Merger
-	roots  []cid.Cid
-	seen   []map[int]bool // per replica: the writes it has seen
-	writes []write        // every write, by id
-	gone   map[int]bool   // writes that a later change saw and replaced or deleted
-	seq    uint64         // alice's last seq for "own"
+	t       *rapid.T
+	st      ipfsstore.Store
+	alice   *person
+	mal     *forge.Forger
+	forged  []forged // mallory's forgeries, made once
+	trust   friends
+	limits  tree.Config
+	clk     *clock
+	trees   []*tree.Tree
+	merger  []*merge.Merger
+	roots   []cid.Cid
+	seen    []map[int]bool // per replica: the writes it has seen
+	history [][]cid.Cid    // per replica: its roots, oldest first
+	writes  []write        // every write, by id
+	gone    map[int]bool   // writes that a later change saw and replaced or deleted
+	seq     uint64         // alice's last seq for "own"
 }
 
 type write struct {
@@ -44,9 +69,9 @@ type write struct {
 	content cid.Cid
 }
 
-func newWorld(t *rapid.T, st ipfsstore.Store, alice *person, limits tree.Config) *world {
-	w := &world{t: t, st: st, alice: alice, clk: &clock{}, gone: map[int]bool{}}
-	res := trusting(alice)
+func newWorld(t *rapid.T, st ipfsstore.Store, alice *person, mal *forge.Forger, trust friends, limits tree.Config) *world {
+	w := &world{t: t, st: st, alice: alice, mal: mal, trust: trust, limits: limits, clk: &clock{}, gone: map[int]bool{}}
+	res := trust
 	empty, err := tree.New(st, limits).MakeDir(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +88,7 @@ func newWorld(t *rapid.T, st ipfsstore.Store, alice *person, limits tree.Config)
 		w.merger = append(w.merger, newMerger(st, mc))
 		w.roots = append(w.roots, empty)
 		w.seen = append(w.seen, map[int]bool{})
+		w.history = append(w.history, nil)
 	}
 	return w
 }
@@ -98,7 +124,7 @@ func (w *world) step(t *rapid.T) {
 	tr := w.trees[r]
 	var c cid.Cid
 	var err error
-	switch op := rapid.IntRange(0, 9).Draw(t, "op"); {
+	switch op := rapid.IntRange(0, 12).Draw(t, "op"); {
 	case op <= 3: // write a file
 		if strings.HasPrefix(path, "own") && r != 0 {
 			return
@@ -119,37 +145,208 @@ func (w *world) step(t *rapid.T) {
 		if c, err = tr.Delete(ctx, w.roots[r], path); err == nil {
 			w.supersede(r, path)
 		}
-	case op == 6: // rename a file
+	case op == 6: // rename a file: one batch of a put and a delete
 		to := strings.TrimPrefix(rapid.SampledFrom(lawDirs).Draw(t, "to dir")+"/"+rapid.SampledFrom(lawNames).Draw(t, "to"), "/")
 		e, lerr := tr.Lookup(ctx, w.roots[r], path)
 		if lerr != nil || e.Kind != schema.KindFile || to == path {
 			return
 		}
-		if c, err = tr.Put(ctx, w.roots[r], to, e); err == nil {
-			if c, err = tr.Delete(ctx, c, path); err == nil {
-				w.supersede(r, path)
-				w.supersede(r, to)
-				w.seen[r][len(w.writes)] = true
-				w.writes = append(w.writes, write{to, e.Target})
-			}
+		ops := []tree.Op{{Kind: tree.OpPut, Path: to, Entry: e}, {Kind: tree.OpDelete, Path: path}}
+		if c, err = tr.Apply(ctx, w.roots[r], ops); err == nil {
+			w.supersede(r, path)
+			w.supersede(r, to)
+			w.seen[r][len(w.writes)] = true
+			w.writes = append(w.writes, write{to, e.Target})
 		}
+	case op == 7: // add a whole directory, as ac-add of a folder does
+		c, err = w.putDir(t, r)
+	case op == 8: // restore a file or a directory as it was, as ac-restore does
+		c, err = w.restore(t, r)
+	case op == 12: // mallory forges into a replica's root and hands it over
+		w.hostile(t, r)
+		return
 	default: // merge another replica's root
 		from := rapid.IntRange(0, 2).Draw(t, "from")
 		c, _, err = w.merger[r].Merge(ctx, w.roots[r], w.roots[from])
 		if err != nil {
 			t.Fatalf("r%d merging r%d: %v", r, from, err)
 		}
+		checkTree(t, w.st, w.trust, w.limits, c)
 		for id := range w.seen[from] {
 			w.seen[r][id] = true
 		}
 	}
 	if err != nil {
-		if !tolerated(err) {
+		if err != errSkip && !tolerated(err) {
 			t.Fatalf("r%d %s: %v", r, path, err)
 		}
 		return
 	}
 	w.roots[r] = c
+	w.history[r] = append(w.history[r], c)
+}
+
+// errSkip says a step drew a change that cannot be made (a restore of
+// something that was not there): nothing happens.
+var errSkip = errors.New("skip")
+
+// putDir has replica r add a folder over one of its directories (one
+// that is there, one that was deleted, or one that never was), as ac-add
+// does: the folder is what the directory shows, with some files kept as
+// they are, some changed, some dropped, and new ones added.
+func (w *world) putDir(t *rapid.T, r int) (cid.Cid, error) {
+	dir := rapid.SampledFrom([]string{"a", "b", "a/c", "own/d", "e"}).Draw(t, "folder")
+	if strings.HasPrefix(dir, "own/") {
+		if r != 0 {
+			return cid.Undef, errSkip
+		}
+		w.ensureOwned()
+	}
+	tr := w.trees[r]
+	old := w.roots[r]
+	src, err := tr.SourceOf(ctx, old, dir)
+	if err != nil {
+		src = &tree.Source{Entry: schema.Entry{Name: dir[strings.LastIndexByte(dir, '/')+1:], Kind: schema.KindDirectory, Mode: 0o755}}
+	}
+	if src.Entry.Kind != schema.KindDirectory {
+		return cid.Undef, errSkip
+	}
+	fresh := map[cid.Cid]bool{}
+	w.mutate(t, src, dir, r, fresh, 0)
+	c, err := tr.PutTree(ctx, old, dir, src, true)
+	if err == nil {
+		w.record(t, r, old, c, fresh)
+	}
+	return c, err
+}
+
+// mutate changes the folder src (at path) at random: each file is kept,
+// changed or dropped, a subdirectory kept, changed or dropped, and new
+// files come. Changed and new files are fresh writes.
+func (w *world) mutate(t *rapid.T, src *tree.Source, path string, r int, fresh map[cid.Cid]bool, depth int) {
+	var kept []*tree.Source
+	for _, c := range src.Children {
+		p := path + "/" + c.Entry.Name
+		switch rapid.IntRange(0, 3).Draw(t, "folder entry") {
+		case 0: // dropped
+			continue
+		case 1: // changed
+			if c.Entry.Kind == schema.KindDirectory {
+				w.mutate(t, c, p, r, fresh, depth+1)
+			} else {
+				c.Entry = w.freshFile(t, p, r, fresh)
+			}
+		}
+		kept = append(kept, c)
+	}
+	src.Children = kept
+	for range rapid.IntRange(0, 2).Draw(t, "new in folder") {
+		name := rapid.SampledFrom(lawNames).Draw(t, "new name")
+		if slices.ContainsFunc(src.Children, func(c *tree.Source) bool { return c.Entry.Name == name }) {
+			continue
+		}
+		if depth == 0 && rapid.IntRange(0, 4).Draw(t, "new subfolder") == 0 {
+			sub := &tree.Source{Entry: schema.Entry{Name: name, Kind: schema.KindDirectory, Mode: 0o750}}
+			w.mutate(t, sub, path+"/"+name, r, fresh, depth+1)
+			src.Children = append(src.Children, sub)
+			continue
+		}
+		src.Children = append(src.Children, &tree.Source{Entry: w.freshFile(t, path+"/"+name, r, fresh)})
+	}
+}
+
+func (w *world) freshFile(t *rapid.T, path string, r int, fresh map[cid.Cid]bool) schema.Entry {
+	e := fileEntry(t, w.st, fmt.Sprintf("folder write %d at %s by r%d", len(fresh)+len(w.writes)*1000, path, r))
+	e.Name, e.Mtime = path[strings.LastIndexByte(path, '/')+1:], w.clk.now().UnixNano()
+	fresh[e.Target] = true
+	return e
+}
+
+// restore has replica r put back a file or directory as one of its
+// earlier roots had it, as ac-restore does.
+func (w *world) restore(t *rapid.T, r int) (cid.Cid, error) {
+	if len(w.history[r]) == 0 {
+		return cid.Undef, errSkip
+	}
+	then := w.history[r][rapid.IntRange(0, len(w.history[r])-1).Draw(t, "restore from")]
+	path := rapid.SampledFrom(append(lawDirs[1:], "a/x", "b/y", "a/c/z.txt", "x", "own/d/w")).Draw(t, "restore path")
+	tr := w.trees[r]
+	src, err := tr.SourceOf(ctx, then, path)
+	if err != nil {
+		return cid.Undef, errSkip // not there then
+	}
+	old := w.roots[r]
+	c, err := tr.PutTree(ctx, old, path, src, false)
+	if err == nil {
+		w.record(t, r, old, c, nil)
+	}
+	return c, err
+}
+
+// record notes what replica r's change from old to new did, as a
+// listing shows it: what it replaced or deleted is superseded, what it
+// added or changed that is a fresh write is a write r has seen.
+func (w *world) record(t *rapid.T, r int, old, new cid.Cid, fresh map[cid.Cid]bool) {
+	tr := w.trees[r]
+	note := func(path string, e schema.Entry) {
+		if e.Kind == schema.KindFile && fresh[e.Target] {
+			w.seen[r][len(w.writes)] = true
+			w.writes = append(w.writes, write{path, e.Target})
+		}
+	}
+	err := tr.Changes(ctx, old, new, func(ch tree.Change) error {
+		if ch.What != tree.Added {
+			w.supersede(r, ch.Path)
+		}
+		note(ch.Path, ch.New)
+		if ch.New.Kind == schema.KindDirectory && !ch.New.Deleted {
+			return tr.Walk(ctx, new, ch.Path, func(p string, e schema.Entry) error { note(p, e); return nil })
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("changes of r%d: %v", r, err)
+	}
+}
+
+// hostile has mallory take a replica's root, place a forged case in one
+// of its shared directories, and hand it to replica r, whose merge must
+// refuse it with one line of the case's kind.
+func (w *world) hostile(t *rapid.T, r int) {
+	f := w.forged[rapid.IntRange(0, len(w.forged)-1).Draw(t, "forged case")]
+	c, e := f.c, f.e
+	from := rapid.IntRange(0, 2).Draw(t, "forged from")
+	dir := rapid.SampledFrom([]string{"", "a", "b", "a/c", "new", "a/new"}).Draw(t, "forged in")
+	forged, err := w.mal.Place(ctx, w.roots[from], dir, e)
+	if err != nil {
+		return // a file where the path wants a directory
+	}
+	got, _, err := w.merger[r].Merge(ctx, w.roots[r], forged)
+	if err == nil {
+		t.Fatalf("r%d merged %s forged into r%d's %q: %s", r, c.Name, from, dir, got)
+	}
+	if !acerr.Is(c.Want, err) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("r%d refused %s forged into r%d's %q with %v, want one line of kind %q", r, c.Name, from, dir, err, c.Want)
+	}
+}
+
+// forged is a case of package forge and the entry it made.
+type forged struct {
+	c forge.Case
+	e schema.Entry
+}
+
+// forgeAll makes every case of package forge once.
+func forgeAll(t *testing.T, f *forge.Forger) []forged {
+	var out []forged
+	for _, c := range forge.Cases() {
+		e, err := c.Entry(ctx, f)
+		if err != nil {
+			t.Fatalf("forging %s: %v", c.Name, err)
+		}
+		out = append(out, forged{c, e})
+	}
+	return out
 }
 
 // ensureOwned gives alice's replica the owned directory "own" if it has
@@ -216,10 +413,14 @@ func TestMergeLaws(t *testing.T) {
 
 func checkLaws(t *testing.T, limits tree.Config) {
 	st := ipfsstore.NewMemory()
-	alice := newPerson(t, st, "alice")
-	plain := newMerger(st, merge.Config{Resolver: trusting(alice), Tree: limits})
+	alice, mallory := newPerson(t, st, "alice"), newPerson(t, st, "mallory")
+	trust := trusting(alice, mallory)
+	mal := &forge.Forger{Store: st, ID: mallory.cid, Key: mallory.priv, Victim: alice.cid, Replica: "mallory", Mtime: 1767225600e9, Limits: limits}
+	plain := newMerger(st, merge.Config{Resolver: trust, Tree: limits})
+	all := forgeAll(t, mal)
 	rapid.Check(t, func(t *rapid.T) {
-		w := newWorld(t, st, alice, limits)
+		w := newWorld(t, st, alice, mal, trust, limits)
+		w.forged = all
 		steps := rapid.IntRange(1, 80).Draw(t, "steps")
 		for range steps {
 			w.step(t)

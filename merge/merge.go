@@ -15,23 +15,12 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
-// Sentinels wrapped into the errors of refused input, for errors.Is.
-var (
-	// ErrOwnedReplaced: a version that is not its owner's replaces or
-	// deletes an owned directory.
-	ErrOwnedReplaced = errors.New("an owned directory changes only by its owner's signature")
-	// ErrBadRetirement: a deleted owned directory links something other
-	// than its owner's last, empty, later version.
-	ErrBadRetirement = errors.New("bad deletion of an owned directory")
-)
-
 // nodeCache is how many decoded directory and shard nodes a Merger keeps:
 // a merge reads the nodes on the paths to the differences several times.
 const nodeCache = 4096
 
-// MaxDepth is how deeply nested directories a merge follows: as deep as a
-// path of tree.MaxPathLen bytes reaches.
-const MaxDepth = tree.MaxPathLen / 2
+// MaxDepth is how deeply nested directories a merge follows.
+const MaxDepth = tree.MaxDepth
 
 // Signer signs new versions of owned directories whose keys it holds.
 type Signer interface {
@@ -81,6 +70,9 @@ type Kept struct {
 type Report struct {
 	Forks []Fork
 	Kept  []Kept
+	// Checked is how many distinct blocks of the incoming tree, and of
+	// mine where they differ, were read to check it.
+	Checked int
 }
 
 // A Merger merges directory trees. It is safe for concurrent use; each
@@ -100,10 +92,24 @@ func New(cfg Config) *Merger {
 
 // Merge returns the directory that merges held, the directory I hold,
 // with in, a directory from outside, and a report of what it met. Both must be
-// shared directories, or owned by the same identity. Nothing of held is
-// ever read beyond the paths where in differs, and nothing of in beyond
-// its directory blocks where it differs from held; file contents are not
-// read at all.
+// shared directories, or owned by the same identity, and filesystems
+// (directories and files).
+//
+// Before anything of in is used, every block of it that held does not
+// hold at the same place is checked (tree.Check under policy.Rules):
+// present, hash-checked, decoded strictly, canonical, no deeper than
+// MaxDepth, owned directories signed by their owners who are mine or
+// friends, entries that say truly who owns what they link and, where a
+// file's root block is held, how large it is. Each distinct block is
+// checked once, so the cost is bounded by the distinct blocks of the
+// difference, whatever the number of paths through them or the order of
+// the CIDs. Input that fails is refused whole: Merge returns the error,
+// naming the path and the block, and nothing it wrote is linked by any
+// root.
+//
+// Nothing of held is ever read beyond the paths where in differs, and
+// nothing of in beyond its directory blocks where it differs from held;
+// file contents are not read, but for a file's root block where held.
 //
 // Merge is commutative, associative and idempotent to the CID for
 // honest inputs (see the package documentation), with one exception: my
@@ -112,9 +118,15 @@ func New(cfg Config) *Merger {
 // nothing written that any root links.
 func (m *Merger) Merge(ctx context.Context, held, in cid.Cid) (cid.Cid, *Report, error) {
 	const op = "merge.Merge"
-	st := &state{m: m, dirs: map[cid.Cid]*schema.Directory{}, report: &Report{}}
+	st := &state{m: m, dirs: map[cid.Cid]*schema.Directory{}, merged: map[[2]cid.Cid]cid.Cid{}, report: &Report{}}
 	if held.Equals(in) {
 		return held, st.report, nil
+	}
+	k := m.t.NewCheck(policy.NewRules(policy.RulesConfig{Resolver: m.cfg.Resolver, Store: m.cfg.Store, Filesystem: true}))
+	err := k.Dir(ctx, held, in)
+	st.report.Checked = k.Blocks()
+	if err != nil {
+		return cid.Undef, st.report, acerr.E(op, "", acerr.KindOf(err), err)
 	}
 	if err := st.checkRoot(ctx, held, in); err != nil {
 		return cid.Undef, nil, acerr.E(op, "", acerr.KindOf(err), err)
@@ -138,7 +150,8 @@ func wrap(op string, err error) error {
 // state is one Merge in progress.
 type state struct {
 	m      *Merger
-	dirs   map[cid.Cid]*schema.Directory // directory nodes read, checked
+	dirs   map[cid.Cid]*schema.Directory // directory nodes read
+	merged map[[2]cid.Cid]cid.Cid        // the merge of each pair of directories merged
 	report *Report
 }
 
@@ -150,20 +163,15 @@ func fail(path string, kind acerr.Kind, err error) error {
 	return acerr.E("merge", path, kind, err)
 }
 
-// read returns the checked directory node at c. An owned directory must
-// be signed by its owner, who must resolve (mine or a friend).
+// read returns the directory node at c, which the Check has checked (or
+// my tree holds).
 func (st *state) read(ctx context.Context, path string, c cid.Cid) (*schema.Directory, error) {
 	if d, ok := st.dirs[c]; ok {
 		return d, nil
 	}
 	d, err := st.m.t.ReadDirectory(ctx, c)
 	if err != nil {
-		return nil, err
-	}
-	if d.Owned() {
-		if err := policy.Check(ctx, st.m.cfg.Resolver, c, d); err != nil {
-			return nil, fail(path, acerr.KindOf(err), err)
-		}
+		return nil, fail(path, acerr.KindOf(err), err)
 	}
 	st.dirs[c] = d
 	return d, nil
@@ -199,7 +207,9 @@ func join(dir, name string) string {
 }
 
 // mergeDirs merges two versions of one directory: both shared, or both
-// owned by one owner.
+// owned by one owner. The merge of a pair is remembered: directories that
+// share children (a DAG) merge in time bounded by their distinct pairs,
+// not by their paths.
 func (st *state) mergeDirs(ctx context.Context, path string, a, b cid.Cid, depth int) (cid.Cid, error) {
 	if a.Equals(b) {
 		return a, nil
@@ -210,14 +220,25 @@ func (st *state) mergeDirs(ctx context.Context, path string, a, b cid.Cid, depth
 	if err := ctx.Err(); err != nil {
 		return cid.Undef, err
 	}
+	pair := [2]cid.Cid{a, b}
+	if c, ok := st.merged[pair]; ok {
+		return c, nil
+	}
 	da, err := st.read(ctx, path, a)
 	if err != nil {
 		return cid.Undef, err
 	}
+	var c cid.Cid
 	if da.Owned() {
-		return st.ownedTarget(ctx, path, da.Owner, []cid.Cid{a, b}, depth)
+		c, err = st.ownedTarget(ctx, path, da.Owner, []cid.Cid{a, b}, depth)
+	} else {
+		c, err = st.mergeShared(ctx, path, a, b, depth)
 	}
-	return st.mergeShared(ctx, path, a, b, depth)
+	if err != nil {
+		return cid.Undef, err
+	}
+	st.merged[pair] = c
+	return c, nil
 }
 
 // mergeShared merges the entries of two shared directories, name by
@@ -270,9 +291,9 @@ type version struct {
 	seq    uint64 // for a directory whose target is owned (Owner): its seq
 }
 
-// classify reads what the rules need of v's target, and checks that v's
-// Owner says who owns it: a version that names no owner, or the wrong
-// one, for an owned directory would escape the owner's rules.
+// classify reads what the rules need of v's target. The Check made sure
+// that v's Owner is the owner of the directory it links, and that an
+// owner's deletion links an empty version.
 func (st *state) classify(ctx context.Context, path string, v schema.Entry) (version, error) {
 	out := version{Entry: v}
 	if v.Kind != schema.KindDirectory || !v.Target.Defined() {
@@ -282,19 +303,7 @@ func (st *state) classify(ctx context.Context, path string, v schema.Entry) (ver
 	if err != nil {
 		return out, err
 	}
-	if !d.Owner.Equals(v.Owner) {
-		return out, fail(path, acerr.Integrity, fmt.Errorf("the entry says the directory is owned by %s, its node says %s",
-			owner(&schema.Directory{Owner: v.Owner}), owner(d)))
-	}
-	if !d.Owned() {
-		out.shared = true
-		return out, nil
-	}
-	out.seq = d.Seq
-	if v.Deleted && (len(d.Entries) > 0 || d.Shard.Defined()) {
-		return out, fail(path, acerr.Permission, fmt.Errorf("%w: the deletion links a version of %s's directory that has entries",
-			ErrBadRetirement, policy.Short(d.Owner)))
-	}
+	out.shared, out.seq = !d.Owned(), d.Seq
 	return out, nil
 }
 
@@ -302,11 +311,7 @@ func (st *state) classify(ctx context.Context, path string, v schema.Entry) (ver
 // lacks the name). See the package documentation for the rules.
 func (st *state) entry(ctx context.Context, path string, ea, eb *schema.Entry, depth int) (schema.Entry, error) {
 	if ea == nil {
-		// Only in the incoming tree: taken whole, once checked.
-		if err := st.checkNew(ctx, path, eb, depth); err != nil {
-			return schema.Entry{}, err
-		}
-		return *eb, nil
+		return *eb, nil // only in the incoming tree: taken whole, as checked
 	}
 	if eb == nil {
 		return *ea, nil
@@ -426,7 +431,7 @@ func (st *state) checkOwned(path string, all []version) error {
 				st.report.Kept = append(st.report.Kept, Kept{Path: path, Owner: o.Owner})
 			case x.Deleted && x.seq <= o.seq:
 				return fail(path, acerr.Permission, fmt.Errorf("%w: deleted as %s's version %d, not later than version %d",
-					ErrBadRetirement, policy.Short(o.Owner), x.seq, o.seq))
+					policy.ErrBadRetirement, policy.Short(o.Owner), x.seq, o.seq))
 			}
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/archivecache/archivecache/acerr"
@@ -31,10 +30,6 @@ func (st *state) ownedTarget(ctx context.Context, path string, owner cid.Cid, ta
 		d, err := st.read(ctx, path, c)
 		if err != nil {
 			return cid.Undef, err
-		}
-		if !d.Owner.Equals(owner) {
-			return cid.Undef, fail(path, acerr.Permission, fmt.Errorf("%w: a version owned by %s where %s owns it",
-				ErrOwnedReplaced, owner, d.Owner))
 		}
 		cs = append(cs, cand{c, d})
 	}
@@ -109,31 +104,3 @@ func (st *state) descends(ctx context.Context, path string, c cid.Cid, d *schema
 // maxPrevWalk bounds how many prev links a merge follows to tell whether
 // one version of an owned directory descends from another.
 const maxPrevWalk = 1024
-
-// checkNew checks an entry that only the incoming tree has, before it is
-// taken whole: every owned directory under it must be signed by its
-// owner, a friend, every entry must name the owner of the directory it
-// links, and every deletion of one must link an empty version of it. It reads the directory blocks below, never files.
-func (st *state) checkNew(ctx context.Context, path string, e *schema.Entry, depth int) error {
-	if depth > MaxDepth {
-		return fail(path, acerr.TooLarge, fmt.Errorf("directories nested deeper than %d", MaxDepth))
-	}
-	for _, v := range e.Versions() {
-		if _, err := st.classify(ctx, path, v); err != nil {
-			return err
-		}
-		if v.Deleted || v.Kind != schema.KindDirectory {
-			continue
-		}
-		entries, err := st.m.t.ReadDir(ctx, v.Target)
-		if err != nil {
-			return fail(path, acerr.KindOf(err), err)
-		}
-		for i := range entries {
-			if err := st.checkNew(ctx, join(path, entries[i].Name), &entries[i], depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}

@@ -242,7 +242,7 @@ func TestOwnedBadInput(t *testing.T) {
 		{"forged signature", schema.Entry{Name: "own", Kind: schema.KindDirectory, Target: forgedCID, Owner: f.alice.cid, VV: bump}, acerr.Signature, nil},
 		{"owner not a friend", schema.Entry{Name: "carols", Kind: schema.KindDirectory, Target: strangers, Owner: carol.cid, VV: schema.VV{"m": 1}}, acerr.Permission, policy.ErrNotFriend},
 		{"entry hides its owner", schema.Entry{Name: "own", Kind: schema.KindDirectory, Target: own.Target, VV: bump}, acerr.Integrity, nil},
-		{"deletion linking entries", schema.Entry{Name: "own", Kind: schema.KindDirectory, Target: notEmpty, Owner: f.alice.cid, Deleted: true, VV: bump}, acerr.Permission, merge.ErrBadRetirement},
+		{"deletion linking entries", schema.Entry{Name: "own", Kind: schema.KindDirectory, Target: notEmpty, Owner: f.alice.cid, Deleted: true, VV: bump}, acerr.Permission, policy.ErrBadRetirement},
 		{"new name with forged owned dir", schema.Entry{Name: "new", Kind: schema.KindDirectory, Target: forgedCID, Owner: f.alice.cid, VV: schema.VV{"m": 1}}, acerr.Signature, nil},
 	}
 	m := f.friendly()

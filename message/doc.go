@@ -75,8 +75,13 @@
 //   - MaxJSON (1 MiB) decompressed. Decompression reads through a limit
 //     one byte past it, so a zlib bomb, which can expand a thousandfold,
 //     is refused with acerr.TooLarge after at most 1 MiB of output.
+//   - MaxJSONInput (2 MiB) of JSON for FromJSON and ReadJSON: the
+//     indented JSON ToJSON prints of any message fits.
 //   - Every block at most schema.MaxBlockSize, decoded by schema.Decode
 //     with its depth and count limits.
+//
+// Input past a limit is refused with acerr.TooLarge and an error that
+// states the limit; nothing is ever cut short and then parsed.
 //
 // ToJSON and FromJSON convert between a message and its indented JSON
 // for people to read and edit. They enforce the limits and the syntax but

@@ -34,6 +34,9 @@ const (
 	// the whitespace of line-wrapped base64 text. Anything longer is
 	// refused before any work.
 	MaxInput = 96 << 10
+	// MaxJSONInput is the longest JSON FromJSON and ReadJSON take: room
+	// for the indentation ToJSON adds to a message of MaxJSON bytes.
+	MaxJSONInput = 2 * MaxJSON
 )
 
 // Kind says what a message carries.
@@ -133,8 +136,8 @@ func ToJSON(input []byte) ([]byte, error) {
 // signature: whatever it builds, Parse will judge.
 func FromJSON(data []byte) ([]byte, error) {
 	const op = "message.FromJSON"
-	if len(data) > 2*MaxJSON {
-		return nil, acerr.E(op, "", acerr.TooLarge, fmt.Errorf("JSON is %d bytes, limit %d", len(data), 2*MaxJSON))
+	if len(data) > MaxJSONInput {
+		return nil, acerr.E(op, "", acerr.TooLarge, fmt.Errorf("JSON is %d bytes, limit %d", len(data), MaxJSONInput))
 	}
 	env, err := decodeJSON(data, false)
 	if err != nil {
@@ -157,12 +160,25 @@ func EncodeBase64(msg []byte) string { return base64.StdEncoding.EncodeToString(
 // ReadInput reads a message from r, raw or base64, refusing more than
 // MaxInput bytes without reading much further.
 func ReadInput(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxInput+1))
+	return readLimited("message.ReadInput", r, MaxInput, "a message")
+}
+
+// ReadJSON reads the JSON form of a message from r, for FromJSON,
+// refusing more than MaxJSONInput bytes without reading much further.
+func ReadJSON(r io.Reader) ([]byte, error) {
+	return readLimited("message.ReadJSON", r, MaxJSONInput, "the JSON of a message")
+}
+
+// readLimited reads r to its end if that is at most limit bytes, and
+// otherwise fails with acerr.TooLarge stating the limit: input is never
+// cut short silently.
+func readLimited(op string, r io.Reader, limit int64, what string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, acerr.E("message.ReadInput", "", acerr.IO, err)
+		return nil, acerr.E(op, "", acerr.IO, err)
 	}
-	if len(data) > MaxInput {
-		return nil, acerr.E("message.ReadInput", "", acerr.TooLarge, fmt.Errorf("input exceeds %d bytes", MaxInput))
+	if int64(len(data)) > limit {
+		return nil, acerr.E(op, "", acerr.TooLarge, fmt.Errorf("input is longer than %d bytes, the limit of %s", limit, what))
 	}
 	return data, nil
 }

@@ -387,8 +387,8 @@ func TestFriendsNewKey(t *testing.T) {
 	if err := policy.Check(context.Background(), friends, m.NodeCID, m.Node); !acerr.Is(acerr.Permission, err) {
 		t.Errorf("policy.Check(alice2's node) = %v, want Permission", err)
 	}
-	if err := policy.MayReplaceFriend(alice.id, alice.cid, m.Owner, m.OwnerCID); !acerr.Is(acerr.Exist, err) {
-		t.Errorf("MayReplaceFriend(alice, alice2) = %v, want Exist", err)
+	if !policy.ConfusableNames(alice.id.Name, m.Owner.Name) {
+		t.Errorf("ConfusableNames(%q, %q) = false: befriending alice2 would not be refused", alice.id.Name, m.Owner.Name)
 	}
 }
 
@@ -548,6 +548,12 @@ func TestTooLarge(t *testing.T) {
 	}
 	if got, err := ReadInput(bytes.NewReader(make([]byte, MaxInput))); err != nil || len(got) != MaxInput {
 		t.Errorf("ReadInput(MaxInput) = %d bytes, %v", len(got), err)
+	}
+	if _, err := ReadJSON(bytes.NewReader(make([]byte, MaxJSONInput+1))); !acerr.Is(acerr.TooLarge, err) {
+		t.Errorf("ReadJSON(MaxJSONInput+1) = %v, want TooLarge", err)
+	}
+	if got, err := ReadJSON(bytes.NewReader(make([]byte, MaxJSONInput))); err != nil || len(got) != MaxJSONInput {
+		t.Errorf("ReadJSON(MaxJSONInput) = %d bytes, %v", len(got), err)
 	}
 	// JSON over the limit, whether it would compress well or not.
 	huge := fmt.Sprintf(`{"version":1,"kind":"reference","policy":"node_v1","ipfs_hash":"x","owner":"x","name":%q,"signature":"","blocks":{}}`,

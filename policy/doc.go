@@ -17,7 +17,7 @@
 //	kind                  who signs        Check (untrusted input)                      replacing a held version
 //	identity_v1           itself           self-signature verifies; name is a clean     never replaced: friends are kept by CID;
 //	                                       label (ValidIdentityName); CID matches       a new identity reusing a friend's name
-//	                                                                                    with another key is refused (MayReplaceFriend)
+//	                                                                                    or one that looks like it is refused (ConfusableNames)
 //	node_v1               owner            owner is a friend (Resolver), signature      higher seq only (Newer); lower seq is a
 //	                                       verifies under the owner's key; links are    rollback, equal seq with another CID a fork
 //	                                       dag-cbor; addrs are HOST:PORT                (the held node is kept)
@@ -44,8 +44,20 @@
 //
 // Names. An identity is its CID. Its display name is a label chosen by
 // whoever made it, and anyone can make another identity with the same
-// label; so friends are keyed by CID, and MayReplaceFriend refuses a
-// newcomer that would show an existing friend's name with another key.
+// label; so friends are keyed by CID, and a newcomer may not show an
+// existing friend's name, nor one that merely looks like it:
+// ConfusableNames tells when two
+// labels would be taken for each other (case, compatibility forms,
+// combining marks, invisible characters and the look-alikes of Unicode
+// TS #39), and the commands refuse a newcomer whose name is confusable
+// with one already shown unless it gets a label of my own.
+//
+// Trees from outside. Rules is the tree.Checker a merge and ac-verify run:
+// it decides, for every block a tree.Check reads, what structure cannot
+// (owned directories signed by owners who resolve, link codecs, entries
+// that name the owner of what they link, owned deletions that link an
+// empty version, file sizes where a file's root block is held, and that
+// a filesystem holds only directories and files).
 //
 // Rules decided elsewhere: how shared directories merge (tombstones,
 // version vectors, conflict copies) belongs to package merge, and what the

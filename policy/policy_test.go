@@ -334,47 +334,6 @@ func TestForkConverges(t *testing.T) {
 	}
 }
 
-func TestMayReplaceFriend(t *testing.T) {
-	sameKeyNewName := &schema.Identity{Name: "alice-laptop", Key: alice.id.Key, Created: 5}
-	identity.Sign(alice.priv, sameKeyNewName)
-	tests := []struct {
-		name     string
-		held, in user
-		inID     *schema.Identity
-		kind     acerr.Kind
-	}{
-		{name: "same identity", held: alice, in: alice},
-		{name: "other name", held: alice, in: bob},
-		{name: "same name new key", held: alice, in: alice2, kind: acerr.Exist},
-		{name: "same key new name", held: alice, inID: sameKeyNewName},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			in, inCID := tt.in.id, tt.in.cid
-			if tt.inID != nil {
-				in, inCID = tt.inID, cidOf(tt.inID)
-			}
-			err := MayReplaceFriend(tt.held.id, tt.held.cid, in, inCID)
-			if tt.kind == acerr.Other {
-				if err != nil {
-					t.Errorf("MayReplaceFriend = %v, want nil", err)
-				}
-				return
-			}
-			if !acerr.Is(tt.kind, err) || !errors.Is(err, ErrNameTaken) {
-				t.Fatalf("MayReplaceFriend = %v, want kind %q wrapping ErrNameTaken", err, tt.kind)
-			}
-			want := fmt.Sprintf("a friend named %q already exists with identity %s; names are not identities", "alice", alice.cid)
-			if !strings.Contains(err.Error(), want) {
-				t.Errorf("MayReplaceFriend = %q, want it to contain %q", err, want)
-			}
-		})
-	}
-	if err := MayReplaceFriend(nil, cid.Undef, alice.id, alice.cid); !acerr.Is(acerr.Invalid, err) {
-		t.Errorf("MayReplaceFriend(nil) = %v, want Invalid", err)
-	}
-}
-
 var identityNames = []struct {
 	name string
 	ok   bool

@@ -19,7 +19,6 @@ var (
 	ErrRollback     = errors.New("rollback refused")
 	ErrFork         = errors.New("fork")
 	ErrOwnerChanged = errors.New("owner changed")
-	ErrNameTaken    = errors.New("names are not identities")
 )
 
 // Newer reports whether in, a node_v1, should replace held, the version of
@@ -96,28 +95,4 @@ func newer(op string, heldOwner cid.Cid, heldSeq uint64, heldCID cid.Cid,
 	}
 	return false, acerr.E(op, "", acerr.Stale,
 		fmt.Errorf("%w at seq %d: held %s kept", ErrFork, inSeq, Short(heldCID))).WithCID(inCID.String())
-}
-
-// MayReplaceFriend decides whether in, an identity that has passed Check,
-// may be added as a friend beside held, a friend already kept. Call it for
-// every friend held; friends are kept by identity CID, so nothing is ever
-// overwritten, but a name can be claimed twice.
-//
-// Names are labels; CIDs identify. Anyone can make an identity called
-// "alice", so a new identity that shows an existing friend's name with a
-// different key is refused with acerr.Exist wrapping ErrNameTaken: taking
-// it would let a stranger pass as that friend wherever names are shown.
-// The same identity again (same CID) is allowed, and so is an identity
-// with the same key under any name: only the key's holder can sign it.
-// To replace a friend who really has a new key, remove the old one first.
-func MayReplaceFriend(held *schema.Identity, heldCID cid.Cid, in *schema.Identity, inCID cid.Cid) error {
-	const op = "policy.MayReplaceFriend"
-	switch {
-	case held == nil || in == nil:
-		return acerr.E(op, "", acerr.Invalid, errors.New("identity_v1 missing"))
-	case heldCID.Equals(inCID), bytes.Equal(held.Key, in.Key), held.Name != in.Name:
-		return nil
-	}
-	return acerr.E(op, "", acerr.Exist,
-		fmt.Errorf("a friend named %q already exists with identity %s; %w", held.Name, heldCID, ErrNameTaken)).WithCID(inCID.String())
 }

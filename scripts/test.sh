@@ -4,7 +4,8 @@
 # Needs: Go (the version in go.mod) on a Debian machine. The pinned kubo
 # (go.mod's tool directive) is built by the Go toolchain on first use, so
 # the storage contract runs against a real daemon; nothing is installed by
-# hand. AC_TEST_DISALLOW_SKIP=1 turns a skipped kubo test into a failure.
+# hand. AC_TEST_DISALLOW_SKIP=1 turns a skipped kubo test into a failure,
+# and so the full-disk test, which mounts a small tmpfs, needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,9 @@ go vet ./...
 
 echo "== go test (race detector, short mode)"
 go test -race -short -count=1 ./...
+
+echo "== the merge laws, on 500 random histories per case"
+go test -count=1 -run TestMergeLaws ./merge -rapid.checks=500
 
 echo "== go test (full)"
 AC_TEST_DISALLOW_SKIP=1 go test -count=1 -timeout 30m ./...

@@ -31,16 +31,30 @@ type Change struct {
 // appeared. A directory on both sides is not reported itself, only what
 // differs inside it; a directory added or deleted is reported once, not
 // its contents. Like Diff, it reads only the paths to the differences.
+//
+// Two directories compared once are not compared again where another
+// path leads to the same pair (trees whose directories share children):
+// there the directory itself is reported as Changed. So the cost is
+// bounded by the distinct pairs of directories, not by the paths.
 func (t *Tree) Changes(ctx context.Context, a, b cid.Cid, fn func(Change) error) error {
-	return t.changes(ctx, "", a, b, 0, fn)
+	return t.changes(ctx, "", a, b, 0, map[[2]cid.Cid]bool{}, fn)
 }
 
-func (t *Tree) changes(ctx context.Context, dir string, a, b cid.Cid, depth int, fn func(Change) error) error {
+func (t *Tree) changes(ctx context.Context, dir string, a, b cid.Cid, depth int, seen map[[2]cid.Cid]bool, fn func(Change) error) error {
 	if depth > maxWalkDepth {
 		return wrap("tree.Changes", dir, fail(acerr.TooLarge, "directories nested deeper than %d", maxWalkDepth))
 	}
+	seen[[2]cid.Cid{a, b}] = true
 	return t.Diff(ctx, a, b, func(name string, ea, eb *schema.Entry) error {
-		return zipByName(visibleOf(ea), visibleOf(eb), func(x, y *schema.Entry) error {
+		va, err := t.visibleIn(ctx, a, ea)
+		if err != nil {
+			return err
+		}
+		vb, err := t.visibleIn(ctx, b, eb)
+		if err != nil {
+			return err
+		}
+		return zipByName(va, vb, func(x, y *schema.Entry) error {
 			switch {
 			case x == nil:
 				what := Added
@@ -51,8 +65,12 @@ func (t *Tree) changes(ctx context.Context, dir string, a, b cid.Cid, depth int,
 			case y == nil:
 				return fn(Change{Path: entryPath(dir, x.Name), What: Deleted, Old: *x})
 			case x.Kind == schema.KindDirectory && y.Kind == schema.KindDirectory:
-				if !x.Target.Equals(y.Target) {
-					return t.changes(ctx, entryPath(dir, x.Name), x.Target, y.Target, depth+1, fn)
+				switch {
+				case x.Target.Equals(y.Target):
+				case seen[[2]cid.Cid{x.Target, y.Target}]:
+					return fn(Change{Path: entryPath(dir, x.Name), What: Changed, Old: *x, New: *y})
+				default:
+					return t.changes(ctx, entryPath(dir, x.Name), x.Target, y.Target, depth+1, seen, fn)
 				}
 			case !sameContent(x, y) || x.Mode != y.Mode:
 				return fn(Change{Path: entryPath(dir, x.Name), What: Changed, Old: *x, New: *y})
@@ -60,14 +78,6 @@ func (t *Tree) changes(ctx context.Context, dir string, a, b cid.Cid, depth int,
 			return nil
 		})
 	})
-}
-
-// visibleOf returns the entries that e (nil: none) shows in a listing.
-func visibleOf(e *schema.Entry) []schema.Entry {
-	if e == nil {
-		return nil
-	}
-	return visible([]schema.Entry{*e})
 }
 
 func entryPath(dir, name string) string {

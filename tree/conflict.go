@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +30,15 @@ var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPad
 // YYYYMMDD-HHMMSS, id the first 7 characters of the base32 sha2-256 of v's
 // encoding, and EXT name's extension (a leading dot does not start one).
 // The stem is shortened when the result would pass schema.MaxNameLen.
-func ConflictName(name string, v *schema.Entry) string {
+//
+// Where that name is taken, by an entry stored under it or by another
+// copy of the same entry whose id begins alike, the copy is shown under
+// the first free of NAME.conflict-<date>-<id>-2.EXT, -3, ... instead
+// (see viewNames), so that no two names of a listing are the same.
+func ConflictName(name string, v *schema.Entry) string { return conflictName(name, v, 0) }
+
+// conflictName is ConflictName with the counter n (0: none) after the id.
+func conflictName(name string, v *schema.Entry, n int) string {
 	ext := path.Ext(name)
 	if ext == name || strings.HasPrefix(name, ".") && strings.Count(name, ".") == 1 {
 		ext = ""
@@ -37,7 +46,11 @@ func ConflictName(name string, v *schema.Entry) string {
 	stem := strings.TrimSuffix(name, ext)
 	sum := sha256.Sum256(schema.EncodeEntry(v))
 	id := lowerBase32.EncodeToString(sum[:])[:shortIDLen]
-	rest := conflictMarker + time.Unix(0, v.Mtime).UTC().Format("20060102-150405") + "-" + id + ext
+	rest := conflictMarker + time.Unix(0, v.Mtime).UTC().Format("20060102-150405") + "-" + id
+	if n > 0 {
+		rest += "-" + strconv.Itoa(n)
+	}
+	rest += ext
 	if over := len(stem) + len(rest) - schema.MaxNameLen; over > 0 {
 		cut := len(stem) - over
 		for cut > 0 && !utf8Start(stem[cut]) {
@@ -50,11 +63,45 @@ func ConflictName(name string, v *schema.Entry) string {
 
 func utf8Start(b byte) bool { return b&0xc0 != 0x80 }
 
-// visible returns the entries of a directory as a listing shows them,
-// sorted by name: each live entry under its name, and each of its
-// Conflicts that is shown (see shownConflicts) under its ConflictName.
-// Tombstones are left out.
+// visible returns the entries of a directory (all of them) as a listing
+// shows them, sorted by name: each live entry under its name, and each of
+// its Conflicts that is shown (see shownConflicts) under its name from
+// viewNames. Tombstones are left out.
 func visible(entries []schema.Entry) []schema.Entry {
+	var names map[string]bool
+	taken := func(name string) (bool, error) {
+		if names == nil {
+			names = make(map[string]bool, len(entries))
+			for i := range entries {
+				names[entries[i].Name] = true
+			}
+		}
+		return names[name], nil
+	}
+	out, _ := visibleWith(entries, taken)
+	return out
+}
+
+// visibleIn returns what the entry e (nil: none) of the directory at dir
+// shows in a listing, as visible does, looking up in dir the names its
+// copies would take.
+func (t *Tree) visibleIn(ctx context.Context, dir cid.Cid, e *schema.Entry) ([]schema.Entry, error) {
+	if e == nil {
+		return nil, nil
+	}
+	return visibleWith([]schema.Entry{*e}, t.takenIn(ctx, dir))
+}
+
+// takenIn reports whether the directory at dir stores an entry (live or
+// a tombstone) of a name.
+func (t *Tree) takenIn(ctx context.Context, dir cid.Cid) func(string) (bool, error) {
+	return func(name string) (bool, error) {
+		e, err := t.lookupIn(ctx, dir, name)
+		return e != nil, err
+	}
+}
+
+func visibleWith(entries []schema.Entry, taken func(string) (bool, error)) ([]schema.Entry, error) {
 	out := make([]schema.Entry, 0, len(entries))
 	sorted := true
 	for _, e := range entries {
@@ -64,9 +111,17 @@ func visible(entries []schema.Entry) []schema.Entry {
 		bare := e
 		bare.Conflicts = nil
 		out = append(out, bare)
-		for _, c := range shownConflicts(&e) {
+		shown := shownConflicts(&e)
+		if len(shown) == 0 {
+			continue
+		}
+		names, err := viewNames(&e, shown, taken)
+		if err != nil {
+			return nil, err
+		}
+		for i, c := range shown {
 			v := *c
-			v.Name = ConflictName(e.Name, c)
+			v.Name = names[i]
 			out = append(out, v)
 			sorted = false
 		}
@@ -74,7 +129,37 @@ func visible(entries []schema.Entry) []schema.Entry {
 	if !sorted {
 		slices.SortFunc(out, func(a, b schema.Entry) int { return strings.Compare(a.Name, b.Name) })
 	}
-	return out
+	return out, nil
+}
+
+// viewNames returns the names under which shown, the shown conflicts of
+// e, appear: each its ConflictName, unless taken (a stored entry of the
+// directory has it) or given to an earlier copy; then the first free
+// name with a counter. Names of different entries' copies cannot meet:
+// the base name is what remains of a copy's name when the marker, date,
+// id and counter are cut out, and those have fixed forms.
+func viewNames(e *schema.Entry, shown []*schema.Entry, taken func(string) (bool, error)) ([]string, error) {
+	out := make([]string, len(shown))
+	for i, c := range shown {
+		for n := 0; ; n++ {
+			if n == 1 {
+				continue // the counters start at 2: the name without is the first
+			}
+			name := conflictName(e.Name, c, n)
+			if slices.Contains(out[:i], name) {
+				continue
+			}
+			held, err := taken(name)
+			if err != nil {
+				return nil, err
+			}
+			if !held {
+				out[i] = name
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 // shownConflicts returns the conflicts of e that are shown as copies:
@@ -119,12 +204,21 @@ func (t *Tree) conflictIn(ctx context.Context, dir cid.Cid, name string) (base *
 	}
 	i := strings.LastIndex(name, conflictMarker)
 	stem, rest := name[:i], name[i+len(conflictMarker):]
-	// rest is <date>-<time>-<id>[EXT]; the base name is stem + EXT.
+	// rest is <date>-<time>-<id>[-<counter>][EXT]; the base name is
+	// stem + EXT.
 	const fixed = len("20060102-150405-") + shortIDLen
 	if len(rest) < fixed {
 		return nil, nil, nil
 	}
-	baseName := stem + rest[fixed:]
+	ext := rest[fixed:]
+	if c, ok := strings.CutPrefix(ext, "-"); ok {
+		digits := len(c) - len(strings.TrimLeft(c, "0123456789"))
+		if digits == 0 {
+			return nil, nil, nil
+		}
+		ext = c[digits:]
+	}
+	baseName := stem + ext
 	if schema.ValidName(baseName) != nil {
 		return nil, nil, nil
 	}
@@ -132,8 +226,13 @@ func (t *Tree) conflictIn(ctx context.Context, dir cid.Cid, name string) (base *
 	if err != nil || e == nil {
 		return nil, nil, err
 	}
-	for _, c := range shownConflicts(e) {
-		if ConflictName(e.Name, c) == name {
+	shown := shownConflicts(e)
+	names, err := viewNames(e, shown, t.takenIn(ctx, dir))
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, c := range shown {
+		if names[i] == name {
 			return e, c, nil
 		}
 	}
@@ -150,12 +249,20 @@ func (t *Tree) frozenCopies(ctx context.Context, dir cid.Cid, old, ne, skip *sch
 	if old == nil {
 		return nil, nil
 	}
+	shown := shownConflicts(old)
+	if len(shown) == 0 {
+		return nil, nil
+	}
+	names, err := viewNames(old, shown, t.takenIn(ctx, dir))
+	if err != nil {
+		return nil, err
+	}
 	var out []schema.Entry
-	for _, c := range shownConflicts(old) {
+	for i, c := range shown {
 		if skip != nil && schema.SameEntry(c, skip) || !schema.Supersedes(ne, c) {
 			continue
 		}
-		name := ConflictName(old.Name, c)
+		name := names[i]
 		held, err := t.lookupIn(ctx, dir, name)
 		if err != nil {
 			return nil, err
@@ -170,9 +277,9 @@ func (t *Tree) frozenCopies(ctx context.Context, dir cid.Cid, old, ne, skip *sch
 	return out, nil
 }
 
-// changed returns the entry after ne, a change to old: ne, beside the
+// changedEntry returns the entry after ne, a change to old: ne, beside the
 // versions of old it does not supersede (owned directories of others).
-func changed(old *schema.Entry, ne schema.Entry) schema.Entry {
+func changedEntry(old *schema.Entry, ne schema.Entry) schema.Entry {
 	ne.Conflicts = nil
 	if old == nil {
 		return ne

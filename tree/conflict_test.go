@@ -299,3 +299,75 @@ func TestChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestConflictCopyNameTaken gives a directory a stored entry named exactly
+// as a conflict copy would be shown (a friend can make one), and a second
+// conflicting version whose copy would take the same name: the listing
+// still has one name per entry, the stored entry keeps its name, each
+// copy is found under the name the listing gives it, and deleting that
+// name resolves that copy.
+func TestConflictCopyNameTaken(t *testing.T) {
+	ctx := context.Background()
+	tr, _ := newTree(t, tree.Config{Replica: "r3"})
+	root, _, kept := conflictedDir(t, tr)
+	squatter := file("squatter")
+	squatter.Name, squatter.VV = tree.ConflictName("notes.txt", &kept), schema.VV{"r9": 1}
+	docs, err := tr.Lookup(ctx, root, "docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := tr.ReadDir(ctx, docs.Target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := tr.MakeDir(ctx, append(entries, squatter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err = tr.MakeDir(ctx, []schema.Entry{{Name: "docs", Kind: schema.KindDirectory, Target: dir, VV: schema.VV{"r1": 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := tr.List(ctx, root, "docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := names(list)
+	if len(got) != 3 || !distinct(got) {
+		t.Fatalf("List = %q, want three distinct names", got)
+	}
+	copyName := strings.TrimSuffix(squatter.Name, ".txt") + "-2.txt"
+	if !slices.Contains(got, copyName) || !slices.Contains(got, squatter.Name) {
+		t.Fatalf("List = %q, want %q (the stored entry) and %q (the copy)", got, squatter.Name, copyName)
+	}
+	if e, err := tr.Lookup(ctx, root, "docs/"+squatter.Name); err != nil || e.Target != squatter.Target {
+		t.Errorf("Lookup(%s) = %v, %v; want the stored entry", squatter.Name, e.Target, err)
+	}
+	if e, err := tr.Lookup(ctx, root, "docs/"+copyName); err != nil || e.Target != kept.Target {
+		t.Errorf("Lookup(%s) = %v, %v; want the copy", copyName, e.Target, err)
+	}
+	var walked []string
+	if err := tr.Walk(ctx, root, "docs", func(p string, _ schema.Entry) error { walked = append(walked, p); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(walked) != 3 || !distinct(walked) {
+		t.Errorf("Walk = %q, want three distinct paths", walked)
+	}
+	root, err = tr.Delete(ctx, root, "docs/"+copyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err = tr.List(ctx, root, "docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(list), []string{squatter.Name, "notes.txt"}; !slices.Equal(got, want) {
+		t.Errorf("after deleting the copy, List = %q, want %q", got, want)
+	}
+}
+
+func distinct(ss []string) bool {
+	s := slices.Clone(ss)
+	slices.Sort(s)
+	return len(slices.Compact(s)) == len(ss)
+}

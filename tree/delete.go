@@ -71,7 +71,7 @@ func (t *Tree) deletedEntry(ctx context.Context, e *schema.Entry, now int64, dep
 			return ts, err
 		}
 	}
-	return changed(e, ts), nil
+	return changedEntry(e, ts), nil
 }
 
 // retire returns the last version of the owned directory d (at c): the

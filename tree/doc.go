@@ -43,10 +43,34 @@
 // under its conflict name, so no content is lost. Writing into a conflict
 // copy is refused: delete it, or copy it to a name of its own.
 //
+// A conflict copy whose name is taken (by a stored entry of that name,
+// which a friend can make, or by another copy of the entry whose id
+// begins alike) is shown under the first free name with a counter after
+// the id, NAME.conflict-<date>-<id>-2.EXT, so that a listing never holds
+// one name twice.
+//
+// # Batches and whole trees
+//
+// Apply applies many puts, deletes and mkdirs (Op) as one change,
+// reading and writing each directory on their paths once and signing
+// each touched owned directory once; Put, Delete and Mkdir are batches of
+// one. PutTree turns a Source (a local folder being added, an old
+// version being restored) into the ops that the file-by-file changes
+// would be: a changed file is a new version superseding what the name
+// held, an unchanged one keeps its entry, what the source lacks is
+// deleted. So adding a folder again, or restoring one, is exactly the
+// changes a merge must carry to friends, never a fresh directory whose
+// entries start new histories.
+//
+// # Comparing and checking
+//
 // Diff reports the names whose entries differ between two directories,
 // skipping equal shard subtrees unread; Changes reports the same as a
-// listing shows it; WithEntries sets many entries at once. The merge
-// package builds on these.
+// listing shows it; WithEntries sets many entries at once. Check reads a
+// tree from outside beside a trusted one and checks every block the
+// trusted tree does not hold at the same place, once per distinct block,
+// asking a Checker (package policy's Rules) for what structure cannot
+// decide. The merge package builds on these.
 //
 // # Sharding
 //

@@ -415,48 +415,7 @@ func validEntry(e *schema.Entry) *acerr.Error {
 // not change what lies inside a published node_v1 (acerr.Permission).
 // An undefined root stands for the empty tree.
 func (t *Tree) Put(ctx context.Context, root cid.Cid, path string, e schema.Entry) (cid.Cid, error) {
-	const op = "tree.Put"
-	comps, err := t.mutablePath(path)
-	if err != nil {
-		return cid.Undef, wrap(op, path, err)
-	}
-	now := t.cfg.Now().UnixNano()
-	set := func(old *schema.Entry) (schema.Entry, error) {
-		ne := e
-		ne.Name = comps[len(comps)-1]
-		if old != nil && !old.Deleted {
-			switch {
-			case old.Kind == schema.KindDirectory && ne.Kind != schema.KindDirectory:
-				return ne, fail(acerr.IsDir, "%s is a directory; delete it first", path)
-			case old.Kind != schema.KindDirectory && ne.Kind == schema.KindDirectory:
-				return ne, fail(acerr.NotDir, "%s is %s; delete it first", path, old.Kind)
-			}
-		}
-		ne.VV = t.bump(old)
-		if t.cfg.By.Defined() {
-			ne.By = t.cfg.By
-		}
-		if ne.Mtime == 0 {
-			ne.Mtime = now
-		}
-		ne.Conflicts, ne.Owner = nil, cid.Undef
-		if ne.Kind == schema.KindDirectory {
-			d, _, err := t.readDirectory(ctx, ne.Target)
-			if err != nil {
-				return ne, err
-			}
-			ne.Owner = d.Owner
-		}
-		if err := validEntry(&ne); err != nil {
-			return ne, err
-		}
-		return ne, nil
-	}
-	c, err := t.update(ctx, root, comps, 0, true, now, set, nil)
-	if err != nil {
-		return cid.Undef, wrap(op, path, err)
-	}
-	return c, nil
+	return t.Apply(ctx, root, []Op{{Kind: OpPut, Path: path, Entry: e}})
 }
 
 // Delete replaces the entry at path by a tombstone (same name and kind,
@@ -466,40 +425,13 @@ func (t *Tree) Put(ctx context.Context, root cid.Cid, path string, e schema.Entr
 // with acerr.NotExist; deleting "" fails with acerr.Invalid. Tombstones
 // stay in their directory, so that merges see the deletion.
 func (t *Tree) Delete(ctx context.Context, root cid.Cid, path string) (cid.Cid, error) {
-	const op = "tree.Delete"
-	comps, err := t.mutablePath(path)
-	if err != nil {
-		return cid.Undef, wrap(op, path, err)
-	}
-	now := t.cfg.Now().UnixNano()
-	del := func(old *schema.Entry) (schema.Entry, error) {
-		if old == nil || old.Deleted {
-			return schema.Entry{}, fail(acerr.NotExist, "no %s", path)
-		}
-		ts := schema.Entry{Name: old.Name, Kind: old.Kind, Mtime: now, VV: t.bump(old), Deleted: true, By: t.cfg.By}
-		if old.Kind == schema.KindDirectory {
-			var err error
-			if ts.Target, ts.Owner, err = t.deletedDir(ctx, old.Target, now, 0); err != nil {
-				return ts, err
-			}
-		}
-		return ts, nil
-	}
-	// Deleting a conflict copy resolves the conflict: the version shown
-	// stays, as a change that supersedes the copy.
-	delCopy := func(base, v *schema.Entry) (schema.Entry, error) {
-		ne := *base
-		ne.Conflicts, ne.VV, ne.By = nil, t.bump(base), t.cfg.By
-		if !schema.Supersedes(&ne, v) {
-			return ne, fail(acerr.Permission, "%s is a copy of a directory owned by %s: only its owner deletes it", path, v.Owner)
-		}
-		return ne, nil
-	}
-	c, err := t.update(ctx, root, comps, 0, false, now, del, delCopy)
-	if err != nil {
-		return cid.Undef, wrap(op, path, err)
-	}
-	return c, nil
+	return t.Apply(ctx, root, []Op{{Kind: OpDelete, Path: path}})
+}
+
+// Mkdir makes sure a directory is at path, with mode, keeping what it
+// holds; see OpMkdir.
+func (t *Tree) Mkdir(ctx context.Context, root cid.Cid, path string, mode uint32) (cid.Cid, error) {
+	return t.Apply(ctx, root, []Op{{Kind: OpMkdir, Path: path, Entry: schema.Entry{Mode: mode}}})
 }
 
 // mutablePath checks what Put and Delete need: a configured replica and a
@@ -543,12 +475,11 @@ type slot struct {
 	oldSize uint64        // its size
 }
 
-func (t *Tree) findSlot(ctx context.Context, c cid.Cid, name string) (*slot, error) {
-	d, total, err := t.readDirectory(ctx, c)
-	if err != nil {
-		return nil, err
-	}
+// slotIn finds name in the directory d, whose inline entries sum to
+// total bytes, as read by readDirectory.
+func (t *Tree) slotIn(ctx context.Context, d *schema.Directory, total uint64, name string) (*slot, error) {
 	s := &slot{d: d, total: total}
+	var err error
 	if !d.Shard.Defined() {
 		if i, ok := findEntry(d.Entries, name); ok {
 			s.old = &d.Entries[i]
@@ -569,107 +500,6 @@ func (t *Tree) findSlot(ctx context.Context, c cid.Cid, name string) (*slot, err
 		s.oldSize = uint64(schema.EntrySize(s.old))
 	}
 	return s, nil
-}
-
-// update rewrites the directory at dir (reached by comps[:i]) so that
-// comps[i:] leads to the entry set returns, and returns the directory's
-// new CID. create says whether missing directories on the way are made.
-// When the last component names a conflict copy, setCopy gives the new
-// entry of the name it belongs to from that entry and the copy's version;
-// a nil setCopy refuses, as does any path through a conflict copy.
-func (t *Tree) update(ctx context.Context, dir cid.Cid, comps []string, i int, create bool, now int64,
-	set func(old *schema.Entry) (schema.Entry, error),
-	setCopy func(base, v *schema.Entry) (schema.Entry, error)) (cid.Cid, error) {
-	if err := ctx.Err(); err != nil {
-		return cid.Undef, err
-	}
-	s, err := t.findSlot(ctx, dir, comps[i])
-	if err != nil {
-		return cid.Undef, err
-	}
-	var skip *schema.Entry // a conflict copy being deleted
-	if s.old == nil && mayBeConflictName(comps[i]) {
-		base, v, err := t.conflictIn(ctx, dir, comps[i])
-		switch {
-		case err != nil:
-			return cid.Undef, err
-		case v == nil:
-		case i < len(comps)-1 || setCopy == nil:
-			return cid.Undef, errConflictCopy(strings.Join(comps[:i+1], "/"))
-		default:
-			if s, err = t.findSlot(ctx, dir, base.Name); err != nil {
-				return cid.Undef, err
-			}
-			v := *v
-			skip = &v
-			set = func(old *schema.Entry) (schema.Entry, error) { return setCopy(old, &v) }
-		}
-	}
-	if s.d.Owned() && t.cfg.Signer == nil {
-		where := strings.Join(comps[:i], "/")
-		if where == "" {
-			where = "the root"
-		}
-		return cid.Undef, fail(acerr.Permission, "%s is owned by %s and no signer is configured", where, s.d.Owner)
-	}
-	var ne schema.Entry
-	if i == len(comps)-1 {
-		if ne, err = set(s.old); err != nil {
-			return cid.Undef, err
-		}
-	} else {
-		here := strings.Join(comps[:i+1], "/")
-		var child cid.Cid
-		switch {
-		case s.old == nil || s.old.Deleted:
-			if !create {
-				return cid.Undef, fail(acerr.NotExist, "no %s", here)
-			}
-			if child, err = t.deletedContents(ctx, s.old); err != nil {
-				return cid.Undef, err
-			}
-		case s.old.Kind == schema.KindDirectory:
-			child = s.old.Target
-		case s.old.Kind == schema.KindNode:
-			return cid.Undef, fail(acerr.Permission, "%s is a published node; its contents change only by a new signed node", here)
-		default:
-			return cid.Undef, fail(acerr.NotDir, "%s is %s", here, s.old.Kind)
-		}
-		nc, err := t.update(ctx, child, comps, i+1, create, now, set, setCopy)
-		if err != nil {
-			return cid.Undef, err
-		}
-		ne = schema.Entry{Name: comps[i], Kind: schema.KindDirectory}
-		if s.old != nil && !s.old.Deleted {
-			ne = *s.old
-		}
-		ne.Target, ne.Mtime, ne.VV, ne.By = nc, now, t.bump(s.old), t.cfg.By
-		ne.Conflicts = nil
-	}
-	// The change supersedes the versions of the name it may; of those,
-	// the conflict copies it does not mean to drop stay, as entries of
-	// their own.
-	copies, err := t.frozenCopies(ctx, dir, s.old, &ne, skip)
-	if err != nil {
-		return cid.Undef, err
-	}
-	ne = changed(s.old, ne)
-	nd, err := t.withEntry(ctx, s, ne)
-	if err != nil {
-		return cid.Undef, err
-	}
-	if len(copies) > 0 {
-		if nd, err = t.setEntries(ctx, nd, copies); err != nil {
-			return cid.Undef, err
-		}
-	}
-	if nd.Owned() {
-		nd.Seq, nd.Prev, nd.Sig = s.d.Seq+1, dir, nil
-		if err := t.cfg.Signer.SignDirectory(ctx, nd); err != nil {
-			return cid.Undef, err
-		}
-	}
-	return t.putNode(ctx, nd)
 }
 
 // withEntry returns the directory of s with e set, inline or sharded as

@@ -25,13 +25,18 @@ func cmdAdd() *command {
 	return &command{
 		usage: "ac-add SRC DEST",
 		help: `Ac-add imports the local file or directory SRC into the tree database
-at DEST, a path under root/ (for example root/projects/pictures). A file
-replaces a file and a directory a directory already at DEST (the old
-version stays reachable through ac-log); a different kind must be
-deleted first. Files become UnixFS files with the CIDs
-"ipfs add --cid-version=1" gives; modes and modification times are
-kept. Symbolic links and special files are skipped with a warning.
-Progress goes to stderr when it is a terminal.
+at DEST, a path under root/ (for example root/projects/pictures). Files
+become UnixFS files with the CIDs "ipfs add --cid-version=1" gives;
+modes and modification times are kept. A directory added where one is
+(or was, before a deletion) changes it as the file-by-file changes
+would: a file that differs becomes a new version of it, one that does
+not keeps its entry, and what SRC no longer holds is deleted, so that
+friends who merge get exactly those changes; conflict copies SRC never
+held stay. Adding an unchanged directory again changes nothing. A file
+replaces a file; a different kind at DEST must be deleted first (the
+old version stays reachable through ac-log). Symbolic links and special
+files are skipped with a warning. Progress goes to stderr when it is a
+terminal.
 
 example:
   ac-add ~/Pictures root/projects/pictures`,
@@ -58,18 +63,22 @@ example:
 					im.workers = 2 * runtime.GOMAXPROCS(0)
 				}
 				stop := im.showProgress()
-				ent, err := im.importPath(ctx, args[0])
+				src, err := im.importPath(ctx, args[0])
 				stop()
 				if err != nil {
 					return err
 				}
-				_, err = h.Update(ctx, e.Name+" "+dest, func(old cid.Cid) (cid.Cid, error) {
-					return im.t.Put(ctx, old, dest, ent)
+				head, err := h.Update(ctx, e.Name+" "+dest, func(old cid.Cid) (cid.Cid, error) {
+					return im.t.PutTree(ctx, old, dest, src, true)
 				})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.Stdout, "%s %s (%d files, %d bytes)\n", ent.Target, dest, im.files.Load(), im.bytes.Load())
+				ent, err := im.t.Lookup(ctx, head, dest)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.Stdout, "%s %s (%d files, %d bytes)\n", ent.Target, quote(dest), im.files.Load(), im.bytes.Load())
 				return nil
 			}
 		},
@@ -93,13 +102,24 @@ type fsNode struct {
 	entry    schema.Entry
 }
 
-func (im *importer) importPath(ctx context.Context, src string) (schema.Entry, error) {
+// source returns what n is, for tree.PutTree.
+func (n *fsNode) source() *tree.Source {
+	s := &tree.Source{Entry: n.entry}
+	for _, c := range n.children {
+		s.Children = append(s.Children, c.source())
+	}
+	return s
+}
+
+// importPath imports the files under src into the store and returns what
+// src is, for tree.PutTree.
+func (im *importer) importPath(ctx context.Context, src string) (*tree.Source, error) {
 	info, err := os.Lstat(src)
 	if err != nil {
-		return schema.Entry{}, acerr.E("add", src, acerr.NotExist, err)
+		return nil, acerr.E("add", src, acerr.NotExist, err)
 	}
 	if !info.IsDir() && !info.Mode().IsRegular() {
-		return schema.Entry{}, acerr.E("add", src, acerr.Invalid, errors.New("not a regular file or directory"))
+		return nil, acerr.E("add", src, acerr.Invalid, errors.New("not a regular file or directory"))
 	}
 	top := &fsNode{path: src, info: info}
 	var dirs []*fsNode // parents before children
@@ -123,22 +143,12 @@ func (im *importer) importPath(ctx context.Context, src string) (schema.Entry, e
 		scanErr = err
 	}
 	if scanErr != nil {
-		return schema.Entry{}, scanErr
+		return nil, scanErr
 	}
-	for i := len(dirs) - 1; i >= 0; i-- {
-		d := dirs[i]
-		ents := make([]schema.Entry, 0, len(d.children))
-		for _, c := range d.children {
-			ents = append(ents, c.entry)
-		}
-		schema.SortEntries(ents)
-		c, err := im.t.MakeDir(ctx, ents)
-		if err != nil {
-			return schema.Entry{}, acerr.E("add", d.path, acerr.Other, err)
-		}
-		d.entry = im.entry(d, schema.KindDirectory, c, 0)
+	for _, d := range dirs {
+		d.entry = im.entry(d, schema.KindDirectory, cid.Undef, 0)
 	}
-	return top.entry, nil
+	return top.source(), nil
 }
 
 func (im *importer) entry(n *fsNode, kind schema.Kind, c cid.Cid, size uint64) schema.Entry {
@@ -165,7 +175,7 @@ func (im *importer) scan(ctx context.Context, d *fsNode, files chan<- *fsNode, d
 	for _, de := range des {
 		p := filepath.Join(d.path, de.Name())
 		if err := schema.ValidName(de.Name()); err != nil {
-			fmt.Fprintf(im.env.Stderr, "%s: skipping %s: %v\n", im.env.Name, p, err)
+			fmt.Fprintf(im.env.Stderr, "%s: skipping %s: %s\n", im.env.Name, quote(p), oneLine(err.Error()))
 			continue
 		}
 		info, err := de.Info()
@@ -185,7 +195,7 @@ func (im *importer) scan(ctx context.Context, d *fsNode, files chan<- *fsNode, d
 				return ctx.Err()
 			}
 		default:
-			fmt.Fprintf(im.env.Stderr, "%s: skipping %s: not a regular file or directory\n", im.env.Name, p)
+			fmt.Fprintf(im.env.Stderr, "%s: skipping %s: not a regular file or directory\n", im.env.Name, quote(p))
 			continue
 		}
 		d.children = append(d.children, n)

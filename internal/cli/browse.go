@@ -18,7 +18,9 @@ func cmdLs() *command {
 		usage: "ac-ls [-l] [--json] [PATH]",
 		help: `Ac-ls lists the directory at PATH (default: the top of the tree
 database). Directories end in "/". -l adds kind, size, modification time
-and CID; --json prints everything as JSON.
+and CID; --json prints everything as JSON. A name with a control or
+format character, a '"' or a '\' is printed in double quotes with C
+escapes, as git quotes paths ("a\nb", "\033[31m").
 
 example:
   ac-ls root/projects/pictures
@@ -58,6 +60,7 @@ example:
 					if en.Kind == schema.KindDirectory {
 						name += "/"
 					}
+					name = quote(name)
 					if *long {
 						fmt.Fprintf(e.Stdout, "%-12s %12d %s %s %s\n", en.Kind, en.Size,
 							time.Unix(0, en.Mtime).UTC().Format("2006-01-02 15:04:05"), short(en.Target), name)
@@ -140,7 +143,7 @@ example:
 				default:
 					return acerr.E("cat", p, acerr.Invalid, fmt.Errorf("is %s, not a file", en.Kind))
 				}
-				f, err := h.Store.OpenFile(ctx, en.Target)
+				f, err := h.Tree(cid.Undef).Open(ctx, en)
 				if err != nil {
 					return acerr.E("cat", p, acerr.Other, err)
 				}
@@ -160,8 +163,8 @@ func cmdDelete() *command {
 		help: `Ac-delete removes the entry at PATH. In a shared directory the deletion
 is recorded as a tombstone, so it reaches friends when they merge. The
 old content stays reachable through ac-log until it is collected. The
-top-level directories (root, identities, friends, nodes) cannot be
-deleted.
+top-level directories (root, identities, friends, aliases, nodes)
+cannot be deleted.
 
 example:
   ac-delete root/projects/pictures`,
@@ -175,7 +178,7 @@ example:
 					return err
 				}
 				switch p {
-				case "", home.Root, home.Identities, home.Friends, home.Nodes:
+				case "", home.Root, home.Identities, home.Friends, home.Aliases, home.Nodes:
 					return acerr.E("delete", args[0], acerr.Permission, fmt.Errorf("the top-level directories cannot be deleted"))
 				}
 				h, err := e.open(ctx)
@@ -189,7 +192,7 @@ example:
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.Stdout, "deleted %s\n", p)
+				fmt.Fprintf(e.Stdout, "deleted %s\n", quote(p))
 				return nil
 			}
 		},

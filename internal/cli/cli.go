@@ -8,10 +8,12 @@
 // --lock-timeout (AC_LOCK_TIMEOUT) how long a change waits for the home's
 // lock; flags may come before or after the arguments; exit status is 0 on
 // success, 1 on failure and 2 on bad usage; an error is one line on
-// stderr, "ac-NAME: what failed: why"; a command that waits for the lock
-// says so on stderr after a second, naming the holder; progress goes to
-// stderr only when stderr is a terminal; --json is offered where a
-// command lists things.
+// stderr, "ac-NAME: what failed: why", in which control and format
+// characters are escaped; names and paths on line-oriented output are
+// quoted as git quotes paths when they hold such characters, '"' or '\'
+// (quote.go); a command that waits for the lock says so on stderr after a
+// second, naming the holder; progress goes to stderr only when stderr is a
+// terminal; --json is offered where a command lists things.
 package cli
 
 import (
@@ -122,7 +124,7 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	name = strings.TrimPrefix(name, "ac-")
 	cmd, ok := commands()[name]
 	if !ok {
-		fmt.Fprintf(stderr, "ac-%s: unknown command\n", name)
+		fmt.Fprintf(stderr, "ac-%s: unknown command\n", oneLine(name))
 		return ExitUsage
 	}
 	e := &Env{Name: "ac-" + name, Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: getenv}
@@ -139,7 +141,7 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\nusage: %s\n", e.Name, err, synopsis(cmd))
+		fmt.Fprintf(stderr, "%s: %s\nusage: %s\n", e.Name, oneLine(err.Error()), synopsis(cmd))
 		return ExitUsage
 	}
 	if e.HomeDir == "" {
@@ -152,7 +154,7 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 		e.API = getenv("AC_API")
 	}
 	if err := e.lockTimeout(fs); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\nusage: %s\n", e.Name, err, synopsis(cmd))
+		fmt.Fprintf(stderr, "%s: %s\nusage: %s\n", e.Name, oneLine(err.Error()), synopsis(cmd))
 		return ExitUsage
 	}
 	err = run(ctx, pos)
@@ -161,7 +163,7 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "%s: %v\nusage: %s\n", e.Name, err, synopsis(cmd))
+		fmt.Fprintf(stderr, "%s: %s\nusage: %s\n", e.Name, oneLine(err.Error()), synopsis(cmd))
 		return ExitUsage
 	case errors.As(err, new(silentFailure)):
 		return ExitFailure
@@ -218,10 +220,6 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 // synopsis is the command's usage, every form on its own aligned line.
 func synopsis(cmd *command) string {
 	return strings.ReplaceAll(cmd.usage, "\n", "\n       ")
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }
 
 func printHelp(w io.Writer, name string, cmd *command, fs *flag.FlagSet) {

@@ -3,15 +3,14 @@ package cli
 import (
 	"io"
 	"os"
-	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // createFile creates path, which must not exist, with the bytes of data or,
-// if data is nil, those read from src, and gives it mode and
+// if data is nil, those read from src, and gives it mode (which the umask
+// must not narrow: the caller has already taken its bits away) and
 // the modification time mt. It goes straight to the system calls: an
 // os.File costs an exporter of many small files four fcntl calls and a
 // failed epoll registration per file on top of the open, write, utimensat
@@ -31,9 +30,8 @@ func createFile(path string, mode os.FileMode, mt time.Time, data []byte, src io
 	} else {
 		_, err = io.Copy(fdWriter(fd), src)
 	}
-	if err == nil && needsChmod(mode) {
-		// The mode given to open may have been narrowed by the umask,
-		// and the owner's write bit may have to go.
+	if err == nil && mode&0o200 == 0 {
+		// The file was created with the owner's write bit, which has to go.
 		err = retry(func() error { return unix.Fchmod(fd, uint32(mode)) })
 	}
 	if err == nil {
@@ -118,19 +116,4 @@ func retry(f func() error) error {
 			return err
 		}
 	}
-}
-
-var umask = sync.OnceValue(func() os.FileMode {
-	// Reading the umask means setting it; no file is created meanwhile,
-	// since ac-get calls this before it writes its first file.
-	m := syscall.Umask(0)
-	syscall.Umask(m)
-	return os.FileMode(m)
-})
-
-// needsChmod reports whether a file created with mode (and the owner's
-// write bit) needs a chmod to end with mode: when the umask takes bits
-// of it away, or the owner's write bit must go.
-func needsChmod(mode os.FileMode) bool {
-	return mode&umask() != 0 || mode&0o200 == 0
 }

@@ -39,7 +39,3 @@ func createFile(path string, mode os.FileMode, mt time.Time, data []byte, src io
 
 // openFile opens the local file at path for reading.
 func openFile(path string) (io.ReadCloser, error) { return os.Open(path) }
-
-// needsChmod reports whether a created file needs a chmod to end with
-// mode: always, where the umask cannot be read cheaply.
-func needsChmod(os.FileMode) bool { return true }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
 )
 
@@ -25,9 +27,14 @@ func cmdGet() *command {
 	return &command{
 		usage: "ac-get PATH DEST",
 		help: `Ac-get exports the file or directory at PATH to the local path DEST,
-byte-identical, with modes and modification times. If DEST is an
-existing directory the export goes inside it under PATH's name. Existing
-files are never overwritten.
+byte-identical, with modification times. If DEST is an existing
+directory the export goes inside it under PATH's name. Existing files
+are never overwritten.
+
+Modes are kept as cp without -p keeps them: the permission bits of each
+entry less those of the umask. Setuid, setgid and sticky bits are never
+set, whoever wrote the entry; directories keep their owner's rwx, so
+that the export can be read and removed.
 
 example:
   ac-get root/projects/pictures ./pictures`,
@@ -70,7 +77,7 @@ type dirTime struct {
 // CPU, and two writers on two cores take 40% off it; when it is fast
 // they cost nothing over one.
 func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, fetchers, writers int) error {
-	needsChmod(0) // read the umask before any goroutine creates a file
+	umask := processUmask() // before any goroutine creates a file
 	t := h.Tree(cid.Undef)
 	ent, err := t.Lookup(ctx, head, p)
 	if err != nil {
@@ -85,7 +92,7 @@ func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, fet
 	}
 	switch ent.Kind {
 	case schema.KindFile:
-		return writeFile(ctx, h, dest, ent)
+		return writeFile(ctx, h, dest, ent, umask)
 	case schema.KindDirectory:
 	default:
 		return acerr.E("get", p, acerr.Invalid, fmt.Errorf("is %s: only files and directories can be exported", ent.Kind))
@@ -94,11 +101,11 @@ func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, fet
 		return acerr.E("get", dest, acerr.KindOf(fsKind(err)), err)
 	}
 	dirs := []dirTime{{dest, time.Unix(0, ent.Mtime)}}
-	modes := map[string]os.FileMode{dest: dirMode(ent)}
+	modes := map[string]os.FileMode{dest: dirMode(ent, umask)}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	x := newExporter(ctx, h, fetchers, writers)
+	x := newExporter(ctx, h, fetchers, writers, umask)
 	prefix := p + "/"
 	if p == "" {
 		prefix = ""
@@ -111,7 +118,7 @@ func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, fet
 				return acerr.E("get", local, acerr.KindOf(fsKind(err)), err)
 			}
 			dirs = append(dirs, dirTime{local, time.Unix(0, e.Mtime)})
-			modes[local] = dirMode(e)
+			modes[local] = dirMode(e, umask)
 		case schema.KindFile:
 			return x.add(local, e)
 		}
@@ -137,11 +144,43 @@ func export(ctx context.Context, h *home.Home, head cid.Cid, p, dest string, fet
 	return nil
 }
 
-func dirMode(e schema.Entry) os.FileMode {
+// fileMode is the mode of the file ac-get writes for entry e: e's
+// permission bits (0644 if it has none) less the umask's, as cp without
+// -p would give. Setuid, setgid and sticky bits are dropped: whoever
+// wrote the entry, they are not to be trusted with them.
+func fileMode(e schema.Entry, umask os.FileMode) os.FileMode {
+	m := os.FileMode(e.Mode) & os.ModePerm
 	if e.Mode == 0 {
-		return 0o755
+		m = 0o644
 	}
-	return os.FileMode(e.Mode).Perm() | 0o700
+	return m &^ umask
+}
+
+// dirMode is fileMode for a directory (0755 if it has no mode), which
+// keeps the owner's rwx so that the export can be read and removed.
+func dirMode(e schema.Entry, umask os.FileMode) os.FileMode {
+	m := os.FileMode(e.Mode)&os.ModePerm | 0o700
+	if e.Mode == 0 {
+		m = 0o755
+	}
+	return m &^ umask
+}
+
+// parseUmask reads the umask from the text of /proc/self/status, whose
+// line "Umask:\t0022" Linux shows since 4.7.
+func parseUmask(status []byte) (os.FileMode, bool) {
+	for line := range strings.Lines(string(status)) {
+		v, ok := strings.CutPrefix(line, "Umask:")
+		if !ok {
+			continue
+		}
+		m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+		if err != nil || m > 0o777 {
+			return 0, false
+		}
+		return os.FileMode(m), true
+	}
+	return 0, false
 }
 
 func fsKind(err error) error {
@@ -157,24 +196,20 @@ func fsKind(err error) error {
 }
 
 // writeFile exports the file entry e to the new local file dest.
-func writeFile(ctx context.Context, h *home.Home, dest string, e schema.Entry) error {
-	src, err := h.Store.OpenFile(ctx, e.Target)
+func writeFile(ctx context.Context, h *home.Home, dest string, e schema.Entry, umask os.FileMode) error {
+	src, err := h.Tree(cid.Undef).Open(ctx, e)
 	if err != nil {
 		return acerr.E("get", dest, acerr.Other, err)
 	}
 	defer src.Close()
-	return writeLocal(dest, e, nil, src)
+	return writeLocal(dest, e, umask, nil, src)
 }
 
 // writeLocal creates dest, which must not exist, with the bytes of data,
-// or if data is nil those read from src, and gives it e's mode and mtime.
-// A file that could not be written whole is removed.
-func writeLocal(dest string, e schema.Entry, data []byte, src io.Reader) error {
-	mode := os.FileMode(e.Mode).Perm()
-	if e.Mode == 0 {
-		mode = 0o644
-	}
-	err := createFile(dest, mode, time.Unix(0, e.Mtime), data, src)
+// or if data is nil those read from src, and gives it e's mtime and the
+// mode fileMode gives. A file that could not be written whole is removed.
+func writeLocal(dest string, e schema.Entry, umask os.FileMode, data []byte, src io.Reader) error {
+	err := createFile(dest, fileMode(e, umask), time.Unix(0, e.Mtime), data, src)
 	if err == nil {
 		return nil
 	}
@@ -228,6 +263,8 @@ type exporter struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	store  ipfsstore.Store
+	tree   *tree.Tree
+	umask  os.FileMode         // the process's, read once
 	cur    *exportBatch        // being filled by add
 	last   string              // the directory of the last batch sent
 	dirs   int                 // directories begun so far
@@ -239,7 +276,7 @@ type exporter struct {
 	err    error // the first error
 }
 
-func newExporter(ctx context.Context, h *home.Home, fetchers, writers int) *exporter {
+func newExporter(ctx context.Context, h *home.Home, fetchers, writers int, umask os.FileMode) *exporter {
 	ctx, cancel := context.WithCancel(ctx)
 	writers = max(writers, 1)
 	window := max(exportWindow/writers, 2)
@@ -247,6 +284,8 @@ func newExporter(ctx context.Context, h *home.Home, fetchers, writers int) *expo
 		ctx:    ctx,
 		cancel: cancel,
 		store:  h.Store,
+		tree:   h.Tree(cid.Undef),
+		umask:  umask,
 		// Every batch in fetch is also in a write channel or being
 		// written, so fetch never fills.
 		fetch: make(chan *exportBatch, writers*window+1),
@@ -360,13 +399,16 @@ func (x *exporter) fetchFile(j *exportJob) error {
 		if err != nil {
 			return err
 		}
+		if err := tree.CheckSize(j.e, uint64(len(data))); err != nil {
+			return err
+		}
 		if data == nil {
 			data = []byte{} // an empty file is still written from data
 		}
 		j.data = data
 		return nil
 	}
-	src, err := x.store.OpenFile(x.ctx, j.e.Target)
+	src, err := x.tree.Open(x.ctx, j.e)
 	if err != nil {
 		return err
 	}
@@ -389,7 +431,7 @@ func (x *exporter) writer(batches <-chan *exportBatch) {
 			j := &b.jobs[i]
 			err := j.err
 			if err == nil && !x.failed() {
-				err = writeLocal(j.dest, j.e, j.data, j.src)
+				err = writeLocal(j.dest, j.e, x.umask, j.data, j.src)
 			}
 			if j.src != nil {
 				j.src.Close()

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 
@@ -127,7 +126,7 @@ func identityList(ctx context.Context, e *Env, asJSON bool) error {
 		if !r.Key {
 			key = "  (no private key)"
 		}
-		fmt.Fprintf(e.Stdout, "%s\t%s%s\n", r.Name, r.Identity, key)
+		fmt.Fprintf(e.Stdout, "%s\t%s%s\n", quote(r.Name), r.Identity, key)
 	}
 	return nil
 }
@@ -136,7 +135,7 @@ func writeJSON(e *Env, v any) error {
 	enc := json.NewEncoder(e.Stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		return errors.Join(errors.New("writing JSON"), err)
+		return fmt.Errorf("writing JSON: %w", err)
 	}
 	return nil
 }

@@ -30,7 +30,8 @@ It trusts nothing and changes nothing: HEAD, friends and nodes stay as
 they are, and the blocks are only stored. Whether they are signed, and
 by a friend, is checked when something uses them: ac-node add of a
 reference to the node, or a merge. Importing the same CAR twice stores
-nothing new.
+nothing new, but for a block the store holds damaged: that one is
+written again, which repairs it.
 
 Bad input is refused at the first bad section with a one-line error
 naming the offset: truncation, a section over the 1 MiB block limit, a

@@ -57,11 +57,11 @@ example:
 					return writeJSON(e, m)
 				}
 				for _, f := range info {
-					v := f.v
-					if vv, ok := v.(schema.VV); ok {
+					v := fmt.Sprint(f.v)
+					if vv, ok := f.v.(schema.VV); ok {
 						v = formatVV(vv)
 					}
-					fmt.Fprintf(e.Stdout, "%-12s %v\n", f.k+":", v)
+					fmt.Fprintf(e.Stdout, "%-12s %s\n", f.k+":", quote(v))
 				}
 				return nil
 			}
@@ -191,7 +191,7 @@ example:
 					if l.Old.Defined() {
 						old = l.Old.String()
 					}
-					fmt.Fprintf(e.Stdout, "%s  %s\n    %s -> %s\n", l.Time.Local().Format("2006-01-02 15:04:05"), l.Command, old, l.New)
+					fmt.Fprintf(e.Stdout, "%s  %s\n    %s -> %s\n", l.Time.Local().Format("2006-01-02 15:04:05"), quote(l.Command), old, l.New)
 				}
 				return nil
 			}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"sort"
@@ -63,7 +64,9 @@ func cmdMergeAll() *command {
 		usage: "ac-merge-all [--dry-run] [--json]",
 		help: `Ac-merge-all merges every friend's latest root (nodes/ID/root, as
 ac-node add took it in) into root, as ac-merge does, in one change: if
-any merge fails, nothing changes.
+any merge fails, nothing changes. A node whose owner is no longer a
+friend (left by an older version, or put there by hand) is skipped,
+with a line on stderr.
 
 example:
   ac-merge-all`,
@@ -79,20 +82,9 @@ example:
 				if err != nil {
 					return err
 				}
-				h, head, err := openHead(ctx, e)
+				jobs, err := friendsNodes(ctx, e)
 				if err != nil {
 					return err
-				}
-				nodes, err := h.Tree(cid.Undef).List(ctx, head, home.Nodes)
-				h.Close()
-				if err != nil {
-					return err
-				}
-				var jobs []mergeJob
-				for _, n := range nodes {
-					if n.Kind == schema.KindNode {
-						jobs = append(jobs, mergeJob{home.Root, home.Nodes + "/" + n.Name + "/root"})
-					}
 				}
 				if len(jobs) == 0 {
 					fmt.Fprintln(e.Stderr, "ac-merge-all: no friends' nodes to merge (take one in with ac-node add)")
@@ -102,6 +94,37 @@ example:
 			}
 		},
 	}
+}
+
+// friendsNodes returns the jobs that merge each friend's node under
+// nodes/ into root. A node whose owner is not a friend is skipped, with
+// a line on stderr.
+func friendsNodes(ctx context.Context, e *Env) ([]mergeJob, error) {
+	h, head, err := openHead(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	nodes, err := h.Tree(cid.Undef).List(ctx, head, home.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	trust := h.Trust(head)
+	var jobs []mergeJob
+	for _, n := range nodes {
+		if n.Kind != schema.KindNode {
+			continue
+		}
+		p := home.Nodes + "/" + n.Name
+		if err := trustedNode(ctx, h, trust, p, n.Target); errors.Is(err, policy.ErrNotFriend) {
+			fmt.Fprintf(e.Stderr, "%s: skipping %s: %s\n", e.Name, quote(p), oneLine(errors.Unwrap(err).Error()))
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, mergeJob{home.Root, p + "/root"})
+	}
+	return jobs, nil
 }
 
 // mergeJob merges the directory at src into the one at dst.
@@ -131,6 +154,9 @@ func runMerges(ctx context.Context, e *Env, jobs []mergeJob, dry, asJSON bool, p
 		m := merge.New(merge.Config{Store: st, Tree: h.TreeConfig(cid.Undef, nil), Resolver: h.Trust(old), Signer: signer})
 		head := old
 		for _, j := range jobs {
+			if err := checkSource(ctx, h, t, head, j.src); err != nil {
+				return cid.Undef, err
+			}
 			next, ch, rep, err := mergeOne(ctx, t, m, head, j)
 			if err != nil {
 				return cid.Undef, err
@@ -168,7 +194,7 @@ func runMerges(ctx context.Context, e *Env, jobs []mergeJob, dry, asJSON bool, p
 		}
 	}
 	for _, n := range notes {
-		fmt.Fprintf(e.Stderr, "%s: %s\n", e.Name, n)
+		fmt.Fprintf(e.Stderr, "%s: %s\n", e.Name, oneLine(n))
 	}
 	return printChanges(e, changes, asJSON)
 }
@@ -247,7 +273,7 @@ func printChanges(e *Env, changes []tree.Change, asJSON bool) error {
 		if c.Old.Kind == schema.KindDirectory || c.New.Kind == schema.KindDirectory {
 			p += "/"
 		}
-		fmt.Fprintf(e.Stdout, "%s %s\n", whatLetter[c.What], p)
+		fmt.Fprintf(e.Stdout, "%s %s\n", whatLetter[c.What], quote(p))
 	}
 	return nil
 }
@@ -366,50 +392,32 @@ example:
 					return err
 				}
 				t := tree.New(h.Store, h.TreeConfig(cid.Undef, h.Signer(pass)))
-				was, err := t.Lookup(ctx, then, p)
+				src, err := t.SourceOf(ctx, then, p)
 				if err != nil {
 					return acerr.E("restore", p, acerr.KindOf(err), fmt.Errorf("not there at %s: %w", *at, err))
 				}
-				n := 0
+				n := countSource(src)
 				_, err = h.Update(ctx, e.Name+" "+p, func(old cid.Cid) (cid.Cid, error) {
-					n = 0
-					head := old
-					put := func(path string, en schema.Entry) error {
-						if en.Kind == schema.KindDirectory {
-							if cur, err := t.Lookup(ctx, head, path); err == nil && cur.Kind == schema.KindDirectory {
-								return nil
-							}
-							empty, err := t.MakeDir(ctx, nil)
-							if err != nil {
-								return err
-							}
-							en.Target = empty
-						}
-						en.VV, en.Conflicts = nil, nil
-						var err error
-						head, err = t.Put(ctx, head, path, en)
-						n++
-						return err
-					}
-					if err := put(p, was); err != nil {
-						return cid.Undef, err
-					}
-					if was.Kind == schema.KindDirectory {
-						err := t.Walk(ctx, then, p, func(path string, en schema.Entry) error { return put(path, en) })
-						if err != nil {
-							return cid.Undef, err
-						}
-					}
-					return head, nil
+					return t.PutTree(ctx, old, p, src, false)
 				})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.Stdout, "restored %s (%d entries)\n", p, n)
+				fmt.Fprintf(e.Stdout, "restored %s (%d entries)\n", quote(p), n)
 				return nil
 			}
 		},
 	}
+}
+
+// countSource returns how many files and directories src holds, itself
+// included.
+func countSource(src *tree.Source) int {
+	n := 1
+	for _, c := range src.Children {
+		n += countSource(c)
+	}
+	return n
 }
 
 // restorePoint returns the root of the tree database that --at names.

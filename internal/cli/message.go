@@ -2,13 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/archivecache/archivecache/acerr"
-	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/message"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
@@ -30,7 +30,9 @@ small enough for e-mail as base64 (at most 64 KiB compressed).
   from-json      JSON back into a message
 
 Messages are binary: pipe them to base64 -w0 for text channels, or use
---base64. Input is accepted raw or as base64.
+--base64. Input is accepted raw or as base64. to-json reads at most 96
+KiB (a message with whitespace), from-json at most 2 MiB of JSON; longer
+input is refused with the limit stated, never cut short.
 
 example:
   ac-message ref node | base64 -w0 > alice.ref
@@ -53,17 +55,21 @@ example:
 					if err := nargs(args[1:], 0, 0); err != nil {
 						return err
 					}
-					in, rerr := readMessage(e)
-					if rerr != nil {
-						return rerr
-					}
 					if args[0] == "to-json" {
-						out, err = message.ToJSON(in)
-						if err == nil {
-							_, err = e.Stdout.Write(out)
+						in, err := readMessage(e)
+						if err != nil {
 							return err
 						}
+						js, err := message.ToJSON(in)
+						if err != nil {
+							return err
+						}
+						_, err = e.Stdout.Write(js)
 						return err
+					}
+					in, rerr := readStdin(e, message.ReadJSON)
+					if rerr != nil {
+						return rerr
 					}
 					out, err = message.FromJSON(in)
 				default:
@@ -139,5 +145,16 @@ func messageMake(ctx context.Context, e *Env, kind, arg string) ([]byte, error) 
 	return message.NewContent(ctx, h.Store.Get, ent.Target, ownerBlock)
 }
 
-var _ = home.Root
-var _ = io.EOF
+// readStdin reads all of stdin with read (message.ReadInput or
+// message.ReadJSON, which refuse input past their limit, saying so) and
+// refuses empty input.
+func readStdin(e *Env, read func(io.Reader) ([]byte, error)) ([]byte, error) {
+	data, err := read(e.Stdin)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return nil, acerr.E("reading stdin", "", acerr.Invalid, errors.New("no message on standard input"))
+	}
+	return data, nil
+}

@@ -2,10 +2,8 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
@@ -14,6 +12,7 @@ import (
 	"github.com/archivecache/archivecache/message"
 	"github.com/archivecache/archivecache/policy"
 	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
 )
 
@@ -82,7 +81,7 @@ func nodeNew(ctx context.Context, e *Env, nodeArg, idArg string, addrs []string,
 	if p == "" {
 		return usagef("%q: not a node path; use a name such as %q", nodeArg, home.Node)
 	}
-	for _, d := range []string{home.Root, home.Identities, home.Friends, home.Nodes} {
+	for _, d := range []string{home.Root, home.Identities, home.Friends, home.Aliases, home.Nodes} {
 		if strings.HasPrefix(p+"/", d+"/") {
 			return usagef("%s: a node cannot live inside %s/", nodeArg, d)
 		}
@@ -146,18 +145,10 @@ func nodeNew(ctx context.Context, e *Env, nodeArg, idArg string, addrs []string,
 	return nil
 }
 
-// readMessage reads a message from stdin, bounded well above the message
-// size limit so that an oversized input is refused by the parser with a
-// clear error rather than read without end.
+// readMessage reads a message from stdin: at most message.MaxInput
+// bytes, and longer input is refused with the limit stated.
 func readMessage(e *Env) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(e.Stdin, 4*message.MaxCompressed))
-	if err != nil {
-		return nil, acerr.E("reading stdin", "", acerr.IO, err)
-	}
-	if len(data) == 0 {
-		return nil, acerr.E("reading stdin", "", acerr.Invalid, errors.New("no message on standard input"))
-	}
-	return data, nil
+	return readStdin(e, message.ReadInput)
 }
 
 // readParsed reads a message from stdin and verifies it.
@@ -185,10 +176,20 @@ func nodeAdd(ctx context.Context, e *Env) error {
 	defer h.Close()
 	p := home.Nodes + "/" + in.Owner.String()
 	changed := false
+	owner := quote(msg.Owner.Name)
 	_, err = h.Update(ctx, e.Name, func(old cid.Cid) (cid.Cid, error) {
 		t := h.Tree(cid.Undef)
 		if err := policy.Check(ctx, h.Trust(old), msg.NodeCID, in); err != nil {
 			return cid.Undef, err
+		}
+		fs, err := friends(ctx, h, old)
+		if err != nil {
+			return cid.Undef, err
+		}
+		for _, f := range fs {
+			if f.id == in.Owner {
+				owner = f.label()
+			}
 		}
 		if heldEnt, err := t.Lookup(ctx, old, p); err == nil {
 			heldNode, err := h.LoadNode(ctx, heldEnt.Target)
@@ -224,6 +225,50 @@ func nodeAdd(ctx context.Context, e *Env) error {
 		fmt.Fprintf(e.Stdout, "%s: already up to date (seq %d)\n", p, in.Seq)
 		return nil
 	}
-	fmt.Fprintf(e.Stdout, "%s: %s seq %d root %s\n", p, msg.Owner.Name, in.Seq, in.Root)
+	fmt.Fprintf(e.Stdout, "%s: %s seq %d root %s\n", p, owner, in.Seq, in.Root)
+	return nil
+}
+
+// trustedNode checks that the node_v1 at p, n, was published by a friend
+// or by me: the rest of what a node links is trusted only as far as its
+// owner is. A node left from a removed friend (by an older version, or
+// put there by hand) is refused with an error of kind acerr.Permission,
+// with path p, wrapping policy.ErrNotFriend.
+func trustedNode(ctx context.Context, h *home.Home, trust *home.Trust, p string, n cid.Cid) error {
+	node, err := h.LoadNode(ctx, n)
+	if err != nil {
+		return err
+	}
+	ref, ok := node.(*schema.NodeRef)
+	if !ok {
+		return acerr.E("node", p, acerr.Integrity, fmt.Errorf("holds a %s", node.Kind()))
+	}
+	if _, err := trust.Identity(ctx, ref.Owner); err != nil {
+		if acerr.Is(acerr.Permission, err) {
+			return acerr.E("node", p, acerr.Permission, fmt.Errorf("published by %s, who is %w (nor one of my identities)", short(ref.Owner), policy.ErrNotFriend))
+		}
+		return err
+	}
+	return nil
+}
+
+// checkSource refuses a path to merge from that passes through a node
+// which trustedNode refuses, such as nodes/<id>/root of a removed friend.
+// A path that does not resolve is left for the merge to report.
+func checkSource(ctx context.Context, h *home.Home, t *tree.Tree, head cid.Cid, src string) error {
+	trust := h.Trust(head)
+	comps := strings.Split(src, "/")
+	for i := range comps {
+		p := strings.Join(comps[:i+1], "/")
+		en, err := t.Lookup(ctx, head, p)
+		if err != nil {
+			return nil
+		}
+		if en.Kind == schema.KindNode {
+			if err := trustedNode(ctx, h, trust, p, en.Target); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }

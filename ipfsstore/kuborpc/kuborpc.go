@@ -282,6 +282,10 @@ func (o oneLine) Error() string {
 }
 func (o oneLine) Unwrap() error { return o.err }
 
+// maxAnswer is the longest JSON answer call reads: the commands it sends
+// answer in a few hundred bytes.
+const maxAnswer = 1 << 20
+
 // call sends r and decodes the JSON object the command answers with into
 // out (nil: discard the output).
 func (c *Client) call(ctx context.Context, r request, out any) error {
@@ -290,9 +294,12 @@ func (c *Client) call(ctx context.Context, r request, out any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return c.fail(r, acerr.IO, err)
+	}
+	if len(body) > maxAnswer {
+		return c.fail(r, acerr.TooLarge, fmt.Errorf("daemon sent an answer of more than %d bytes", maxAnswer))
 	}
 	if err := c.checkTrailer(r, resp); err != nil {
 		return err

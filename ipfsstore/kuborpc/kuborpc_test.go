@@ -377,6 +377,12 @@ func TestErrorBodies(t *testing.T) {
 	addr := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{") })
 	_, err := newClient(t, addr).Version(ctx)
 	wantKind(t, "Version(malformed)", err, acerr.IO, addr)
+	// An answer past the limit is refused as such, not cut and misread.
+	addr = fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"Version":"%s"}`, strings.Repeat("9", 1<<20))
+	})
+	_, err = newClient(t, addr).Version(ctx)
+	wantKind(t, "Version(huge)", err, acerr.TooLarge, addr)
 	// A daemon that files a block under another CID.
 	addr = fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"Key":"%s","Size":3}`, sum(t, cid.Raw, []byte("abc")))

@@ -5,13 +5,18 @@
 //	usage: ac-add SRC DEST
 //
 //	Ac-add imports the local file or directory SRC into the tree database
-//	at DEST, a path under root/ (for example root/projects/pictures). A file
-//	replaces a file and a directory a directory already at DEST (the old
-//	version stays reachable through ac-log); a different kind must be
-//	deleted first. Files become UnixFS files with the CIDs
-//	"ipfs add --cid-version=1" gives; modes and modification times are
-//	kept. Symbolic links and special files are skipped with a warning.
-//	Progress goes to stderr when it is a terminal.
+//	at DEST, a path under root/ (for example root/projects/pictures). Files
+//	become UnixFS files with the CIDs "ipfs add --cid-version=1" gives;
+//	modes and modification times are kept. A directory added where one is
+//	(or was, before a deletion) changes it as the file-by-file changes
+//	would: a file that differs becomes a new version of it, one that does
+//	not keeps its entry, and what SRC no longer holds is deleted, so that
+//	friends who merge get exactly those changes; conflict copies SRC never
+//	held stay. Adding an unchanged directory again changes nothing. A file
+//	replaces a file; a different kind at DEST must be deleted first (the
+//	old version stays reachable through ac-log). Symbolic links and special
+//	files are skipped with a warning. Progress goes to stderr when it is a
+//	terminal.
 //
 //	example:
 //	  ac-add ~/Pictures root/projects/pictures

@@ -7,8 +7,8 @@
 //	Ac-delete removes the entry at PATH. In a shared directory the deletion
 //	is recorded as a tombstone, so it reaches friends when they merge. The
 //	old content stays reachable through ac-log until it is collected. The
-//	top-level directories (root, identities, friends, nodes) cannot be
-//	deleted.
+//	top-level directories (root, identities, friends, aliases, nodes)
+//	cannot be deleted.
 //
 //	example:
 //	  ac-delete root/projects/pictures

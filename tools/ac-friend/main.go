@@ -2,27 +2,38 @@
 
 // Command ac-friend is one of the ArchiveCache commands.
 //
-//	usage: ac-friend add < MESSAGE
+//	usage: ac-friend add [--as ALIAS] < MESSAGE
 //	       ac-friend list [--json]
-//	       ac-friend rm NAME|CID
+//	       ac-friend rm NAME|ALIAS|CID
 //
 //	Ac-friend add reads an identity reference message (raw or base64) on
 //	stdin, checks its self-signature and stores it at friends/<identity-cid>.
-//	Names are labels, not identities: a message that brings a new key under
-//	the name of a known friend is refused.
+//	Names are labels, not identities: a newcomer whose name looks like one
+//	already shown (a friend's name or alias, or one of my identities': the
+//	same but for case, Unicode compatibility forms, combining marks,
+//	invisible characters or look-alike letters such as Cyrillic "а") is
+//	refused, unless --as gives it an alias of my own, itself checked the
+//	same way, kept at aliases/ALIAS. --as with a friend already held
+//	changes the alias.
 //
-//	Ac-friend list shows each friend's name with a short form of its identity
-//	CID (the full CID with --json). Ac-friend rm removes a friend by name or
-//	CID; their node reference stays until it is deleted.
+//	Ac-friend list shows each friend's name, alias ("-" if none) and a short
+//	form of its identity CID (the full CID too with --json), so that two
+//	friends are always told apart. Ac-friend rm removes a friend by name,
+//	alias or CID, with the friend's alias and node reference (nodes/<id>):
+//	what a non-friend published is not trusted. To take a friend back, add
+//	her again and take her node in with ac-node add.
 //
 //	example:
 //	  ac-message ref identities/alice | base64 -w0 > alice.id   # alice's side
 //	  ac-friend add < alice.id                                   # bob's side
+//	  ac-friend add --as alice-work < alice2.id                  # another "alice"
 //	  ac-friend list
 //
 //	flags:
 //	  -api address
 //	    	kubo RPC address, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)
+//	  -as ALIAS
+//	    	add the friend under ALIAS, a name of my own for it
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
 //	  -json

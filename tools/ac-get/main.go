@@ -5,9 +5,14 @@
 //	usage: ac-get PATH DEST
 //
 //	Ac-get exports the file or directory at PATH to the local path DEST,
-//	byte-identical, with modes and modification times. If DEST is an
-//	existing directory the export goes inside it under PATH's name. Existing
-//	files are never overwritten.
+//	byte-identical, with modification times. If DEST is an existing
+//	directory the export goes inside it under PATH's name. Existing files
+//	are never overwritten.
+//
+//	Modes are kept as cp without -p keeps them: the permission bits of each
+//	entry less those of the umask. Setuid, setgid and sticky bits are never
+//	set, whoever wrote the entry; directories keep their owner's rwx, so
+//	that the export can be read and removed.
 //
 //	example:
 //	  ac-get root/projects/pictures ./pictures

@@ -6,7 +6,9 @@
 //
 //	Ac-ls lists the directory at PATH (default: the top of the tree
 //	database). Directories end in "/". -l adds kind, size, modification time
-//	and CID; --json prints everything as JSON.
+//	and CID; --json prints everything as JSON. A name with a control or
+//	format character, a '"' or a '\' is printed in double quotes with C
+//	escapes, as git quotes paths ("a\nb", "\033[31m").
 //
 //	example:
 //	  ac-ls root/projects/pictures

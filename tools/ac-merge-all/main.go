@@ -6,7 +6,9 @@
 //
 //	Ac-merge-all merges every friend's latest root (nodes/ID/root, as
 //	ac-node add took it in) into root, as ac-merge does, in one change: if
-//	any merge fails, nothing changes.
+//	any merge fails, nothing changes. A node whose owner is no longer a
+//	friend (left by an older version, or put there by hand) is skipped,
+//	with a line on stderr.
 //
 //	example:
 //	  ac-merge-all

@@ -19,7 +19,9 @@
 //	  from-json      JSON back into a message
 //
 //	Messages are binary: pipe them to base64 -w0 for text channels, or use
-//	--base64. Input is accepted raw or as base64.
+//	--base64. Input is accepted raw or as base64. to-json reads at most 96
+//	KiB (a message with whitespace), from-json at most 2 MiB of JSON; longer
+//	input is refused with the limit stated, never cut short.
 //
 //	example:
 //	  ac-message ref node | base64 -w0 > alice.ref

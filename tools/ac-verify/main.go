@@ -2,19 +2,25 @@
 
 // Command ac-verify is one of the ArchiveCache commands.
 //
-//	usage: ac-verify [--content] PATH
+//	usage: ac-verify [--content] [--repair SOURCE] PATH
 //
 //	Ac-verify checks the node at PATH and prints OK or FAIL with the reason
 //	(exit 0 or 1). An identity must verify its own signature; a node or an
 //	owned directory must be signed by its owner, who must be me or a friend;
-//	a directory is checked all the way down, every block read is hash-checked
-//	against its CID. With --content the bytes of every file are read and
-//	checked too.
+//	a directory is checked all the way down, as a merge checks a friend's
+//	tree, every block read hash-checked against its CID. With --content the
+//	bytes of every file are read and checked too.
+//
+//	With --repair, each block found damaged or missing is read again from
+//	SOURCE, a CAR file (as ac-export writes, from this home earlier or from
+//	a friend) or a kubo daemon's RPC address, and the check goes on;
+//	"repaired CID" is printed for each. What SOURCE lacks stays a FAIL.
 //
 //	example:
 //	  ac-verify identities/alice
 //	  ac-verify node
 //	  ac-verify --content root
+//	  ac-verify --content --repair backup.car root
 //
 //	flags:
 //	  -api address
@@ -25,6 +31,8 @@
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
 //	  -lock-timeout duration
 //	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: longer than a merge that fetches from a daemon may hold it, short enough that a stopped holder does not hang a script; 0: wait until interrupted)
+//	  -repair source
+//	    	read damaged or missing blocks again from source: a CAR file or a kubo RPC address
 //
 //	exit status: 0 success, 1 failure, 2 bad usage.
 package main

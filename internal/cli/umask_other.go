@@ -1,0 +1,8 @@
+//go:build !unix
+
+package cli
+
+import "os"
+
+// processUmask returns 0: the system has no umask.
+func processUmask() os.FileMode { return 0 }

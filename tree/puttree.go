@@ -1,0 +1,175 @@
+package tree
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+)
+
+// A Source is a file or a directory to put into the tree with PutTree: a
+// local directory being added, or an old version being restored.
+type Source struct {
+	// Entry is what to put: for a file (or any other non-directory) its
+	// Name, Kind, Target, Size, Mode and Mtime; for a directory its Name,
+	// Kind and Mode (its Target is ignored).
+	Entry schema.Entry
+	// Children are a directory's files and directories, with distinct
+	// names.
+	Children []*Source
+}
+
+// PutTree makes the entry at path what src is, with the changes that
+// putting, deleting and making each file and directory one by one would
+// make: a file that differs from what the name shows (target, kind, mode
+// or mtime) is put, as a new version superseding every version of it
+// this replica holds, conflict copies included; a file that does not
+// differ keeps its entry, and no new version is made of it; a directory
+// is made where there is none (where one was deleted, it starts from the
+// tombstones of what it held, so nothing deleted comes back) and kept
+// where there is one, with src's mode and, if set, mtime. With prune,
+// what the tree holds under path and src does not is deleted, with
+// tombstones, and a file that src has as a directory (or the other way
+// round) is deleted and made again; without, it stays. Conflict copies
+// src lacks always stay: they are other replicas' concurrent versions,
+// which src never held; a change to their name supersedes them (and
+// keeps each as a file of its own), deleting the copy resolves it. A
+// name src holds where the tree shows a conflict copy is put only if it
+// differs from the copy, which is refused (delete the copy first). The
+// changes are applied as one batch (Apply); if src holds what the tree
+// holds, root comes back unchanged.
+//
+// At path itself a kind is not changed: a directory src where a file is,
+// or the other way round, is refused as Put refuses it.
+func (t *Tree) PutTree(ctx context.Context, root cid.Cid, path string, src *Source, prune bool) (cid.Cid, error) {
+	const op = "tree.PutTree"
+	if _, err := t.mutablePath(path); err != nil {
+		return cid.Undef, wrap(op, path, err)
+	}
+	var ops []Op
+	cur, err := t.Lookup(ctx, root, path)
+	switch k := acerr.KindOf(err); {
+	case err == nil:
+		ops, err = t.sourceOps(ctx, ops, path, &cur, src, prune)
+	case k == acerr.NotExist || k == acerr.NotDir || k == acerr.Permission:
+		// Nothing there, or a path Apply refuses as Put does.
+		ops, err = t.sourceOps(ctx, ops, path, nil, src, prune)
+	default:
+		return cid.Undef, err
+	}
+	if err != nil {
+		return cid.Undef, err
+	}
+	return t.Apply(ctx, root, ops)
+}
+
+// sourceOps appends to ops the changes that make the entry at path, cur
+// (nil: none shown), what src is.
+func (t *Tree) sourceOps(ctx context.Context, ops []Op, path string, cur *schema.Entry, src *Source, prune bool) ([]Op, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	e := src.Entry
+	if e.Kind != schema.KindDirectory {
+		if cur != nil && sameFile(cur, &e) {
+			return ops, nil
+		}
+		return append(ops, Op{Kind: OpPut, Path: path, Entry: e}), nil
+	}
+	var shown []schema.Entry
+	stored := map[string]bool{}
+	if cur != nil && cur.Kind == schema.KindDirectory {
+		entries, err := t.readDir(ctx, cur.Target)
+		if err != nil {
+			return nil, wrap("tree.PutTree", path, err)
+		}
+		for i := range entries {
+			stored[entries[i].Name] = true
+		}
+		shown = visible(entries)
+	}
+	children := slices.Clone(src.Children)
+	slices.SortFunc(children, func(a, b *Source) int { return strings.Compare(a.Entry.Name, b.Entry.Name) })
+	for i := 1; i < len(children); i++ {
+		if children[i].Entry.Name == children[i-1].Entry.Name {
+			return nil, wrap("tree.PutTree", entryPath(path, children[i].Entry.Name), fail(acerr.Invalid, "two sources of one name"))
+		}
+	}
+	for len(shown) > 0 || len(children) > 0 {
+		var x *schema.Entry
+		var s *Source
+		switch {
+		case len(children) == 0 || len(shown) > 0 && shown[0].Name < children[0].Entry.Name:
+			x, shown = &shown[0], shown[1:]
+		case len(shown) == 0 || children[0].Entry.Name < shown[0].Name:
+			s, children = children[0], children[1:]
+		default:
+			x, s, shown, children = &shown[0], children[0], shown[1:], children[1:]
+		}
+		p := entryPath(path, entryName(x, s))
+		var err error
+		switch {
+		case s == nil:
+			if prune && stored[x.Name] {
+				ops = append(ops, Op{Kind: OpDelete, Path: p})
+			}
+		case x != nil && (x.Kind == schema.KindDirectory) != (s.Entry.Kind == schema.KindDirectory):
+			if !prune {
+				continue
+			}
+			ops = append(ops, Op{Kind: OpDelete, Path: p})
+			ops, err = t.sourceOps(ctx, ops, p, nil, s, prune)
+		default:
+			ops, err = t.sourceOps(ctx, ops, p, x, s, prune)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	// The directory's own mode and mtime last: the changes inside it set
+	// its mtime to now, as a directory's changes do.
+	return append(ops, Op{Kind: OpMkdir, Path: path, Entry: schema.Entry{Mode: e.Mode, Mtime: e.Mtime}}), nil
+}
+
+func entryName(x *schema.Entry, s *Source) string {
+	if x != nil {
+		return x.Name
+	}
+	return s.Entry.Name
+}
+
+// sameFile reports whether the entry a shows what b would put: the same
+// kind, content, mode and mtime.
+func sameFile(a, b *schema.Entry) bool {
+	return a.Kind == b.Kind && a.Target.Equals(b.Target) && a.Mode == b.Mode && a.Mtime == b.Mtime
+}
+
+// SourceOf returns what the tree at root shows at path, as a Source: to
+// put an old version back with PutTree (a restore). Conflict copies are
+// files of their own, under the names a listing gives them.
+func (t *Tree) SourceOf(ctx context.Context, root cid.Cid, path string) (*Source, error) {
+	e, err := t.Lookup(ctx, root, path)
+	if err != nil {
+		return nil, err
+	}
+	e.Name = path[strings.LastIndexByte(path, '/')+1:]
+	src := &Source{Entry: e}
+	if e.Kind != schema.KindDirectory {
+		return src, nil
+	}
+	err = t.Walk(ctx, root, path, func(p string, e schema.Entry) error {
+		// Walk visits a directory before what it holds: find the parent.
+		dir := src
+		rel := strings.Split(strings.TrimPrefix(p, path+"/"), "/")
+		for _, c := range rel[:len(rel)-1] {
+			i := slices.IndexFunc(dir.Children, func(s *Source) bool { return s.Entry.Name == c })
+			dir = dir.Children[i]
+		}
+		dir.Children = append(dir.Children, &Source{Entry: e})
+		return nil
+	})
+	return src, err
+}
