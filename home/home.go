@@ -13,6 +13,34 @@
 //	node                  my published node (signed; links root)
 //
 // Home wires the lower packages together; it adds no rules of its own.
+//
+// # New, whole and damaged homes
+//
+// A home is the directory's config (JSON: version, replica id, optional
+// API), replica (a copy of the replica id and a newline), HEAD, log and
+// lock (see package tree), keys/ (the keystore) and blocks/ (the embedded
+// store). A directory is
+//
+//   - new when it holds none of config, HEAD, a non-empty log, a key in
+//     keys/ or a file in blocks/ (a lock, a replica file or empty
+//     directories alone do not count). Init makes it a home; Open fails
+//     with acerr.NotInit.
+//   - whole when its config and HEAD both read and the store holds the
+//     block of HEAD's root. Open opens it; Init fails with acerr.Exist.
+//   - damaged otherwise: a HEAD without a config, or keys, a log or blocks
+//     without a HEAD. Open and Init refuse it with acerr.Integrity, in one
+//     line that names what is missing and the repair, "ac-init --repair".
+//     Nothing treats a damaged home as new, so nothing replaces the HEAD
+//     of a home that had one with an empty tree.
+//
+// Repair mends a damaged home. HEAD comes back from the newest log entry
+// whose tree database blocks (directories, shards, identities and nodes,
+// not file contents, which may be remote, nor the trees friends' nodes
+// publish) are all in the store; the config comes back with the old
+// replica id, which is kept in the replica file (written by Init before
+// the first HEAD) and in every log line. Open checks only that the store
+// holds HEAD's root block, which costs one lookup; Repair walks every
+// tree block of each candidate.
 package home
 
 import (
@@ -75,7 +103,21 @@ type Options struct {
 	// against its CID, not only against the checksum it keeps (see
 	// ipfsstore.Config.Rehash). ac-verify sets it.
 	Rehash bool
+	// LockTimeout and LockWaiting configure how a change waits for the
+	// home's lock: tree.HeadConfig's LockTimeout and Waiting. Zero values:
+	// wait until the context ends, and in silence.
+	LockTimeout time.Duration
+	LockWaiting func(tree.LockHolder)
 }
+
+// The files of a home that this package owns (HEAD, log and lock are
+// tree's).
+const (
+	configFile  = "config"
+	replicaFile = "replica"
+	keysDir     = "keys"
+	blocksDir   = "blocks"
+)
 
 // DefaultDir returns $AC_HOME or ~/.archivecache.
 func DefaultDir() string {
@@ -96,29 +138,41 @@ func (o Options) now() func() time.Time {
 }
 
 // Init creates a home in opts.Dir with an empty tree database. It fails
-// with acerr.Exist if the directory is already a home.
+// with acerr.Exist if the directory is already a home, and with
+// acerr.Integrity if it is a damaged one (see the package documentation):
+// it never replaces a HEAD.
 func Init(ctx context.Context, opts Options) (*Home, error) {
 	const op = "home.Init"
-	if _, err := os.Stat(filepath.Join(opts.Dir, "config")); err == nil {
+	if h, err := openWhole(ctx, op, opts); err == nil {
+		h.Close()
 		return nil, acerr.E(op, opts.Dir, acerr.Exist, errors.New("already initialised"))
+	} else if !acerr.Is(acerr.NotInit, err) {
+		return nil, err
 	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, acerr.E(op, opts.Dir, acerr.IO, err)
 	}
-	id := make([]byte, 10)
-	if _, err := rand.Read(id); err != nil {
+	replica, err := newReplica()
+	if err != nil {
 		return nil, acerr.E(op, opts.Dir, acerr.IO, err)
 	}
-	cfg := Config{Version: 1, Replica: strings.ToLower(base32.StdEncoding.EncodeToString(id)), API: opts.API}
+	cfg := Config{Version: 1, Replica: replica, API: opts.API}
 	h, err := open(ctx, opts, cfg)
 	if err != nil {
 		return nil, err
 	}
 	t := h.Tree(cid.Undef)
-	// A HEAD without a config is what an init that failed half-way left
-	// behind: it is replaced. The config is written last, so a home
-	// counts as initialised only once everything else is in place.
+	// Under the lock: whoever else initialises this home at the same time
+	// finds HEAD there and fails. The config is written last, so a home
+	// counts as initialised only once everything else is in place; an
+	// init cut short after HEAD leaves a home that Repair completes.
 	_, err = h.Update(ctx, "ac-init", func(old cid.Cid) (cid.Cid, error) {
+		if old.Defined() {
+			return cid.Undef, acerr.E(op, opts.Dir, acerr.Exist, errors.New("already initialised"))
+		}
+		if err := writeReplica(opts.Dir, replica); err != nil {
+			return cid.Undef, acerr.E(op, opts.Dir, acerr.IO, err)
+		}
 		var sub []schema.Entry
 		for _, name := range InitialDirs {
 			c, err := t.MakeDir(ctx, nil)
@@ -143,10 +197,7 @@ func Init(ctx context.Context, opts Options) (*Home, error) {
 		return t.MakeDir(ctx, top)
 	})
 	if err == nil {
-		data, _ := json.MarshalIndent(cfg, "", "  ")
-		if werr := writeFileAtomic(filepath.Join(opts.Dir, "config"), append(data, '\n'), 0o600); werr != nil {
-			err = acerr.E(op, opts.Dir, acerr.IO, werr)
-		}
+		err = writeConfig(op, opts.Dir, cfg)
 	}
 	if err != nil {
 		h.Close()
@@ -155,26 +206,175 @@ func Init(ctx context.Context, opts Options) (*Home, error) {
 	return h, nil
 }
 
+func newReplica() (string, error) {
+	id := make([]byte, 10)
+	if _, err := rand.Read(id); err != nil {
+		return "", err
+	}
+	return strings.ToLower(base32.StdEncoding.EncodeToString(id)), nil
+}
+
+func writeConfig(op, dir string, cfg Config) error {
+	data, _ := json.MarshalIndent(cfg, "", "  ")
+	if err := writeFileAtomic(filepath.Join(dir, configFile), append(data, '\n'), 0o600); err != nil {
+		return acerr.E(op, dir, acerr.IO, err)
+	}
+	return nil
+}
+
+func writeReplica(dir, replica string) error {
+	return writeFileAtomic(filepath.Join(dir, replicaFile), []byte(replica+"\n"), 0o600)
+}
+
+// Why a config does not serve.
+var (
+	errNoConfig  = errors.New("config is missing")
+	errBadConfig = errors.New("config is damaged")
+)
+
+// readConfig reads the config in dir: errNoConfig if there is none,
+// errBadConfig if it does not parse, an *acerr.Error if it cannot be read.
+func readConfig(dir string) (Config, error) {
+	data, err := os.ReadFile(filepath.Join(dir, configFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Config{}, errNoConfig
+	}
+	if err != nil {
+		return Config{}, acerr.E("home.readConfig", dir, acerr.IO, err)
+	}
+	var cfg Config
+	if err := json.Unmarshal(data, &cfg); err != nil || cfg.Version != 1 || !validReplica(cfg.Replica) {
+		return Config{}, errBadConfig
+	}
+	return cfg, nil
+}
+
+// validReplica reports whether s can be a replica id (Init makes 16
+// characters of lower-case base32).
+func validReplica(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// marks says which of the files that make a home a directory holds.
+type marks struct {
+	config, head, log, keys, blocks bool
+}
+
+func (m marks) empty() bool { return !m.config && !m.head && !m.log && !m.keys && !m.blocks }
+
+func survey(dir string) marks {
+	exists := func(name string) bool {
+		_, err := os.Lstat(filepath.Join(dir, name))
+		return !errors.Is(err, fs.ErrNotExist)
+	}
+	var m marks
+	m.config = exists(configFile)
+	m.head = exists("HEAD")
+	if fi, err := os.Stat(filepath.Join(dir, "log")); err == nil && fi.Size() > 0 {
+		m.log = true
+	}
+	if keys, _ := identity.OpenKeystore(filepath.Join(dir, keysDir)).List(); len(keys) > 0 {
+		m.keys = true
+	}
+	found := errors.New("found")
+	err := filepath.WalkDir(filepath.Join(dir, blocksDir), func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.Size() > 0 {
+			return found
+		}
+		return nil
+	})
+	m.blocks = err == found
+	return m
+}
+
+// refuse says why dir, whose config is missing or damaged or whose HEAD
+// is, cannot be opened: acerr.NotInit for a new home, otherwise the
+// damage.
+func refuse(op, dir string) error {
+	_, cerr := readConfig(dir)
+	if e, ok := cerr.(*acerr.Error); ok {
+		return e
+	}
+	if survey(dir).empty() {
+		return acerr.E(op, dir, acerr.NotInit, errors.New("no home here (run ac-init, or set AC_HOME or --home)"))
+	}
+	var problems []string
+	switch _, err := tree.OpenHead(dir, nil, tree.HeadConfig{}).Get(); {
+	case acerr.Is(acerr.NotInit, err):
+		problems = append(problems, "HEAD is missing")
+	case acerr.Is(acerr.Integrity, err):
+		problems = append(problems, "HEAD is damaged")
+	case err != nil:
+		return err
+	}
+	if cerr != nil {
+		problems = append(problems, cerr.Error())
+	}
+	return damaged(op, dir, problems...)
+}
+
+// damaged is the error of a damaged home.
+func damaged(op, dir string, problems ...string) error {
+	what := strings.Join(problems, " and ")
+	if what == "HEAD is missing and config is missing" {
+		what = "HEAD and config are missing"
+	}
+	return acerr.E(op, dir, acerr.Integrity, fmt.Errorf("damaged home: %s (run ac-init --repair)", what))
+}
+
 func (h *Home) dirEntry(name string, c cid.Cid) schema.Entry {
 	return schema.Entry{Name: name, Kind: schema.KindDirectory, Target: c,
 		Mtime: h.now().UnixNano(), VV: schema.VV{h.Config.Replica: 1}}
 }
 
-// Open opens an initialised home.
+// Open opens a whole home. A new one fails with acerr.NotInit, a damaged
+// one with acerr.Integrity naming what is missing (see the package
+// documentation).
 func Open(ctx context.Context, opts Options) (*Home, error) {
-	const op = "home.Open"
-	data, err := os.ReadFile(filepath.Join(opts.Dir, "config"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, acerr.E(op, opts.Dir, acerr.NotInit, errors.New("no home here (run ac-init, or set AC_HOME or --home)"))
-	}
+	return openWhole(ctx, "home.Open", opts)
+}
+
+func openWhole(ctx context.Context, op string, opts Options) (*Home, error) {
+	cfg, err := readConfig(opts.Dir)
 	if err != nil {
-		return nil, acerr.E(op, opts.Dir, acerr.IO, err)
+		return nil, refuse(op, opts.Dir)
 	}
-	var cfg Config
-	if err := json.Unmarshal(data, &cfg); err != nil || cfg.Version != 1 || cfg.Replica == "" {
-		return nil, acerr.E(op, filepath.Join(opts.Dir, "config"), acerr.Integrity, errors.New("config is damaged"))
+	h, err := open(ctx, opts, cfg)
+	if err != nil {
+		return nil, err
 	}
-	return open(ctx, opts, cfg)
+	if err := h.check(ctx, op); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// check checks that HEAD reads and that the store holds its root block.
+func (h *Home) check(ctx context.Context, op string) error {
+	root, err := h.Head.Get()
+	if err != nil {
+		return refuse(op, h.Dir)
+	}
+	ok, err := h.Store.Has(ctx, root)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return damaged(op, h.Dir, fmt.Sprintf("HEAD's root %s is not in the store", root))
+	}
+	return nil
 }
 
 func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
@@ -182,7 +382,7 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 	if api == "" {
 		api = cfg.API
 	}
-	store, err := ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, "blocks"), API: api, Rehash: opts.Rehash})
+	store, err := ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, Rehash: opts.Rehash})
 	if err != nil {
 		return nil, err
 	}
@@ -190,9 +390,13 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 		Dir:    opts.Dir,
 		Config: cfg,
 		Store:  store,
-		Head:   tree.OpenHead(opts.Dir, store),
-		Keys:   identity.OpenKeystore(filepath.Join(opts.Dir, "keys")),
-		now:    opts.now(),
+		Head: tree.OpenHead(opts.Dir, store, tree.HeadConfig{
+			Replica:     cfg.Replica,
+			LockTimeout: opts.LockTimeout,
+			Waiting:     opts.LockWaiting,
+		}),
+		Keys: identity.OpenKeystore(filepath.Join(opts.Dir, keysDir)),
+		now:  opts.now(),
 	}, nil
 }
 

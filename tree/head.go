@@ -20,13 +20,42 @@ import (
 
 // The files of a home that Head owns.
 const (
-	headFile = "HEAD" // the root CID and a newline
-	lockName = "lock" // flock'ed for the whole of an Update
-	logFile  = "log"  // one JSON line per HEAD change
+	headFile = "HEAD"     // the root CID and a newline
+	headTemp = "HEAD.tmp" // the next HEAD, until it is renamed over HEAD
+	lockName = "lock"     // flock'ed for the whole of an Update; names its holder
+	logFile  = "log"      // one JSON line per HEAD change
 )
 
-// maxHeadSize bounds how much of HEAD is read: a CID string is far shorter.
+// maxHeadSize bounds how much of HEAD (or of the lock file) is read: a CID
+// string, or a holder's pid and command, is far shorter.
 const maxHeadSize = 4 << 10
+
+// RecoveredCommand is the command of a log line that Update writes for a
+// HEAD it finds missing from the log (see the package documentation).
+const RecoveredCommand = "(recovered)"
+
+// DefaultNotice is how long Update waits for the lock before it says so
+// through HeadConfig.Waiting, unless HeadConfig.Notice is set.
+const DefaultNotice = time.Second
+
+// HeadConfig configures a Head. The zero value records no replica in the
+// log, waits for the lock until the context ends, and tells no one that
+// it waits.
+type HeadConfig struct {
+	// Replica is recorded in every log line, so that the replica id
+	// survives the loss of the home's config. Empty: none is recorded.
+	Replica string
+	// LockTimeout bounds how long Update waits for the lock; after it,
+	// Update fails with acerr.Locked, naming the holder. Zero: until the
+	// context ends.
+	LockTimeout time.Duration
+	// Waiting, if set, is called once when Update has waited Notice for
+	// the lock, with the holder, so that a command can tell its user.
+	Waiting func(LockHolder)
+	// Notice is how long Update waits for the lock before it calls
+	// Waiting. Zero: DefaultNotice.
+	Notice time.Duration
+}
 
 // Head is the HEAD pointer of a home: the CID of the root of the tree
 // database, its lock and its history log. See the package documentation
@@ -34,14 +63,20 @@ const maxHeadSize = 4 << 10
 type Head struct {
 	dir   string
 	store ipfsstore.Store
+	cfg   HeadConfig
+	// fault, set only by tests, is called with the name of every file
+	// operation of a change before it runs; an error it returns is that
+	// operation's, which then does not run.
+	fault func(op string) error
 }
 
 // LogEntry is one change of HEAD.
 type LogEntry struct {
 	Time    time.Time
-	Command string  // what made the change, such as "ac-add"
+	Command string  // what made the change, such as "ac-add root/x"
 	Old     cid.Cid // undefined for the first
 	New     cid.Cid
+	Replica string // the replica id of the home that made it; "" if not recorded
 }
 
 // logLine is a LogEntry as stored: one JSON object per line.
@@ -50,17 +85,34 @@ type logLine struct {
 	Command string `json:"command"`
 	Old     string `json:"old"` // "" when undefined
 	New     string `json:"new"`
+	Replica string `json:"replica,omitempty"`
+}
+
+// LockHolder is the process that holds a home's lock, as it wrote itself
+// into the lock file once it had the lock. The zero value is a holder that
+// has not (yet) said who it is.
+type LockHolder struct {
+	PID     int    `json:"pid"`
+	Command string `json:"command"` // the command of the change it makes
+}
+
+func (l LockHolder) String() string {
+	if l.PID <= 0 {
+		return "an unknown process"
+	}
+	return fmt.Sprintf("pid %d (%s)", l.PID, l.Command)
 }
 
 // OpenHead returns the HEAD of the home directory dir, whose blocks are in
 // store. It touches no file: a home without HEAD is one not yet
-// initialised, and the first Update creates it.
-func OpenHead(dir string, store ipfsstore.Store) *Head {
-	return &Head{dir: dir, store: store}
+// initialised (or a damaged one, if it has a log), and the first Update
+// creates it.
+func OpenHead(dir string, store ipfsstore.Store, cfg HeadConfig) *Head {
+	return &Head{dir: dir, store: store, cfg: cfg}
 }
 
 // Get returns the current root. A home without HEAD fails with
-// acerr.NotInit.
+// acerr.NotInit, one whose HEAD does not hold a CID with acerr.Integrity.
 func (h *Head) Get() (cid.Cid, error) {
 	const op = "tree.Head.Get"
 	c, err := h.read()
@@ -96,26 +148,40 @@ func (h *Head) read() (cid.Cid, error) {
 	return c, nil
 }
 
-// Update changes HEAD under the home's lock: it waits for the lock
-// (in the kernel, until ctx ends: acerr.Locked), reads HEAD (undefined when
-// there is none yet, which is how a home is initialised), and calls fn
-// with it. If fn fails, Update returns fn's error unchanged and nothing
-// changes. If fn returns a different CID, Update checks that the store
-// holds it, syncs the store (when it is an ipfsstore.Syncer), replaces
-// HEAD atomically and appends a line to the log, before it releases the
-// lock. It returns the CID HEAD holds afterwards (and, should only the
-// log append fail, the new CID with the error). Because every change of
-// HEAD happens this way, read → compute → swap under one lock, no two
-// processes lose each other's changes.
+// Update changes HEAD under the home's lock. It waits for the lock (until
+// ctx ends or HeadConfig.LockTimeout passes: acerr.Locked), reads HEAD
+// (undefined when there is none yet, which is how a home is initialised),
+// brings the log into agreement with it should a crash have left them
+// apart, and calls fn with it. If fn fails, Update returns fn's error
+// unchanged and nothing changes. If fn returns a different CID, Update
+// checks that the store holds it, syncs the store (when it is an
+// ipfsstore.Syncer) and commits it as the package documentation
+// describes, before it releases the lock.
+//
+// Update returns the new root and nil if and only if HEAD holds the new
+// root and the log records it; on any error HEAD holds the old root.
+// Because every change of HEAD happens this way, read → compute → swap
+// under one lock, no two processes lose each other's changes.
+//
+// A home whose HEAD is missing but whose log is not empty is damaged, not
+// new: Update refuses it with acerr.Integrity (see Repair).
 func (h *Head) Update(ctx context.Context, command string, fn func(old cid.Cid) (cid.Cid, error)) (cid.Cid, error) {
 	const op = "tree.Head.Update"
-	unlock, err := h.lock(ctx)
+	unlock, err := h.lock(ctx, command)
 	if err != nil {
 		return cid.Undef, wrap(op, h.dir, err)
 	}
 	defer unlock()
 	old, err := h.read()
 	if err != nil {
+		return cid.Undef, wrap(op, h.dir, err)
+	}
+	lg, err := h.openLog()
+	if err != nil {
+		return cid.Undef, wrap(op, h.dir, err)
+	}
+	defer lg.f.Close()
+	if err := lg.reconcile(old); err != nil {
 		return cid.Undef, wrap(op, h.dir, err)
 	}
 	nc, err := fn(old)
@@ -128,160 +194,414 @@ func (h *Head) Update(ctx context.Context, command string, fn func(old cid.Cid) 
 	if nc.Equals(old) {
 		return old, nil
 	}
-	if ok, err := h.store.Has(ctx, nc); err != nil || !ok {
-		if err == nil {
-			err = fail(acerr.NotExist, "the new root is not in the store").WithCID(nc.String())
-		}
+	if err := h.commit(ctx, lg, LogEntry{Command: command, Old: old, New: nc}, old); err != nil {
 		return cid.Undef, wrap(op, h.dir, err)
-	}
-	if s, ok := h.store.(ipfsstore.Syncer); ok {
-		if err := s.Sync(ctx); err != nil {
-			return cid.Undef, wrap(op, h.dir, err)
-		}
-	}
-	if err := h.writeHead(nc); err != nil {
-		return cid.Undef, wrap(op, h.dir, err)
-	}
-	if err := h.appendLog(LogEntry{Time: time.Now(), Command: command, Old: old, New: nc}); err != nil {
-		// HEAD has moved; only the history lacks the line.
-		return nc, wrap(op, h.dir, err)
 	}
 	return nc, nil
 }
 
-// lock takes the home's lock, waiting until it is free or ctx ends.
-func (h *Head) lock(ctx context.Context) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(h.dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+// Repair replaces HEAD under the lock with the root choose picks, whatever
+// HEAD holds now: nothing, bytes that are not a CID, or a root whose
+// blocks are lost. choose is given the current root (undefined unless
+// HEAD holds a CID) and every entry of the log, newest first, including a
+// last one that a crash kept from reaching HEAD. The change is committed
+// and logged as Update's are; if choose returns the current root, only
+// the log is brought into agreement with it. Repair is for mending a
+// damaged home; every other change goes through Update.
+func (h *Head) Repair(ctx context.Context, command string, choose func(cur cid.Cid, log []LogEntry) (cid.Cid, error)) (cid.Cid, error) {
+	const op = "tree.Head.Repair"
+	unlock, err := h.lock(ctx, command)
+	if err != nil {
+		return cid.Undef, wrap(op, h.dir, err)
+	}
+	defer unlock()
+	cur, err := h.read()
+	if err != nil && !acerr.Is(acerr.Integrity, err) {
+		return cid.Undef, wrap(op, h.dir, err)
+	}
+	lg, err := h.openLog()
+	if err != nil {
+		return cid.Undef, wrap(op, h.dir, err)
+	}
+	defer lg.f.Close()
+	if cur.Defined() {
+		if err := lg.reconcile(cur); err != nil {
+			return cid.Undef, wrap(op, h.dir, err)
+		}
+	}
+	data := make([]byte, lg.end)
+	if _, err := lg.f.ReadAt(data, 0); err != nil {
+		return cid.Undef, wrap(op, h.dir, fail(acerr.IO, "read log: %v", err))
+	}
+	log, _ := parseLog(data, false) // a damaged line is passed over: the others may still serve
+	nc, err := choose(cur, log)
+	if err != nil {
+		return cid.Undef, err
+	}
+	if !nc.Defined() {
+		return cid.Undef, wrap(op, h.dir, fail(acerr.Invalid, "the new root is undefined"))
+	}
+	if nc.Equals(cur) {
+		return cur, nil
+	}
+	// The line starts where the log says HEAD was, if HEAD no longer
+	// says so itself, so that every line follows the one before it.
+	e := LogEntry{Command: command, Old: cur, New: nc}
+	if !cur.Defined() && len(log) > 0 {
+		e.Old = log[0].New
+	}
+	if err := h.commit(ctx, lg, e, cur); err != nil {
+		return cid.Undef, wrap(op, h.dir, err)
+	}
+	return nc, nil
+}
+
+// step runs one file operation of a change, through the test hook.
+func (h *Head) step(name string, op func() error) error {
+	if h.fault != nil {
+		if err := h.fault(name); err != nil {
+			return err
+		}
+	}
+	return op()
+}
+
+// commit moves HEAD from prev (undefined: no HEAD) to e.New, under the
+// lock: it writes the new CID to HEAD.tmp and syncs it, appends e to the
+// log and syncs the log, renames HEAD.tmp over HEAD (the commit point) and
+// syncs the directory. It returns nil if and only if HEAD holds e.New; on
+// an error before the rename it removes HEAD.tmp and cuts the log line
+// off again, and if the directory sync fails after the rename it puts
+// prev back.
+func (h *Head) commit(ctx context.Context, lg *history, e LogEntry, prev cid.Cid) error {
+	if ok, err := h.store.Has(ctx, e.New); err != nil || !ok {
+		if err == nil {
+			err = fail(acerr.NotExist, "the new root is not in the store").WithCID(e.New.String())
+		}
+		return err
+	}
+	if s, ok := h.store.(ipfsstore.Syncer); ok {
+		if err := h.step("sync store", func() error { return s.Sync(ctx) }); err != nil {
+			return err
+		}
+	}
+	tmp := filepath.Join(h.dir, headTemp)
+	if err := h.writeTemp(tmp, e.New); err != nil {
+		return err
+	}
+	at := lg.end
+	if err := lg.append(e); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := h.step("rename HEAD.tmp", func() error { return os.Rename(tmp, filepath.Join(h.dir, headFile)) }); err != nil {
+		os.Remove(tmp)
+		lg.cut(at) // should this fail too, Log hides the line and the next Update cuts it
+		return fail(acerr.IO, "replace HEAD: %v", err)
+	}
+	if err := h.syncDir(); err != nil {
+		// The rename may not outlive a power loss. Put the old HEAD back,
+		// so that the error means what every other error means.
+		if !h.putBack(prev) {
+			return nil // HEAD holds the new root, and the log says so
+		}
+		lg.cut(at)
+		return err
+	}
+	return nil
+}
+
+// writeTemp writes c and a newline to the file tmp and syncs it.
+func (h *Head) writeTemp(tmp string, c cid.Cid) error {
+	os.Remove(tmp) // left by a process killed here; the lock says no one else writes one
+	var f *os.File
+	err := h.step("create HEAD.tmp", func() (err error) {
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		return err
+	})
+	if err != nil {
+		return fail(acerr.IO, "write HEAD: %v", err)
+	}
+	err = h.step("write HEAD.tmp", func() error { _, err := f.WriteString(c.String() + "\n"); return err })
+	if err == nil {
+		err = h.step("sync HEAD.tmp", f.Sync)
+	}
+	if cerr := h.step("close HEAD.tmp", f.Close); cerr != nil {
+		f.Close() // a close that failed by the test hook has not run
+		if err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fail(acerr.IO, "write HEAD: %v", err)
+	}
+	return nil
+}
+
+// putBack makes HEAD hold old again (no HEAD if old is undefined) after a
+// commit's rename, and reports whether it does.
+func (h *Head) putBack(old cid.Cid) bool {
+	head := filepath.Join(h.dir, headFile)
+	if !old.Defined() {
+		return h.step("remove HEAD", func() error { return os.Remove(head) }) == nil
+	}
+	tmp := filepath.Join(h.dir, headTemp)
+	if h.writeTemp(tmp, old) != nil {
+		return false
+	}
+	if h.step("rename HEAD.tmp", func() error { return os.Rename(tmp, head) }) != nil {
+		os.Remove(tmp)
+		return false
+	}
+	h.syncDir() // best effort: the old root is what readers see
+	return true
+}
+
+func (h *Head) syncDir() error {
+	d, err := os.Open(h.dir)
+	if err != nil {
+		return fail(acerr.IO, "%v", err)
+	}
+	defer d.Close()
+	if err := h.step("sync home", d.Sync); err != nil {
+		return fail(acerr.IO, "sync %s: %v", h.dir, err)
+	}
+	return nil
+}
+
+// lock takes the home's lock, waiting until it is free, ctx ends or the
+// lock timeout passes, and writes the holder (this process and command)
+// into the lock file. unlock clears the holder and releases the lock.
+func (h *Head) lock(ctx context.Context, command string) (unlock func(), err error) {
+	var f *os.File
+	err = h.step("open lock", func() (err error) {
+		f, err = os.OpenFile(filepath.Join(h.dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fail(acerr.NotInit, "%v", err)
 		}
 		return nil, fail(acerr.IO, "%v", err)
 	}
-	unlock = func() { f.Close() } // closing releases the lock
 	// Wait in the kernel, which wakes the waiter as soon as the holder
 	// lets go (a poll could miss every short gap between one holder's
-	// changes); ctx is honoured by leaving the wait behind.
+	// changes); ctx and the timeout are honoured by leaving the wait
+	// behind, and the abandoned wait releases the lock as soon as it
+	// gets it.
 	got := make(chan error, 1)
 	go func() { got <- lockFile(f) }()
-	select {
-	case err := <-got:
-		if err != nil {
-			f.Close()
-			return nil, fail(acerr.IO, "lock %s: %v", f.Name(), err)
+	abandon := func() { go func() { <-got; f.Close() }() }
+	wait := h.cfg.Notice
+	if wait <= 0 {
+		wait = DefaultNotice
+	}
+	notice := time.NewTimer(wait)
+	defer notice.Stop()
+	noticed := false
+	var timeout <-chan time.Time
+	if h.cfg.LockTimeout > 0 {
+		t := time.NewTimer(h.cfg.LockTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for {
+		select {
+		case err := <-got:
+			if err != nil {
+				f.Close()
+				return nil, fail(acerr.IO, "lock %s: %v", f.Name(), err)
+			}
+			// Who holds the lock is for waiters to show; failing to say
+			// so is no reason to fail the change.
+			me, _ := json.Marshal(LockHolder{PID: os.Getpid(), Command: command})
+			if f.Truncate(0) == nil {
+				h.step("write lock", func() error { _, err := f.WriteAt(append(me, '\n'), 0); return err })
+			}
+			return func() { f.Truncate(0); f.Close() }, nil
+		case <-notice.C:
+			noticed = true
+			if h.cfg.Waiting != nil {
+				h.cfg.Waiting(readHolder(f))
+			}
+		case <-timeout:
+			holder := readHolder(f)
+			if !noticed && wait <= h.cfg.LockTimeout && h.cfg.Waiting != nil {
+				h.cfg.Waiting(holder) // both were due: one who gives up has said that it waited
+			}
+			abandon()
+			return nil, fail(acerr.Locked, "%s holds it; gave up after %v", holder, h.cfg.LockTimeout)
+		case <-ctx.Done():
+			holder := readHolder(f)
+			abandon()
+			return nil, fail(acerr.Locked, "%s holds it: %w", holder, ctx.Err())
 		}
-		return unlock, nil
-	case <-ctx.Done():
-		// The abandoned wait releases the lock as soon as it gets it.
-		go func() { <-got; f.Close() }()
-		return nil, fail(acerr.Locked, "another process holds %s: %v", f.Name(), ctx.Err())
 	}
 }
 
-// writeHead replaces HEAD atomically and durably: write a temporary file
-// in the home, fsync it, rename it over HEAD, fsync the directory.
-func (h *Head) writeHead(c cid.Cid) error {
-	// Temporary files left by a process killed here earlier are garbage;
-	// the lock says no one else is writing one now.
-	if old, _ := filepath.Glob(filepath.Join(h.dir, headFile+".tmp*")); len(old) > 0 {
-		for _, name := range old {
-			os.Remove(name)
-		}
+// readHolder returns the holder the lock file names.
+func readHolder(f *os.File) LockHolder {
+	buf := make([]byte, maxHeadSize)
+	n, _ := f.ReadAt(buf, 0)
+	var l LockHolder
+	if line, ok := bytes.CutSuffix(buf[:n], []byte("\n")); !ok || json.Unmarshal(line, &l) != nil {
+		return LockHolder{}
 	}
-	f, err := os.CreateTemp(h.dir, headFile+".tmp*")
-	if err != nil {
-		return fail(acerr.IO, "%v", err)
-	}
-	tmp := f.Name()
-	_, err = f.WriteString(c.String() + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(h.dir, headFile))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fail(acerr.IO, "write HEAD: %v", err)
-	}
-	return syncDir(h.dir)
+	return l
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fail(acerr.IO, "%v", err)
+// history is the log, open for the length of one change, under the lock.
+type history struct {
+	h      *Head
+	f      *os.File
+	end    int64  // the length of the complete lines
+	last   []byte // the last complete line, without its newline; nil if none
+	lastAt int64  // where it begins
+}
+
+// openLog opens the log, creating it if there is none, finds its last
+// complete line and cuts off a torn one after it.
+func (h *Head) openLog() (*history, error) {
+	name := filepath.Join(h.dir, logFile)
+	var f *os.File
+	err := h.step("open log", func() (err error) { f, err = os.OpenFile(name, os.O_RDWR, 0); return err })
+	if errors.Is(err, fs.ErrNotExist) {
+		err = h.step("create log", func() (err error) {
+			f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+			return err
+		})
+		if err == nil {
+			// The log's name must be as durable as the lines in it.
+			if err = h.syncDir(); err != nil {
+				f.Close()
+				return nil, err
+			}
+		}
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fail(acerr.IO, "sync %s: %v", dir, err)
+	if err != nil {
+		return nil, fail(acerr.IO, "open log: %v", err)
+	}
+	lg := &history{h: h, f: f}
+	if err := h.step("read log", lg.readTail); err != nil {
+		f.Close()
+		return nil, fail(acerr.IO, "read log: %v", err)
+	}
+	return lg, nil
+}
+
+// readTail finds the last complete line and cuts off anything after it
+// (a line torn by a crash during an append).
+func (lg *history) readTail() error {
+	st, err := lg.f.Stat()
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+	var buf []byte // the file from pos on
+	pos := size
+	for pos > 0 {
+		n := min(int64(4<<10), pos)
+		chunk := make([]byte, n, n+int64(len(buf)))
+		if _, err := lg.f.ReadAt(chunk, pos-n); err != nil {
+			return err
+		}
+		buf = append(chunk, buf...)
+		pos -= n
+		i := bytes.LastIndexByte(buf, '\n')
+		if i < 0 {
+			continue
+		}
+		j := bytes.LastIndexByte(buf[:i], '\n')
+		if j < 0 && pos > 0 {
+			continue // the last line begins further back
+		}
+		lg.end = pos + int64(i) + 1
+		lg.lastAt = pos + int64(j) + 1
+		lg.last = buf[j+1 : i]
+		break
+	}
+	if lg.end != size {
+		return lg.h.step("truncate log", func() error { return lg.f.Truncate(lg.end) })
 	}
 	return nil
 }
 
-// appendLog appends one line to the log and fsyncs it. A torn last line,
-// left by a crash during an earlier append, is cut off first.
-func (h *Head) appendLog(e LogEntry) error {
+// reconcile brings the log into agreement with HEAD, which holds head,
+// before a change: a last line whose change never reached HEAD (a crash,
+// or an error whose clean-up failed too, between the append and the
+// rename) is cut off, and a HEAD that the log lacks gets a line of its
+// own. Only a holder of the lock writes the log, so a disagreement seen
+// under the lock was left by a process that is gone.
+func (lg *history) reconcile(head cid.Cid) error {
+	if lg.last == nil {
+		if !head.Defined() {
+			return nil // a new home
+		}
+		return lg.append(LogEntry{Command: RecoveredCommand, New: head})
+	}
+	if !head.Defined() {
+		return fail(acerr.Integrity, "HEAD is missing, but the log is not empty: the home is damaged")
+	}
+	e, err := parseLogLine(lg.last)
+	switch {
+	case err == nil && e.New.Equals(head):
+		return nil
+	case err == nil && e.Old.Equals(head):
+		return lg.cut(lg.lastAt)
+	}
+	r := LogEntry{Command: RecoveredCommand, New: head}
+	if err == nil {
+		r.Old = e.New
+	}
+	return lg.append(r)
+}
+
+// append appends e to the log and syncs it; on failure it cuts off what
+// it may have written.
+func (lg *history) append(e LogEntry) error {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	if e.Replica == "" {
+		e.Replica = lg.h.cfg.Replica
+	}
 	line, err := json.Marshal(logLine{
 		Time:    e.Time.UTC().Format(time.RFC3339Nano),
 		Command: e.Command,
 		Old:     cidString(e.Old),
 		New:     cidString(e.New),
+		Replica: e.Replica,
 	})
 	if err != nil {
 		return fail(acerr.IO, "encode log line: %v", err) // cannot happen: strings only
 	}
-	f, err := os.OpenFile(filepath.Join(h.dir, logFile), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return fail(acerr.IO, "%v", err)
-	}
-	defer f.Close()
-	end, err := completeLines(f)
+	line = append(line, '\n')
+	err = lg.h.step("write log", func() error { _, err := lg.f.WriteAt(line, lg.end); return err })
 	if err == nil {
-		_, err = f.WriteAt(append(line, '\n'), end)
-	}
-	if err == nil {
-		err = f.Sync()
+		err = lg.h.step("sync log", lg.f.Sync)
 	}
 	if err != nil {
+		lg.cut(lg.end) // should this fail too, the next Update cuts the line
 		return fail(acerr.IO, "append to log: %v", err)
 	}
+	lg.lastAt, lg.last = lg.end, line[:len(line)-1]
+	lg.end += int64(len(line))
 	return nil
 }
 
-// completeLines returns the length of f up to its last newline, cutting
-// off anything after it.
-func completeLines(f *os.File) (int64, error) {
-	st, err := f.Stat()
+// cut truncates the log to n bytes, dropping the lines after it, and
+// syncs it.
+func (lg *history) cut(n int64) error {
+	err := lg.h.step("truncate log", func() error { return lg.f.Truncate(n) })
+	if err == nil {
+		err = lg.h.step("sync log", lg.f.Sync)
+	}
 	if err != nil {
-		return 0, err
+		return fail(acerr.IO, "cut the log: %v", err)
 	}
-	size := st.Size()
-	buf := make([]byte, 4<<10)
-	end := size
-	for end > 0 {
-		n := int64(len(buf))
-		if n > end {
-			n = end
-		}
-		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
-			return 0, err
-		}
-		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
-			end = end - n + int64(i) + 1
-			break
-		}
-		end -= n
-	}
-	if end != size {
-		if err := f.Truncate(end); err != nil {
-			return 0, err
-		}
-	}
-	return end, nil
+	lg.end = n
+	return nil
 }
 
 func cidString(c cid.Cid) string {
@@ -292,10 +612,15 @@ func cidString(c cid.Cid) string {
 }
 
 // Log returns the history of HEAD, newest first. A torn last line, left
-// by a crash during an append, is ignored; any other damaged line fails
-// with acerr.Integrity. A home without a log has an empty history.
+// by a crash during an append, is ignored, and so is a last line whose
+// change never reached HEAD (HEAD still holds its old root); any other
+// damaged line fails with acerr.Integrity. A home without a log has an
+// empty history.
 func (h *Head) Log() ([]LogEntry, error) {
 	const op = "tree.Head.Log"
+	// HEAD is read first: a line appended after this is for a change
+	// that HEAD, as read, does not hold yet.
+	head, _ := h.read() // a damaged HEAD hides nothing; the history is still worth reading
 	name := filepath.Join(h.dir, logFile)
 	data, err := os.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -304,6 +629,19 @@ func (h *Head) Log() ([]LogEntry, error) {
 	if err != nil {
 		return nil, acerr.E(op, h.dir, acerr.IO, err)
 	}
+	out, err := parseLog(data, true)
+	if err != nil {
+		return nil, acerr.E(op, name, acerr.Integrity, err)
+	}
+	if len(out) > 0 && head.Defined() && out[0].Old.Equals(head) && !out[0].New.Equals(head) {
+		out = out[1:]
+	}
+	return out, nil
+}
+
+// parseLog parses the complete lines of a log, newest first. A damaged
+// line fails if strict, and is passed over otherwise.
+func parseLog(data []byte, strict bool) ([]LogEntry, error) {
 	var out []LogEntry
 	for n := 1; len(data) > 0; n++ {
 		line, rest, complete := bytes.Cut(data, []byte("\n"))
@@ -313,7 +651,10 @@ func (h *Head) Log() ([]LogEntry, error) {
 		}
 		e, err := parseLogLine(line)
 		if err != nil {
-			return nil, acerr.E(op, name, acerr.Integrity, fmt.Errorf("line %d: %v", n, err))
+			if strict {
+				return nil, fmt.Errorf("line %d: %v", n, err)
+			}
+			continue
 		}
 		out = append(out, e)
 	}
@@ -333,7 +674,7 @@ func parseLogLine(line []byte) (LogEntry, error) {
 	if e.Time, err = time.Parse(time.RFC3339Nano, l.Time); err != nil {
 		return e, err
 	}
-	e.Command = l.Command
+	e.Command, e.Replica = l.Command, l.Replica
 	if l.Old != "" {
 		if e.Old, err = cid.Decode(l.Old); err != nil {
 			return e, fmt.Errorf("old: %v", err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,8 +41,29 @@ func TestMain(m *testing.M) {
 }
 
 // helper adds entries root/PREFIX-0, root/PREFIX-1, ... to the home, one
-// Update each: n of them for "add n", until killed for "loop".
+// Update each: n of them for "add n", until killed for "loop". For
+// "crash n" it makes one change and exits at the n-th file operation of
+// it, as a process killed there would: without another system call.
 func helper(mode, home, prefix string) error {
+	ctx := context.Background()
+	st := dirStore{filepath.Join(home, "blocks")}
+	h := tree.OpenHead(home, st, tree.HeadConfig{})
+	tr := tree.New(st, tree.Config{Replica: prefix})
+	if at, ok := strings.CutPrefix(mode, "crash "); ok {
+		n, err := strconv.Atoi(at)
+		if err != nil {
+			return err
+		}
+		ops := 0
+		tree.SetFault(h, func(string) error {
+			if ops++; ops == n {
+				os.Exit(3)
+			}
+			return nil
+		})
+		_, err = h.Update(ctx, "crash", func(old cid.Cid) (cid.Cid, error) { return tr.Put(ctx, old, "root/crash", file("crash")) })
+		return err
+	}
 	n := -1
 	if count, ok := strings.CutPrefix(mode, "add "); ok {
 		var err error
@@ -51,10 +73,6 @@ func helper(mode, home, prefix string) error {
 	} else if mode != "loop" {
 		return fmt.Errorf("unknown mode %q", mode)
 	}
-	ctx := context.Background()
-	st := dirStore{filepath.Join(home, "blocks")}
-	h := tree.OpenHead(home, st)
-	tr := tree.New(st, tree.Config{Replica: prefix})
 	if n > 0 {
 		// Start together with the other helpers, and pause between
 		// changes as separate commands would, so that they interleave.
@@ -142,7 +160,7 @@ func TestHeadProcesses(t *testing.T) {
 			t.Fatalf("helper: %v: %s", err, cmd.Stderr)
 		}
 	}
-	h := tree.OpenHead(home, st)
+	h := tree.OpenHead(home, st, tree.HeadConfig{})
 	root, err := h.Get()
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +206,7 @@ func TestHeadProcesses(t *testing.T) {
 // next change.
 func TestHeadKill(t *testing.T) {
 	home, st := newHome(t)
-	h := tree.OpenHead(home, st)
+	h := tree.OpenHead(home, st, tree.HeadConfig{})
 	tr := tree.New(st, tree.Config{Replica: "parent"})
 	ctx := context.Background()
 	for round := range 3 {
@@ -241,15 +259,11 @@ func TestHeadKill(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: Log after kill: %v", round, err)
 		}
-		// The newest line is the helper's last change, or the one before
-		// it when the kill fell between the move of HEAD and its log line.
+		// The newest line is the helper's last change, wherever the kill
+		// fell: a line whose rename never happened is not shown.
 		last := fmt.Sprintf("add root/%s-%d", prefix, count-1)
-		before := fmt.Sprintf("add root/%s-%d", prefix, count-2)
-		switch {
-		case log[0].Command == last && log[0].New.Equals(root):
-		case log[0].Command == before && len(log) > 1 && log[0].Old.Equals(log[1].New):
-		default:
-			t.Errorf("round %d: newest log entry %+v, want %q → HEAD %s, or %q", round, log[0], last, root, before)
+		if log[0].Command != last || !log[0].New.Equals(root) {
+			t.Errorf("round %d: newest log entry %+v, want %q → HEAD %s", round, log[0], last, root)
 		}
 		// The lock died with the process: the next change goes through.
 		next, err := h.Update(ctx, "after kill", func(old cid.Cid) (cid.Cid, error) {
@@ -271,7 +285,7 @@ func TestHeadUpdate(t *testing.T) {
 	ctx := context.Background()
 	home := t.TempDir()
 	tr, st := newTree(t, tree.Config{})
-	h := tree.OpenHead(home, st)
+	h := tree.OpenHead(home, st, tree.HeadConfig{})
 
 	_, err := h.Get()
 	wantKind(t, "Get before init", err, acerr.NotInit)
@@ -357,8 +371,8 @@ func TestHeadUpdate(t *testing.T) {
 func TestHeadLocked(t *testing.T) {
 	home := t.TempDir()
 	tr, st := newTree(t, tree.Config{})
-	h1 := tree.OpenHead(home, st)
-	h2 := tree.OpenHead(home, st) // as another command would
+	h1 := tree.OpenHead(home, st, tree.HeadConfig{})
+	h2 := tree.OpenHead(home, st, tree.HeadConfig{}) // as another command would
 	ctx := context.Background()
 
 	inside, release := make(chan struct{}), make(chan struct{})
@@ -421,15 +435,16 @@ func TestHeadDamagedFiles(t *testing.T) {
 		head, log string
 		getErr    acerr.Kind // of Get and Update
 		logErr    acerr.Kind
-		logLen    int // entries Log returns, before the next Update
+		commands  []string // of the log after the next Update, newest first
 	}{
-		{"HEAD garbage", "garbage\n", "", acerr.Integrity, 0, 0},
-		{"HEAD without newline", good.String(), "", acerr.Integrity, 0, 0},
-		{"HEAD empty", "", "", acerr.Integrity, 0, 0},
-		{"torn last log line", good.String() + "\n", line("a", cid.Undef, good) + `{"time":"2026`, 0, 0, 1},
-		{"torn log, no newline at all", good.String() + "\n", `{"ti`, 0, 0, 0},
-		{"damaged log line", good.String() + "\n", "{}\n" + line("a", cid.Undef, good), 0, acerr.Integrity, 0},
-		{"log line with unknown field", good.String() + "\n", `{"time":"2026-01-02T03:04:05Z","command":"a","old":"","new":"` + good.String() + `","x":1}` + "\n", 0, acerr.Integrity, 0},
+		{"HEAD garbage", "garbage\n", "", acerr.Integrity, 0, nil},
+		{"HEAD without newline", good.String(), "", acerr.Integrity, 0, nil},
+		{"HEAD empty", "", "", acerr.Integrity, 0, nil},
+		{"torn last log line", good.String() + "\n", line("a", cid.Undef, good) + `{"time":"2026`, 0, 0, []string{"next", "a"}},
+		// Cutting the torn line leaves HEAD out of the log: it gets a line.
+		{"torn log, no newline at all", good.String() + "\n", `{"ti`, 0, 0, []string{"next", tree.RecoveredCommand}},
+		{"damaged log line", good.String() + "\n", "{}\n" + line("a", cid.Undef, good), 0, acerr.Integrity, nil},
+		{"log line with unknown field", good.String() + "\n", `{"time":"2026-01-02T03:04:05Z","command":"a","old":"","new":"` + good.String() + `","x":1}` + "\n", 0, acerr.Integrity, nil},
 	}
 	for _, tt := range tests {
 		home := t.TempDir()
@@ -441,7 +456,7 @@ func TestHeadDamagedFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		h := tree.OpenHead(home, st)
+		h := tree.OpenHead(home, st, tree.HeadConfig{})
 		_, err := h.Get()
 		_, uerr := h.Update(ctx, "next", func(old cid.Cid) (cid.Cid, error) { return tr.Put(ctx, old, "root/y", file("y")) })
 		if tt.getErr != 0 {
@@ -459,30 +474,409 @@ func TestHeadDamagedFiles(t *testing.T) {
 			continue
 		}
 		// The Update cut the torn line off and appended its own.
-		if err != nil || len(log) != tt.logLen+1 || log[0].Command != "next" {
-			t.Errorf("%s: Log() = %+v, %v; want %d entries, newest \"next\"", tt.name, log, err, tt.logLen+1)
+		var got []string
+		for _, e := range log {
+			got = append(got, e.Command)
+		}
+		if err != nil || !slices.Equal(got, tt.commands) {
+			t.Errorf("%s: Log() = %+v, %v; want commands %q", tt.name, log, err, tt.commands)
 		}
 	}
 
 	// A home that does not exist is not initialised.
-	h := tree.OpenHead(filepath.Join(t.TempDir(), "missing"), st)
+	h := tree.OpenHead(filepath.Join(t.TempDir(), "missing"), st, tree.HeadConfig{})
 	_, err := h.Update(ctx, "x", func(old cid.Cid) (cid.Cid, error) { return good, nil })
 	wantKind(t, "Update in a missing home", err, acerr.NotInit)
 }
 
-func TestHeadRemovesStaleTemporaries(t *testing.T) {
+// TestHeadReplacesStaleTemporary: a HEAD.tmp left by a process killed
+// while it wrote one, even one that cannot be written to, neither stops
+// the next change nor stays behind.
+func TestHeadReplacesStaleTemporary(t *testing.T) {
 	home := t.TempDir()
 	tr, st := newTree(t, tree.Config{})
-	stale := filepath.Join(home, "HEAD.tmp12345")
-	if err := os.WriteFile(stale, []byte("half"), 0o644); err != nil {
+	stale := filepath.Join(home, "HEAD.tmp")
+	if err := os.WriteFile(stale, []byte("half"), 0o400); err != nil {
 		t.Fatal(err)
 	}
-	h := tree.OpenHead(home, st)
+	h := tree.OpenHead(home, st, tree.HeadConfig{})
 	ctx := context.Background()
-	if _, err := h.Update(ctx, "x", func(old cid.Cid) (cid.Cid, error) { return tr.Put(ctx, old, "root/x", file("x")) }); err != nil {
+	c, err := h.Update(ctx, "x", func(old cid.Cid) (cid.Cid, error) { return tr.Put(ctx, old, "root/x", file("x")) })
+	if err != nil {
 		t.Fatal(err)
+	}
+	if got, err := h.Get(); err != nil || !got.Equals(c) {
+		t.Errorf("Get() = %s, %v; want %s", got, err, c)
 	}
 	if _, err := os.Stat(stale); err == nil {
 		t.Errorf("Update left %s behind", stale)
+	}
+}
+
+// put returns an Update function that puts a file at path.
+func put(tr *tree.Tree, path string) func(cid.Cid) (cid.Cid, error) {
+	return func(old cid.Cid) (cid.Cid, error) { return tr.Put(context.Background(), old, path, file(path)) }
+}
+
+// checkAgrees checks what a reader sees of home after whatever happened
+// to it, then makes one more change and checks the log file itself: every
+// line follows the one before it (its old root is the other's new one),
+// and the last one is HEAD's.
+func checkAgrees(t *testing.T, what, home string, st ipfsstore.Store) {
+	t.Helper()
+	h := tree.OpenHead(home, st, tree.HeadConfig{})
+	root, err := h.Get()
+	if err != nil {
+		t.Fatalf("%s: Get: %v", what, err)
+	}
+	log, err := h.Log()
+	if err != nil || len(log) == 0 || !log[0].New.Equals(root) {
+		t.Fatalf("%s: Log() = %+v, %v; want it to end at HEAD %s", what, log, err, root)
+	}
+	tr := tree.New(st, tree.Config{Replica: "check"})
+	next, err := h.Update(context.Background(), "next", put(tr, "root/next"))
+	if err != nil {
+		t.Fatalf("%s: the next Update: %v", what, err)
+	}
+	log, err = h.Log()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(home, "log"))
+	if lines := bytes.Count(data, []byte("\n")); lines != len(log) || !log[0].New.Equals(next) {
+		t.Fatalf("%s: after the next Update the log file has %d lines, Log %d entries ending at %s; want all of them, ending at %s",
+			what, lines, len(log), log[0].New, next)
+	}
+	for i := 0; i+1 < len(log); i++ {
+		if !log[i].Old.Equals(log[i+1].New) {
+			t.Errorf("%s: log entry %d (%s) starts at %s, but the one before it ended at %s", what, i, log[i].Command, log[i].Old, log[i+1].New)
+		}
+	}
+	if last := log[len(log)-1]; last.Old.Defined() {
+		t.Errorf("%s: the oldest log entry starts at %s, want nothing", what, last.Old)
+	}
+}
+
+// headWithChange returns a home with one change made, its store and the
+// root.
+func headWithChange(t *testing.T) (string, ipfsstore.Store, *tree.Tree, cid.Cid) {
+	t.Helper()
+	home, st := newHome(t)
+	tr := tree.New(st, tree.Config{Replica: "r1"})
+	c0, err := tree.OpenHead(home, st, tree.HeadConfig{}).Update(context.Background(), "init", put(tr, "root/init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return home, st, tr, c0
+}
+
+// commitOps returns the names of the file operations of one change.
+func commitOps(t *testing.T) []string {
+	t.Helper()
+	home, st, tr, _ := headWithChange(t)
+	h := tree.OpenHead(home, st, tree.HeadConfig{})
+	var ops []string
+	tree.SetFault(h, func(op string) error { ops = append(ops, op); return nil })
+	if _, err := h.Update(context.Background(), "change", put(tr, "root/a")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"sync store", "write HEAD.tmp", "sync HEAD.tmp", "close HEAD.tmp", "write log", "sync log", "rename HEAD.tmp", "sync home"} {
+		if !slices.Contains(ops, want) {
+			t.Fatalf("the operations of a change, %q, lack %q", ops, want)
+		}
+	}
+	return ops
+}
+
+// TestHeadFaults makes each file operation of a change fail in turn,
+// once (a passing fault) and from then on (a disk that dies there):
+// Update must fail exactly when HEAD did not move, and once the faults
+// are gone the log must agree with HEAD and take the next change.
+func TestHeadFaults(t *testing.T) {
+	ctx := context.Background()
+	ops := commitOps(t)
+	injected := errors.New("injected fault")
+	for _, mode := range []string{"once", "from then on"} {
+		for i, name := range ops {
+			what := fmt.Sprintf("fault %s at %d (%s)", mode, i+1, name)
+			home, st, tr, c0 := headWithChange(t)
+			h := tree.OpenHead(home, st, tree.HeadConfig{})
+			n := 0
+			tree.SetFault(h, func(string) error {
+				if n++; n == i+1 || (mode != "once" && n > i+1) {
+					return injected
+				}
+				return nil
+			})
+			got, err := h.Update(ctx, "change", put(tr, "root/a"))
+			now, gerr := tree.OpenHead(home, st, tree.HeadConfig{}).Get()
+			if gerr != nil {
+				t.Fatalf("%s: Get: %v", what, gerr)
+			}
+			switch moved := !now.Equals(c0); {
+			case err != nil && moved:
+				t.Errorf("%s: Update failed (%v), but HEAD moved to %s", what, err, now)
+			case err == nil && !moved:
+				t.Errorf("%s: Update succeeded, but HEAD did not move", what)
+			case err == nil && !got.Equals(now):
+				t.Errorf("%s: Update returned %s, HEAD holds %s", what, got, now)
+			}
+			// A passing fault is cleaned up at once: no line is left for
+			// a change that failed, and no HEAD.tmp.
+			data, _ := os.ReadFile(filepath.Join(home, "log"))
+			if lines := bytes.Count(data, []byte("\n")); mode == "once" && err != nil && lines != 1 {
+				t.Errorf("%s: the log has %d lines after the failed change, want 1", what, lines)
+			}
+			if _, serr := os.Stat(filepath.Join(home, "HEAD.tmp")); mode == "once" && serr == nil {
+				t.Errorf("%s: HEAD.tmp is left behind", what)
+			}
+			checkAgrees(t, what, home, st)
+		}
+	}
+}
+
+// TestHeadCrash ends a process at each file operation of a change, as
+// kill -9 would: the home it leaves opens, its HEAD is the old root or the
+// new one, the log as read ends at HEAD, and the next change puts the log
+// file itself in order.
+func TestHeadCrash(t *testing.T) {
+	ops := commitOps(t)
+	for n := 1; n <= len(ops)+1; n++ {
+		what := fmt.Sprintf("crash at %d of %d", n, len(ops))
+		home, st, _, c0 := headWithChange(t)
+		cmd := helperCmd(t, home, fmt.Sprintf("crash %d", n), "c")
+		err := cmd.Run()
+		var exit *exec.ExitError
+		switch {
+		case n <= len(ops) && (!errors.As(err, &exit) || exit.ExitCode() != 3):
+			t.Fatalf("%s: the helper did not crash where told: %v: %s", what, err, cmd.Stderr)
+		case n > len(ops) && err != nil:
+			t.Fatalf("%s: the helper failed: %v: %s", what, err, cmd.Stderr)
+		}
+		h := tree.OpenHead(home, st, tree.HeadConfig{})
+		now, err := h.Get()
+		if err != nil {
+			t.Fatalf("%s: Get: %v", what, err)
+		}
+		if n > len(ops) && now.Equals(c0) {
+			t.Errorf("%s: the change that ran to its end is not in HEAD", what)
+		}
+		checkAgrees(t, what, home, st)
+	}
+}
+
+// TestHeadReconcile gives Update homes whose log and HEAD disagree in
+// the ways a crash, a lost file or an edit leaves them.
+func TestHeadReconcile(t *testing.T) {
+	ctx := context.Background()
+	appendLine := func(t *testing.T, home, line string) {
+		t.Helper()
+		f, err := os.OpenFile(filepath.Join(home, "log"), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteString(line + "\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commands := func(t *testing.T, h *tree.Head) []string {
+		t.Helper()
+		log, err := h.Log()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range log {
+			out = append(out, e.Command)
+		}
+		return out
+	}
+
+	t.Run("line without its HEAD", func(t *testing.T) {
+		home, st, tr, c0 := headWithChange(t)
+		never := mustPut(t, tr, c0, "root/never", file("never"))
+		appendLine(t, home, fmt.Sprintf(`{"time":"2026-01-02T03:04:05Z","command":"never","old":"%s","new":"%s"}`, c0, never))
+		h := tree.OpenHead(home, st, tree.HeadConfig{})
+		if got := commands(t, h); !slices.Equal(got, []string{"init"}) {
+			t.Errorf("Log shows %q, want the change that never reached HEAD left out", got)
+		}
+		if _, err := h.Update(ctx, "next", put(tr, "root/next")); err != nil {
+			t.Fatal(err)
+		}
+		if got := commands(t, h); !slices.Equal(got, []string{"next", "init"}) {
+			t.Errorf("after the next change Log shows %q, want [next init]", got)
+		}
+		checkAgrees(t, "line without its HEAD", home, st)
+	})
+
+	t.Run("HEAD without its line", func(t *testing.T) {
+		home, st, tr, c0 := headWithChange(t)
+		other := mustPut(t, tr, c0, "root/other", file("other"))
+		if err := os.WriteFile(filepath.Join(home, "HEAD"), []byte(other.String()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h := tree.OpenHead(home, st, tree.HeadConfig{})
+		if _, err := h.Update(ctx, "next", put(tr, "root/next")); err != nil {
+			t.Fatal(err)
+		}
+		log, _ := h.Log()
+		if got := commands(t, h); !slices.Equal(got, []string{"next", tree.RecoveredCommand, "init"}) ||
+			!log[1].Old.Equals(c0) || !log[1].New.Equals(other) {
+			t.Errorf("Log = %+v; want a recovered line %s → %s before the next change", log, c0, other)
+		}
+		checkAgrees(t, "HEAD without its line", home, st)
+	})
+
+	t.Run("no log", func(t *testing.T) {
+		home, st, tr, _ := headWithChange(t)
+		os.Remove(filepath.Join(home, "log"))
+		h := tree.OpenHead(home, st, tree.HeadConfig{})
+		if _, err := h.Update(ctx, "next", put(tr, "root/next")); err != nil {
+			t.Fatal(err)
+		}
+		if got := commands(t, h); !slices.Equal(got, []string{"next", tree.RecoveredCommand}) {
+			t.Errorf("Log shows %q, want HEAD recovered into a new log", got)
+		}
+		checkAgrees(t, "no log", home, st)
+	})
+
+	t.Run("log without HEAD", func(t *testing.T) {
+		home, st, tr, _ := headWithChange(t)
+		os.Remove(filepath.Join(home, "HEAD"))
+		before, _ := os.ReadFile(filepath.Join(home, "log"))
+		h := tree.OpenHead(home, st, tree.HeadConfig{})
+		called := false
+		_, err := h.Update(ctx, "fresh start", func(old cid.Cid) (cid.Cid, error) { called = true; return put(tr, "root/x")(old) })
+		wantKind(t, "Update of a home with a log and no HEAD", err, acerr.Integrity)
+		if called {
+			t.Errorf("Update computed a change from nothing in a home with a history")
+		}
+		if _, err := os.Stat(filepath.Join(home, "HEAD")); err == nil {
+			t.Errorf("Update made a HEAD")
+		}
+		if after, _ := os.ReadFile(filepath.Join(home, "log")); !bytes.Equal(after, before) {
+			t.Errorf("Update changed the log of a damaged home")
+		}
+	})
+}
+
+// TestHeadRepair replaces a HEAD that is missing, damaged or whole with
+// a root chosen from the history.
+func TestHeadRepair(t *testing.T) {
+	ctx := context.Background()
+	for _, damage := range []string{"missing", "garbage", "whole"} {
+		home, st, tr, c0 := headWithChange(t)
+		h := tree.OpenHead(home, st, tree.HeadConfig{Replica: "r1"})
+		c1, err := h.Update(ctx, "second", put(tr, "root/b"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch damage {
+		case "missing":
+			os.Remove(filepath.Join(home, "HEAD"))
+		case "garbage":
+			os.WriteFile(filepath.Join(home, "HEAD"), []byte("garbage\n"), 0o600)
+		}
+		var gotCur cid.Cid
+		var gotLog []tree.LogEntry
+		choose := func(cur cid.Cid, log []tree.LogEntry) (cid.Cid, error) {
+			gotCur, gotLog = cur, log
+			return c0, nil // the older of the two, as if c1's blocks were lost
+		}
+		r, err := h.Repair(ctx, "repair", choose)
+		if err != nil || !r.Equals(c0) {
+			t.Fatalf("%s: Repair = %s, %v; want %s", damage, r, err, c0)
+		}
+		if want := cid.Undef; damage == "whole" {
+			want = c1
+			if !gotCur.Equals(want) {
+				t.Errorf("%s: choose was given %s, want %s", damage, gotCur, want)
+			}
+		} else if gotCur.Defined() {
+			t.Errorf("%s: choose was given %s, want nothing", damage, gotCur)
+		}
+		if len(gotLog) != 2 || !gotLog[0].New.Equals(c1) || !gotLog[1].New.Equals(c0) {
+			t.Errorf("%s: choose was given the log %+v, want second then init", damage, gotLog)
+		}
+		log, err := h.Log()
+		if err != nil || len(log) != 3 || log[0].Command != "repair" || !log[0].New.Equals(c0) || log[0].Replica != "r1" {
+			t.Errorf("%s: Log after Repair = %+v, %v; want a repair line to %s by r1", damage, log, err, c0)
+		}
+		if damage == "whole" && !log[0].Old.Equals(c1) {
+			t.Errorf("%s: the repair line starts at %s, want %s", damage, log[0].Old, c1)
+		}
+		checkAgrees(t, damage, home, st)
+	}
+
+	// A choice that fails changes nothing; one of the current root only
+	// puts the log in order.
+	home, st, tr, c0 := headWithChange(t)
+	h := tree.OpenHead(home, st, tree.HeadConfig{})
+	never := mustPut(t, tr, c0, "root/never", file("never"))
+	f, _ := os.OpenFile(filepath.Join(home, "log"), os.O_WRONLY|os.O_APPEND, 0)
+	fmt.Fprintf(f, `{"time":"2026-01-02T03:04:05Z","command":"never","old":"%s","new":"%s"}`+"\n", c0, never)
+	f.Close()
+	if _, err := h.Repair(ctx, "repair", func(cid.Cid, []tree.LogEntry) (cid.Cid, error) { return cid.Undef, nil }); !acerr.Is(acerr.Invalid, err) {
+		t.Errorf("Repair to an undefined root = %v, want Invalid", err)
+	}
+	errChoose := errors.New("nothing fits")
+	if _, err := h.Repair(ctx, "repair", func(cid.Cid, []tree.LogEntry) (cid.Cid, error) { return cid.Undef, errChoose }); err != errChoose {
+		t.Errorf("Repair with a failing choice = %v, want its error unchanged", err)
+	}
+	var seen []tree.LogEntry
+	if r, err := h.Repair(ctx, "repair", func(cur cid.Cid, log []tree.LogEntry) (cid.Cid, error) { seen = log; return cur, nil }); err != nil || !r.Equals(c0) {
+		t.Errorf("Repair keeping HEAD = %s, %v; want %s", r, err, c0)
+	}
+	if len(seen) != 1 || seen[0].Command != "init" {
+		t.Errorf("Repair gave choose %+v, want the log without the line that never reached HEAD", seen)
+	}
+	checkAgrees(t, "repair keeping HEAD", home, st)
+}
+
+// TestHeadLockWait: a change waiting for the lock reports once who holds
+// it, then gives up after the lock timeout; the holder's name is gone
+// from the lock file once it lets go.
+func TestHeadLockWait(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	tr, st := newTree(t, tree.Config{})
+	inside, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		_, err := tree.OpenHead(home, st, tree.HeadConfig{}).Update(ctx, "ac-slow root/slow", func(old cid.Cid) (cid.Cid, error) {
+			close(inside)
+			<-release
+			return put(tr, "root/slow")(old)
+		})
+		done <- err
+	}()
+	<-inside
+	var told []tree.LockHolder
+	waiter := tree.OpenHead(home, st, tree.HeadConfig{
+		LockTimeout: 100 * time.Millisecond,
+		Notice:      time.Millisecond,
+		Waiting:     func(l tree.LockHolder) { told = append(told, l) },
+	})
+	called := false
+	_, err := waiter.Update(ctx, "ac-impatient", func(cid.Cid) (cid.Cid, error) { called = true; return cid.Undef, nil })
+	wantKind(t, "Update after the lock timeout", err, acerr.Locked)
+	if called {
+		t.Errorf("Update called fn without the lock")
+	}
+	if want := (tree.LockHolder{PID: os.Getpid(), Command: "ac-slow root/slow"}); len(told) != 1 || told[0] != want {
+		t.Errorf("Waiting was told %+v, want once %+v", told, want)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(home, "lock")); err != nil || len(data) != 0 {
+		t.Errorf("lock file after the holder let go = %q, %v; want empty", data, err)
+	}
+	// With the lock free, the same Head goes through without a word.
+	told = nil
+	if _, err := waiter.Update(ctx, "ac-patient", put(tr, "root/patient")); err != nil || len(told) != 0 {
+		t.Errorf("Update with the lock free = %v, told %+v; want success and silence", err, told)
 	}
 }

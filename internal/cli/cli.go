@@ -4,14 +4,16 @@
 // are given and hold no package state, so tests run them in-process.
 //
 // Conventions for every command: -h prints usage with an example; --home
-// (AC_HOME) selects the home and --api (AC_API) a kubo daemon; flags may
-// come before or after the arguments; exit status is 0 on success, 1 on
-// failure and 2 on bad usage; an error is one line on stderr,
-// "ac-NAME: what failed: why", in which control and format characters
-// are escaped; names and paths on line-oriented output are quoted as git
-// quotes paths when they hold such characters, '"' or '\' (quote.go);
-// progress goes to stderr only when stderr is a terminal; --json is
-// offered where a command lists things.
+// (AC_HOME) selects the home, --api (AC_API) a kubo daemon and
+// --lock-timeout (AC_LOCK_TIMEOUT) how long a change waits for the home's
+// lock; flags may come before or after the arguments; exit status is 0 on
+// success, 1 on failure and 2 on bad usage; an error is one line on
+// stderr, "ac-NAME: what failed: why", in which control and format
+// characters are escaped; names and paths on line-oriented output are
+// quoted as git quotes paths when they hold such characters, '"' or '\'
+// (quote.go); a command that waits for the lock says so on stderr after a
+// second, naming the holder; progress goes to stderr only when stderr is a
+// terminal; --json is offered where a command lists things.
 package cli
 
 import (
@@ -25,8 +27,11 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/tree"
 	"golang.org/x/term"
 )
 
@@ -36,6 +41,12 @@ const (
 	ExitFailure = 1
 	ExitUsage   = 2
 )
+
+// DefaultLockTimeout is how long a change waits for the home's lock
+// unless --lock-timeout or AC_LOCK_TIMEOUT says otherwise: longer than a
+// merge that fetches blocks from a daemon may hold it, short enough that
+// a holder that has stopped does not hang a script for ever.
+const DefaultLockTimeout = 5 * time.Minute
 
 // command is one ac-* command. setup defines the command's flags on fs and
 // returns the function that runs it with the positional arguments.
@@ -88,8 +99,9 @@ type Env struct {
 	Stderr io.Writer
 	Getenv func(string) string
 
-	HomeDir string
-	API     string
+	HomeDir     string
+	API         string
+	LockTimeout time.Duration // 0: wait until interrupted
 }
 
 // usageError marks an error as bad usage (exit 2).
@@ -120,6 +132,8 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&e.HomeDir, "home", "", "the home `directory` (default $AC_HOME, else ~/.archivecache)")
 	fs.StringVar(&e.API, "api", "", "kubo RPC `address`, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)")
+	fs.DurationVar(&e.LockTimeout, "lock-timeout", 0,
+		"give up a change after waiting `duration` for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: longer than a merge that fetches from a daemon may hold it, short enough that a stopped holder does not hang a script; 0: wait until interrupted)")
 	run := cmd.setup(fs, e)
 	pos, err := parse(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -139,6 +153,10 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	if e.API == "" {
 		e.API = getenv("AC_API")
 	}
+	if err := e.lockTimeout(fs); err != nil {
+		fmt.Fprintf(stderr, "%s: %s\nusage: %s\n", e.Name, oneLine(err.Error()), synopsis(cmd))
+		return ExitUsage
+	}
 	err = run(ctx, pos)
 	var ue usageError
 	switch {
@@ -149,10 +167,34 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 		return ExitUsage
 	case errors.As(err, new(silentFailure)):
 		return ExitFailure
+	case acerr.Is(acerr.Locked, err) && !errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "%s: %s (wait longer with --lock-timeout)\n", e.Name, oneLine(err.Error()))
+		return ExitFailure
 	default:
 		fmt.Fprintf(stderr, "%s: %s\n", e.Name, oneLine(err.Error()))
 		return ExitFailure
 	}
+}
+
+// lockTimeout takes the lock timeout from $AC_LOCK_TIMEOUT, else
+// DefaultLockTimeout, unless the flag set it, and checks it.
+func (e *Env) lockTimeout(fs *flag.FlagSet) error {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "lock-timeout" })
+	if !set {
+		e.LockTimeout = DefaultLockTimeout
+		if v := e.Getenv("AC_LOCK_TIMEOUT"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("AC_LOCK_TIMEOUT=%q: not a duration such as 30s or 2m", v)
+			}
+			e.LockTimeout = d
+		}
+	}
+	if e.LockTimeout < 0 {
+		return fmt.Errorf("lock timeout %v: want 0 (no limit) or more", e.LockTimeout)
+	}
+	return nil
 }
 
 // parse parses flags anywhere among the arguments; "--" ends flags.
@@ -190,7 +232,20 @@ func printHelp(w io.Writer, name string, cmd *command, fs *flag.FlagSet) {
 
 // open opens the home the flags select.
 func (e *Env) open(ctx context.Context) (*home.Home, error) {
-	return home.Open(ctx, home.Options{Dir: e.HomeDir, API: e.API})
+	return home.Open(ctx, e.options())
+}
+
+// options are the home options the flags select. A change that waits for
+// the lock says so, once, naming the holder.
+func (e *Env) options() home.Options {
+	return home.Options{
+		Dir:         e.HomeDir,
+		API:         e.API,
+		LockTimeout: e.LockTimeout,
+		LockWaiting: func(holder tree.LockHolder) {
+			fmt.Fprintf(e.Stderr, "%s: waiting for the lock of %s: %s holds it\n", e.Name, e.HomeDir, holder)
+		},
+	}
 }
 
 // interactive reports whether stderr is a terminal (progress is shown then).

@@ -2,21 +2,39 @@
 
 // Command ac-init is one of the ArchiveCache commands.
 //
-//	usage: ac-init [--home DIR] [--api ADDR]
+//	usage: ac-init [--repair] [--home DIR] [--api ADDR]
 //
 //	Ac-init creates a home: the config, an empty block store, and a tree
 //	database with root/forum, root/projects, identities/, friends/ and nodes/.
 //	With --api the home keeps its blocks in that kubo daemon.
 //
+//	Ac-init only creates a home where there is none: no config, HEAD, log,
+//	key or block. It never replaces a HEAD. A home that has lost its HEAD or
+//	its config (or whose HEAD names a root the store lacks) is damaged, not
+//	new: every command, ac-init too, refuses it with a line that says what
+//	is missing and to run ac-init --repair.
+//
+//	With --repair, ac-init mends a damaged home. HEAD comes back from the
+//	newest log entry whose tree blocks (directories, shards, identities and
+//	nodes; not file contents) are all in the store, as a change of its own
+//	in the log, and the config with the home's replica id, kept in the file
+//	replica and in every log line. On a whole home it changes nothing. If no
+//	log entry can be restored, it says what the newest one lacks.
+//
 //	example:
 //	  export AC_HOME=$HOME/.archivecache
 //	  ac-init
+//	  ac-init --repair
 //
 //	flags:
 //	  -api address
 //	    	kubo RPC address, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
+//	  -lock-timeout duration
+//	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: longer than a merge that fetches from a daemon may hold it, short enough that a stopped holder does not hang a script; 0: wait until interrupted)
+//	  -repair
+//	    	mend a damaged home instead of creating one
 //
 //	exit status: 0 success, 1 failure, 2 bad usage.
 package main

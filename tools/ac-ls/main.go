@@ -22,6 +22,8 @@
 //	  -json
 //	    	list as JSON
 //	  -l	long listing
+//	  -lock-timeout duration
+//	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: longer than a merge that fetches from a daemon may hold it, short enough that a stopped holder does not hang a script; 0: wait until interrupted)
 //
 //	exit status: 0 success, 1 failure, 2 bad usage.
 package main

@@ -26,6 +26,8 @@
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
 //	  -json
 //	    	print the changes as JSON
+//	  -lock-timeout duration
+//	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: longer than a merge that fetches from a daemon may hold it, short enough that a stopped holder does not hang a script; 0: wait until interrupted)
 //	  -passphrase-file file
 //	    	read the passphrase of sealed keys from file (default $AC_PASSPHRASE)
 //

@@ -22,6 +22,8 @@
 //	    	restore as before ac-log entry N, or as in root CID
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
+//	  -lock-timeout duration
+//	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: longer than a merge that fetches from a daemon may hold it, short enough that a stopped holder does not hang a script; 0: wait until interrupted)
 //	  -passphrase-file file
 //	    	read the passphrase of sealed keys from file (default $AC_PASSPHRASE)
 //

@@ -29,6 +29,8 @@
 //	    	also read and hash-check every file's blocks
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
+//	  -lock-timeout duration
+//	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: longer than a merge that fetches from a daemon may hold it, short enough that a stopped holder does not hang a script; 0: wait until interrupted)
 //	  -repair source
 //	    	read damaged or missing blocks again from source: a CAR file or a kubo RPC address
 //

@@ -1,0 +1,6 @@
+package tree
+
+// SetFault makes every file operation of h's changes call fault with its
+// name first; an error fault returns is that operation's, which then does
+// not run.
+func SetFault(h *Head, fault func(op string) error) { h.fault = fault }
