@@ -345,6 +345,24 @@ func Open(ctx context.Context, opts Options) (*Home, error) {
 	return openWhole(ctx, "home.Open", opts)
 }
 
+// OpenStore opens only the block store of the home in opts.Dir, whole or
+// damaged: to bring blocks back into a home that lacks them (ac-import),
+// which changes no HEAD. A home whose config is gone or unreadable uses
+// the embedded store, or opts.API. A directory that is no home is refused
+// as Open refuses it.
+func OpenStore(ctx context.Context, opts Options) (ipfsstore.Store, error) {
+	const op = "home.OpenStore"
+	cfg, err := readConfig(opts.Dir)
+	if err != nil && survey(opts.Dir).empty() {
+		return nil, refuse(op, opts.Dir)
+	}
+	api := opts.API
+	if api == "" {
+		api = cfg.API
+	}
+	return ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, Rehash: opts.Rehash})
+}
+
 func openWhole(ctx context.Context, op string, opts Options) (*Home, error) {
 	cfg, err := readConfig(opts.Dir)
 	if err != nil {

@@ -103,7 +103,7 @@ func Repair(ctx context.Context, opts Options) (*Repaired, error) {
 		}
 		return cid.Undef, acerr.E(op, opts.Dir, acerr.NotExist, fmt.Errorf(
 			"nothing to restore HEAD from: none of the %d log entries has all its tree blocks in the store (the newest, %s, lacks %s); "+
-				"with the blocks back (--api to a daemon that holds them) the repair can restore one, or move the home aside and run ac-init",
+				"with the blocks back (ac-import of a CAR that holds them, or --api to a daemon that does) the repair can restore one, or move the home aside and run ac-init",
 			len(log), log[0].New, first))
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/ipfsstore/car"
 )
@@ -31,7 +32,9 @@ they are, and the blocks are only stored. Whether they are signed, and
 by a friend, is checked when something uses them: ac-node add of a
 reference to the node, or a merge. Importing the same CAR twice stores
 nothing new, but for a block the store holds damaged: that one is
-written again, which repairs it.
+written again, which repairs it. It works on a damaged home too (one
+that lost HEAD, its config or blocks), to bring back what ac-init
+--repair needs.
 
 Bad input is refused at the first bad section with a one-line error
 naming the offset: truncation, a section over the 1 MiB block limit, a
@@ -52,11 +55,13 @@ example:
 				if err := nargs(args, 0, 0); err != nil {
 					return err
 				}
-				h, err := e.open(ctx)
+				// Only the store: blocks can be brought back into a
+				// damaged home, for ac-init --repair to use.
+				st, err := home.OpenStore(ctx, home.Options{Dir: e.HomeDir, API: e.API})
 				if err != nil {
 					return err
 				}
-				defer h.Close()
+				defer st.Close()
 				cr, err := car.NewReader(&capReader{r: e.Stdin, left: int64(maxBytes), max: int64(maxBytes)})
 				if err != nil {
 					return err
@@ -69,18 +74,18 @@ example:
 					if err != nil {
 						return err
 					}
-					if err := h.Store.Put(ctx, c, data); err != nil {
+					if err := st.Put(ctx, c, data); err != nil {
 						return err
 					}
 				}
-				if s, ok := h.Store.(ipfsstore.Syncer); ok {
+				if s, ok := st.(ipfsstore.Syncer); ok {
 					if err := s.Sync(ctx); err != nil {
 						return err
 					}
 				}
 				roots := cr.Roots()
 				for _, r := range roots {
-					held, err := h.Store.Has(ctx, r)
+					held, err := st.Has(ctx, r)
 					if err != nil {
 						return err
 					}

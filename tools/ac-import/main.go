@@ -14,7 +14,9 @@
 //	by a friend, is checked when something uses them: ac-node add of a
 //	reference to the node, or a merge. Importing the same CAR twice stores
 //	nothing new, but for a block the store holds damaged: that one is
-//	written again, which repairs it.
+//	written again, which repairs it. It works on a damaged home too (one
+//	that lost HEAD, its config or blocks), to bring back what ac-init
+//	--repair needs.
 //
 //	Bad input is refused at the first bad section with a one-line error
 //	naming the offset: truncation, a section over the 1 MiB block limit, a
