@@ -137,7 +137,7 @@ func BenchmarkMerge100k(b *testing.B) {
 // dagTree returns a directory nesting depth levels, each holding entries
 // a and b that link the same directory below: 2^depth paths through
 // depth+1 distinct blocks. The innermost holds one file with content leaf.
-func dagTree(t *testing.T, st ipfsstore.Store, depth int, leaf string) cid.Cid {
+func dagTree(t tb, st ipfsstore.Store, depth int, leaf string) cid.Cid {
 	t.Helper()
 	mk := tree.New(st, tree.Config{})
 	c, err := mk.MakeDir(ctx, []schema.Entry{{Name: "f", Kind: schema.KindFile, Target: rawLink(schema.Sum([]byte(leaf))), Size: uint64(len(leaf)), Mtime: 1, VV: schema.VV{"m": 1}}})
@@ -218,4 +218,38 @@ func TestSharedSubtreesCostDistinctBlocks(t *testing.T) {
 			t.Errorf("%s: Changes read %d blocks and reported %d changes, want at most %d and %d", tc.name, n, changes, tc.maxBlocks, depth+2)
 		}
 	}
+}
+
+// BenchmarkSharedSubtrees merges a tree of 2^24 paths through 25 blocks
+// into one of the same shape with another leaf, then checks the result
+// as ac-verify does.
+func BenchmarkSharedSubtrees(b *testing.B) {
+	const depth = 24
+	mem := ipfsstore.NewMemory()
+	mk := tree.New(mem, tree.Config{Replica: "r"})
+	empty, err := mk.MakeDir(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	put := func(root, dag cid.Cid, mtime int64) cid.Cid {
+		c, err := mk.Put(ctx, root, "dag", schema.Entry{Kind: schema.KindDirectory, Target: dag, Mtime: mtime})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	first := put(empty, dagTree(b, mem, depth, "one"), 1)
+	second := put(first, dagTree(b, mem, depth, "two"), 2)
+	b.Run("merge", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := newMerger(mem, merge.Config{}).Merge(ctx, first, second); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("check", func(b *testing.B) {
+		for b.Loop() {
+			checkTree(b, mem, nil, tree.Config{}, second)
+		}
+	})
 }
