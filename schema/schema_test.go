@@ -431,3 +431,39 @@ func TestSameEntryIsEncodingEquality(t *testing.T) {
 		t.Errorf("nil and empty version vectors: SameEntry = %v, want true like their encodings", SameEntry(&a, &b))
 	}
 }
+
+// TestSupersedesClasses checks who may supersede whom, given a later
+// version vector: anything a file; only a shared directory a shared
+// directory (live or deleted); only the same owner an owned directory.
+func TestSupersedesClasses(t *testing.T) {
+	alice, bob := Sum([]byte("alice")), Sum([]byte("bob"))
+	file := Entry{Kind: KindFile}
+	shared := Entry{Kind: KindDirectory}
+	deleted := Entry{Kind: KindDirectory, Deleted: true}
+	owned := Entry{Kind: KindDirectory, Owner: alice}
+	bobs := Entry{Kind: KindDirectory, Owner: bob}
+	for _, tc := range []struct {
+		name string
+		y, x Entry
+		want bool
+	}{
+		{"file over file", file, file, true},
+		{"directory over file", shared, file, true},
+		{"file over directory", file, shared, false},
+		{"file over deleted directory", file, deleted, false},
+		{"directory over deleted directory", shared, deleted, true},
+		{"deletion over directory", deleted, shared, true},
+		{"owned over shared", owned, shared, false},
+		{"shared over owned", shared, owned, false},
+		{"owner over own", owned, owned, true},
+		{"other owner over owned", bobs, owned, false},
+	} {
+		tc.x.VV, tc.y.VV = VV{"r": 1}, VV{"r": 2}
+		if got := Supersedes(&tc.y, &tc.x); got != tc.want {
+			t.Errorf("%s: Supersedes = %v, want %v", tc.name, got, tc.want)
+		}
+		if Supersedes(&tc.x, &tc.y) {
+			t.Errorf("%s: the earlier version supersedes the later", tc.name)
+		}
+	}
+}

@@ -125,15 +125,33 @@ func (e *Entry) Versions() []Entry {
 }
 
 // Supersedes reports whether version y supersedes version x of a name:
-// x's version vector is before y's and, when x has an Owner (a version of
-// an owned directory, or its deletion by the owner), y has the same
-// Owner. Nothing else replaces an owned directory: a change without the
-// owner's key leaves it standing beside the change, and once deleted by
-// its owner the hidden deletion stays until the owner makes the
-// directory again. The relation is transitive, so merging sets of
+// x's version vector is before y's, and y is of x's class: when x has an
+// Owner (a version of an owned directory, or its deletion by the owner),
+// y has the same Owner; when x is a shared directory (live or deleted), y
+// is one too.
+//
+// Nothing else replaces an owned directory: a change without the owner's
+// key leaves it standing beside the change, and once deleted by its owner
+// the hidden deletion stays until the owner makes the directory again.
+// Nor does anything but a shared directory replace a shared directory:
+// the contents of its versions merge as one, so a version replaced by
+// something else (a file, an owned directory) would leave its contents in
+// the merges that met it beside a concurrent version and not in the
+// others. So a file put where a directory was deleted stands beside the
+// directory's tombstone, which stays hidden, and a directory made there
+// again continues from it. The relation is transitive, so merging sets of
 // versions by it is associative.
 func Supersedes(y, x *Entry) bool {
-	return x.VV.Compare(y.VV) == Before && (!x.Owner.Defined() || y.Owner.Equals(x.Owner))
+	if x.VV.Compare(y.VV) != Before {
+		return false
+	}
+	switch {
+	case x.Owner.Defined():
+		return y.Owner.Equals(x.Owner)
+	case x.Kind == KindDirectory:
+		return y.Kind == KindDirectory && !y.Owner.Defined()
+	}
+	return true
 }
 
 // Superseded reports whether another version in vs supersedes vs[i].

@@ -91,15 +91,23 @@ func (t *Tree) retire(ctx context.Context, c cid.Cid, d *schema.Directory) (cid.
 // name of old starts from: the deleted copy a shared directory's
 // tombstone links, else nothing.
 func (t *Tree) deletedContents(ctx context.Context, old *schema.Entry) (cid.Cid, error) {
-	if old == nil || old.Kind != schema.KindDirectory || !old.Target.Defined() {
+	if old == nil {
 		return cid.Undef, nil
 	}
-	d, _, err := t.readDirectory(ctx, old.Target)
-	if err != nil {
-		return cid.Undef, err
+	// Any version of a shared directory: they all link the same merged
+	// contents. The one shown may be a file put where the directory was
+	// deleted; the directory's tombstone stays beside it.
+	for _, v := range old.Versions() {
+		if v.Kind != schema.KindDirectory || !v.Target.Defined() || v.Owner.Defined() {
+			continue
+		}
+		d, _, err := t.readDirectory(ctx, v.Target)
+		if err != nil {
+			return cid.Undef, err
+		}
+		if !d.Owned() {
+			return v.Target, nil
+		}
 	}
-	if d.Owned() {
-		return cid.Undef, nil
-	}
-	return old.Target, nil
+	return cid.Undef, nil
 }
