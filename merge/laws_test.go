@@ -297,6 +297,13 @@ func (w *world) record(t *rapid.T, r int, old, new cid.Cid, fresh map[cid.Cid]bo
 	err := tr.Changes(ctx, old, new, func(ch tree.Change) error {
 		if ch.What != tree.Added {
 			w.supersede(r, ch.Path)
+			// A conflict copy made a file of its own carries its write
+			// under another name: what replaced that file replaced it.
+			for id := range w.seen[r] {
+				if ch.Old.Kind == schema.KindFile && w.writes[id].content == ch.Old.Target {
+					w.gone[id] = true
+				}
+			}
 		}
 		note(ch.Path, ch.New)
 		if ch.New.Kind == schema.KindDirectory && !ch.New.Deleted {
