@@ -54,8 +54,11 @@ func (t *Tree) PutTree(ctx context.Context, root cid.Cid, path string, src *Sour
 	switch k := acerr.KindOf(err); {
 	case err == nil:
 		ops, err = t.sourceOps(ctx, ops, path, &cur, src, prune)
+	case k == acerr.NotExist && src.Entry.Kind == schema.KindDirectory && !t.stored(ctx, root, path):
+		// Nothing there, not even a tombstone: made whole.
+		ops, err = t.fresh(ctx, ops, path, src)
 	case k == acerr.NotExist || k == acerr.NotDir || k == acerr.Permission:
-		// Nothing there, or a path Apply refuses as Put does.
+		// Nothing shown there, or a path Apply refuses as Put does.
 		ops, err = t.sourceOps(ctx, ops, path, nil, src, prune)
 	default:
 		return cid.Undef, err
@@ -81,7 +84,10 @@ func (t *Tree) sourceOps(ctx context.Context, ops []Op, path string, cur *schema
 	}
 	var shown []schema.Entry
 	stored := map[string]bool{}
-	if cur != nil && cur.Kind == schema.KindDirectory {
+	// Only in a live directory do its stored names say what a name held:
+	// one deleted, or missing, is made again from tombstones (Mkdir).
+	live := cur != nil && cur.Kind == schema.KindDirectory
+	if live {
 		entries, err := t.readDir(ctx, cur.Target)
 		if err != nil {
 			return nil, wrap("tree.PutTree", path, err)
@@ -112,6 +118,8 @@ func (t *Tree) sourceOps(ctx context.Context, ops []Op, path string, cur *schema
 		p := entryPath(path, entryName(x, s))
 		var err error
 		switch {
+		case x == nil && live && !stored[s.Entry.Name] && s.Entry.Kind == schema.KindDirectory:
+			ops, err = t.fresh(ctx, ops, p, s)
 		case s == nil:
 			if prune && stored[x.Name] {
 				ops = append(ops, Op{Kind: OpDelete, Path: p})
@@ -132,6 +140,65 @@ func (t *Tree) sourceOps(ctx context.Context, ops []Op, path string, cur *schema
 	// The directory's own mode and mtime last: the changes inside it set
 	// its mtime to now, as a directory's changes do.
 	return append(ops, Op{Kind: OpMkdir, Path: path, Entry: schema.Entry{Mode: e.Mode, Mtime: e.Mtime}}), nil
+}
+
+// fresh appends the op that puts src, a directory, at path, where the
+// directory holds no entry of that name, not even a tombstone: the
+// directory built whole (MakeDir), every entry in it a first version, as
+// making each file and directory there one by one would give, at a
+// fraction of the cost.
+func (t *Tree) fresh(ctx context.Context, ops []Op, path string, src *Source) ([]Op, error) {
+	e, err := t.made(ctx, path, src)
+	if err != nil {
+		return nil, err
+	}
+	return append(ops, Op{Kind: OpPut, Path: path, Entry: e}), nil
+}
+
+func (t *Tree) made(ctx context.Context, path string, src *Source) (schema.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return schema.Entry{}, err
+	}
+	e := src.Entry
+	e.VV, e.Conflicts, e.Owner, e.Deleted = schema.VV{t.cfg.Replica: 1}, nil, cid.Undef, false
+	if t.cfg.By.Defined() {
+		e.By = t.cfg.By
+	}
+	if e.Mtime == 0 {
+		e.Mtime = t.cfg.Now().UnixNano()
+	}
+	if e.Kind != schema.KindDirectory {
+		return e, nil
+	}
+	entries := make([]schema.Entry, len(src.Children))
+	for i, c := range src.Children {
+		var err error
+		if entries[i], err = t.made(ctx, entryPath(path, c.Entry.Name), c); err != nil {
+			return schema.Entry{}, err
+		}
+	}
+	var err error
+	if e.Target, err = t.MakeDir(ctx, entries); err != nil {
+		return schema.Entry{}, wrap("tree.PutTree", path, err)
+	}
+	return e, nil
+}
+
+// stored reports whether path may hold something a put there must
+// supersede: an entry of its name (live or a tombstone) in its directory,
+// or a directory on the way that is not there live (deleted, it is made
+// again from the tombstones of what it held).
+func (t *Tree) stored(ctx context.Context, root cid.Cid, path string) bool {
+	dir, name := "", path
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		dir, name = path[:i], path[i+1:]
+	}
+	d, err := t.Lookup(ctx, root, dir)
+	if err != nil || d.Kind != schema.KindDirectory {
+		return true
+	}
+	e, err := t.lookupIn(ctx, d.Target, name)
+	return err != nil || e != nil
 }
 
 func entryName(x *schema.Entry, s *Source) string {
