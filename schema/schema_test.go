@@ -399,22 +399,24 @@ func TestSameEntryIsEncodingEquality(t *testing.T) {
 	base := Entry{Name: "n", Kind: KindFile, Target: c1, Size: 3, Mode: 0o644, Mtime: 7, VV: VV{"a": 1},
 		By: c1, Conflicts: []Entry{{Name: "n", Kind: KindFile, Target: c2, Mtime: 6, VV: VV{"b": 1}}}}
 	variants := map[string]func(e *Entry){
-		"same":           func(e *Entry) {},
-		"name":           func(e *Entry) { e.Name = "m" },
-		"kind":           func(e *Entry) { e.Kind = KindDirectory },
-		"target":         func(e *Entry) { e.Target = c2 },
-		"size":           func(e *Entry) { e.Size = 4 },
-		"mode":           func(e *Entry) { e.Mode = 0o600 },
-		"mtime":          func(e *Entry) { e.Mtime = 8 },
-		"vv value":       func(e *Entry) { e.VV = VV{"a": 2} },
-		"vv key":         func(e *Entry) { e.VV = VV{"b": 1} },
-		"vv zero":        func(e *Entry) { e.VV = VV{"a": 1, "z": 0} },
-		"deleted":        func(e *Entry) { e.Deleted = true },
-		"by":             func(e *Entry) { e.By = c2 },
-		"by none":        func(e *Entry) { e.By = cid.Undef },
-		"owner":          func(e *Entry) { e.Owner = c2 },
-		"no conflicts":   func(e *Entry) { e.Conflicts = nil },
-		"conflict mtime": func(e *Entry) { e.Conflicts = []Entry{{Name: "n", Kind: KindFile, Target: c2, Mtime: 5, VV: VV{"b": 1}}} },
+		"same":         func(e *Entry) {},
+		"name":         func(e *Entry) { e.Name = "m" },
+		"kind":         func(e *Entry) { e.Kind = KindDirectory },
+		"target":       func(e *Entry) { e.Target = c2 },
+		"size":         func(e *Entry) { e.Size = 4 },
+		"mode":         func(e *Entry) { e.Mode = 0o600 },
+		"mtime":        func(e *Entry) { e.Mtime = 8 },
+		"vv value":     func(e *Entry) { e.VV = VV{"a": 2} },
+		"vv key":       func(e *Entry) { e.VV = VV{"b": 1} },
+		"vv zero":      func(e *Entry) { e.VV = VV{"a": 1, "z": 0} },
+		"deleted":      func(e *Entry) { e.Deleted = true },
+		"by":           func(e *Entry) { e.By = c2 },
+		"by none":      func(e *Entry) { e.By = cid.Undef },
+		"owner":        func(e *Entry) { e.Owner = c2 },
+		"no conflicts": func(e *Entry) { e.Conflicts = nil },
+		"conflict mtime": func(e *Entry) {
+			e.Conflicts = []Entry{{Name: "n", Kind: KindFile, Target: c2, Mtime: 5, VV: VV{"b": 1}}}
+		},
 	}
 	for name, change := range variants {
 		v := base
