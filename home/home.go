@@ -92,6 +92,7 @@ type Home struct {
 	Head   *tree.Head
 	Keys   *identity.Keystore
 	now    func() time.Time
+	pass   []byte // Options.Passphrase
 }
 
 // Options selects how a home is opened.
@@ -108,6 +109,10 @@ type Options struct {
 	// wait until the context ends, and in silence.
 	LockTimeout time.Duration
 	LockWaiting func(tree.LockHolder)
+	// Passphrase opens the sealed private keys the home's changes sign
+	// with (owned directories, nodes) and seals new ones. Nil: keys are
+	// not sealed.
+	Passphrase []byte
 }
 
 // The files of a home that this package owns (HEAD, log and lock are
@@ -415,6 +420,7 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 		}),
 		Keys: identity.OpenKeystore(filepath.Join(opts.Dir, keysDir)),
 		now:  opts.now(),
+		pass: opts.Passphrase,
 	}, nil
 }
 

@@ -25,7 +25,7 @@ import (
 //	ac-add DIR           PutTree with prune, over a directory that is
 //	                     there, one that was deleted and one that never was
 //	ac-delete            Delete, of a file or a directory
-//	(a rename)           Apply of a put and a delete, as one batch
+//	(a move)             Move, of a file or a directory, as one batch
 //	ac-restore           PutTree without prune, from an earlier root
 //	ac-merge, -merge-all Merge (the command then Puts the merged directory
 //	                     at DEST, which is the root here)
@@ -106,9 +106,10 @@ func (w *world) supersede(r int, path string) {
 
 // tolerated reports whether a change failed for a reason a user can
 // meet: a file where a directory is wanted, a missing path, someone
-// else's owned directory.
+// else's owned directory, a move onto a name that is taken or into
+// itself.
 func tolerated(err error) bool {
-	for _, k := range []acerr.Kind{acerr.NotDir, acerr.IsDir, acerr.NotExist, acerr.Permission} {
+	for _, k := range []acerr.Kind{acerr.NotDir, acerr.IsDir, acerr.NotExist, acerr.Permission, acerr.Exist, acerr.Invalid} {
 		if acerr.Is(k, err) {
 			return true
 		}
@@ -145,18 +146,14 @@ func (w *world) step(t *rapid.T) {
 		if c, err = tr.Delete(ctx, w.roots[r], path); err == nil {
 			w.supersede(r, path)
 		}
-	case op == 6: // rename a file: one batch of a put and a delete
-		to := strings.TrimPrefix(rapid.SampledFrom(lawDirs).Draw(t, "to dir")+"/"+rapid.SampledFrom(lawNames).Draw(t, "to"), "/")
-		e, lerr := tr.Lookup(ctx, w.roots[r], path)
-		if lerr != nil || e.Kind != schema.KindFile || to == path {
-			return
+	case op == 6: // move a file or a directory, as one batch (tree.Move)
+		if rapid.Bool().Draw(t, "move whole dir") && dir != "" {
+			path = dir
 		}
-		ops := []tree.Op{{Kind: tree.OpPut, Path: to, Entry: e}, {Kind: tree.OpDelete, Path: path}}
-		if c, err = tr.Apply(ctx, w.roots[r], ops); err == nil {
-			w.supersede(r, path)
-			w.supersede(r, to)
-			w.seen[r][len(w.writes)] = true
-			w.writes = append(w.writes, write{to, e.Target})
+		to := strings.TrimPrefix(rapid.SampledFrom(lawDirs).Draw(t, "to dir")+"/"+rapid.SampledFrom(lawNames).Draw(t, "to"), "/")
+		old := w.roots[r]
+		if c, err = tr.Move(ctx, old, path, to); err == nil {
+			w.record(t, r, old, c, nil)
 		}
 	case op == 7: // add a whole directory, as ac-add of a folder does
 		c, err = w.putDir(t, r)

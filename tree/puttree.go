@@ -45,9 +45,47 @@ type Source struct {
 // At path itself a kind is not changed: a directory src where a file is,
 // or the other way round, is refused as Put refuses it.
 func (t *Tree) PutTree(ctx context.Context, root cid.Cid, path string, src *Source, prune bool) (cid.Cid, error) {
+	ops, err := t.treeOps(ctx, root, path, src, prune)
+	if err != nil {
+		return cid.Undef, err
+	}
+	return t.Apply(ctx, root, ops)
+}
+
+// Move moves the entry at src to dst, where nothing is shown, as one
+// batch of the file-by-file changes: a file is put at dst with its
+// content, mode and mtime, a directory is put there as PutTree would put
+// a copy of it, and src is deleted. The versions at dst continue what dst
+// held (a tombstone, say), so a move is what a user moving the files one
+// by one would make; a concurrent edit of the old place by another
+// replica stays there, as an edit beats a delete.
+func (t *Tree) Move(ctx context.Context, root cid.Cid, src, dst string) (cid.Cid, error) {
+	const op = "tree.Move"
+	if src == dst || strings.HasPrefix(dst+"/", src+"/") {
+		return cid.Undef, wrap(op, src, fail(acerr.Invalid, "%s cannot move into itself", src))
+	}
+	if _, err := t.Lookup(ctx, root, dst); err == nil {
+		return cid.Undef, wrap(op, dst, fail(acerr.Exist, "%s is there already", dst))
+	} else if !acerr.Is(acerr.NotExist, err) {
+		return cid.Undef, err
+	}
+	s, err := t.SourceOf(ctx, root, src)
+	if err != nil {
+		return cid.Undef, err
+	}
+	s.Entry.Name = dst[strings.LastIndexByte(dst, '/')+1:]
+	ops, err := t.treeOps(ctx, root, dst, s, true)
+	if err != nil {
+		return cid.Undef, err
+	}
+	return t.Apply(ctx, root, append(ops, Op{Kind: OpDelete, Path: src}))
+}
+
+// treeOps returns the ops that make the entry at path what src is.
+func (t *Tree) treeOps(ctx context.Context, root cid.Cid, path string, src *Source, prune bool) ([]Op, error) {
 	const op = "tree.PutTree"
 	if _, err := t.mutablePath(path); err != nil {
-		return cid.Undef, wrap(op, path, err)
+		return nil, wrap(op, path, err)
 	}
 	var ops []Op
 	cur, err := t.Lookup(ctx, root, path)
@@ -61,12 +99,9 @@ func (t *Tree) PutTree(ctx context.Context, root cid.Cid, path string, src *Sour
 		// Nothing shown there, or a path Apply refuses as Put does.
 		ops, err = t.sourceOps(ctx, ops, path, nil, src, prune)
 	default:
-		return cid.Undef, err
+		return nil, err
 	}
-	if err != nil {
-		return cid.Undef, err
-	}
-	return t.Apply(ctx, root, ops)
+	return ops, err
 }
 
 // sourceOps appends to ops the changes that make the entry at path, cur

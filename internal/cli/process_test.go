@@ -578,7 +578,8 @@ func TestGetKeepsModesAndTimes(t *testing.T) {
 	ac(t, home, nil, "ac-add", src, "root/src")
 	out := filepath.Join(t.TempDir(), "out")
 	ac(t, home, nil, "ac-get", "root/src", out)
-	umask := processUmask()
+	umask := os.FileMode(syscall.Umask(0))
+	syscall.Umask(int(umask))
 	check := func(name string) {
 		want, _ := os.Stat(filepath.Join(src, name))
 		got, err := os.Stat(filepath.Join(out, name))

@@ -1,0 +1,222 @@
+package home
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/localfs"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
+	"github.com/ipfs/go-cid"
+)
+
+// The use-cases that change a home's filesystem. Each is one change of
+// HEAD (Update), computed from the HEAD it replaces; the command it is
+// recorded as in the log is the caller's (the commands record their own
+// name and arguments), or the use-case's name when empty.
+
+// CleanPath cleans a path in the tree database as a user gives it:
+// leading and trailing slashes are dropped; ".", ".." and empty
+// components are refused rather than resolved, so a path always names
+// what it says.
+func CleanPath(p string) (string, error) {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return "", nil
+	}
+	for _, c := range strings.Split(p, "/") {
+		if err := schema.ValidName(c); err != nil {
+			return "", acerr.E("path", p, acerr.Invalid, err)
+		}
+	}
+	return p, nil
+}
+
+// InRoot reports whether p is root/ or a path under it: the filesystem,
+// where files are added, restored and merged into.
+func InRoot(p string) bool { return p == Root || strings.HasPrefix(p, Root+"/") }
+
+// topLevel reports whether p is one of the top-level directories of the
+// tree database, which are never deleted.
+func topLevel(p string) bool {
+	switch p {
+	case "", Root, Identities, Friends, Aliases, Nodes:
+		return true
+	}
+	return false
+}
+
+func command(c, dflt string) string {
+	if c == "" {
+		return dflt
+	}
+	return c
+}
+
+// writer returns the tree that changes this home: this replica, owned
+// directories signed with the home's keys.
+func (h *Home) writer() *tree.Tree {
+	return tree.New(h.Store, h.TreeConfig(cid.Undef, h.Signer(h.pass)))
+}
+
+// AddOptions are the options of AddLocal. The zero value is usable.
+type AddOptions struct {
+	Command string // what the log records; empty: "add DEST"
+	// Workers, Progress and Skipped are localfs.ImportConfig's.
+	Workers  int
+	Progress *localfs.Progress
+	Skipped  func(path, why string)
+}
+
+// Added is what AddLocal added.
+type Added struct {
+	Entry   schema.Entry // the entry at DEST afterwards
+	Files   int64        // files read
+	Bytes   int64        // bytes read
+	Changed bool         // whether HEAD moved: false when nothing differed
+}
+
+// AddLocal imports the local file or directory src into the tree at
+// dest, a path under root/. A directory added where one is (or was)
+// changes it as the file-by-file changes would (tree.PutTree, with what
+// src no longer holds deleted); a file replaces a file; another kind at
+// dest must be deleted first.
+func (h *Home) AddLocal(ctx context.Context, src, dest string, o AddOptions) (Added, error) {
+	const op = "add"
+	if !strings.HasPrefix(dest, Root+"/") {
+		return Added{}, acerr.E(op, dest, acerr.Invalid, errors.New("a destination is a path under root/, such as root/projects/NAME"))
+	}
+	progress := o.Progress
+	if progress == nil {
+		progress = &localfs.Progress{}
+	}
+	s, err := localfs.Import(ctx, h.Store, src, localfs.ImportConfig{Workers: o.Workers, Progress: progress, Skipped: o.Skipped})
+	if err != nil {
+		return Added{}, err
+	}
+	t := h.writer()
+	var before cid.Cid
+	head, err := h.Update(ctx, command(o.Command, "add "+dest), func(old cid.Cid) (cid.Cid, error) {
+		before = old
+		return t.PutTree(ctx, old, dest, s, true)
+	})
+	if err != nil {
+		return Added{}, err
+	}
+	e, err := t.Lookup(ctx, head, dest)
+	if err != nil {
+		return Added{}, err
+	}
+	return Added{Entry: e, Files: progress.Files.Load(), Bytes: progress.Bytes.Load(), Changed: !head.Equals(before)}, nil
+}
+
+// GetLocal exports the file or directory at p to the local path dest, as
+// localfs.Export does, from the current HEAD.
+func (h *Home) GetLocal(ctx context.Context, p, dest string, cfg localfs.ExportConfig) error {
+	head, err := h.Get()
+	if err != nil {
+		return err
+	}
+	return localfs.Export(ctx, h.Tree(cid.Undef), h.Store, head, p, dest, cfg)
+}
+
+// Delete deletes the entry at p: in a shared directory a tombstone, so
+// that the deletion reaches friends when they merge. The top-level
+// directories (root, identities, friends, aliases, nodes) are never
+// deleted.
+func (h *Home) Delete(ctx context.Context, p, cmd string) error {
+	if topLevel(p) {
+		return acerr.E("delete", p, acerr.Permission, errors.New("the top-level directories cannot be deleted"))
+	}
+	t := h.writer()
+	_, err := h.Update(ctx, command(cmd, "delete "+p), func(old cid.Cid) (cid.Cid, error) {
+		return t.Delete(ctx, old, p)
+	})
+	return err
+}
+
+// Put sets the entry at p, a path under root/, as tree.Put does.
+func (h *Home) Put(ctx context.Context, p string, e schema.Entry, cmd string) error {
+	if !strings.HasPrefix(p, Root+"/") {
+		return acerr.E("put", p, acerr.Invalid, errors.New("only paths under root/ are put"))
+	}
+	t := h.writer()
+	_, err := h.Update(ctx, command(cmd, "put "+p), func(old cid.Cid) (cid.Cid, error) {
+		return t.Put(ctx, old, p, e)
+	})
+	return err
+}
+
+// Move moves the entry at src to dst, both under root/, as tree.Move
+// does: one change, the entry's versions going along.
+func (h *Home) Move(ctx context.Context, src, dst, cmd string) error {
+	if !strings.HasPrefix(src, Root+"/") || !strings.HasPrefix(dst, Root+"/") {
+		return acerr.E("move", src, acerr.Invalid, errors.New("only paths under root/ are moved"))
+	}
+	t := h.writer()
+	_, err := h.Update(ctx, command(cmd, "move "+src+" "+dst), func(old cid.Cid) (cid.Cid, error) {
+		return t.Move(ctx, old, src, dst)
+	})
+	return err
+}
+
+// Restored is what Restore put back.
+type Restored struct {
+	Entries int  // files and directories put back, the path itself included
+	Changed bool // whether HEAD moved
+}
+
+// Restore brings back p, a path under root/, as it was in the tree
+// database at root then, as new changes that win over what they undo
+// (tree.PutTree without deleting: what is at p now and was not then
+// stays).
+func (h *Home) Restore(ctx context.Context, p string, then cid.Cid, cmd string) (Restored, error) {
+	if !InRoot(p) || p == Root {
+		return Restored{}, acerr.E("restore", p, acerr.Invalid, fmt.Errorf("only paths under %s/ can be restored", Root))
+	}
+	t := h.writer()
+	src, err := t.SourceOf(ctx, then, p)
+	if err != nil {
+		return Restored{}, acerr.E("restore", p, acerr.KindOf(err), fmt.Errorf("not there at %s: %w", then, err))
+	}
+	var before cid.Cid
+	head, err := h.Update(ctx, command(cmd, "restore "+p), func(old cid.Cid) (cid.Cid, error) {
+		before = old
+		return t.PutTree(ctx, old, p, src, false)
+	})
+	if err != nil {
+		return Restored{}, err
+	}
+	return Restored{Entries: countSource(src), Changed: !head.Equals(before)}, nil
+}
+
+// countSource returns how many files and directories src holds, itself
+// included.
+func countSource(src *tree.Source) int {
+	n := 1
+	for _, c := range src.Children {
+		n += countSource(c)
+	}
+	return n
+}
+
+// Before returns the root of the tree database before the change that
+// log entry n made (1 is the newest).
+func (h *Home) Before(n int) (cid.Cid, error) {
+	log, err := h.Head.Log()
+	if err != nil {
+		return cid.Undef, err
+	}
+	switch {
+	case n < 1:
+		return cid.Undef, acerr.E("log", "", acerr.Invalid, fmt.Errorf("entry %d: entries are numbered from 1, the newest", n))
+	case n > len(log):
+		return cid.Undef, acerr.E("log", "", acerr.NotExist, fmt.Errorf("entry %d: the log has %d entries", n, len(log)))
+	case !log[n-1].Old.Defined():
+		return cid.Undef, acerr.E("log", "", acerr.NotExist, fmt.Errorf("entry %d: nothing was there before that change", n))
+	}
+	return log[n-1].Old, nil
+}

@@ -1,0 +1,429 @@
+package localfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
+	"github.com/ipfs/go-cid"
+)
+
+type dirTime struct {
+	path  string
+	mtime time.Time
+}
+
+// ExportConfig says how Export works. Zero values: one fetcher and one
+// writer per CPU.
+type ExportConfig struct {
+	Fetchers int // files fetched (and checked) ahead at a time
+	Writers  int // directories written at a time
+}
+
+// Export writes the entry at p (a file or directory) of the tree at root
+// to the local path dest, byte-identical, with modification times: inside
+// dest, under the entry's name, if dest is an existing directory.
+// Existing files are never overwritten. Modes are kept as cp without -p
+// keeps them: each entry's permission bits less the umask's; setuid,
+// setgid and sticky bits are never set; directories keep their owner's
+// rwx, so that the export can be read and removed. A file that could not
+// be written whole is removed. Every block read is checked, and a file's
+// length against its entry's (tree.Open). store is t's store.
+func Export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, root cid.Cid, p, dest string, cfg ExportConfig) error {
+	n := runtime.GOMAXPROCS(0)
+	if cfg.Fetchers <= 0 {
+		cfg.Fetchers = n
+	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = n
+	}
+	return export(ctx, t, store, root, p, dest, cfg.Fetchers, cfg.Writers)
+}
+
+// export writes the entry at p under head to dest. Up to fetchers
+// goroutines fetch files (which the store checks) ahead of writers
+// goroutines, each of which creates the files of whole directories in walk
+// order. Two writers never share a directory: ext4 creates the files of
+// one directory one at a time. When ext4 is slow at creating files (for
+// half a minute or more after many were deleted) its time goes to the
+// CPU, and two writers on two cores take 40% off it; when it is fast
+// they cost nothing over one.
+func export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, head cid.Cid, p, dest string, fetchers, writers int) error {
+	umask := processUmask() // before any goroutine creates a file
+	ent, err := t.Lookup(ctx, head, p)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
+		name := ent.Name
+		if p == "" {
+			name = "archivecache"
+		}
+		dest = filepath.Join(dest, name)
+	}
+	switch ent.Kind {
+	case schema.KindFile:
+		return writeFile(ctx, t, dest, ent, umask)
+	case schema.KindDirectory:
+	default:
+		return acerr.E("get", p, acerr.Invalid, fmt.Errorf("is %s: only files and directories can be exported", ent.Kind))
+	}
+	if err := os.Mkdir(dest, 0o700); err != nil {
+		return acerr.E("get", dest, FSKind(err), err)
+	}
+	dirs := []dirTime{{dest, time.Unix(0, ent.Mtime)}}
+	modes := map[string]os.FileMode{dest: dirMode(ent, umask)}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	x := newExporter(ctx, t, store, fetchers, writers, umask)
+	prefix := p + "/"
+	if p == "" {
+		prefix = ""
+	}
+	walkErr := t.Walk(ctx, head, p, func(path string, e schema.Entry) error {
+		local := filepath.Join(dest, filepath.FromSlash(strings.TrimPrefix(path, prefix)))
+		switch e.Kind {
+		case schema.KindDirectory:
+			if err := os.Mkdir(local, 0o700); err != nil {
+				return acerr.E("get", local, FSKind(err), err)
+			}
+			dirs = append(dirs, dirTime{local, time.Unix(0, e.Mtime)})
+			modes[local] = dirMode(e, umask)
+		case schema.KindFile:
+			return x.add(local, e)
+		}
+		return nil
+	})
+	if err := x.finish(); err != nil {
+		return err
+	}
+	if walkErr != nil {
+		return walkErr
+	}
+	// Directory times and modes last, deepest first, so writing files
+	// does not change them again.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		d := dirs[i]
+		if err := os.Chmod(d.path, modes[d.path]); err != nil {
+			return acerr.E("get", d.path, acerr.IO, err)
+		}
+		if err := os.Chtimes(d.path, d.mtime, d.mtime); err != nil {
+			return acerr.E("get", d.path, acerr.IO, err)
+		}
+	}
+	return nil
+}
+
+// fileMode is the mode of the file ac-get writes for entry e: e's
+// permission bits (0644 if it has none) less the umask's, as cp without
+// -p would give. Setuid, setgid and sticky bits are dropped: whoever
+// wrote the entry, they are not to be trusted with them.
+func fileMode(e schema.Entry, umask os.FileMode) os.FileMode {
+	m := os.FileMode(e.Mode) & os.ModePerm
+	if e.Mode == 0 {
+		m = 0o644
+	}
+	return m &^ umask
+}
+
+// dirMode is fileMode for a directory (0755 if it has no mode), which
+// keeps the owner's rwx so that the export can be read and removed.
+func dirMode(e schema.Entry, umask os.FileMode) os.FileMode {
+	m := os.FileMode(e.Mode)&os.ModePerm | 0o700
+	if e.Mode == 0 {
+		m = 0o755
+	}
+	return m &^ umask
+}
+
+// parseUmask reads the umask from the text of /proc/self/status, whose
+// line "Umask:\t0022" Linux shows since 4.7.
+func parseUmask(status []byte) (os.FileMode, bool) {
+	for line := range strings.Lines(string(status)) {
+		v, ok := strings.CutPrefix(line, "Umask:")
+		if !ok {
+			continue
+		}
+		m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+		if err != nil || m > 0o777 {
+			return 0, false
+		}
+		return os.FileMode(m), true
+	}
+	return 0, false
+}
+
+// FSKind is the acerr kind of an error of the local file system.
+func FSKind(err error) acerr.Kind {
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return acerr.Exist
+	case errors.Is(err, fs.ErrNotExist):
+		return acerr.NotExist
+	case errors.Is(err, fs.ErrPermission):
+		return acerr.Permission
+	}
+	return acerr.IO
+}
+
+// writeFile exports the file entry e to the new local file dest.
+func writeFile(ctx context.Context, t *tree.Tree, dest string, e schema.Entry, umask os.FileMode) error {
+	src, err := t.Open(ctx, e)
+	if err != nil {
+		return acerr.E("get", dest, acerr.Other, err)
+	}
+	defer src.Close()
+	return writeLocal(dest, e, umask, nil, src)
+}
+
+// writeLocal creates dest, which must not exist, with the bytes of data,
+// or if data is nil those read from src, and gives it e's mtime and the
+// mode fileMode gives. A file that could not be written whole is removed.
+func writeLocal(dest string, e schema.Entry, umask os.FileMode, data []byte, src io.Reader) error {
+	err := createFile(dest, fileMode(e, umask), time.Unix(0, e.Mtime), data, src)
+	if err == nil {
+		return nil
+	}
+	// A failure of the store reading src keeps its own kind.
+	kind := acerr.Other
+	if _, fromStore := errors.AsType[*acerr.Error](err); !fromStore {
+		kind = FSKind(err)
+	}
+	return acerr.E("get", dest, kind, err)
+}
+
+// prefetchMax is the largest file an exporter reads whole into memory
+// ahead of its writer: one chunk, which is stored as a single block.
+// Larger files are opened ahead (their root block fetched and checked)
+// and streamed by the writer, with the File's own read-ahead.
+const prefetchMax = ipfsstore.ChunkSize
+
+// Files go from the fetchers to the writer in batches, so that a tree of
+// small files costs a hand-over between goroutines per batch rather than
+// per file. A batch is closed at batchFiles files or batchBytes bytes, and
+// at most exportWindow batches are between the fetchers and the writer,
+// which bounds the memory held to about 16 MiB.
+const (
+	batchFiles   = 32
+	batchBytes   = 2 << 20
+	exportWindow = 8
+)
+
+// exportJob is one file on its way from the store to the local disk.
+type exportJob struct {
+	dest string
+	e    schema.Entry
+	src  ipfsstore.File
+	data []byte
+	err  error
+}
+
+// exportBatch is files of one directory, fetched by one fetcher and then
+// written in order by one writer.
+type exportBatch struct {
+	dir   string // the local directory of the files
+	jobs  []exportJob
+	bytes uint64
+	done  chan struct{} // closed by the fetcher when every job is fetched
+}
+
+// An exporter writes files by writer goroutines, each taking whole
+// directories and writing their files in the order they were added, while
+// fetchers read (and the store checks) the next ones.
+type exporter struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	store  ipfsstore.Store
+	tree   *tree.Tree
+	umask  os.FileMode         // the process's, read once
+	cur    *exportBatch        // being filled by add
+	last   string              // the directory of the last batch sent
+	dirs   int                 // directories begun so far
+	fetch  chan *exportBatch   // to the fetchers
+	write  []chan *exportBatch // to each writer, in order
+	fwg    sync.WaitGroup      // the fetchers
+	wwg    sync.WaitGroup      // the writers
+	errMu  sync.Mutex
+	err    error // the first error
+}
+
+func newExporter(ctx context.Context, t *tree.Tree, store ipfsstore.Store, fetchers, writers int, umask os.FileMode) *exporter {
+	ctx, cancel := context.WithCancel(ctx)
+	writers = max(writers, 1)
+	window := max(exportWindow/writers, 2)
+	x := &exporter{
+		ctx:    ctx,
+		cancel: cancel,
+		store:  store,
+		tree:   t,
+		umask:  umask,
+		// Every batch in fetch is also in a write channel or being
+		// written, so fetch never fills.
+		fetch: make(chan *exportBatch, writers*window+1),
+		write: make([]chan *exportBatch, writers),
+	}
+	for range max(fetchers, 1) {
+		x.fwg.Go(x.fetcher)
+	}
+	for i := range x.write {
+		x.write[i] = make(chan *exportBatch, window)
+		x.wwg.Go(func() { x.writer(x.write[i]) })
+	}
+	return x
+}
+
+// add queues the file entry e for export to dest. It blocks while the
+// window is full, and fails once the export has failed.
+func (x *exporter) add(dest string, e schema.Entry) error {
+	dir := filepath.Dir(dest)
+	if x.cur != nil && x.cur.dir != dir {
+		if err := x.send(); err != nil {
+			return err
+		}
+	}
+	if x.cur == nil {
+		x.cur = &exportBatch{dir: dir, jobs: make([]exportJob, 0, batchFiles), done: make(chan struct{})}
+	}
+	b := x.cur
+	b.jobs = append(b.jobs, exportJob{dest: dest, e: e})
+	b.bytes += min(e.Size, prefetchMax)
+	if len(b.jobs) < batchFiles && b.bytes < batchBytes {
+		return nil
+	}
+	return x.send()
+}
+
+// send hands the batch being filled to a fetcher and to the writer of its
+// directory. The directories are dealt out to the writers in turn, so
+// that no two write in one directory at once: ext4 creates files in one
+// directory one at a time.
+func (x *exporter) send() error {
+	b := x.cur
+	x.cur = nil
+	if x.last != b.dir {
+		x.dirs++
+		x.last = b.dir
+	}
+	select {
+	case x.write[x.dirs%len(x.write)] <- b:
+	case <-x.ctx.Done():
+		return x.ctx.Err()
+	}
+	x.fetch <- b
+	return nil
+}
+
+// finish waits for every queued file and returns the first error.
+func (x *exporter) finish() error {
+	if x.cur != nil {
+		x.send()
+	}
+	for _, w := range x.write {
+		close(w)
+	}
+	close(x.fetch)
+	x.wwg.Wait()
+	x.fwg.Wait()
+	x.cancel()
+	return x.err
+}
+
+// fail records err as the export's error if it is the first, and stops
+// the export.
+func (x *exporter) fail(err error) {
+	x.errMu.Lock()
+	defer x.errMu.Unlock()
+	if x.err == nil {
+		x.err = err
+		x.cancel()
+	}
+}
+
+// failed reports whether the export has failed.
+func (x *exporter) failed() bool {
+	x.errMu.Lock()
+	defer x.errMu.Unlock()
+	return x.err != nil
+}
+
+func (x *exporter) fetcher() {
+	for b := range x.fetch {
+		for i := range b.jobs {
+			j := &b.jobs[i]
+			if j.err = x.ctx.Err(); j.err == nil {
+				j.err = x.fetchFile(j)
+			}
+			if j.err != nil {
+				j.err = acerr.E("get", j.dest, acerr.Other, j.err)
+			}
+		}
+		close(b.done)
+	}
+}
+
+// fetchFile reads the file of j whole into j.data if it is small, and
+// otherwise opens it as j.src for the writer to stream.
+func (x *exporter) fetchFile(j *exportJob) error {
+	if j.e.Target.Type() == cid.Raw {
+		// A file of one chunk is a raw block, whose bytes are the file's.
+		data, err := x.store.Get(x.ctx, j.e.Target)
+		if err != nil {
+			return err
+		}
+		if err := tree.CheckSize(j.e, uint64(len(data))); err != nil {
+			return err
+		}
+		if data == nil {
+			data = []byte{} // an empty file is still written from data
+		}
+		j.data = data
+		return nil
+	}
+	src, err := x.tree.Open(x.ctx, j.e)
+	if err != nil {
+		return err
+	}
+	if src.Size() > prefetchMax {
+		j.src = src
+		return nil
+	}
+	defer src.Close()
+	j.data = make([]byte, src.Size())
+	_, err = io.ReadFull(src, j.data)
+	return err
+}
+
+// writer writes the batches it is given in order. After the first error
+// of the export it only waits for, and closes, the rest.
+func (x *exporter) writer(batches <-chan *exportBatch) {
+	for b := range batches {
+		<-b.done
+		for i := range b.jobs {
+			j := &b.jobs[i]
+			err := j.err
+			if err == nil && !x.failed() {
+				err = writeLocal(j.dest, j.e, x.umask, j.data, j.src)
+			}
+			if j.src != nil {
+				j.src.Close()
+			}
+			if err != nil {
+				x.fail(err)
+			}
+		}
+	}
+}
