@@ -129,7 +129,11 @@ func (h *Home) GetLocal(ctx context.Context, p, dest string, cfg localfs.ExportC
 // deleted.
 func (h *Home) Delete(ctx context.Context, p, cmd string) error {
 	if topLevel(p) {
-		return acerr.E("delete", p, acerr.Permission, errors.New("the top-level directories cannot be deleted"))
+		name := p
+		if name == "" {
+			name = "/" // the tree database itself
+		}
+		return acerr.E("delete", name, acerr.Permission, errors.New("the top-level directories cannot be deleted"))
 	}
 	t := h.writer()
 	_, err := h.Update(ctx, command(cmd, "delete "+p), func(old cid.Cid) (cid.Cid, error) {
@@ -212,11 +216,11 @@ func (h *Home) Before(n int) (cid.Cid, error) {
 	}
 	switch {
 	case n < 1:
-		return cid.Undef, acerr.E("log", "", acerr.Invalid, fmt.Errorf("entry %d: entries are numbered from 1, the newest", n))
+		return cid.Undef, acerr.E("log", "", acerr.Invalid, errors.New("entries are numbered from 1, the newest"))
 	case n > len(log):
-		return cid.Undef, acerr.E("log", "", acerr.NotExist, fmt.Errorf("entry %d: the log has %d entries", n, len(log)))
+		return cid.Undef, acerr.E("log", "", acerr.NotExist, fmt.Errorf("the log has %d entries", len(log)))
 	case !log[n-1].Old.Defined():
-		return cid.Undef, acerr.E("log", "", acerr.NotExist, fmt.Errorf("entry %d: nothing was there before that change", n))
+		return cid.Undef, acerr.E("log", "", acerr.NotExist, errors.New("nothing was there before that change"))
 	}
 	return log[n-1].Old, nil
 }

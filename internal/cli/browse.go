@@ -169,32 +169,27 @@ cannot be deleted.
 example:
   ac-delete root/projects/pictures`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			return func(ctx context.Context, args []string) error {
-				if err := nargs(args, 1, 1); err != nil {
-					return err
-				}
-				p, err := treePath(args[0])
-				if err != nil {
-					return err
-				}
-				switch p {
-				case "", home.Root, home.Identities, home.Friends, home.Aliases, home.Nodes:
-					return acerr.E("delete", args[0], acerr.Permission, fmt.Errorf("the top-level directories cannot be deleted"))
-				}
-				h, err := e.open(ctx)
-				if err != nil {
-					return err
-				}
-				defer h.Close()
-				_, err = h.Update(ctx, e.Name+" "+p, func(old cid.Cid) (cid.Cid, error) {
-					return h.Tree(cid.Undef).Delete(ctx, old, p)
-				})
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.Stdout, "deleted %s\n", quote(p))
-				return nil
-			}
+			return func(ctx context.Context, args []string) error { return runDelete(ctx, e, args) }
 		},
 	}
+}
+
+func runDelete(ctx context.Context, e *Env, args []string) error {
+	if err := nargs(args, 1, 1); err != nil {
+		return err
+	}
+	p, err := treePath(args[0])
+	if err != nil {
+		return err
+	}
+	h, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := h.Delete(ctx, p, e.Name+" "+p); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "deleted %s\n", quote(p))
+	return nil
 }

@@ -235,6 +235,18 @@ func (e *Env) open(ctx context.Context) (*home.Home, error) {
 	return home.Open(ctx, e.options())
 }
 
+// openSigning opens the home with the passphrase of its sealed keys: the
+// contents of passFile if given, else $AC_PASSPHRASE.
+func (e *Env) openSigning(ctx context.Context, passFile string) (*home.Home, error) {
+	pass, err := e.passphrase(passFile)
+	if err != nil {
+		return nil, err
+	}
+	o := e.options()
+	o.Passphrase = pass
+	return home.Open(ctx, o)
+}
+
 // options are the home options the flags select. A change that waits for
 // the lock says so, once, naming the holder.
 func (e *Env) options() home.Options {

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
@@ -362,62 +361,45 @@ example:
   ac-log -n 3
   ac-restore --at 2 root/forum/notes.txt`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			at := fs.String("at", "", "restore as before ac-log entry `N`, or as in root CID")
-			passFile := fs.String("passphrase-file", "", "read the passphrase of sealed keys from `file` (default $AC_PASSPHRASE)")
-			return func(ctx context.Context, args []string) error {
-				if err := nargs(args, 1, 1); err != nil {
-					return err
-				}
-				if *at == "" {
-					return usagef("--at is required")
-				}
-				p, err := treePath(args[0])
-				if err != nil {
-					return err
-				}
-				if p == "" || !strings.HasPrefix(p+"/", home.Root+"/") {
-					return acerr.E("restore", args[0], acerr.Invalid, fmt.Errorf("only paths under %s/ can be restored", home.Root))
-				}
-				pass, err := e.passphrase(*passFile)
-				if err != nil {
-					return err
-				}
-				h, err := e.open(ctx)
-				if err != nil {
-					return err
-				}
-				defer h.Close()
-				then, err := restorePoint(h, *at)
-				if err != nil {
-					return err
-				}
-				t := tree.New(h.Store, h.TreeConfig(cid.Undef, h.Signer(pass)))
-				src, err := t.SourceOf(ctx, then, p)
-				if err != nil {
-					return acerr.E("restore", p, acerr.KindOf(err), fmt.Errorf("not there at %s: %w", *at, err))
-				}
-				n := countSource(src)
-				_, err = h.Update(ctx, e.Name+" "+p, func(old cid.Cid) (cid.Cid, error) {
-					return t.PutTree(ctx, old, p, src, false)
-				})
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.Stdout, "restored %s (%d entries)\n", quote(p), n)
-				return nil
-			}
+			var o restoreOpts
+			fs.StringVar(&o.at, "at", "", "restore as before ac-log entry `N`, or as in root CID")
+			fs.StringVar(&o.passFile, "passphrase-file", "", "read the passphrase of sealed keys from `file` (default $AC_PASSPHRASE)")
+			return func(ctx context.Context, args []string) error { return runRestore(ctx, e, o, args) }
 		},
 	}
 }
 
-// countSource returns how many files and directories src holds, itself
-// included.
-func countSource(src *tree.Source) int {
-	n := 1
-	for _, c := range src.Children {
-		n += countSource(c)
+type restoreOpts struct{ at, passFile string }
+
+func runRestore(ctx context.Context, e *Env, o restoreOpts, args []string) error {
+	if err := nargs(args, 1, 1); err != nil {
+		return err
 	}
-	return n
+	if o.at == "" {
+		return usagef("--at is required")
+	}
+	p, err := treePath(args[0])
+	if err != nil {
+		return err
+	}
+	if !home.InRoot(p) || p == home.Root {
+		return acerr.E("restore", args[0], acerr.Invalid, fmt.Errorf("only paths under %s/ can be restored", home.Root))
+	}
+	h, err := e.openSigning(ctx, o.passFile)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	then, err := restorePoint(h, o.at)
+	if err != nil {
+		return err
+	}
+	r, err := h.Restore(ctx, p, then, e.Name+" "+p)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "restored %s (%d entries)\n", quote(p), r.Entries)
+	return nil
 }
 
 // restorePoint returns the root of the tree database that --at names.
@@ -429,15 +411,12 @@ func restorePoint(h *home.Home, at string) (cid.Cid, error) {
 	if _, err := fmt.Sscanf(at, "%d", &n); err != nil || n < 1 || fmt.Sprint(n) != at {
 		return cid.Undef, usagef("--at %q: want an ac-log entry number (1 is the newest) or a root CID", at)
 	}
-	log, err := h.Head.Log()
+	c, err := h.Before(n)
+	if e, ok := err.(*acerr.Error); ok && e.Op == "log" {
+		return cid.Undef, acerr.E("restore", "", e.Kind, fmt.Errorf("--at %d: %v", n, e.Err))
+	}
 	if err != nil {
 		return cid.Undef, err
 	}
-	if n > len(log) {
-		return cid.Undef, acerr.E("restore", "", acerr.NotExist, fmt.Errorf("--at %d: the log has %d entries", n, len(log)))
-	}
-	if !log[n-1].Old.Defined() {
-		return cid.Undef, acerr.E("restore", "", acerr.NotExist, fmt.Errorf("--at %d: nothing was there before that change", n))
-	}
-	return log[n-1].Old, nil
+	return c, nil
 }
