@@ -2,15 +2,12 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"sort"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
-	"github.com/archivecache/archivecache/ipfsstore"
-	"github.com/archivecache/archivecache/merge"
 	"github.com/archivecache/archivecache/policy"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
@@ -33,29 +30,46 @@ what would change and writes nothing.
 example:
   ac-merge root nodes/bafyrei.../root`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			dry := fs.Bool("dry-run", false, "print what would change, change nothing")
-			asJSON := fs.Bool("json", false, "print the changes as JSON")
-			passFile := fs.String("passphrase-file", "", "read the passphrase of sealed keys from `file` (default $AC_PASSPHRASE)")
-			return func(ctx context.Context, args []string) error {
-				if err := nargs(args, 2, 2); err != nil {
-					return err
-				}
-				dst, err := treePath(args[0])
-				if err != nil {
-					return err
-				}
-				src, err := treePath(args[1])
-				if err != nil {
-					return err
-				}
-				pass, err := e.passphrase(*passFile)
-				if err != nil {
-					return err
-				}
-				return runMerges(ctx, e, []mergeJob{{dst, src}}, *dry, *asJSON, pass)
-			}
+			var o mergeOpts
+			o.flags(fs)
+			return func(ctx context.Context, args []string) error { return runMerge(ctx, e, o, args) }
 		},
 	}
+}
+
+// mergeOpts are the flags of ac-merge and ac-merge-all.
+type mergeOpts struct {
+	dry, asJSON bool
+	passFile    string
+}
+
+func (o *mergeOpts) flags(fs *flag.FlagSet) {
+	fs.BoolVar(&o.dry, "dry-run", false, "print what would change, change nothing")
+	fs.BoolVar(&o.asJSON, "json", false, "print the changes as JSON")
+	fs.StringVar(&o.passFile, "passphrase-file", "", "read the passphrase of sealed keys from `file` (default $AC_PASSPHRASE)")
+}
+
+func runMerge(ctx context.Context, e *Env, o mergeOpts, args []string) error {
+	if err := nargs(args, 2, 2); err != nil {
+		return err
+	}
+	dst, err := treePath(args[0])
+	if err != nil {
+		return err
+	}
+	src, err := treePath(args[1])
+	if err != nil {
+		return err
+	}
+	if dst == "" {
+		return acerr.E("merge", "", acerr.Invalid, fmt.Errorf("DEST must name a directory, such as root"))
+	}
+	h, err := e.openSigning(ctx, o.passFile)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return mergeJobs(ctx, e, h, []home.MergeJob{{Dst: dst, Src: src}}, o, e.Name+" "+dst+" "+src)
 }
 
 func cmdMergeAll() *command {
@@ -70,176 +84,59 @@ with a line on stderr.
 example:
   ac-merge-all`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			dry := fs.Bool("dry-run", false, "print what would change, change nothing")
-			asJSON := fs.Bool("json", false, "print the changes as JSON")
-			passFile := fs.String("passphrase-file", "", "read the passphrase of sealed keys from `file` (default $AC_PASSPHRASE)")
-			return func(ctx context.Context, args []string) error {
-				if err := nargs(args, 0, 0); err != nil {
-					return err
-				}
-				pass, err := e.passphrase(*passFile)
-				if err != nil {
-					return err
-				}
-				jobs, err := friendsNodes(ctx, e)
-				if err != nil {
-					return err
-				}
-				if len(jobs) == 0 {
-					fmt.Fprintln(e.Stderr, "ac-merge-all: no friends' nodes to merge (take one in with ac-node add)")
-					return nil
-				}
-				return runMerges(ctx, e, jobs, *dry, *asJSON, pass)
-			}
+			var o mergeOpts
+			o.flags(fs)
+			return func(ctx context.Context, args []string) error { return runMergeAll(ctx, e, o, args) }
 		},
 	}
 }
 
-// friendsNodes returns the jobs that merge each friend's node under
-// nodes/ into root. A node whose owner is not a friend is skipped, with
-// a line on stderr.
-func friendsNodes(ctx context.Context, e *Env) ([]mergeJob, error) {
-	h, head, err := openHead(ctx, e)
+func runMergeAll(ctx context.Context, e *Env, o mergeOpts, args []string) error {
+	if err := nargs(args, 0, 0); err != nil {
+		return err
+	}
+	h, err := e.openSigning(ctx, o.passFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer h.Close()
-	nodes, err := h.Tree(cid.Undef).List(ctx, head, home.Nodes)
+	jobs, skipped, err := h.FriendsNodes(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	trust := h.Trust(head)
-	var jobs []mergeJob
-	for _, n := range nodes {
-		if n.Kind != schema.KindNode {
-			continue
-		}
-		p := home.Nodes + "/" + n.Name
-		if err := trustedNode(ctx, h, trust, p, n.Target); errors.Is(err, policy.ErrNotFriend) {
-			fmt.Fprintf(e.Stderr, "%s: skipping %s: %s\n", e.Name, quote(p), oneLine(errors.Unwrap(err).Error()))
-			continue
-		} else if err != nil {
-			return nil, err
-		}
-		jobs = append(jobs, mergeJob{home.Root, p + "/root"})
+	for _, s := range skipped {
+		fmt.Fprintf(e.Stderr, "%s: skipping %s: published by %s, who is not a friend (nor one of my identities)\n", e.Name, quote(s.Path), short(s.Owner))
 	}
-	return jobs, nil
+	if len(jobs) == 0 {
+		fmt.Fprintln(e.Stderr, "ac-merge-all: no friends' nodes to merge (take one in with ac-node add)")
+		return nil
+	}
+	return mergeJobs(ctx, e, h, jobs, o, e.Name)
 }
 
-// mergeJob merges the directory at src into the one at dst.
-type mergeJob struct{ dst, src string }
+// mergeJobs runs the jobs as one change (or a dry run) and prints what
+// they changed and met.
+func mergeJobs(ctx context.Context, e *Env, h *home.Home, jobs []home.MergeJob, o mergeOpts, command string) error {
+	res, err := h.Merge(ctx, jobs, home.MergeOptions{DryRun: o.dry, Command: command})
+	if err != nil {
+		return err
+	}
+	for _, f := range res.Forks {
+		fmt.Fprintf(e.Stderr, "%s: %s: fork of %s's directory at seq %d: kept %s, dropped %s\n", e.Name,
+			quote(f.Path), policy.Short(f.Owner), f.Seq, policy.Short(f.Kept), policy.Short(f.Dropped))
+	}
+	for _, k := range res.Kept {
+		fmt.Fprintf(e.Stderr, "%s: %s: kept %s's owned directory: a change without %s's signature cannot replace it\n", e.Name,
+			quote(k.Path), policy.Short(k.Owner), policy.Short(k.Owner))
+	}
+	return printChanges(e, res.Changes, o.asJSON)
+}
 
 type changeJSON struct {
 	Path string `json:"path"`
 	What string `json:"what"`
 	Old  string `json:"old,omitempty"`
 	New  string `json:"new,omitempty"`
-}
-
-// runMerges runs the jobs in order, as one change of HEAD (or, dry, on
-// an overlay of the store that is dropped), and prints the changes.
-func runMerges(ctx context.Context, e *Env, jobs []mergeJob, dry, asJSON bool, pass []byte) error {
-	h, err := e.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	var changes []tree.Change
-	var notes []string
-	do := func(st ipfsstore.Store, old cid.Cid) (cid.Cid, error) {
-		changes, notes = nil, nil
-		signer := h.Signer(pass)
-		t := tree.New(st, h.TreeConfig(cid.Undef, signer))
-		m := merge.New(merge.Config{Store: st, Tree: h.TreeConfig(cid.Undef, nil), Resolver: h.Trust(old), Signer: signer})
-		head := old
-		for _, j := range jobs {
-			if err := checkSource(ctx, h, t, head, j.src); err != nil {
-				return cid.Undef, err
-			}
-			next, ch, rep, err := mergeOne(ctx, t, m, head, j)
-			if err != nil {
-				return cid.Undef, err
-			}
-			head = next
-			changes = append(changes, ch...)
-			for _, f := range rep.Forks {
-				notes = append(notes, fmt.Sprintf("%s: fork of %s's directory at seq %d: kept %s, dropped %s",
-					entryPath(j.dst, f.Path), policy.Short(f.Owner), f.Seq, policy.Short(f.Kept), policy.Short(f.Dropped)))
-			}
-			for _, k := range rep.Kept {
-				notes = append(notes, fmt.Sprintf("%s: kept %s's owned directory: a change without %s's signature cannot replace it",
-					entryPath(j.dst, k.Path), policy.Short(k.Owner), policy.Short(k.Owner)))
-			}
-		}
-		return head, nil
-	}
-	if dry {
-		o := ipfsstore.NewOverlay(h.Store)
-		defer o.Close()
-		head, err := h.Get()
-		if err != nil {
-			return err
-		}
-		if _, err := do(o, head); err != nil {
-			return err
-		}
-	} else {
-		command := e.Name
-		if len(jobs) == 1 {
-			command += " " + jobs[0].dst + " " + jobs[0].src
-		}
-		if _, err := h.Update(ctx, command, func(old cid.Cid) (cid.Cid, error) { return do(h.Store, old) }); err != nil {
-			return err
-		}
-	}
-	for _, n := range notes {
-		fmt.Fprintf(e.Stderr, "%s: %s\n", e.Name, oneLine(n))
-	}
-	return printChanges(e, changes, asJSON)
-}
-
-// mergeOne merges j.src into j.dst under head and returns the new head
-// and the changes to j.dst.
-func mergeOne(ctx context.Context, t *tree.Tree, m *merge.Merger, head cid.Cid, j mergeJob) (cid.Cid, []tree.Change, *merge.Report, error) {
-	dirAt := func(p string) (schema.Entry, error) {
-		en, err := t.Lookup(ctx, head, p)
-		if err != nil {
-			return en, err
-		}
-		if en.Kind != schema.KindDirectory {
-			return en, acerr.E("merge", p, acerr.NotDir, fmt.Errorf("is %s", en.Kind))
-		}
-		return en, nil
-	}
-	if j.dst == "" {
-		return cid.Undef, nil, nil, acerr.E("merge", "", acerr.Invalid, fmt.Errorf("DEST must name a directory, such as root"))
-	}
-	de, err := dirAt(j.dst)
-	if err != nil {
-		return cid.Undef, nil, nil, err
-	}
-	se, err := dirAt(j.src)
-	if err != nil {
-		return cid.Undef, nil, nil, err
-	}
-	merged, rep, err := m.Merge(ctx, de.Target, se.Target)
-	if err != nil {
-		return cid.Undef, nil, nil, acerr.E("ac-merge", j.src, acerr.KindOf(err), err)
-	}
-	if merged.Equals(de.Target) {
-		return head, nil, rep, nil
-	}
-	var changes []tree.Change
-	err = t.Changes(ctx, de.Target, merged, func(c tree.Change) error {
-		c.Path = entryPath(j.dst, c.Path)
-		changes = append(changes, c)
-		return nil
-	})
-	if err != nil {
-		return cid.Undef, nil, nil, err
-	}
-	next, err := t.Put(ctx, head, j.dst, schema.Entry{Kind: schema.KindDirectory, Target: merged, Mode: de.Mode})
-	return next, changes, rep, err
 }
 
 func entryPath(dir, name string) string {

@@ -12,7 +12,6 @@ import (
 	"github.com/archivecache/archivecache/message"
 	"github.com/archivecache/archivecache/policy"
 	"github.com/archivecache/archivecache/schema"
-	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
 )
 
@@ -226,49 +225,5 @@ func nodeAdd(ctx context.Context, e *Env) error {
 		return nil
 	}
 	fmt.Fprintf(e.Stdout, "%s: %s seq %d root %s\n", p, owner, in.Seq, in.Root)
-	return nil
-}
-
-// trustedNode checks that the node_v1 at p, n, was published by a friend
-// or by me: the rest of what a node links is trusted only as far as its
-// owner is. A node left from a removed friend (by an older version, or
-// put there by hand) is refused with an error of kind acerr.Permission,
-// with path p, wrapping policy.ErrNotFriend.
-func trustedNode(ctx context.Context, h *home.Home, trust *home.Trust, p string, n cid.Cid) error {
-	node, err := h.LoadNode(ctx, n)
-	if err != nil {
-		return err
-	}
-	ref, ok := node.(*schema.NodeRef)
-	if !ok {
-		return acerr.E("node", p, acerr.Integrity, fmt.Errorf("holds a %s", node.Kind()))
-	}
-	if _, err := trust.Identity(ctx, ref.Owner); err != nil {
-		if acerr.Is(acerr.Permission, err) {
-			return acerr.E("node", p, acerr.Permission, fmt.Errorf("published by %s, who is %w (nor one of my identities)", short(ref.Owner), policy.ErrNotFriend))
-		}
-		return err
-	}
-	return nil
-}
-
-// checkSource refuses a path to merge from that passes through a node
-// which trustedNode refuses, such as nodes/<id>/root of a removed friend.
-// A path that does not resolve is left for the merge to report.
-func checkSource(ctx context.Context, h *home.Home, t *tree.Tree, head cid.Cid, src string) error {
-	trust := h.Trust(head)
-	comps := strings.Split(src, "/")
-	for i := range comps {
-		p := strings.Join(comps[:i+1], "/")
-		en, err := t.Lookup(ctx, head, p)
-		if err != nil {
-			return nil
-		}
-		if en.Kind == schema.KindNode {
-			if err := trustedNode(ctx, h, trust, p, en.Target); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
 }
