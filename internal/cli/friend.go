@@ -1,19 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"sort"
 
-	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
-	"github.com/archivecache/archivecache/policy"
-	"github.com/archivecache/archivecache/schema"
-	"github.com/archivecache/archivecache/tree"
-	"github.com/ipfs/go-cid"
 )
 
 func cmdFriend() *command {
@@ -74,125 +66,21 @@ example:
 	}
 }
 
-type friend struct {
+// friendRow is a friend as ac-friend list --json shows it.
+type friendRow struct {
 	Name     string `json:"name"`
 	Alias    string `json:"alias,omitempty"`
 	Short    string `json:"short"`
 	Identity string `json:"identity"`
-	id       cid.Cid
-	node     *schema.Identity
 }
 
 // label is how a line of output names the friend: the name, and the
 // alias if there is one.
-func (f friend) label() string {
+func label(f home.Friend) string {
 	if f.Alias == "" {
 		return quote(f.Name)
 	}
 	return quote(f.Name) + " as " + quote(f.Alias)
-}
-
-// friends returns the friends at head, by name, with their aliases.
-func friends(ctx context.Context, h *home.Home, head cid.Cid) ([]friend, error) {
-	t := h.Tree(cid.Undef)
-	ents, err := t.List(ctx, head, home.Friends)
-	if err != nil {
-		return nil, err
-	}
-	aliases, err := listAliases(ctx, t, head)
-	if err != nil {
-		return nil, err
-	}
-	alias := map[cid.Cid]string{}
-	for _, a := range aliases {
-		if _, ok := alias[a.Target]; !ok {
-			alias[a.Target] = a.Name
-		}
-	}
-	var out []friend
-	for _, en := range ents {
-		id, err := h.LoadIdentity(ctx, en.Target)
-		if err != nil {
-			return nil, acerr.E("friends", home.Friends+"/"+en.Name, acerr.Other, err)
-		}
-		out = append(out, friend{Name: id.Name, Alias: alias[en.Target], Short: short(en.Target),
-			Identity: en.Target.String(), id: en.Target, node: id})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
-}
-
-// listAliases returns the entries of aliases/, none if there is no such
-// directory (a home no alias was ever given in).
-func listAliases(ctx context.Context, t *tree.Tree, head cid.Cid) ([]schema.Entry, error) {
-	ents, err := t.List(ctx, head, home.Aliases)
-	if acerr.Is(acerr.NotExist, err) {
-		return nil, nil
-	}
-	return ents, err
-}
-
-// A shownName is a name already shown for an identity: a friend's name
-// or alias, or one of my identities' names.
-type shownName struct {
-	name string
-	what string // `the friend "alice" (…xxxxxxxxxx)`
-	id   cid.Cid
-	key  []byte
-}
-
-// shownNames returns every name shown for the friends fs and for my
-// identities at head.
-func shownNames(ctx context.Context, h *home.Home, head cid.Cid, fs []friend) ([]shownName, error) {
-	var out []shownName
-	for _, f := range fs {
-		what := fmt.Sprintf("the friend %q (%s)", f.Name, f.Short)
-		out = append(out, shownName{f.Name, what, f.id, f.node.Key})
-		if f.Alias != "" {
-			what := fmt.Sprintf("the friend %q known as %q (%s)", f.Name, f.Alias, f.Short)
-			out = append(out, shownName{f.Alias, what, f.id, f.node.Key})
-		}
-	}
-	mine, err := h.Tree(cid.Undef).List(ctx, head, home.Identities)
-	if err != nil {
-		return nil, err
-	}
-	for _, en := range mine {
-		id, err := h.LoadIdentity(ctx, en.Target)
-		if err != nil {
-			return nil, acerr.E("identities", home.Identities+"/"+en.Name, acerr.Other, err)
-		}
-		out = append(out, shownName{id.Name, fmt.Sprintf("my identity %q (%s)", id.Name, short(en.Target)), en.Target, id.Key})
-	}
-	return out, nil
-}
-
-// lookalike returns the first name of shown that name would be taken
-// for, leaving out those shown for identity id or for its key (whoever
-// holds the key is that person, under any name).
-func lookalike(name string, shown []shownName, id cid.Cid, key []byte) *shownName {
-	for i, s := range shown {
-		if s.id != id && !bytes.Equal(s.key, key) && policy.ConfusableNames(name, s.name) {
-			return &shown[i]
-		}
-	}
-	return nil
-}
-
-// checkAlias refuses an alias that is not a clean label, or that looks
-// like a name shown for another identity than id.
-func checkAlias(alias string, shown []shownName, id cid.Cid) error {
-	if err := schema.ValidIdentityName(alias); err != nil {
-		return acerr.E("friend add --as", alias, acerr.Invalid, err)
-	}
-	if alias == "-" {
-		return acerr.E("friend add --as", alias, acerr.Invalid, errors.New(`"-" stands for no alias in listings`))
-	}
-	if s := lookalike(alias, shown, id, nil); s != nil {
-		return acerr.E("friend add --as", alias, acerr.Exist,
-			fmt.Errorf("the alias %q looks like %s: %w; choose another", alias, s.what, policy.ErrConfusable))
-	}
-	return nil
 }
 
 func friendAdd(ctx context.Context, e *Env, alias string) error {
@@ -200,94 +88,24 @@ func friendAdd(ctx context.Context, e *Env, alias string) error {
 	if err != nil {
 		return err
 	}
-	in, ok := msg.Node.(*schema.Identity)
-	if !ok {
-		return acerr.E("friend add", "", acerr.Invalid, fmt.Errorf("message carries a %s, not an identity (use ac-node add for nodes)", msg.Node.Kind())).WithCID(msg.NodeCID.String())
-	}
 	h, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	var known *friend
-	added := friend{Name: in.Name, Alias: alias}
-	_, err = h.Update(ctx, e.Name, func(old cid.Cid) (cid.Cid, error) {
-		known = nil
-		if err := policy.Check(ctx, nil, msg.NodeCID, in); err != nil {
-			return cid.Undef, err
-		}
-		fs, err := friends(ctx, h, old)
-		if err != nil {
-			return cid.Undef, err
-		}
-		shown, err := shownNames(ctx, h, old, fs)
-		if err != nil {
-			return cid.Undef, err
-		}
-		for _, f := range fs {
-			if f.id == msg.NodeCID {
-				known = &f
-			}
-		}
-		if alias != "" {
-			if err := checkAlias(alias, shown, msg.NodeCID); err != nil {
-				return cid.Undef, err
-			}
-		} else if s := lookalike(in.Name, shown, msg.NodeCID, in.Key); s != nil && known == nil {
-			return cid.Undef, acerr.E("friend add", "", acerr.Exist,
-				fmt.Errorf("%q looks like %s: %w; give the newcomer a name of your own with --as ALIAS", in.Name, s.what, policy.ErrConfusable)).WithCID(msg.NodeCID.String())
-		}
-		t := h.Tree(cid.Undef)
-		head := old
-		if known != nil {
-			if alias == "" || alias == known.Alias {
-				return old, nil
-			}
-			if head, err = deleteAliases(ctx, t, head, msg.NodeCID); err != nil {
-				return cid.Undef, err
-			}
-		} else {
-			if err := h.Store.Put(ctx, msg.NodeCID, msg.Blocks[msg.NodeCID]); err != nil {
-				return cid.Undef, err
-			}
-			head, err = t.Put(ctx, head, home.Friends+"/"+msg.NodeCID.String(), schema.Entry{Kind: schema.KindIdentity, Target: msg.NodeCID})
-			if err != nil {
-				return cid.Undef, err
-			}
-		}
-		if alias == "" {
-			return head, nil
-		}
-		return t.Put(ctx, head, home.Aliases+"/"+alias, schema.Entry{Kind: schema.KindIdentity, Target: msg.NodeCID})
-	})
+	r, err := h.Befriend(ctx, msg, alias, e.Name)
 	if err != nil {
 		return err
 	}
 	switch {
-	case known == nil:
-		fmt.Fprintf(e.Stdout, "added friend %s (%s)\n", added.label(), msg.NodeCID)
-	case alias == "" || alias == known.Alias:
-		fmt.Fprintf(e.Stdout, "%s (%s) is already a friend\n", known.label(), msg.NodeCID)
+	case !r.Known:
+		fmt.Fprintf(e.Stdout, "added friend %s (%s)\n", label(r.Friend), r.Friend.ID)
+	case !r.AliasSet:
+		fmt.Fprintf(e.Stdout, "%s (%s) is already a friend\n", label(r.Friend), r.Friend.ID)
 	default:
-		fmt.Fprintf(e.Stdout, "friend %s (%s) is now known as %s\n", quote(in.Name), msg.NodeCID, quote(alias))
+		fmt.Fprintf(e.Stdout, "friend %s (%s) is now known as %s\n", quote(r.Friend.Name), r.Friend.ID, quote(r.Friend.Alias))
 	}
 	return nil
-}
-
-// deleteAliases deletes every alias of identity id under head.
-func deleteAliases(ctx context.Context, t *tree.Tree, head, id cid.Cid) (cid.Cid, error) {
-	aliases, err := listAliases(ctx, t, head)
-	if err != nil {
-		return cid.Undef, err
-	}
-	for _, a := range aliases {
-		if a.Target == id {
-			if head, err = t.Delete(ctx, head, home.Aliases+"/"+a.Name); err != nil {
-				return cid.Undef, err
-			}
-		}
-	}
-	return head, nil
 }
 
 func friendList(ctx context.Context, e *Env, asJSON bool) error {
@@ -296,17 +114,18 @@ func friendList(ctx context.Context, e *Env, asJSON bool) error {
 		return err
 	}
 	defer h.Close()
-	fs, err := friends(ctx, h, head)
+	fs, err := h.Friends(ctx, head)
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		if fs == nil {
-			fs = []friend{}
-		}
-		return writeJSON(e, fs)
-	}
+	rows := []friendRow{}
 	for _, f := range fs {
+		rows = append(rows, friendRow{Name: f.Name, Alias: f.Alias, Short: short(f.ID), Identity: f.ID.String()})
+	}
+	if asJSON {
+		return writeJSON(e, rows)
+	}
+	for _, f := range rows {
 		alias := "-"
 		if f.Alias != "" {
 			alias = quote(f.Alias)
@@ -322,51 +141,13 @@ func friendRm(ctx context.Context, e *Env, who string) error {
 		return err
 	}
 	defer h.Close()
-	var gone friend
-	var node string // the node reference removed with the friend, if any
-	_, err = h.Update(ctx, e.Name+" rm "+who, func(old cid.Cid) (cid.Cid, error) {
-		node = ""
-		fs, err := friends(ctx, h, old)
-		if err != nil {
-			return cid.Undef, err
-		}
-		var match []friend
-		for _, f := range fs {
-			if f.Identity == who || f.Name == who || f.Alias == who {
-				match = append(match, f)
-			}
-		}
-		switch len(match) {
-		case 0:
-			return cid.Undef, acerr.E("friend rm", who, acerr.NotExist, nil)
-		case 1:
-		default:
-			return cid.Undef, acerr.E("friend rm", who, acerr.Invalid, fmt.Errorf("%d friends have this name: give the alias or the identity CID", len(match)))
-		}
-		gone = match[0]
-		t := h.Tree(cid.Undef)
-		head, err := t.Delete(ctx, old, home.Friends+"/"+gone.Identity)
-		if err != nil {
-			return cid.Undef, err
-		}
-		if head, err = deleteAliases(ctx, t, head, gone.id); err != nil {
-			return cid.Undef, err
-		}
-		p := home.Nodes + "/" + gone.Identity
-		switch next, err := t.Delete(ctx, head, p); {
-		case err == nil:
-			node, head = p, next
-		case !acerr.Is(acerr.NotExist, err):
-			return cid.Undef, err
-		}
-		return head, nil
-	})
+	r, err := h.Unfriend(ctx, who, e.Name+" rm "+who)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stdout, "removed friend %s (%s)\n", gone.label(), gone.Identity)
-	if node != "" {
-		fmt.Fprintf(e.Stdout, "removed %s\n", node)
+	fmt.Fprintf(e.Stdout, "removed friend %s (%s)\n", label(r.Friend), r.Friend.ID)
+	if r.Node != "" {
+		fmt.Fprintf(e.Stdout, "removed %s\n", r.Node)
 	}
 	return nil
 }

@@ -6,13 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
-	"github.com/archivecache/archivecache/identity"
 	"github.com/archivecache/archivecache/message"
-	"github.com/archivecache/archivecache/policy"
-	"github.com/archivecache/archivecache/schema"
-	"github.com/ipfs/go-cid"
 )
 
 // addrList is a repeatable --addr flag.
@@ -51,11 +46,7 @@ example:
 					if err := nargs(args[1:], 2, 2); err != nil {
 						return err
 					}
-					pass, err := e.passphrase(*passFile)
-					if err != nil {
-						return err
-					}
-					return nodeNew(ctx, e, args[1], args[2], addrs, pass)
+					return nodeNew(ctx, e, args[1], args[2], addrs, *passFile)
 				case "add":
 					if err := nargs(args[1:], 0, 0); err != nil {
 						return err
@@ -68,7 +59,7 @@ example:
 	}
 }
 
-func nodeNew(ctx context.Context, e *Env, nodeArg, idArg string, addrs []string, pass []byte) error {
+func nodeNew(ctx context.Context, e *Env, nodeArg, idArg string, addrs []string, passFile string) error {
 	p, err := treePath(nodeArg)
 	if err != nil {
 		return err
@@ -77,70 +68,22 @@ func nodeNew(ctx context.Context, e *Env, nodeArg, idArg string, addrs []string,
 	if err != nil {
 		return err
 	}
-	if p == "" {
-		return usagef("%q: not a node path; use a name such as %q", nodeArg, home.Node)
-	}
-	for _, d := range []string{home.Root, home.Identities, home.Friends, home.Aliases, home.Nodes} {
-		if strings.HasPrefix(p+"/", d+"/") {
-			return usagef("%s: a node cannot live inside %s/", nodeArg, d)
+	if err := home.NodePath(p); err != nil {
+		if p == "" {
+			return usagef("%q: %v", nodeArg, err)
 		}
+		return usagef("%s: %v", nodeArg, err)
 	}
-	h, err := e.open(ctx)
+	h, err := e.openSigning(ctx, passFile)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	var node *schema.NodeRef
-	var nodeCID cid.Cid
-	_, err = h.Update(ctx, e.Name+" new "+p, func(old cid.Cid) (cid.Cid, error) {
-		t := h.Tree(cid.Undef)
-		idEnt, err := t.Lookup(ctx, old, idPath)
-		if err != nil {
-			return cid.Undef, err
-		}
-		if idEnt.Kind != schema.KindIdentity {
-			return cid.Undef, acerr.E("node new", idPath, acerr.Invalid, fmt.Errorf("is a %s, not an identity", idEnt.Kind))
-		}
-		priv, err := h.Keys.Load(idEnt.Target, pass)
-		if err != nil {
-			return cid.Undef, err
-		}
-		root, err := t.Lookup(ctx, old, home.Root)
-		if err != nil {
-			return cid.Undef, err
-		}
-		node = &schema.NodeRef{Owner: idEnt.Target, Seq: 1, Root: root.Target, Addrs: addrs, Created: h.Now().Unix()}
-		if prevEnt, err := t.Lookup(ctx, old, p); err == nil {
-			prevNode, err := h.LoadNode(ctx, prevEnt.Target)
-			if err != nil {
-				return cid.Undef, err
-			}
-			prev, ok := prevNode.(*schema.NodeRef)
-			if !ok {
-				return cid.Undef, acerr.E("node new", p, acerr.Exist, fmt.Errorf("holds a %s", prevNode.Kind()))
-			}
-			if prev.Owner != node.Owner {
-				return cid.Undef, acerr.E("node new", p, acerr.Permission, fmt.Errorf("is owned by identity %s", short(prev.Owner)))
-			}
-			node.Seq, node.Prev = prev.Seq+1, prevEnt.Target
-			if len(addrs) == 0 {
-				node.Addrs = prev.Addrs
-			}
-		} else if !acerr.Is(acerr.NotExist, err) {
-			return cid.Undef, err
-		}
-		identity.Sign(priv, node)
-		var block []byte
-		nodeCID, block = schema.Block(node)
-		if err := h.Store.Put(ctx, nodeCID, block); err != nil {
-			return cid.Undef, err
-		}
-		return h.Tree(node.Owner).Put(ctx, old, p, schema.Entry{Kind: schema.KindNode, Target: nodeCID})
-	})
+	r, err := h.Publish(ctx, p, idPath, addrs, e.Name+" new "+p)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stdout, "%s seq %d root %s\n", nodeCID, node.Seq, node.Root)
+	fmt.Fprintf(e.Stdout, "%s seq %d root %s\n", r.CID, r.Node.Seq, r.Node.Root)
 	return nil
 }
 
@@ -164,66 +107,19 @@ func nodeAdd(ctx context.Context, e *Env) error {
 	if err != nil {
 		return err
 	}
-	in, ok := msg.Node.(*schema.NodeRef)
-	if !ok {
-		return acerr.E("node add", "", acerr.Invalid, fmt.Errorf("message carries %s, not a node_v1 (use ac-friend add for identities)", msg.Node.Kind())).WithCID(msg.NodeCID.String())
-	}
 	h, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	p := home.Nodes + "/" + in.Owner.String()
-	changed := false
-	owner := quote(msg.Owner.Name)
-	_, err = h.Update(ctx, e.Name, func(old cid.Cid) (cid.Cid, error) {
-		t := h.Tree(cid.Undef)
-		if err := policy.Check(ctx, h.Trust(old), msg.NodeCID, in); err != nil {
-			return cid.Undef, err
-		}
-		fs, err := friends(ctx, h, old)
-		if err != nil {
-			return cid.Undef, err
-		}
-		for _, f := range fs {
-			if f.id == in.Owner {
-				owner = f.label()
-			}
-		}
-		if heldEnt, err := t.Lookup(ctx, old, p); err == nil {
-			heldNode, err := h.LoadNode(ctx, heldEnt.Target)
-			if err != nil {
-				return cid.Undef, err
-			}
-			held, ok := heldNode.(*schema.NodeRef)
-			if !ok {
-				return cid.Undef, acerr.E("node add", p, acerr.Integrity, fmt.Errorf("holds a %s", heldNode.Kind()))
-			}
-			newer, err := policy.Newer(held, heldEnt.Target, in, msg.NodeCID)
-			if err != nil {
-				return cid.Undef, acerr.E("node add", p, acerr.Other, err)
-			}
-			if !newer {
-				return old, nil
-			}
-		} else if !acerr.Is(acerr.NotExist, err) {
-			return cid.Undef, err
-		}
-		for c, b := range msg.Blocks {
-			if err := h.Store.Put(ctx, c, b); err != nil {
-				return cid.Undef, err
-			}
-		}
-		changed = true
-		return t.Put(ctx, old, p, schema.Entry{Kind: schema.KindNode, Target: msg.NodeCID})
-	})
+	r, err := h.AcceptNode(ctx, msg, e.Name)
 	if err != nil {
 		return err
 	}
-	if !changed {
-		fmt.Fprintf(e.Stdout, "%s: already up to date (seq %d)\n", p, in.Seq)
+	if !r.New {
+		fmt.Fprintf(e.Stdout, "%s: already up to date (seq %d)\n", r.Path, r.Node.Seq)
 		return nil
 	}
-	fmt.Fprintf(e.Stdout, "%s: %s seq %d root %s\n", p, owner, in.Seq, in.Root)
+	fmt.Fprintf(e.Stdout, "%s: %s seq %d root %s\n", r.Path, label(r.Owner), r.Node.Seq, r.Node.Root)
 	return nil
 }

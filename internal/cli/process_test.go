@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/archivecache/archivecache/ipfsstore"
 	"hash/crc32"
 	"io/fs"
 	"math/rand"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/archivecache/archivecache/ipfsstore"
 
 	"github.com/archivecache/archivecache/identity"
 	"github.com/ipfs/go-cid"
