@@ -350,30 +350,14 @@ type link struct {
 }
 
 // structure returns the links of n that belong to the directory structure
-// under it: a node's root, a directory's subdirectories and shard, a
-// shard's children and subdirectories. Files, identities, owners and
-// previous versions are not followed.
+// under it (schema.LinkStructure): a node's root, a directory's
+// subdirectories and shard, a shard's children and subdirectories. Files,
+// identities, owners and previous versions are not followed.
 func structure(n schema.Node) []link {
 	var out []link
-	dirs := func(entries []schema.Entry) {
-		for _, e := range entries {
-			if e.Kind == schema.KindDirectory && e.Target.Defined() {
-				out = append(out, link{e.Target, schema.KindDirectory})
-			}
-		}
-	}
-	switch n := n.(type) {
-	case *schema.NodeRef:
-		out = append(out, link{n.Root, schema.KindDirectory})
-	case *schema.Directory:
-		dirs(n.Entries)
-		if n.Shard.Defined() {
-			out = append(out, link{n.Shard, schema.KindShard})
-		}
-	case *schema.Shard:
-		dirs(n.Entries)
-		for _, ch := range n.Children {
-			out = append(out, link{ch.Link, schema.KindShard})
+	for _, l := range schema.Links(n) {
+		if l.Role == schema.LinkStructure {
+			out = append(out, link{l.CID, l.Kind})
 		}
 	}
 	return out

@@ -163,14 +163,8 @@ func keys(m map[cid.Cid][]byte) map[cid.Cid]bool {
 // exportCAR runs the walk of ac-export over store s.
 func exportCAR(t *testing.T, s ipfsstore.Store, root cid.Cid, kind schema.Kind, since cid.Cid) ([]byte, error) {
 	t.Helper()
-	x := &dagExport{ctx: t.Context(), store: s, path: "test"}
-	if since.Defined() {
-		if err := x.exclude(since); err != nil {
-			return nil, err
-		}
-	}
 	var buf bytes.Buffer
-	err := x.write(&buf, dagLink{c: root, kind: kind})
+	_, err := home.WriteCAR(t.Context(), &buf, s, "test", root, kind, since)
 	return buf.Bytes(), err
 }
 

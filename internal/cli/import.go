@@ -11,8 +11,6 @@ import (
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
-	"github.com/archivecache/archivecache/ipfsstore"
-	"github.com/archivecache/archivecache/ipfsstore/car"
 )
 
 // defaultMaxImport is the default of ac-import --max-bytes: far beyond any
@@ -62,36 +60,9 @@ example:
 					return err
 				}
 				defer st.Close()
-				cr, err := car.NewReader(&capReader{r: e.Stdin, left: int64(maxBytes), max: int64(maxBytes)})
+				roots, err := home.Import(ctx, st, &capReader{r: e.Stdin, left: int64(maxBytes), max: int64(maxBytes)})
 				if err != nil {
 					return err
-				}
-				for {
-					c, data, err := cr.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						return err
-					}
-					if err := st.Put(ctx, c, data); err != nil {
-						return err
-					}
-				}
-				if s, ok := st.(ipfsstore.Syncer); ok {
-					if err := s.Sync(ctx); err != nil {
-						return err
-					}
-				}
-				roots := cr.Roots()
-				for _, r := range roots {
-					held, err := st.Has(ctx, r)
-					if err != nil {
-						return err
-					}
-					if !held {
-						return acerr.E("import", "", acerr.NotExist, errors.New("root is neither in the CAR nor in the store")).WithCID(r.String())
-					}
 				}
 				for _, r := range roots {
 					fmt.Fprintln(e.Stdout, r)

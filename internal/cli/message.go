@@ -9,9 +9,8 @@ import (
 	"os"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/message"
-	"github.com/archivecache/archivecache/schema"
-	"github.com/ipfs/go-cid"
 	"golang.org/x/term"
 )
 
@@ -101,48 +100,12 @@ func messageMake(ctx context.Context, e *Env, kind, arg string) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	h, head, err := openHead(ctx, e)
+	h, err := e.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer h.Close()
-	ent, err := h.Tree(cid.Undef).Lookup(ctx, head, p)
-	if err != nil {
-		return nil, err
-	}
-	if ent.Kind == schema.KindFile {
-		return nil, acerr.E("message "+kind, p, acerr.Invalid, fmt.Errorf("is a file: messages carry nodes; share the directory that holds it"))
-	}
-	block, err := h.Store.Get(ctx, ent.Target)
-	if err != nil {
-		return nil, err
-	}
-	n, err := schema.Decode(block)
-	if err != nil {
-		return nil, err
-	}
-	var owner cid.Cid
-	switch n := n.(type) {
-	case *schema.Identity:
-		owner = ent.Target
-	case *schema.NodeRef:
-		owner = n.Owner
-	case *schema.Directory:
-		owner = n.Owner
-	}
-	var ownerBlock []byte
-	if owner.Defined() {
-		if ownerBlock, err = h.Store.Get(ctx, owner); err != nil {
-			return nil, err
-		}
-	}
-	if ownerBlock == nil {
-		return nil, acerr.E("message "+kind, p, acerr.Invalid, fmt.Errorf("a shared directory is not signed: send the node that links it (ac-message %s node)", kind))
-	}
-	if kind == "ref" {
-		return message.NewReference(block, ownerBlock)
-	}
-	return message.NewContent(ctx, h.Store.Get, ent.Target, ownerBlock)
+	return h.Message(ctx, home.MessageKind(kind), p)
 }
 
 // readStdin reads all of stdin with read (message.ReadInput or

@@ -1,0 +1,294 @@
+package home
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/ipfsstore/car"
+	"github.com/archivecache/archivecache/ipfsstore/unixfs"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+)
+
+// Exported says what Export wrote.
+type Exported struct {
+	Root   cid.Cid
+	Blocks int
+	Bytes  int64
+}
+
+// Export writes the entry at p (usually "node", my published node) to w
+// as a CAR v1 file whose one root is the entry's CID, holding every block
+// reachable from it, each once: for a node, the node block, its owner's
+// identity, its earlier versions and its whole filesystem (every
+// directory and shard block, every file's UnixFS blocks, the targets of
+// conflicting versions and of tombstones). Identity blocks (owner, by)
+// and earlier versions (prev) that the store does not hold are left out;
+// any other missing block is an error naming its CID, and the output is
+// then incomplete.
+//
+// since, when defined, leaves out every block reachable from it: usually
+// the node or root sent last time, so that an update carries only what
+// changed since. A block under since that the store lacks is left out
+// itself, but what lies below it cannot be found, and is not.
+func (h *Home) Export(ctx context.Context, w io.Writer, p string, since cid.Cid) (Exported, error) {
+	head, err := h.Get()
+	if err != nil {
+		return Exported{}, err
+	}
+	ent, err := h.Tree(cid.Undef).Lookup(ctx, head, p)
+	if err != nil {
+		return Exported{}, err
+	}
+	return WriteCAR(ctx, w, h.Store, p, ent.Target, ent.Kind, since)
+}
+
+// WriteCAR writes the DAG under root, a block of kind (a node kind, or
+// schema.KindFile for a file's UnixFS root), from store to w as Export
+// does; name names root in errors.
+func WriteCAR(ctx context.Context, w io.Writer, store ipfsstore.Store, name string, root cid.Cid, kind schema.Kind, since cid.Cid) (Exported, error) {
+	x := &dagExport{ctx: ctx, store: store, path: name}
+	if since.Defined() {
+		if err := x.exclude(since); err != nil {
+			return Exported{}, err
+		}
+	}
+	if err := x.write(w, dagLink{c: root, kind: kind}); err != nil {
+		return Exported{}, err
+	}
+	return Exported{Root: root, Blocks: x.blocks, Bytes: x.bytes}, nil
+}
+
+// Import reads a CAR v1 file from r, checks every block's bytes against
+// its CID, stores the blocks, and returns the CAR's roots. It trusts
+// nothing and changes nothing (HEAD, friends and nodes stay as they
+// are), so it works on a damaged home too: Open the store alone with
+// OpenStore. Bad input is refused at the first bad section; the blocks
+// before it stay stored, unreferenced. A root that is neither in the CAR
+// nor already in the store is an error.
+func Import(ctx context.Context, st ipfsstore.Store, r io.Reader) ([]cid.Cid, error) {
+	cr, err := car.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		c, data, err := cr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := st.Put(ctx, c, data); err != nil {
+			return nil, err
+		}
+	}
+	if s, ok := st.(ipfsstore.Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			return nil, err
+		}
+	}
+	roots := cr.Roots()
+	for _, r := range roots {
+		held, err := st.Has(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		if !held {
+			return nil, acerr.E("import", "", acerr.NotExist, errors.New("root is neither in the CAR nor in the store")).WithCID(r.String())
+		}
+	}
+	return roots, nil
+}
+
+// dagLink is one link to follow: the CID, what the block must be (a node
+// kind; schema.KindFile for a block of a UnixFS file; "" for anything),
+// whether it may be absent, and the block that links it.
+type dagLink struct {
+	c        cid.Cid
+	kind     schema.Kind
+	optional bool
+	from     cid.Cid
+}
+
+// dagExport walks the DAG under a root and writes it as a CAR, leaving
+// out the blocks reachable from an older root.
+type dagExport struct {
+	ctx   context.Context
+	store ipfsstore.Store
+	path  string // for errors
+
+	skip map[string]struct{} // blocks reachable from --since, by CID key
+	seen map[string]struct{} // blocks written
+
+	blocks int
+	bytes  int64
+}
+
+func (x *dagExport) fail(err error) error { return acerr.E("export", x.path, acerr.Other, err) }
+
+// exclude adds every CID reachable from old to x.skip. Every link is
+// followed when its block is held, and a block that is not held is
+// excluded all the same, without what lies under it; raw leaves, which
+// link nothing, are never read.
+func (x *dagExport) exclude(old cid.Cid) error {
+	x.skip = make(map[string]struct{})
+	stack := []dagLink{{c: old}}
+	for len(stack) > 0 {
+		l := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		key := l.c.KeyString()
+		if _, ok := x.skip[key]; ok {
+			continue
+		}
+		x.skip[key] = struct{}{}
+		if l.c.Type() == cid.Raw {
+			continue
+		}
+		if err := x.ctx.Err(); err != nil {
+			return x.fail(err)
+		}
+		held, err := x.store.Has(x.ctx, l.c)
+		if err != nil {
+			return x.fail(err)
+		}
+		if !held {
+			continue
+		}
+		data, err := x.store.Get(x.ctx, l.c)
+		if err != nil {
+			return x.fail(err)
+		}
+		links, err := blockLinks(l, data)
+		if err != nil {
+			return x.fail(err)
+		}
+		for i := len(links) - 1; i >= 0; i-- {
+			if _, ok := x.skip[links[i].c.KeyString()]; !ok {
+				stack = append(stack, links[i])
+			}
+		}
+	}
+	return nil
+}
+
+// write writes the CAR rooted at root to w: the blocks in depth-first
+// order, each once, none that x.skip holds.
+func (x *dagExport) write(w io.Writer, root dagLink) error {
+	cw, err := car.NewWriter(w, []cid.Cid{root.c})
+	if err != nil {
+		return x.fail(err)
+	}
+	x.seen = make(map[string]struct{})
+	absent := make(map[string]struct{}) // optional blocks found missing
+	stack := []dagLink{root}
+	for len(stack) > 0 {
+		l := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		key := l.c.KeyString()
+		if _, ok := x.seen[key]; ok {
+			continue
+		}
+		if _, ok := x.skip[key]; ok {
+			continue
+		}
+		if err := x.ctx.Err(); err != nil {
+			return x.fail(err)
+		}
+		if _, ok := absent[key]; ok && l.optional {
+			continue
+		}
+		if l.optional {
+			held, err := x.store.Has(x.ctx, l.c)
+			if err != nil {
+				return x.fail(err)
+			}
+			if !held {
+				// Not seen: a link that requires it still fails.
+				absent[key] = struct{}{}
+				continue
+			}
+		}
+		x.seen[key] = struct{}{}
+		data, err := x.store.Get(x.ctx, l.c)
+		if err != nil {
+			if l.from.Defined() {
+				err = fmt.Errorf("block linked from %s: %w", l.from, err)
+			}
+			return x.fail(err)
+		}
+		links, err := blockLinks(l, data)
+		if err != nil {
+			return x.fail(err)
+		}
+		if err := cw.Put(l.c, data); err != nil {
+			return x.fail(err)
+		}
+		x.blocks++
+		for i := len(links) - 1; i >= 0; i-- {
+			if _, ok := x.seen[links[i].c.KeyString()]; !ok {
+				stack = append(stack, links[i])
+			}
+		}
+	}
+	if err := cw.Flush(); err != nil {
+		return x.fail(err)
+	}
+	x.bytes = cw.Size()
+	return nil
+}
+
+// blockLinks decodes data, the block l leads to, checks that it is what
+// l says, and returns its links in order.
+func blockLinks(l dagLink, data []byte) ([]dagLink, error) {
+	linkedAs := func() string {
+		if l.from.Defined() {
+			return fmt.Sprintf(" (linked from %s as %s)", l.from, l.kind)
+		}
+		return ""
+	}
+	switch l.c.Type() {
+	case cid.DagCBOR:
+		if l.kind == schema.KindFile {
+			return nil, acerr.E("", "", acerr.Invalid, fmt.Errorf("block %s%s is dag-cbor, not part of a UnixFS file", l.c, linkedAs()))
+		}
+		n, err := schema.Decode(data)
+		if err != nil {
+			return nil, fmt.Errorf("block %s%s: %w", l.c, linkedAs(), err)
+		}
+		if l.kind != "" && n.Kind() != l.kind {
+			return nil, acerr.E("", "", acerr.Invalid, fmt.Errorf("block %s%s is %s", l.c, linkedAs(), n.Kind()))
+		}
+		return nodeLinks(n, l.c), nil
+	case cid.Raw, cid.DagProtobuf:
+		if l.kind != "" && l.kind != schema.KindFile {
+			return nil, acerr.E("", "", acerr.Invalid, fmt.Errorf("block %s%s is part of a UnixFS file", l.c, linkedAs()))
+		}
+		cs, err := unixfs.Links(l.c, data)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]dagLink, len(cs))
+		for i, c := range cs {
+			out[i] = dagLink{c: c, kind: schema.KindFile, from: l.c}
+		}
+		return out, nil
+	}
+	return nil, acerr.E("", "", acerr.Invalid, fmt.Errorf("block %s%s has codec 0x%x, not one of ArchiveCache's", l.c, linkedAs(), l.c.Type()))
+}
+
+// nodeLinks returns the links of node n, whose CID is from, in the order
+// an export writes them (schema.Links): links to identities (owner, by)
+// and to earlier versions (prev) are optional.
+func nodeLinks(n schema.Node, from cid.Cid) []dagLink {
+	ls := schema.Links(n)
+	out := make([]dagLink, len(ls))
+	for i, l := range ls {
+		out[i] = dagLink{c: l.CID, kind: l.Kind, optional: l.Role == schema.LinkIdentity || l.Role == schema.LinkHistory, from: from}
+	}
+	return out
+}
