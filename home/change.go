@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/identity"
 	"github.com/archivecache/archivecache/localfs"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
@@ -223,4 +224,37 @@ func (h *Home) Before(n int) (cid.Cid, error) {
 		return cid.Undef, acerr.E("log", "", acerr.NotExist, errors.New("nothing was there before that change"))
 	}
 	return log[n-1].Old, nil
+}
+
+// NewIdentity makes an identity named name at identities/NAME: an
+// ed25519 key pair, the private key saved in the keystore (sealed with
+// pass, if not empty) before HEAD names the identity, the public part a
+// self-signed identity_v1 block. A name already taken is refused.
+func (h *Home) NewIdentity(ctx context.Context, name string, pass []byte, cmd string) (cid.Cid, error) {
+	p := Identities + "/" + name
+	id, priv, err := identity.New(name, h.Now())
+	if err != nil {
+		return cid.Undef, err
+	}
+	c, block := schema.Block(id)
+	if err := h.Store.Put(ctx, c, block); err != nil {
+		return cid.Undef, err
+	}
+	t := h.Tree(c)
+	_, err = h.Update(ctx, command(cmd, "identity new "+p), func(old cid.Cid) (cid.Cid, error) {
+		if _, err := t.Lookup(ctx, old, p); err == nil {
+			return cid.Undef, acerr.E("identity", p, acerr.Exist, nil)
+		} else if !acerr.Is(acerr.NotExist, err) {
+			return cid.Undef, err
+		}
+		// The key is saved once the name is free, before HEAD names the
+		// identity; a retry of this change finds it saved.
+		if !h.Keys.Has(c) {
+			if err := h.Keys.Save(c, priv, pass); err != nil {
+				return cid.Undef, err
+			}
+		}
+		return t.Put(ctx, old, p, schema.Entry{Kind: schema.KindIdentity, Target: c})
+	})
+	return c, err
 }

@@ -6,10 +6,7 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
-	"github.com/archivecache/archivecache/identity"
-	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 )
 
@@ -69,28 +66,7 @@ func identityNew(ctx context.Context, e *Env, arg string, pass []byte) error {
 		return err
 	}
 	defer h.Close()
-	id, priv, err := identity.New(base(p), h.Now())
-	if err != nil {
-		return err
-	}
-	c, block := schema.Block(id)
-	if err := h.Store.Put(ctx, c, block); err != nil {
-		return err
-	}
-	t := h.Tree(c)
-	_, err = h.Update(ctx, e.Name+" new "+p, func(old cid.Cid) (cid.Cid, error) {
-		if _, err := t.Lookup(ctx, old, p); err == nil {
-			return cid.Undef, acerr.E("identity", p, acerr.Exist, nil)
-		} else if !acerr.Is(acerr.NotExist, err) {
-			return cid.Undef, err
-		}
-		// The key is saved under the lock, once we know the name is free,
-		// and before HEAD names the identity.
-		if err := h.Keys.Save(c, priv, pass); err != nil {
-			return cid.Undef, err
-		}
-		return t.Put(ctx, old, p, schema.Entry{Kind: schema.KindIdentity, Target: c})
-	})
+	c, err := h.NewIdentity(ctx, base(p), pass, e.Name+" new "+p)
 	if err != nil {
 		return err
 	}
