@@ -1,7 +1,12 @@
-// Package cli implements the ac-* commands. Each command is one file with
-// its help text and its own flag set; the binaries under tools/ are
-// five-line mains that call Main. Commands write only to the streams they
-// are given and hold no package state, so tests run them in-process.
+// Package cli implements the ac-* commands: flags, printing and exit
+// codes, and nothing else. What a command does to a home is a method of
+// package home (the use-cases the mount and the receiver call as well),
+// and the local disk's side is package localfs. Each command is one file
+// with its help text, its own flag set and options, and a plain
+// runX(ctx, env, opts, args) error, so a test runs one command without
+// the others; the binaries under tools/ are five-line mains that call
+// Main. Commands write only to the streams they are given and hold no
+// package state, so tests run them in-process.
 //
 // Conventions for every command: -h prints usage with an example; --home
 // (AC_HOME) selects the home, --api (AC_API) a kubo daemon and
@@ -32,6 +37,7 @@ import (
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/tree"
+	"github.com/ipfs/go-cid"
 	"golang.org/x/term"
 )
 
@@ -288,4 +294,19 @@ func (e *Env) passphrase(file string) ([]byte, error) {
 		return []byte(strings.TrimRight(string(b), "\r\n")), nil
 	}
 	return []byte(e.Getenv("AC_PASSPHRASE")), nil
+}
+
+// openHead opens the home and reads its HEAD, for the commands that only
+// read the tree.
+func openHead(ctx context.Context, e *Env) (*home.Home, cid.Cid, error) {
+	h, err := e.open(ctx)
+	if err != nil {
+		return nil, cid.Undef, err
+	}
+	head, err := h.Get()
+	if err != nil {
+		h.Close()
+		return nil, cid.Undef, err
+	}
+	return h, head, nil
 }

@@ -36,38 +36,45 @@ example:
   ac-export node > alice.car
   ac-export --since bafyreib... node > alice-update.car`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			since := fs.String("since", "", "leave out every block reachable from `CID` (what the receiver holds)")
-			return func(ctx context.Context, args []string) error {
-				if err := nargs(args, 1, 1); err != nil {
-					return err
-				}
-				p, err := treePath(args[0])
-				if err != nil {
-					return err
-				}
-				var old cid.Cid
-				if *since != "" {
-					if old, err = cid.Decode(*since); err != nil {
-						return usagef("--since %q is not a CID: %v", *since, err)
-					}
-				}
-				if f, ok := e.Stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-					return usagef("refusing to write a CAR to a terminal: redirect it (> FILE.car)")
-				}
-				h, err := e.open(ctx)
-				if err != nil {
-					return err
-				}
-				defer h.Close()
-				x, err := h.Export(ctx, e.Stdout, p, old)
-				if err != nil {
-					return err
-				}
-				if e.interactive() {
-					fmt.Fprintf(e.Stderr, "%s: %d blocks, %d bytes\n", x.Root, x.Blocks, x.Bytes)
-				}
-				return nil
-			}
+			var o exportOpts
+			fs.StringVar(&o.since, "since", "", "leave out every block reachable from `CID` (what the receiver holds)")
+			return func(ctx context.Context, args []string) error { return runExport(ctx, e, o, args) }
 		},
 	}
+}
+
+type exportOpts struct {
+	since string
+}
+
+func runExport(ctx context.Context, e *Env, o exportOpts, args []string) error {
+	if err := nargs(args, 1, 1); err != nil {
+		return err
+	}
+	p, err := treePath(args[0])
+	if err != nil {
+		return err
+	}
+	var old cid.Cid
+	if o.since != "" {
+		if old, err = cid.Decode(o.since); err != nil {
+			return usagef("--since %q is not a CID: %v", o.since, err)
+		}
+	}
+	if f, ok := e.Stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return usagef("refusing to write a CAR to a terminal: redirect it (> FILE.car)")
+	}
+	h, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	x, err := h.Export(ctx, e.Stdout, p, old)
+	if err != nil {
+		return err
+	}
+	if e.interactive() {
+		fmt.Fprintf(e.Stderr, "%s: %d blocks, %d bytes\n", x.Root, x.Blocks, x.Bytes)
+	}
+	return nil
 }

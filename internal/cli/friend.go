@@ -34,36 +34,44 @@ example:
   ac-friend add --as alice-work < alice2.id                  # another "alice"
   ac-friend list`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			asJSON := fs.Bool("json", false, "list as JSON")
-			alias := fs.String("as", "", "add the friend under `ALIAS`, a name of my own for it")
-			return func(ctx context.Context, args []string) error {
-				if len(args) == 0 {
-					return usagef("missing subcommand: add, list or rm")
-				}
-				if *alias != "" && args[0] != "add" {
-					return usagef("--as goes with add")
-				}
-				switch args[0] {
-				case "add":
-					if err := nargs(args[1:], 0, 0); err != nil {
-						return err
-					}
-					return friendAdd(ctx, e, *alias)
-				case "list":
-					if err := nargs(args[1:], 0, 0); err != nil {
-						return err
-					}
-					return friendList(ctx, e, *asJSON)
-				case "rm":
-					if err := nargs(args[1:], 1, 1); err != nil {
-						return err
-					}
-					return friendRm(ctx, e, args[1])
-				}
-				return usagef("unknown subcommand %q: want add, list or rm", args[0])
-			}
+			var o friendOpts
+			fs.BoolVar(&o.asJSON, "json", false, "list as JSON")
+			fs.StringVar(&o.alias, "as", "", "add the friend under `ALIAS`, a name of my own for it")
+			return func(ctx context.Context, args []string) error { return runFriend(ctx, e, o, args) }
 		},
 	}
+}
+
+type friendOpts struct {
+	asJSON bool
+	alias  string
+}
+
+func runFriend(ctx context.Context, e *Env, o friendOpts, args []string) error {
+	if len(args) == 0 {
+		return usagef("missing subcommand: add, list or rm")
+	}
+	if o.alias != "" && args[0] != "add" {
+		return usagef("--as goes with add")
+	}
+	switch args[0] {
+	case "add":
+		if err := nargs(args[1:], 0, 0); err != nil {
+			return err
+		}
+		return friendAdd(ctx, e, o.alias)
+	case "list":
+		if err := nargs(args[1:], 0, 0); err != nil {
+			return err
+		}
+		return friendList(ctx, e, o.asJSON)
+	case "rm":
+		if err := nargs(args[1:], 1, 1); err != nil {
+			return err
+		}
+		return friendRm(ctx, e, args[1])
+	}
+	return usagef("unknown subcommand %q: want add, list or rm", args[0])
 }
 
 // friendRow is a friend as ac-friend list --json shows it.

@@ -25,32 +25,40 @@ example:
   ac-identity new identities/alice
   ac-identity list --json`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			passFile := fs.String("passphrase-file", "", "read the passphrase that seals the new key from `file`")
-			asJSON := fs.Bool("json", false, "list as JSON")
-			return func(ctx context.Context, args []string) error {
-				if len(args) == 0 {
-					return usagef("missing subcommand: new or list")
-				}
-				switch args[0] {
-				case "new":
-					if err := nargs(args[1:], 1, 1); err != nil {
-						return err
-					}
-					pass, err := e.passphrase(*passFile)
-					if err != nil {
-						return err
-					}
-					return identityNew(ctx, e, args[1], pass)
-				case "list":
-					if err := nargs(args[1:], 0, 0); err != nil {
-						return err
-					}
-					return identityList(ctx, e, *asJSON)
-				}
-				return usagef("unknown subcommand %q: want new or list", args[0])
-			}
+			var o identityOpts
+			fs.StringVar(&o.passFile, "passphrase-file", "", "read the passphrase that seals the new key from `file`")
+			fs.BoolVar(&o.asJSON, "json", false, "list as JSON")
+			return func(ctx context.Context, args []string) error { return runIdentity(ctx, e, o, args) }
 		},
 	}
+}
+
+type identityOpts struct {
+	passFile string
+	asJSON   bool
+}
+
+func runIdentity(ctx context.Context, e *Env, o identityOpts, args []string) error {
+	if len(args) == 0 {
+		return usagef("missing subcommand: new or list")
+	}
+	switch args[0] {
+	case "new":
+		if err := nargs(args[1:], 1, 1); err != nil {
+			return err
+		}
+		pass, err := e.passphrase(o.passFile)
+		if err != nil {
+			return err
+		}
+		return identityNew(ctx, e, args[1], pass)
+	case "list":
+		if err := nargs(args[1:], 0, 0); err != nil {
+			return err
+		}
+		return identityList(ctx, e, o.asJSON)
+	}
+	return usagef("unknown subcommand %q: want new or list", args[0])
 }
 
 func identityNew(ctx context.Context, e *Env, arg string, pass []byte) error {

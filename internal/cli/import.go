@@ -47,30 +47,34 @@ example:
   ac-export node > alice.car       # alice
   ac-import < alice.car            # bob: prints the CID of alice's node`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			maxBytes := byteSize(defaultMaxImport)
-			fs.Var(&maxBytes, "max-bytes", "refuse input longer than `N` bytes")
-			return func(ctx context.Context, args []string) error {
-				if err := nargs(args, 0, 0); err != nil {
-					return err
-				}
-				// Only the store: blocks can be brought back into a
-				// damaged home, for ac-init --repair to use.
-				st, err := home.OpenStore(ctx, home.Options{Dir: e.HomeDir, API: e.API})
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				roots, err := home.Import(ctx, st, &capReader{r: e.Stdin, left: int64(maxBytes), max: int64(maxBytes)})
-				if err != nil {
-					return err
-				}
-				for _, r := range roots {
-					fmt.Fprintln(e.Stdout, r)
-				}
-				return nil
-			}
+			o := importOpts{maxBytes: byteSize(defaultMaxImport)}
+			fs.Var(&o.maxBytes, "max-bytes", "refuse input longer than `N` bytes")
+			return func(ctx context.Context, args []string) error { return runImport(ctx, e, o, args) }
 		},
 	}
+}
+
+type importOpts struct{ maxBytes byteSize }
+
+func runImport(ctx context.Context, e *Env, o importOpts, args []string) error {
+	if err := nargs(args, 0, 0); err != nil {
+		return err
+	}
+	// Only the store: blocks can be brought back into a
+	// damaged home, for ac-init --repair to use.
+	st, err := home.OpenStore(ctx, home.Options{Dir: e.HomeDir, API: e.API})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	roots, err := home.Import(ctx, st, &capReader{r: e.Stdin, left: int64(o.maxBytes), max: int64(o.maxBytes)})
+	if err != nil {
+		return err
+	}
+	for _, r := range roots {
+		fmt.Fprintln(e.Stdout, r)
+	}
+	return nil
 }
 
 // capReader reads at most max bytes from r; there being more is an error

@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/archivecache/archivecache/home"
@@ -26,47 +24,54 @@ example:
   ac-info
   ac-info node`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			asJSON := fs.Bool("json", false, "print as JSON")
-			return func(ctx context.Context, args []string) error {
-				if err := nargs(args, 0, 1); err != nil {
-					return err
-				}
-				h, head, err := openHead(ctx, e)
-				if err != nil {
-					return err
-				}
-				defer h.Close()
-				var info []kv
-				if len(args) == 0 {
-					info, err = homeInfo(ctx, e, h, head)
-				} else {
-					var p string
-					if p, err = treePath(args[0]); err != nil {
-						return err
-					}
-					info, err = entryInfo(ctx, h, head, p)
-				}
-				if err != nil {
-					return err
-				}
-				if *asJSON {
-					m := map[string]any{}
-					for _, f := range info {
-						m[f.k] = f.v
-					}
-					return writeJSON(e, m)
-				}
-				for _, f := range info {
-					v := fmt.Sprint(f.v)
-					if vv, ok := f.v.(schema.VV); ok {
-						v = formatVV(vv)
-					}
-					fmt.Fprintf(e.Stdout, "%-12s %s\n", f.k+":", quote(v))
-				}
-				return nil
-			}
+			var o infoOpts
+			fs.BoolVar(&o.asJSON, "json", false, "print as JSON")
+			return func(ctx context.Context, args []string) error { return runInfo(ctx, e, o, args) }
 		},
 	}
+}
+
+type infoOpts struct {
+	asJSON bool
+}
+
+func runInfo(ctx context.Context, e *Env, o infoOpts, args []string) error {
+	if err := nargs(args, 0, 1); err != nil {
+		return err
+	}
+	h, head, err := openHead(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	var info []kv
+	if len(args) == 0 {
+		info, err = homeInfo(ctx, e, h, head)
+	} else {
+		var p string
+		if p, err = treePath(args[0]); err != nil {
+			return err
+		}
+		info, err = entryInfo(ctx, h, head, p)
+	}
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		m := map[string]any{}
+		for _, f := range info {
+			m[f.k] = f.v
+		}
+		return writeJSON(e, m)
+	}
+	for _, f := range info {
+		v := fmt.Sprint(f.v)
+		if vv, ok := f.v.(schema.VV); ok {
+			v = formatVV(vv)
+		}
+		fmt.Fprintf(e.Stdout, "%-12s %s\n", f.k+":", quote(v))
+	}
+	return nil
 }
 
 type kv struct {
@@ -142,76 +147,4 @@ func entryInfo(ctx context.Context, h *home.Home, head cid.Cid, p string) ([]kv,
 		info = append(info, kv{"sharded", n.Shard.Defined()})
 	}
 	return info, nil
-}
-
-func cmdLog() *command {
-	return &command{
-		usage: "ac-log [-n N] [--json]",
-		help: `Ac-log lists every change of HEAD, newest first: when, which command,
-and the old and new root CIDs. Any old root can be inspected or restored
-from, since blocks are immutable.
-
-example:
-  ac-log -n 5`,
-		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			n := fs.Int("n", 0, "show at most `N` entries (0: all)")
-			asJSON := fs.Bool("json", false, "print as JSON")
-			return func(ctx context.Context, args []string) error {
-				if err := nargs(args, 0, 0); err != nil {
-					return err
-				}
-				if *n < 0 {
-					return usagef("-n %d: want 0 (all) or more", *n)
-				}
-				h, _, err := openHead(ctx, e)
-				if err != nil {
-					return err
-				}
-				defer h.Close()
-				log, err := h.Head.Log()
-				if err != nil {
-					return err
-				}
-				if *n > 0 && len(log) > *n {
-					log = log[:*n]
-				}
-				if *asJSON {
-					rows := make([]logRow, 0, len(log))
-					for _, l := range log {
-						r := logRow{Time: l.Time.UTC().Format(time.RFC3339Nano), Command: l.Command, New: l.New.String()}
-						if l.Old.Defined() {
-							r.Old = l.Old.String()
-						}
-						rows = append(rows, r)
-					}
-					return writeJSON(e, rows)
-				}
-				for _, l := range log {
-					old := "-"
-					if l.Old.Defined() {
-						old = l.Old.String()
-					}
-					fmt.Fprintf(e.Stdout, "%s  %s\n    %s -> %s\n", l.Time.Local().Format("2006-01-02 15:04:05"), quote(l.Command), old, l.New)
-				}
-				return nil
-			}
-		},
-	}
-}
-
-type logRow struct {
-	Time    string `json:"time"`
-	Command string `json:"command"`
-	Old     string `json:"old,omitempty"`
-	New     string `json:"new"`
-}
-
-// formatVV prints a version vector as "replica:counter" pairs, sorted.
-func formatVV(vv schema.VV) string {
-	pairs := make([]string, 0, len(vv))
-	for k, n := range vv {
-		pairs = append(pairs, fmt.Sprintf("%s:%d", k, n))
-	}
-	sort.Strings(pairs)
-	return strings.Join(pairs, " ")
 }

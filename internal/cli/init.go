@@ -33,28 +33,35 @@ example:
   ac-init
   ac-init --repair`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			repair := fs.Bool("repair", false, "mend a damaged home instead of creating one")
-			return func(ctx context.Context, args []string) error {
-				if err := nargs(args, 0, 0); err != nil {
-					return err
-				}
-				if *repair {
-					return initRepair(ctx, e)
-				}
-				h, err := home.Init(ctx, e.options())
-				if err != nil {
-					return err
-				}
-				defer h.Close()
-				head, err := h.Get()
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.Stdout, "initialised %s (replica %s, HEAD %s)\n", e.HomeDir, h.Config.Replica, head)
-				return nil
-			}
+			var o initOpts
+			fs.BoolVar(&o.repair, "repair", false, "mend a damaged home instead of creating one")
+			return func(ctx context.Context, args []string) error { return runInit(ctx, e, o, args) }
 		},
 	}
+}
+
+type initOpts struct {
+	repair bool
+}
+
+func runInit(ctx context.Context, e *Env, o initOpts, args []string) error {
+	if err := nargs(args, 0, 0); err != nil {
+		return err
+	}
+	if o.repair {
+		return initRepair(ctx, e)
+	}
+	h, err := home.Init(ctx, e.options())
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	head, err := h.Get()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "initialised %s (replica %s, HEAD %s)\n", e.HomeDir, h.Config.Replica, head)
+	return nil
 }
 
 func initRepair(ctx context.Context, e *Env) error {

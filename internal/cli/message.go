@@ -37,50 +37,57 @@ example:
   ac-message ref node | base64 -w0 > alice.ref
   base64 -d < alice.ref | ac-message to-json`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			b64 := fs.Bool("base64", false, "write the message as base64 text")
-			return func(ctx context.Context, args []string) error {
-				if len(args) == 0 {
-					return usagef("missing subcommand: ref, content, to-json or from-json")
-				}
-				var out []byte
-				var err error
-				switch args[0] {
-				case "ref", "content":
-					if err := nargs(args[1:], 1, 1); err != nil {
-						return err
-					}
-					out, err = messageMake(ctx, e, args[0], args[1])
-				case "to-json", "from-json":
-					if err := nargs(args[1:], 0, 0); err != nil {
-						return err
-					}
-					if args[0] == "to-json" {
-						in, err := readMessage(e)
-						if err != nil {
-							return err
-						}
-						js, err := message.ToJSON(in)
-						if err != nil {
-							return err
-						}
-						_, err = e.Stdout.Write(js)
-						return err
-					}
-					in, rerr := readStdin(e, message.ReadJSON)
-					if rerr != nil {
-						return rerr
-					}
-					out, err = message.FromJSON(in)
-				default:
-					return usagef("unknown subcommand %q", args[0])
-				}
-				if err != nil {
-					return err
-				}
-				return writeBinary(e, out, *b64)
-			}
+			var o messageOpts
+			fs.BoolVar(&o.b64, "base64", false, "write the message as base64 text")
+			return func(ctx context.Context, args []string) error { return runMessage(ctx, e, o, args) }
 		},
 	}
+}
+
+type messageOpts struct {
+	b64 bool
+}
+
+func runMessage(ctx context.Context, e *Env, o messageOpts, args []string) error {
+	if len(args) == 0 {
+		return usagef("missing subcommand: ref, content, to-json or from-json")
+	}
+	var out []byte
+	var err error
+	switch args[0] {
+	case "ref", "content":
+		if err := nargs(args[1:], 1, 1); err != nil {
+			return err
+		}
+		out, err = messageMake(ctx, e, args[0], args[1])
+	case "to-json", "from-json":
+		if err := nargs(args[1:], 0, 0); err != nil {
+			return err
+		}
+		if args[0] == "to-json" {
+			in, err := readMessage(e)
+			if err != nil {
+				return err
+			}
+			js, err := message.ToJSON(in)
+			if err != nil {
+				return err
+			}
+			_, err = e.Stdout.Write(js)
+			return err
+		}
+		in, rerr := readStdin(e, message.ReadJSON)
+		if rerr != nil {
+			return rerr
+		}
+		out, err = message.FromJSON(in)
+	default:
+		return usagef("unknown subcommand %q", args[0])
+	}
+	if err != nil {
+		return err
+	}
+	return writeBinary(e, out, o.b64)
 }
 
 func writeBinary(e *Env, msg []byte, b64 bool) error {

@@ -34,29 +34,36 @@ example:
   ac-message ref node | base64 -w0 > alice.ref     # send this to friends
   ac-node add < alice.ref                           # on the friend's side`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			var addrs addrList
-			fs.Var(&addrs, "addr", "an address `HOST:PORT` where ac-receive listens (repeatable)")
-			passFile := fs.String("passphrase-file", "", "read the passphrase of a sealed key from `file`")
-			return func(ctx context.Context, args []string) error {
-				if len(args) == 0 {
-					return usagef("missing subcommand: new or add")
-				}
-				switch args[0] {
-				case "new":
-					if err := nargs(args[1:], 2, 2); err != nil {
-						return err
-					}
-					return nodeNew(ctx, e, args[1], args[2], addrs, *passFile)
-				case "add":
-					if err := nargs(args[1:], 0, 0); err != nil {
-						return err
-					}
-					return nodeAdd(ctx, e)
-				}
-				return usagef("unknown subcommand %q: want new or add", args[0])
-			}
+			var o nodeOpts
+			fs.Var(&o.addrs, "addr", "an address `HOST:PORT` where ac-receive listens (repeatable)")
+			fs.StringVar(&o.passFile, "passphrase-file", "", "read the passphrase of a sealed key from `file`")
+			return func(ctx context.Context, args []string) error { return runNode(ctx, e, o, args) }
 		},
 	}
+}
+
+type nodeOpts struct {
+	addrs    addrList
+	passFile string
+}
+
+func runNode(ctx context.Context, e *Env, o nodeOpts, args []string) error {
+	if len(args) == 0 {
+		return usagef("missing subcommand: new or add")
+	}
+	switch args[0] {
+	case "new":
+		if err := nargs(args[1:], 2, 2); err != nil {
+			return err
+		}
+		return nodeNew(ctx, e, args[1], args[2], o.addrs, o.passFile)
+	case "add":
+		if err := nargs(args[1:], 0, 0); err != nil {
+			return err
+		}
+		return nodeAdd(ctx, e)
+	}
+	return usagef("unknown subcommand %q: want new or add", args[0])
 }
 
 func nodeNew(ctx context.Context, e *Env, nodeArg, idArg string, addrs []string, passFile string) error {

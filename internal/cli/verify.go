@@ -33,47 +33,55 @@ example:
   ac-verify --content root
   ac-verify --content --repair backup.car root`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
-			content := fs.Bool("content", false, "also read and hash-check every file's blocks")
-			repair := fs.String("repair", "", "read damaged or missing blocks again from `source`: a CAR file or a kubo RPC address")
-			return func(ctx context.Context, args []string) error {
-				if err := nargs(args, 1, 1); err != nil {
-					return err
-				}
-				p, err := treePath(args[0])
-				if err != nil {
-					return err
-				}
-				o := e.options()
-				o.Rehash = true
-				h, err := home.Open(ctx, o)
-				if err != nil {
-					return err
-				}
-				defer h.Close()
-				name := p
-				if name == "" {
-					name = "/" // the whole tree database
-				}
-				var from ipfsstore.Store
-				if *repair != "" {
-					if from, err = repairSource(ctx, *repair); err != nil {
-						return err
-					}
-					defer from.Close()
-				}
-				repaired, err := h.Verify(ctx, p, home.VerifyOptions{Content: *content, RepairFrom: from})
-				for _, c := range repaired {
-					fmt.Fprintf(e.Stdout, "repaired %s\n", c)
-				}
-				if err != nil {
-					fmt.Fprintf(e.Stdout, "FAIL %s: %s\n", name, oneLine(err.Error()))
-					return silentFailure{}
-				}
-				fmt.Fprintf(e.Stdout, "OK %s\n", name)
-				return nil
-			}
+			var o verifyOpts
+			fs.BoolVar(&o.content, "content", false, "also read and hash-check every file's blocks")
+			fs.StringVar(&o.repair, "repair", "", "read damaged or missing blocks again from `source`: a CAR file or a kubo RPC address")
+			return func(ctx context.Context, args []string) error { return runVerify(ctx, e, o, args) }
 		},
 	}
+}
+
+type verifyOpts struct {
+	content bool
+	repair  string
+}
+
+func runVerify(ctx context.Context, e *Env, o verifyOpts, args []string) error {
+	if err := nargs(args, 1, 1); err != nil {
+		return err
+	}
+	p, err := treePath(args[0])
+	if err != nil {
+		return err
+	}
+	ho := e.options()
+	ho.Rehash = true
+	h, err := home.Open(ctx, ho)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	name := p
+	if name == "" {
+		name = "/" // the whole tree database
+	}
+	var from ipfsstore.Store
+	if o.repair != "" {
+		if from, err = repairSource(ctx, o.repair); err != nil {
+			return err
+		}
+		defer from.Close()
+	}
+	repaired, err := h.Verify(ctx, p, home.VerifyOptions{Content: o.content, RepairFrom: from})
+	for _, c := range repaired {
+		fmt.Fprintf(e.Stdout, "repaired %s\n", c)
+	}
+	if err != nil {
+		fmt.Fprintf(e.Stdout, "FAIL %s: %s\n", name, oneLine(err.Error()))
+		return silentFailure{}
+	}
+	fmt.Fprintf(e.Stdout, "OK %s\n", name)
+	return nil
 }
 
 // repairSource opens what --repair names: a CAR file, or else a kubo

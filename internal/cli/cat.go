@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
+)
+
+func cmdCat() *command {
+	return &command{
+		usage: "ac-cat PATH",
+		help: `Ac-cat writes the bytes of the file at PATH to stdout. With --api the
+blocks that are not local are fetched through the daemon as they are read.
+
+example:
+  ac-cat root/projects/pictures/a.jpg > a.jpg`,
+		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
+			return func(ctx context.Context, args []string) error { return runCat(ctx, e, args) }
+		},
+	}
+}
+
+func runCat(ctx context.Context, e *Env, args []string) error {
+	if err := nargs(args, 1, 1); err != nil {
+		return err
+	}
+	p, err := treePath(args[0])
+	if err != nil {
+		return err
+	}
+	h, head, err := openHead(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	en, err := h.Tree(cid.Undef).Lookup(ctx, head, p)
+	if err != nil {
+		return err
+	}
+	switch en.Kind {
+	case schema.KindFile:
+	case schema.KindDirectory:
+		return acerr.E("cat", p, acerr.IsDir, nil)
+	default:
+		return acerr.E("cat", p, acerr.Invalid, fmt.Errorf("is %s, not a file", en.Kind))
+	}
+	f, err := h.Tree(cid.Undef).Open(ctx, en)
+	if err != nil {
+		return acerr.E("cat", p, acerr.Other, err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(e.Stdout, f); err != nil {
+		return acerr.E("cat", p, acerr.Other, err)
+	}
+	return nil
+}
