@@ -3,6 +3,7 @@ package tree
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
@@ -65,15 +66,7 @@ func (t *Tree) Apply(ctx context.Context, root cid.Cid, ops []Op) (cid.Cid, erro
 		}
 		rel[i] = relOp{op: &ops[i], comps: comps}
 	}
-	b := &batch{t: t, now: t.cfg.Now().UnixNano()}
-	if t.cache == nil && len(ops) > 1 {
-		// A batch reads the trie paths it rewrites twice: once to find
-		// the entries, once to set them.
-		bt := *t
-		bt.cache = &nodeCache{max: 4096, nodes: map[cid.Cid]cachedNode{}}
-		b.t = &bt
-	}
-	c, err := b.dir(ctx, root, 0, rel)
+	c, err := newBatch(t).dir(ctx, root, 0, rel)
 	if err != nil {
 		var oe *opError
 		if errors.As(err, &oe) {
@@ -106,8 +99,36 @@ func failOp(r relOp, err error) error {
 
 // batch is one Apply in progress.
 type batch struct {
-	t   *Tree
-	now int64
+	// t reads through a cache of the batch's own that keeps every node
+	// it reads: the directories and shard nodes on the paths of the
+	// ops, which a batch reads twice (once to find the entries, once to
+	// set them), with what a name's ops look up beside it.
+	t *Tree
+	// walk reads the directories that deleting one walks, through a
+	// bounded cache (the Tree's own, if it has one): a deleted subtree
+	// can be any size, and each of its blocks is needed once.
+	walk *Tree
+	now  int64
+}
+
+// walkCache is how many nodes the cache of a batch's deletion walks
+// keeps.
+const walkCache = 4096
+
+func newBatch(t *Tree) *batch {
+	b := &batch{now: t.cfg.Now().UnixNano()}
+	// Unbounded: what it holds is bounded by the paths of the ops, the
+	// part of the tree that the batch rewrites.
+	bt := *t
+	bt.cache = &nodeCache{max: math.MaxInt, nodes: map[cid.Cid]cachedNode{}}
+	b.t = &bt
+	b.walk = t
+	if t.cache == nil {
+		wt := *t
+		wt.cache = &nodeCache{max: walkCache, nodes: map[cid.Cid]cachedNode{}}
+		b.walk = &wt
+	}
+	return b
 }
 
 // dir rewrites the directory at dir, which ops reach at component i
@@ -389,7 +410,7 @@ func (b *batch) delete(ctx context.Context, r relOp, cur *schema.Entry, commit c
 	ts := schema.Entry{Name: cur.Name, Kind: cur.Kind, Mtime: b.now, VV: t.bump(cur), Deleted: true, By: t.cfg.By}
 	if cur.Kind == schema.KindDirectory {
 		var err error
-		if ts.Target, ts.Owner, err = t.deletedDir(ctx, cur.Target, b.now, 0); err != nil {
+		if ts.Target, ts.Owner, err = b.walk.deletedDir(ctx, cur.Target, b.now, 0); err != nil {
 			return failOp(r, err)
 		}
 	}
