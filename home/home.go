@@ -14,6 +14,12 @@
 //
 // Home wires the lower packages together; it adds no rules of its own.
 //
+// Private keys live in keys/. A Signer (Home.Signer) also holds in
+// memory those it has used: it unlocks each on the first directory it
+// signs, never writes it anywhere, and overwrites it when closed. Its
+// maker closes it when done signing: a command at the end of its
+// change, a long-running process when it stops.
+//
 // # New, whole and damaged homes
 //
 // A home is the directory's config (JSON: version, replica id, optional

@@ -72,26 +72,39 @@ func (r *Trust) Identity(ctx context.Context, id cid.Cid) (*schema.Identity, err
 
 // Signer signs directories owned by my identities, with their keys from
 // the keystore, opened with a passphrase when they are sealed.
+//
+// It holds the keys in an identity.KeyRing: each is unlocked at most
+// once, when it signs its first directory, so a sealed key runs scrypt
+// once however many directories a change (or a long-running process: a
+// mount, a receiver) signs. The keys stay in memory only, never written
+// anywhere, until Close overwrites them: whoever makes a Signer closes
+// it when its signing is done, a command at the end of its change, a
+// long-running process when it stops. A Signer that is never closed
+// keeps its keys until the process exits. It is safe for concurrent
+// use.
 type Signer struct {
 	h    *Home
-	pass []byte
+	ring *identity.KeyRing
 }
 
-// Signer returns the signer of directories owned by my identities.
-func (h *Home) Signer(passphrase []byte) *Signer { return &Signer{h: h, pass: passphrase} }
+// Signer returns a signer of directories owned by my identities, which
+// keeps its own copy of passphrase. Close it when done.
+func (h *Home) Signer(passphrase []byte) *Signer {
+	return &Signer{h: h, ring: h.Keys.KeyRing(passphrase)}
+}
 
-// Holds reports whether the keystore has owner's key.
-func (s *Signer) Holds(owner cid.Cid) bool { return s.h.Keys.Has(owner) }
+// Holds reports whether the signer has owner's key, or the keystore has.
+func (s *Signer) Holds(owner cid.Cid) bool { return s.ring.Has(owner) }
 
-// SignDirectory signs d with its owner's key.
+// SignDirectory signs d with its owner's key, unlocking it on its first
+// use. After Close it fails with acerr.Invalid.
 func (s *Signer) SignDirectory(_ context.Context, d *schema.Directory) error {
 	if !s.Holds(d.Owner) {
 		return acerr.E("home.Sign", "", acerr.Permission, errors.New("the directory is owned by someone else: only its owner changes it")).WithCID(d.Owner.String())
 	}
-	priv, err := s.h.Keys.Load(d.Owner, s.pass)
-	if err != nil {
-		return err
-	}
-	identity.Sign(priv, d)
-	return nil
+	return s.ring.Sign(d.Owner, d)
 }
+
+// Close overwrites the keys the signer unlocked; it signs no more.
+// Closing it again does nothing.
+func (s *Signer) Close() error { return s.ring.Close() }

@@ -6,6 +6,13 @@
 // under the home's keys/ directory, mode 0600, optionally sealed with a
 // passphrase): it never enters a block, a message or the mount.
 //
+// In memory a private key lives as long as its holder keeps it.
+// Keystore.Load returns a fresh copy at every call (running scrypt for a
+// sealed key) and overwrites what it decrypted on the way; the caller
+// holds the copy. A KeyRing, what a process that signs many times uses,
+// unlocks each key at most once, on its first signature, holds it in
+// memory only, and overwrites it when closed.
+//
 // Every signature is domain-separated: it covers
 //
 //	"archivecache/v1/" + policy + dag-cbor(node without "sig")

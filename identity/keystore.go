@@ -29,8 +29,16 @@ import (
 //
 // Files are created with mode 0600 in a directory of mode 0700, and never
 // overwritten.
+//
+// Load reads a key from its file every time, and for a sealed key runs
+// scrypt every time (a deliberate tenth of a second or so). What signs
+// many times holds the keys in a KeyRing instead, which unlocks each
+// once.
 type Keystore struct {
 	dir string
+	// kdf derives the key that seals a seed; nil means scrypt.Key. Tests
+	// count its runs through it.
+	kdf func(passphrase, salt []byte, n, r, p, keyLen int) ([]byte, error)
 }
 
 // scrypt parameters for sealing new keys (the interactive-login setting
@@ -66,6 +74,7 @@ func (k *Keystore) Save(id cid.Cid, priv ed25519.PrivateKey, passphrase []byte) 
 	const op = "identity.Keystore.Save"
 	kf := keyFile{Version: 1, Identity: id.String()}
 	seed := priv.Seed()
+	defer clear(seed)
 	if len(passphrase) == 0 {
 		kf.Seed = seed
 	} else {
@@ -78,16 +87,19 @@ func (k *Keystore) Save(id cid.Cid, priv ed25519.PrivateKey, passphrase []byte) 
 		if _, err := rand.Read(kf.Nonce); err != nil {
 			return acerr.E(op, id.String(), acerr.IO, err)
 		}
-		key, err := sealKey(passphrase, &kf)
+		key, err := k.sealKey(passphrase, &kf)
 		if err != nil {
 			return acerr.E(op, id.String(), acerr.Invalid, err)
 		}
 		kf.Sealed = secretbox.Seal(nil, seed, (*[24]byte)(kf.Nonce), key)
+		clear(key[:])
 	}
 	data, err := json.Marshal(kf)
 	if err != nil {
 		return acerr.E(op, id.String(), acerr.Other, err)
 	}
+	data = append(data, '\n')
+	defer clear(data)
 	if err := os.MkdirAll(k.dir, 0o700); err != nil {
 		return acerr.E(op, k.dir, acerr.IO, err)
 	}
@@ -98,7 +110,7 @@ func (k *Keystore) Save(id cid.Cid, priv ed25519.PrivateKey, passphrase []byte) 
 	if err != nil {
 		return acerr.E(op, id.String(), acerr.IO, err)
 	}
-	_, werr := f.Write(append(data, '\n'))
+	_, werr := f.Write(data)
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
@@ -108,22 +120,30 @@ func (k *Keystore) Save(id cid.Cid, priv ed25519.PrivateKey, passphrase []byte) 
 	return syncDir(k.dir)
 }
 
-func sealKey(passphrase []byte, kf *keyFile) (*[32]byte, error) {
+// sealKey derives the key that seals the seed of kf from passphrase.
+// The caller clears it after use.
+func (k *Keystore) sealKey(passphrase []byte, kf *keyFile) (*[32]byte, error) {
 	if kf.N <= 1 || kf.N > 1<<20 || kf.R <= 0 || kf.R > 32 || kf.P <= 0 || kf.P > 16 {
 		return nil, errors.New("key file has unreasonable scrypt parameters")
 	}
-	k, err := scrypt.Key(passphrase, kf.Salt, kf.N, kf.R, kf.P, 32)
+	kdf := k.kdf
+	if kdf == nil {
+		kdf = scrypt.Key
+	}
+	key, err := kdf(passphrase, kf.Salt, kf.N, kf.R, kf.P, 32)
 	if err != nil {
 		return nil, err
 	}
-	return (*[32]byte)(k), nil
+	return (*[32]byte)(key), nil
 }
 
 // ErrPassphrase is returned (wrapped, with kind Permission) when a sealed
 // key needs a passphrase that was not given or does not open it.
 var ErrPassphrase = errors.New("key is sealed: wrong or missing passphrase (set AC_PASSPHRASE)")
 
-// Load returns the private key of identity id.
+// Load returns the private key of identity id. For a sealed key it runs
+// scrypt. It leaves no copy of the key behind but the one it returns:
+// the file's bytes, the seed and the sealing key are overwritten.
 func (k *Keystore) Load(id cid.Cid, passphrase []byte) (ed25519.PrivateKey, error) {
 	const op = "identity.Keystore.Load"
 	data, err := os.ReadFile(k.path(id))
@@ -133,8 +153,11 @@ func (k *Keystore) Load(id cid.Cid, passphrase []byte) (ed25519.PrivateKey, erro
 	if err != nil {
 		return nil, acerr.E(op, id.String(), acerr.IO, err)
 	}
+	defer clear(data)
 	var kf keyFile
-	if err := json.Unmarshal(data, &kf); err != nil || kf.Version != 1 || kf.Identity != id.String() {
+	err = json.Unmarshal(data, &kf)
+	defer clear(kf.Seed)
+	if err != nil || kf.Version != 1 || kf.Identity != id.String() {
 		return nil, acerr.E(op, id.String(), acerr.Integrity, errors.New("key file is damaged"))
 	}
 	seed := kf.Seed
@@ -145,12 +168,14 @@ func (k *Keystore) Load(id cid.Cid, passphrase []byte) (ed25519.PrivateKey, erro
 		if len(passphrase) == 0 {
 			return nil, acerr.E(op, id.String(), acerr.Permission, ErrPassphrase)
 		}
-		key, err := sealKey(passphrase, &kf)
+		key, err := k.sealKey(passphrase, &kf)
 		if err != nil {
 			return nil, acerr.E(op, id.String(), acerr.Integrity, err)
 		}
 		var ok bool
 		seed, ok = secretbox.Open(nil, kf.Sealed, (*[24]byte)(kf.Nonce), key)
+		clear(key[:])
+		defer clear(seed)
 		if !ok {
 			return nil, acerr.E(op, id.String(), acerr.Permission, ErrPassphrase)
 		}

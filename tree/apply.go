@@ -3,6 +3,7 @@ package tree
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
@@ -48,11 +49,28 @@ type Op struct {
 // root. The result is what applying them one by one with Put, Delete and
 // Mkdir would give, but for the version vectors and mtimes of the
 // directories on the paths, which are bumped once for the batch rather
-// than once per op: each directory touched is read and written once, and
-// each touched owned directory is signed once. An op that fails makes
-// Apply fail with that op's error (named by its kind, "tree.Put", and
-// path), and nothing changes. No ops, or ops that change nothing (an
-// OpMkdir of a directory that is there), give root back.
+// than once per op. An op that fails makes Apply fail with that op's
+// error (named by its kind, "tree.Put", and path), and nothing changes.
+// No ops, or ops that change nothing (an OpMkdir of a directory that is
+// there), give root back, having written and signed nothing.
+//
+// The cost is that of the directories the ops touch, not of the ops:
+//
+//   - every directory and shard node on the paths of the ops is read
+//     from the store once: the batch keeps what it reads there until it
+//     returns (and only that: the subtrees a deletion walks go through a
+//     bounded cache);
+//   - every directory touched is written once, and every touched owned
+//     directory signed once, however many ops reach it and in whatever
+//     order; the exception is a directory whose own name an OpPut or
+//     OpDelete changes between ops below it, which is written (and
+//     signed) once for each run of ops below it that such an op
+//     divides (an OpMkdir of it divides nothing);
+//   - of the shard trie of a directory only the nodes on the hash paths
+//     of the names that change are read and rewritten (a subtree that
+//     shrinks to fit one leaf is still written before it is collapsed
+//     into it); a trie that the batch brings back inline is read whole,
+//     and no trie written.
 func (t *Tree) Apply(ctx context.Context, root cid.Cid, ops []Op) (cid.Cid, error) {
 	if len(ops) == 0 {
 		return root, nil
@@ -65,15 +83,7 @@ func (t *Tree) Apply(ctx context.Context, root cid.Cid, ops []Op) (cid.Cid, erro
 		}
 		rel[i] = relOp{op: &ops[i], comps: comps}
 	}
-	b := &batch{t: t, now: t.cfg.Now().UnixNano()}
-	if t.cache == nil && len(ops) > 1 {
-		// A batch reads the trie paths it rewrites twice: once to find
-		// the entries, once to set them.
-		bt := *t
-		bt.cache = &nodeCache{max: 4096, nodes: map[cid.Cid]cachedNode{}}
-		b.t = &bt
-	}
-	c, err := b.dir(ctx, root, 0, rel)
+	c, err := newBatch(t).dir(ctx, root, 0, rel)
 	if err != nil {
 		var oe *opError
 		if errors.As(err, &oe) {
@@ -106,8 +116,36 @@ func failOp(r relOp, err error) error {
 
 // batch is one Apply in progress.
 type batch struct {
-	t   *Tree
-	now int64
+	// t reads through a cache of the batch's own that keeps every node
+	// it reads: the directories and shard nodes on the paths of the
+	// ops, which a batch reads twice (once to find the entries, once to
+	// set them), with what a name's ops look up beside it.
+	t *Tree
+	// walk reads the directories that deleting one walks, through a
+	// bounded cache (the Tree's own, if it has one): a deleted subtree
+	// can be any size, and each of its blocks is needed once.
+	walk *Tree
+	now  int64
+}
+
+// walkCache is how many nodes the cache of a batch's deletion walks
+// keeps.
+const walkCache = 4096
+
+func newBatch(t *Tree) *batch {
+	b := &batch{now: t.cfg.Now().UnixNano()}
+	// Unbounded: what it holds is bounded by the paths of the ops, the
+	// part of the tree that the batch rewrites.
+	bt := *t
+	bt.cache = &nodeCache{max: math.MaxInt, nodes: map[cid.Cid]cachedNode{}}
+	b.t = &bt
+	b.walk = t
+	if t.cache == nil {
+		wt := *t
+		wt.cache = &nodeCache{max: walkCache, nodes: map[cid.Cid]cachedNode{}}
+		b.walk = &wt
+	}
+	return b
 }
 
 // dir rewrites the directory at dir, which ops reach at component i
@@ -132,6 +170,7 @@ func (b *batch) dir(ctx context.Context, dir cid.Cid, i int, ops []relOp) (cid.C
 	// The ops of each name, in order; a deletion of a conflict copy is an
 	// op on the name the copy belongs to.
 	type group struct {
+		name string
 		slot *slot
 		ops  []nameOp
 	}
@@ -162,7 +201,7 @@ func (b *batch) dir(ctx context.Context, dir cid.Cid, i int, ops []relOp) (cid.C
 					return cid.Undef, failOp(r, err)
 				}
 			}
-			g = &group{slot: s}
+			g = &group{name: name, slot: s}
 			byName[name] = g
 			groups = append(groups, g)
 		}
@@ -170,7 +209,9 @@ func (b *batch) dir(ctx context.Context, dir cid.Cid, i int, ops []relOp) (cid.C
 	}
 	var set []schema.Entry
 	var single *slot
+	oldSizes := make(map[string]uint64, len(groups))
 	for _, g := range groups {
+		oldSizes[g.name] = g.slot.oldSize
 		ne, copies, changed, err := b.name(ctx, dir, i, g.slot.old, g.ops)
 		if err != nil {
 			return cid.Undef, err
@@ -189,7 +230,7 @@ func (b *batch) dir(ctx context.Context, dir cid.Cid, i int, ops []relOp) (cid.C
 	if len(set) == 1 {
 		nd, err = t.withEntry(ctx, single, set[0])
 	} else {
-		nd, err = t.setEntries(ctx, d, dedupeNames(set))
+		nd, err = b.setEntries(ctx, d, groups[0].slot.total, oldSizes, dedupeNames(set))
 	}
 	if err != nil {
 		return cid.Undef, failOp(ops[0], err)
@@ -205,6 +246,37 @@ func (b *batch) dir(ctx context.Context, dir cid.Cid, i int, ops []relOp) (cid.C
 		return cid.Undef, failOp(ops[0], err)
 	}
 	return c, nil
+}
+
+// setEntries returns d with set set (see Tree.setEntries). A sharded d,
+// whose entries sum to total bytes, that the change lets fit inline is
+// laid out inline from its entries read once, rather than changed in
+// its trie, which would write a trie only to read it back and drop it.
+// oldSizes holds the sizes of the entries some of set replace.
+func (b *batch) setEntries(ctx context.Context, d *schema.Directory, total uint64, oldSizes map[string]uint64, set []schema.Entry) (*schema.Directory, error) {
+	t := b.t
+	if !d.Shard.Defined() {
+		return t.setEntries(ctx, d, set)
+	}
+	for i := range set {
+		old, ok := oldSizes[set[i].Name]
+		if !ok {
+			s, err := t.slotIn(ctx, d, 0, set[i].Name)
+			if err != nil {
+				return nil, err
+			}
+			old = s.oldSize
+		}
+		total = total - min(old, total) + uint64(schema.EntrySize(&set[i]))
+	}
+	if total > uint64(t.cfg.InlineLimit) {
+		return t.setEntries(ctx, d, set)
+	}
+	all, err := t.dirEntries(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return t.layout(ctx, d, mergeSorted(all, set))
 }
 
 // dedupeNames keeps the last entry of each name: a frozen conflict copy
@@ -240,6 +312,12 @@ func (b *batch) name(ctx context.Context, dir cid.Cid, i int, old *schema.Entry,
 	cur := old
 	var copies []schema.Entry
 	var below []relOp // ops below the name not yet applied
+	// The mkdirs of the name met after an op below it, not yet applied:
+	// they change only the name's entry, so the ops below it on both
+	// sides of them are applied together, and the directory is written
+	// once. The first followed of them came before an op below.
+	var mkdirs []relOp
+	followed := 0
 	changed := false
 	// commit makes ne, a change to cur, the current entry: the conflict
 	// copies of cur it supersedes (but skip) become entries of their
@@ -286,19 +364,41 @@ func (b *batch) name(ctx context.Context, dir cid.Cid, i int, old *schema.Entry,
 		if err != nil {
 			return err
 		}
-		if cur != nil && !cur.Deleted && nc.Equals(child) {
-			return nil // nothing below changed
+		moved := cur == nil || cur.Deleted || !nc.Equals(child)
+		if moved {
+			ne := schema.Entry{Name: r.comps[i], Kind: schema.KindDirectory}
+			if cur != nil && !cur.Deleted {
+				ne = *cur
+			}
+			ne.Target, ne.Mtime, ne.VV, ne.By, ne.Conflicts = nc, b.now, t.bump(cur), t.cfg.By, nil
+			if err := commit(r, ne, nil); err != nil {
+				return err
+			}
 		}
-		ne := schema.Entry{Name: r.comps[i], Kind: schema.KindDirectory}
-		if cur != nil && !cur.Deleted {
-			ne = *cur
+		// The directory is there now. A mkdir that an op below followed
+		// sets its mode, and the mtime is the batch's, as for every
+		// directory on the paths; one that came last sets both.
+		for j, m := range mkdirs {
+			if moved && j < followed {
+				err = b.mode(m, cur, commit)
+			} else {
+				err = b.mkdir(ctx, m, cur, commit)
+			}
+			if err != nil {
+				return err
+			}
 		}
-		ne.Target, ne.Mtime, ne.VV, ne.By, ne.Conflicts = nc, b.now, t.bump(cur), t.cfg.By, nil
-		return commit(r, ne, nil)
+		mkdirs, followed = nil, 0
+		return nil
 	}
 	for _, o := range ops {
 		if len(o.comps) > i+1 {
 			below = append(below, o.relOp)
+			followed = len(mkdirs)
+			continue
+		}
+		if o.op.Kind == OpMkdir && o.copyOf == nil && len(below) > 0 {
+			mkdirs = append(mkdirs, o.relOp)
 			continue
 		}
 		if err := flush(); err != nil {
@@ -324,6 +424,14 @@ func (b *batch) name(ctx context.Context, dir cid.Cid, i int, old *schema.Entry,
 	}
 	if !changed {
 		return schema.Entry{}, nil, false, nil
+	}
+	if cur.Kind == schema.KindDirectory && !cur.Deleted && !cur.Target.Defined() {
+		// Made by a mkdir and left empty.
+		c, err := t.putNode(ctx, &schema.Directory{})
+		if err != nil {
+			return schema.Entry{}, nil, false, failOp(ops[0].relOp, err)
+		}
+		cur.Target = c
 	}
 	return *cur, copies, true, nil
 }
@@ -389,7 +497,7 @@ func (b *batch) delete(ctx context.Context, r relOp, cur *schema.Entry, commit c
 	ts := schema.Entry{Name: cur.Name, Kind: cur.Kind, Mtime: b.now, VV: t.bump(cur), Deleted: true, By: t.cfg.By}
 	if cur.Kind == schema.KindDirectory {
 		var err error
-		if ts.Target, ts.Owner, err = t.deletedDir(ctx, cur.Target, b.now, 0); err != nil {
+		if ts.Target, ts.Owner, err = b.walk.deletedDir(ctx, cur.Target, b.now, 0); err != nil {
 			return failOp(r, err)
 		}
 	}
@@ -406,6 +514,17 @@ func (b *batch) deleteCopy(_ context.Context, o nameOp, cur *schema.Entry, commi
 		return failOp(o.relOp, fail(acerr.Permission, "%s is a copy of a directory owned by %s: only its owner deletes it", o.op.Path, o.copyOf.Owner))
 	}
 	return commit(o.relOp, ne, o.copyOf)
+}
+
+// mode sets the mode of the live directory cur to the mode of r, a
+// mkdir, keeping its mtime.
+func (b *batch) mode(r relOp, cur *schema.Entry, commit commitFunc) error {
+	if cur.Mode == r.op.Entry.Mode {
+		return nil
+	}
+	ne := *cur
+	ne.Mode, ne.VV, ne.By, ne.Conflicts = r.op.Entry.Mode, b.t.bump(cur), b.t.cfg.By, nil
+	return commit(r, ne, nil)
 }
 
 // mkdir makes sure the name is a live directory with the op's mode (and
@@ -427,10 +546,9 @@ func (b *batch) mkdir(ctx context.Context, r relOp, cur *schema.Entry, commit co
 		ne.Mode, ne.Mtime, ne.VV, ne.By, ne.Conflicts = mode, mtime, t.bump(cur), t.cfg.By, nil
 		return commit(r, ne, nil)
 	}
+	// Where nothing was deleted, the new directory is empty: its block is
+	// written once the batch has put into it what it puts (name).
 	child, err := t.deletedContents(ctx, cur)
-	if err == nil && !child.Defined() {
-		child, err = t.putNode(ctx, &schema.Directory{})
-	}
 	if err != nil {
 		return failOp(r, err)
 	}

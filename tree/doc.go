@@ -54,7 +54,12 @@
 // Apply applies many puts, deletes and mkdirs (Op) as one change,
 // reading and writing each directory on their paths once and signing
 // each touched owned directory once; Put, Delete and Mkdir are batches of
-// one. PutTree turns a Source (a local folder being added, an old
+// one. So a thousand puts into one owned directory cost one signature
+// and one new block per directory on the path, where a thousand Puts
+// cost a thousand of each. The Tree holds no key: Config.Signer is
+// called once per owned directory a batch changes, and what it holds
+// between calls, and for how long, is its own affair (package home's
+// Signer keeps each key it unlocks until it is closed). PutTree turns a Source (a local folder being added, an old
 // version being restored) into the ops that the file-by-file changes
 // would be: a changed file is a new version superseding what the name
 // held, an unchanged one keeps its entry, what the source lacks is
