@@ -60,7 +60,7 @@ func command(c, dflt string) string {
 // writer returns the tree that changes this home: this replica, owned
 // directories signed with the home's keys.
 func (h *Home) writer() *tree.Tree {
-	return tree.New(h.Store, h.TreeConfig(cid.Undef, h.Signer(h.pass)))
+	return tree.New(h.Store, h.TreeConfig(cid.Undef, h.keys()))
 }
 
 // AddOptions are the options of AddLocal. The zero value is usable.

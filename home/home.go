@@ -60,6 +60,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
@@ -99,6 +100,9 @@ type Home struct {
 	Keys   *identity.Keystore
 	now    func() time.Time
 	pass   []byte // Options.Passphrase
+
+	signerOnce sync.Once
+	signer     *Signer // the home's own, made at its first use
 }
 
 // Options selects how a home is opened.
@@ -431,7 +435,21 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 }
 
 // Close releases the store.
-func (h *Home) Close() error { return h.Store.Close() }
+func (h *Home) Close() error {
+	if h.signer != nil {
+		h.signer.Close()
+	}
+	return h.Store.Close()
+}
+
+// keys returns the home's own Signer, made with Options.Passphrase at its
+// first use and closed with the home: every change of one process signs
+// with it, so a sealed key is unlocked once however many changes a
+// long-running process makes.
+func (h *Home) keys() *Signer {
+	h.signerOnce.Do(func() { h.signer = h.Signer(h.pass) })
+	return h.signer
+}
 
 // Now is the home's clock.
 func (h *Home) Now() time.Time { return h.now() }

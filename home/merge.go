@@ -59,7 +59,7 @@ func (h *Home) Merge(ctx context.Context, jobs []MergeJob, o MergeOptions) (*Mer
 	var res *Merged
 	do := func(st ipfsstore.Store, old cid.Cid) (cid.Cid, error) {
 		res = &Merged{}
-		signer := h.Signer(h.pass)
+		signer := h.keys()
 		t := tree.New(st, h.TreeConfig(cid.Undef, signer))
 		m := merge.New(merge.Config{Store: st, Tree: h.TreeConfig(cid.Undef, nil), Resolver: h.Trust(old), Signer: signer})
 		head := old

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
-	"github.com/archivecache/archivecache/identity"
 	"github.com/archivecache/archivecache/message"
 	"github.com/archivecache/archivecache/policy"
 	"github.com/archivecache/archivecache/schema"
@@ -38,10 +37,6 @@ func (h *Home) Publish(ctx context.Context, p, idPath string, addrs []string, cm
 		if idEnt.Kind != schema.KindIdentity {
 			return cid.Undef, acerr.E("node new", idPath, acerr.Invalid, fmt.Errorf("is a %s, not an identity", idEnt.Kind))
 		}
-		priv, err := h.Keys.Load(idEnt.Target, h.pass)
-		if err != nil {
-			return cid.Undef, err
-		}
 		root, err := t.Lookup(ctx, old, Root)
 		if err != nil {
 			return cid.Undef, err
@@ -66,7 +61,9 @@ func (h *Home) Publish(ctx context.Context, p, idPath string, addrs []string, cm
 		} else if !acerr.Is(acerr.NotExist, err) {
 			return cid.Undef, err
 		}
-		identity.Sign(priv, node)
+		if err := h.keys().Sign(idEnt.Target, node); err != nil {
+			return cid.Undef, err
+		}
 		nodeCID, block := schema.Block(node)
 		if err := h.Store.Put(ctx, nodeCID, block); err != nil {
 			return cid.Undef, err

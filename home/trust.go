@@ -105,6 +105,9 @@ func (s *Signer) SignDirectory(_ context.Context, d *schema.Directory) error {
 	return s.ring.Sign(d.Owner, d)
 }
 
+// Sign signs n, a node owned by identity id (my node_v1), with id's key.
+func (s *Signer) Sign(id cid.Cid, n schema.Signed) error { return s.ring.Sign(id, n) }
+
 // Close overwrites the keys the signer unlocked; it signs no more.
 // Closing it again does nothing.
 func (s *Signer) Close() error { return s.ring.Close() }
