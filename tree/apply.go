@@ -497,7 +497,7 @@ func (b *batch) delete(ctx context.Context, r relOp, cur *schema.Entry, commit c
 	ts := schema.Entry{Name: cur.Name, Kind: cur.Kind, Mtime: b.now, VV: t.bump(cur), Deleted: true, By: t.cfg.By}
 	if cur.Kind == schema.KindDirectory {
 		var err error
-		if ts.Target, ts.Owner, err = b.walk.deletedDir(ctx, cur.Target, b.now, 0); err != nil {
+		if ts.Target, ts.Owner, err = b.walk.deletedDir(ctx, cur.Target, b.now, 0, nil); err != nil {
 			return failOp(r, err)
 		}
 	}

@@ -101,3 +101,66 @@ func TestCheckCountsDistinctBlocks(t *testing.T) {
 		t.Errorf("Check asked about %d directories and %d entries, want %d and %d", chk.dirs, chk.entries, depth+1, 2*depth+1)
 	}
 }
+
+// TestDeleteCountsDistinctBlocks deletes a shared directory whose
+// directories share children (2^20 paths through 21 blocks): each is read
+// once and its deleted copy written once, and the copy is a tree of
+// tombstones all the way down.
+func TestDeleteCountsDistinctBlocks(t *testing.T) {
+	ctx := context.Background()
+	tr, mem := newTree(t, tree.Config{})
+	c, err := tr.MakeDir(ctx, []schema.Entry{{Name: "f", Kind: schema.KindFile, Target: rawCID("leaf"), Size: 4, Mtime: 1, VV: schema.VV{"r1": 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const depth = 20
+	for range depth {
+		a := schema.Entry{Name: "a", Kind: schema.KindDirectory, Target: c, Mtime: 1, VV: schema.VV{"r1": 1}}
+		b := a
+		b.Name = "b"
+		if c, err = tr.MakeDir(ctx, []schema.Entry{a, b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := mustPut(t, tr, cid.Undef, "d", schema.Entry{Kind: schema.KindDirectory, Target: c, Mtime: 1, VV: schema.VV{"r1": 1}})
+	st := newCountStore(mem)
+	root, err = tree.New(st, tree.Config{Replica: "r1", Now: fixedNow}).Delete(ctx, root, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The root and each of the depth+1 directories below, nothing else.
+	sum := func(m map[cid.Cid]int) (n int) {
+		for _, k := range m {
+			n += k
+		}
+		return n
+	}
+	if gets, puts := st.counts(); sum(gets) > depth+2 || sum(puts) > depth+2 {
+		t.Errorf("Delete read %d blocks and wrote %d, want at most %d each", sum(gets), sum(puts), depth+2)
+	}
+	// Down the copy the tombstone links, every entry is a tombstone.
+	entries, err := tr.ReadDir(ctx, root)
+	if err != nil || len(entries) != 1 || !entries[0].Deleted {
+		t.Fatalf("after Delete, the root holds %+v (%v), want the tombstone d", entries, err)
+	}
+	for level := 0; ; level++ {
+		dir := entries[0].Target
+		if entries, err = tr.ReadDir(ctx, dir); err != nil {
+			t.Fatalf("level %d: %v", level, err)
+		}
+		for _, e := range entries {
+			if !e.Deleted {
+				t.Fatalf("level %d: %s is live in the deleted copy", level, e.Name)
+			}
+		}
+		if level == depth {
+			if len(entries) != 1 || entries[0].Name != "f" {
+				t.Fatalf("innermost deleted directory holds %+v, want the tombstone f", entries)
+			}
+			break
+		}
+		if len(entries) != 2 || entries[0].Target != entries[1].Target {
+			t.Fatalf("level %d holds %+v, want a and b linking one deleted copy", level, entries)
+		}
+	}
+}

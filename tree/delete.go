@@ -19,8 +19,16 @@ import (
 
 // deletedDir returns what the tombstone of the directory at c links, and
 // its owner: for a shared directory, its copy with every entry deleted;
-// for an owned one, its owner's signed last version.
-func (t *Tree) deletedDir(ctx context.Context, c cid.Cid, now int64, depth int) (cid.Cid, cid.Cid, error) {
+// for an owned one, its owner's signed last version. memo holds what
+// this delete already made of a directory, so that directories shared
+// under several names cost one read and one write each.
+func (t *Tree) deletedDir(ctx context.Context, c cid.Cid, now int64, depth int, memo map[cid.Cid][2]cid.Cid) (cid.Cid, cid.Cid, error) {
+	if done, ok := memo[c]; ok {
+		return done[0], done[1], nil
+	}
+	if memo == nil {
+		memo = map[cid.Cid][2]cid.Cid{}
+	}
 	if depth > maxWalkDepth {
 		return cid.Undef, cid.Undef, fail(acerr.TooLarge, "directories nested deeper than %d", maxWalkDepth)
 	}
@@ -33,7 +41,11 @@ func (t *Tree) deletedDir(ctx context.Context, c cid.Cid, now int64, depth int) 
 	}
 	if d.Owned() {
 		r, err := t.retire(ctx, c, d)
-		return r, d.Owner, err
+		if err != nil {
+			return cid.Undef, cid.Undef, err
+		}
+		memo[c] = [2]cid.Cid{r, d.Owner}
+		return r, d.Owner, nil
 	}
 	entries, err := t.dirEntries(ctx, d)
 	if err != nil {
@@ -41,7 +53,7 @@ func (t *Tree) deletedDir(ctx context.Context, c cid.Cid, now int64, depth int) 
 	}
 	out := make([]schema.Entry, len(entries))
 	for i := range entries {
-		if out[i], err = t.deletedEntry(ctx, &entries[i], now, depth+1); err != nil {
+		if out[i], err = t.deletedEntry(ctx, &entries[i], now, depth+1, memo); err != nil {
 			return cid.Undef, cid.Undef, err
 		}
 	}
@@ -50,13 +62,17 @@ func (t *Tree) deletedDir(ctx context.Context, c cid.Cid, now int64, depth int) 
 		return cid.Undef, cid.Undef, err
 	}
 	nc, err := t.putNode(ctx, nd)
-	return nc, cid.Undef, err
+	if err != nil {
+		return cid.Undef, cid.Undef, err
+	}
+	memo[c] = [2]cid.Cid{nc, cid.Undef}
+	return nc, cid.Undef, nil
 }
 
 // deletedEntry returns e deleted: a tombstone that supersedes every
 // version of e it may (see schema.Supersedes); e itself if they are all
 // tombstones already.
-func (t *Tree) deletedEntry(ctx context.Context, e *schema.Entry, now int64, depth int) (schema.Entry, error) {
+func (t *Tree) deletedEntry(ctx context.Context, e *schema.Entry, now int64, depth int, memo map[cid.Cid][2]cid.Cid) (schema.Entry, error) {
 	live := false
 	for _, v := range e.Versions() {
 		live = live || !v.Deleted
@@ -67,7 +83,7 @@ func (t *Tree) deletedEntry(ctx context.Context, e *schema.Entry, now int64, dep
 	ts := schema.Entry{Name: e.Name, Kind: e.Kind, Mtime: now, VV: t.bump(e), Deleted: true, By: t.cfg.By}
 	if e.Kind == schema.KindDirectory && !e.Deleted {
 		var err error
-		if ts.Target, ts.Owner, err = t.deletedDir(ctx, e.Target, now, depth); err != nil {
+		if ts.Target, ts.Owner, err = t.deletedDir(ctx, e.Target, now, depth, memo); err != nil {
 			return ts, err
 		}
 	}
