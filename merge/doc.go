@@ -34,7 +34,10 @@
 //     version without the owner's signature never supersedes it: the
 //     directory stays beside it, and the Report says so. The owner
 //     deletes it by linking an empty, later, signed version from the
-//     tombstone.
+//     tombstone, and that version counts among those seen: an entry of
+//     the directory that stays live beside the tombstone (a friend's
+//     concurrent change of its mode, say) shows the owner's last, empty
+//     version.
 //   - My own owned directory (Config.Signer holds its key) whose replicas
 //     diverged (neither version descends from the other through prev)
 //     merges like a shared one, and the result is signed with the next

@@ -368,11 +368,13 @@ func (st *state) entry(ctx context.Context, path string, ea, eb *schema.Entry, d
 	}
 
 	// A live owned directory links the best version of it seen on
-	// either side, superseded or not: a lower seq never comes back with
-	// a newer version vector.
+	// either side, superseded or not, its owner's deletion included (the
+	// empty version a tombstone links): a lower seq never comes back with
+	// a newer version vector, and what the merge links does not depend on
+	// which versions an earlier merge had already superseded.
 	owned := map[cid.Cid][]cid.Cid{}
 	for _, v := range all {
-		if v.Owner.Defined() && !v.Deleted {
+		if v.Owner.Defined() {
 			owned[v.Owner] = append(owned[v.Owner], v.Target)
 		}
 	}

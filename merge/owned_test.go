@@ -264,3 +264,47 @@ func TestOwnedBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnedDeletionBesideFriendsChange: alice deletes own (seq 4, empty)
+// after a version (seq 3) that a third root still holds, while bob
+// changes own's mode. Edit beats delete, so own stays, and in every order
+// of merging it links the owner's last version: the empty one her
+// deletion signed. (The merge once took the best of the live versions
+// only, so the result depended on whether seq 3 had met the deletion
+// before bob's change did.)
+func TestOwnedDeletionBesideFriendsChange(t *testing.T) {
+	f := newOwnedFixture(t)
+	bob, err := f.b.Apply(ctx, f.base, []tree.Op{{Kind: tree.OpMkdir, Path: "own", Entry: schema.Entry{Mode: 0o700}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq3 := f.put(t, f.a1, f.base, "own/g", "second")
+	deleted, err := f.a1.Delete(ctx, seq3, "own")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.friendly()
+	roots := map[string]cid.Cid{"deleted": deleted, "bob": bob, "seq3": seq3}
+	var want cid.Cid
+	for _, order := range [][3]string{
+		{"deleted", "bob", "seq3"}, {"deleted", "seq3", "bob"}, {"bob", "seq3", "deleted"},
+		{"seq3", "bob", "deleted"}, {"bob", "deleted", "seq3"}, {"seq3", "deleted", "bob"},
+	} {
+		got := mustMerge(t, m, mustMerge(t, m, roots[order[0]], roots[order[1]]), roots[order[2]])
+		if !want.Defined() {
+			want = got
+		} else if got != want {
+			t.Errorf("merging %v gives %s, another order %s", order, got, want)
+		}
+	}
+	e := f.entry(t, want, "own")
+	if e.Deleted || e.Mode != 0o700 {
+		t.Fatalf("own after the merges: %+v, want bob's live entry of mode 0700", e)
+	}
+	if s := seqOf(t, f, want); s != 4 {
+		t.Errorf("own links seq %d, want 4, the owner's deletion", s)
+	}
+	if entries, err := f.b.ReadDir(ctx, e.Target); err != nil || len(entries) != 0 {
+		t.Errorf("own holds %v (%v), want nothing: its owner deleted it", entries, err)
+	}
+}
