@@ -8,12 +8,18 @@
 // turns them into errnos in one table.
 //
 // An Error prints as one line: "op path cid: kind: cause". Nested *Errors
-// do not repeat the fields their parent already printed.
+// do not repeat the fields their parent already printed. That line is for
+// logs and tests; what a user reads is Brief: the object and the cause,
+// without the operations the failure passed through, and a hint of what
+// to do next where the code that failed knows one.
 package acerr
 
 import (
 	"errors"
+	"io/fs"
+	"os"
 	"strings"
+	"syscall"
 )
 
 // Kind classifies an error. Kinds are stored in nothing and sent nowhere,
@@ -72,6 +78,9 @@ type Error struct {
 	CID  string // block or node involved, in its string form
 	Kind Kind
 	Err  error // underlying cause, may be nil
+	// Hint says what the user can do about it, such as "take their CAR
+	// in with ac-import"; Brief prints it, Error does not.
+	Hint string
 }
 
 // E builds an *Error. It exists so call sites read as one line:
@@ -86,6 +95,124 @@ func E(op, path string, kind Kind, err error) *Error {
 
 // WithCID sets the CID field and returns e, for chaining.
 func (e *Error) WithCID(c string) *Error { e.CID = c; return e }
+
+// WithHint sets the Hint field and returns e, for chaining.
+func (e *Error) WithHint(h string) *Error { e.Hint = h; return e }
+
+// Brief is what a user reads of err, on one line: "OBJECT: cause (hint)".
+// OBJECT is the path, else the CID, that the outermost Error names: what
+// the user asked about. The cause is what the innermost Errors say: the
+// path (unless it is ".", OBJECT itself) and the CID they name where
+// those are not OBJECT, what plain errors wrapping them add, the kind, and
+// the message of the plain error they wrap (of a system call's error, its
+// text alone: "no such file or directory"). The hint is the outermost
+// Hint. Operation names are left out. An err that holds no *Error reads
+// as err.Error().
+func Brief(err error) string {
+	// The Errors in err's chain, and what plain errors between them say
+	// (fmt.Errorf("reading the section at %d: %w", off, err)).
+	var chain []*Error
+	var before, after []string
+	for e := err; ; {
+		var x *Error
+		if !errors.As(e, &x) {
+			break
+		}
+		if len(chain) > 0 && e != error(x) {
+			s, inner := e.Error(), x.Error()
+			if i := strings.Index(s, inner); i >= 0 {
+				if b := strings.TrimSuffix(s[:i], ": "); b != "" {
+					before = append(before, b)
+				}
+				if a := s[i+len(inner):]; a != "" {
+					after = append([]string{a}, after...)
+				}
+			}
+		}
+		chain = append(chain, x)
+		e = x.Err
+	}
+	if len(chain) == 0 {
+		return err.Error()
+	}
+	var object, path, id, hint string
+	kind := Other
+	for _, x := range chain {
+		if object == "" {
+			object = x.Path
+		}
+		if x.Path != "" {
+			path = x.Path
+		}
+		if x.CID != "" {
+			id = x.CID
+		}
+		if x.Kind != Other {
+			kind = x.Kind
+		}
+		if hint == "" {
+			hint = x.Hint
+		}
+	}
+	if object == "" {
+		object = chain[0].CID
+	}
+	parts := []string{object}
+	if path != "" && path != "." && path != object {
+		parts = append(parts, path)
+	}
+	if id != "" && id != object {
+		parts = append(parts, id)
+	}
+	parts = append(parts, before...)
+	msg, sys := "", false
+	if cause := chain[len(chain)-1].Err; cause != nil {
+		msg, sys = plain(cause, object, path)
+	}
+	if kind != Other && !sys && !strings.Contains(msg, kind.String()) {
+		parts = append(parts, kind.String())
+	}
+	if msg != "" {
+		parts = append(parts, msg)
+	}
+	if parts[0] == "" {
+		parts = parts[1:]
+	}
+	if len(parts) == 0 {
+		parts = append(parts, kind.String())
+	}
+	out := strings.Join(parts, ": ") + strings.Join(after, "")
+	if hint != "" {
+		out += " (" + hint + ")"
+	}
+	return out
+}
+
+// plain renders the cause of an innermost Error, reporting whether it is
+// the system's error (a system call's, or one of package fs's), whose
+// text says what the kind would: the file name of a path error is
+// dropped when the error names it already.
+func plain(cause error, names ...string) (string, bool) {
+	var pe *fs.PathError
+	var le *os.LinkError
+	var errno syscall.Errno
+	sys := errors.As(cause, &errno)
+	for _, s := range []error{fs.ErrExist, fs.ErrNotExist, fs.ErrPermission} {
+		sys = sys || cause == s
+	}
+	switch {
+	case errors.As(cause, &pe):
+		for _, n := range names {
+			if n != "" && n == pe.Path {
+				return pe.Err.Error(), sys
+			}
+		}
+		return pe.Path + ": " + pe.Err.Error(), sys
+	case errors.As(cause, &le):
+		return le.Old + ": " + le.Err.Error(), sys
+	}
+	return cause.Error(), sys
+}
 
 func (e *Error) Error() string {
 	var b strings.Builder

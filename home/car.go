@@ -261,7 +261,7 @@ func blockLinks(l dagLink, data []byte) ([]dagLink, error) {
 			return nil, fmt.Errorf("block %s%s: %w", l.c, linkedAs(), err)
 		}
 		if l.kind != "" && n.Kind() != l.kind {
-			return nil, acerr.E("", "", acerr.Invalid, fmt.Errorf("block %s%s is %s", l.c, linkedAs(), n.Kind()))
+			return nil, acerr.E("", "", acerr.Invalid, fmt.Errorf("block %s%s is %s", l.c, linkedAs(), n.Kind().Noun()))
 		}
 		return nodeLinks(n, l.c), nil
 	case cid.Raw, cid.DagProtobuf:

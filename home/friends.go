@@ -143,7 +143,7 @@ type Befriended struct {
 func (h *Home) Befriend(ctx context.Context, msg *message.Message, alias, cmd string) (Befriended, error) {
 	in, ok := msg.Node.(*schema.Identity)
 	if !ok {
-		return Befriended{}, acerr.E("friend add", "", acerr.Invalid, fmt.Errorf("message carries a %s, not an identity (use ac-node add for nodes)", msg.Node.Kind())).WithCID(msg.NodeCID.String())
+		return Befriended{}, acerr.E("friend add", "", acerr.Invalid, fmt.Errorf("message carries %s, not an identity (use ac-node add for nodes)", msg.Node.Kind().Noun())).WithCID(msg.NodeCID.String())
 	}
 	var res Befriended
 	_, err := h.Update(ctx, command(cmd, "friend add"), func(old cid.Cid) (cid.Cid, error) {

@@ -15,6 +15,9 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
+// MissingBlocksHint is what to do when a friend's blocks are not here.
+const MissingBlocksHint = "take their CAR in with ac-import, or use --api with a daemon that can fetch them"
+
 // MergeJob merges the directory at Src (a friend's nodes/ID/root) into
 // the one at Dst (root, or a directory under it).
 type MergeJob struct{ Dst, Src string }
@@ -103,7 +106,7 @@ func mergeOne(ctx context.Context, t *tree.Tree, m *merge.Merger, head cid.Cid, 
 			return en, err
 		}
 		if en.Kind != schema.KindDirectory {
-			return en, acerr.E("merge", p, acerr.NotDir, fmt.Errorf("is %s", en.Kind))
+			return en, acerr.E("merge", p, acerr.NotDir, fmt.Errorf("is %s", en.Kind.Noun()))
 		}
 		return en, nil
 	}
@@ -117,7 +120,13 @@ func mergeOne(ctx context.Context, t *tree.Tree, m *merge.Merger, head cid.Cid, 
 	}
 	merged, rep, err := m.Merge(ctx, de.Target, se.Target)
 	if err != nil {
-		return cid.Undef, acerr.E("ac-merge", j.Src, acerr.KindOf(err), err)
+		e := acerr.E("merge", j.Src, acerr.KindOf(err), err)
+		if acerr.Is(acerr.NotExist, err) && strings.HasPrefix(j.Src, "nodes/") {
+			// The friend's blocks have not come yet: the reference came
+			// without them.
+			e = e.WithHint(MissingBlocksHint)
+		}
+		return cid.Undef, e
 	}
 	for _, f := range rep.Forks {
 		f.Path = joinPath(j.Dst, f.Path)
@@ -202,7 +211,7 @@ func (h *Home) trustedNode(ctx context.Context, trust *Trust, p string, n cid.Ci
 	}
 	ref, ok := node.(*schema.NodeRef)
 	if !ok {
-		return cid.Undef, acerr.E("node", p, acerr.Integrity, fmt.Errorf("holds a %s", node.Kind()))
+		return cid.Undef, acerr.E("node", p, acerr.Integrity, fmt.Errorf("holds %s", node.Kind().Noun()))
 	}
 	if _, err := trust.Identity(ctx, ref.Owner); err != nil {
 		if acerr.Is(acerr.Permission, err) {

@@ -35,7 +35,7 @@ func (h *Home) Publish(ctx context.Context, p, idPath string, addrs []string, cm
 			return cid.Undef, err
 		}
 		if idEnt.Kind != schema.KindIdentity {
-			return cid.Undef, acerr.E("node new", idPath, acerr.Invalid, fmt.Errorf("is a %s, not an identity", idEnt.Kind))
+			return cid.Undef, acerr.E("node new", idPath, acerr.Invalid, fmt.Errorf("is %s, not an identity", idEnt.Kind.Noun()))
 		}
 		root, err := t.Lookup(ctx, old, Root)
 		if err != nil {
@@ -49,7 +49,7 @@ func (h *Home) Publish(ctx context.Context, p, idPath string, addrs []string, cm
 			}
 			prev, ok := prevNode.(*schema.NodeRef)
 			if !ok {
-				return cid.Undef, acerr.E("node new", p, acerr.Exist, fmt.Errorf("holds a %s", prevNode.Kind()))
+				return cid.Undef, acerr.E("node new", p, acerr.Exist, fmt.Errorf("holds %s", prevNode.Kind().Noun()))
 			}
 			if prev.Owner != node.Owner {
 				return cid.Undef, acerr.E("node new", p, acerr.Permission, fmt.Errorf("is owned by identity %s", shortID(prev.Owner)))
@@ -103,7 +103,7 @@ type Accepted struct {
 func (h *Home) AcceptNode(ctx context.Context, msg *message.Message, cmd string) (Accepted, error) {
 	in, ok := msg.Node.(*schema.NodeRef)
 	if !ok {
-		return Accepted{}, acerr.E("node add", "", acerr.Invalid, fmt.Errorf("message carries %s, not a node_v1 (use ac-friend add for identities)", msg.Node.Kind())).WithCID(msg.NodeCID.String())
+		return Accepted{}, acerr.E("node add", "", acerr.Invalid, fmt.Errorf("message carries %s, not a published node (use ac-friend add for identities)", msg.Node.Kind().Noun())).WithCID(msg.NodeCID.String())
 	}
 	p := Nodes + "/" + in.Owner.String()
 	var res Accepted
@@ -129,7 +129,7 @@ func (h *Home) AcceptNode(ctx context.Context, msg *message.Message, cmd string)
 			}
 			held, ok := heldNode.(*schema.NodeRef)
 			if !ok {
-				return cid.Undef, acerr.E("node add", p, acerr.Integrity, fmt.Errorf("holds a %s", heldNode.Kind()))
+				return cid.Undef, acerr.E("node add", p, acerr.Integrity, fmt.Errorf("holds %s", heldNode.Kind().Noun()))
 			}
 			newer, err := policy.Newer(held, heldEnt.Target, in, msg.NodeCID)
 			if err != nil {

@@ -32,7 +32,7 @@ func (h *Home) LoadIdentity(ctx context.Context, c cid.Cid) (*schema.Identity, e
 	}
 	id, ok := n.(*schema.Identity)
 	if !ok {
-		return nil, acerr.E("home.LoadIdentity", "", acerr.Invalid, fmt.Errorf("node is %s, not an identity", n.Kind())).WithCID(c.String())
+		return nil, acerr.E("home.LoadIdentity", "", acerr.Invalid, fmt.Errorf("is %s, not an identity", n.Kind().Noun())).WithCID(c.String())
 	}
 	return id, nil
 }

@@ -41,7 +41,7 @@ func (h *Home) Verify(ctx context.Context, p string, o VerifyOptions) ([]cid.Cid
 		}
 		tried[c] = true
 		if rerr := ipfsstore.Repair(ctx, h.Store, c, o.RepairFrom); rerr != nil {
-			return repaired, acerr.E("verify", p, acerr.KindOf(err), fmt.Errorf("%w; not repaired: %v", err, rerr))
+			return repaired, acerr.E("verify", p, acerr.KindOf(err), fmt.Errorf("%w; not repaired: %s", err, acerr.Brief(rerr)))
 		}
 		repaired = append(repaired, c)
 	}

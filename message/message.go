@@ -245,7 +245,7 @@ func NewContent(ctx context.Context, get func(context.Context, cid.Cid) ([]byte,
 			return fail(acerr.E("", "", acerr.Other, fmt.Errorf("block %s: %w", key, err)))
 		}
 		if n.Kind() != l.kind {
-			return fail(acerr.E("", "", acerr.Invalid, fmt.Errorf("block %s is linked as %s but is %s", key, l.kind, n.Kind())))
+			return fail(acerr.E("", "", acerr.Invalid, fmt.Errorf("block %s is linked as %s but is %s", key, l.kind.Noun(), n.Kind().Noun())))
 		}
 		env.Blocks[key] = base64.StdEncoding.EncodeToString(data)
 		size += len(key) + len(env.Blocks[key]) + 6 // quotes, colon, comma

@@ -133,14 +133,14 @@ func walk(node schema.Node, blocks map[cid.Cid][]byte, reached map[cid.Cid]bool)
 		visited[l.c] = true
 		data, ok := blocks[l.c]
 		if !ok {
-			return invalid("the content lacks block %s, a %s under the node", l.c, l.kind)
+			return invalid("the content lacks block %s, %s under the node", l.c, l.kind.Noun())
 		}
 		n, err := schema.Decode(data)
 		if err != nil {
 			return fmt.Errorf("block %s: %w", l.c, err)
 		}
 		if n.Kind() != l.kind {
-			return invalid("block %s is linked as %s but is %s", l.c, l.kind, n.Kind())
+			return invalid("block %s is linked as %s but is %s", l.c, l.kind.Noun(), n.Kind().Noun())
 		}
 		if err := policy.CheckStructure(l.c, n); err != nil {
 			return err

@@ -123,7 +123,7 @@ func (u *Rules) CheckEntry(ctx context.Context, v *schema.Entry, target *tree.Li
 			return err
 		}
 		if n.Kind() != v.Kind {
-			return bad(acerr.Integrity, fmt.Errorf("the entry says %s, the node is %s", v.Kind, n.Kind()))
+			return bad(acerr.Integrity, fmt.Errorf("the entry says %s, the node is %s", v.Kind.Noun(), n.Kind().Noun()))
 		}
 		return Check(ctx, u.r, v.Target, n)
 	}

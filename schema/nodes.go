@@ -26,6 +26,23 @@ const (
 	KindShard     Kind = "shard_v1"
 )
 
+// Noun names the kind for a user: "a file", "a directory".
+func (k Kind) Noun() string {
+	switch k {
+	case KindIdentity:
+		return "an identity"
+	case KindDirectory:
+		return "a directory"
+	case KindFile:
+		return "a file"
+	case KindNode:
+		return "a published node"
+	case KindShard:
+		return "a part of a directory"
+	}
+	return fmt.Sprintf("a node of kind %q", string(k))
+}
+
 // Limits applied by Decode.
 const (
 	MaxBlockSize = 1 << 20 // bytes in one encoded node

@@ -347,7 +347,7 @@ func (b *batch) name(ctx context.Context, dir cid.Cid, i int, old *schema.Entry,
 		switch {
 		case cur == nil || cur.Deleted:
 			if !create {
-				return failOp(r, fail(acerr.NotExist, "no %s", here))
+				return failOp(r, missing(here, r.op.Path))
 			}
 			if child, err = t.deletedContents(ctx, cur); err != nil {
 				return failOp(r, err)
@@ -357,7 +357,7 @@ func (b *batch) name(ctx context.Context, dir cid.Cid, i int, old *schema.Entry,
 		case cur.Kind == schema.KindNode:
 			return failOp(r, fail(acerr.Permission, "%s is a published node; its contents change only by a new signed node", here))
 		default:
-			return failOp(r, fail(acerr.NotDir, "%s is %s", here, cur.Kind))
+			return failOp(r, fail(acerr.NotDir, "%s is %s", here, cur.Kind.Noun()))
 		}
 		nc, err := b.dir(ctx, child, i+1, below)
 		below = nil
@@ -463,7 +463,7 @@ func (b *batch) put(ctx context.Context, r relOp, cur *schema.Entry, commit comm
 		case cur.Kind == schema.KindDirectory && ne.Kind != schema.KindDirectory:
 			return failOp(r, fail(acerr.IsDir, "%s is a directory; delete it first", r.op.Path))
 		case cur.Kind != schema.KindDirectory && ne.Kind == schema.KindDirectory:
-			return failOp(r, fail(acerr.NotDir, "%s is %s; delete it first", r.op.Path, cur.Kind))
+			return failOp(r, fail(acerr.NotDir, "%s is %s; delete it first", r.op.Path, cur.Kind.Noun()))
 		}
 	}
 	ne.VV = t.bump(cur)
@@ -492,7 +492,7 @@ func (b *batch) put(ctx context.Context, r relOp, cur *schema.Entry, commit comm
 func (b *batch) delete(ctx context.Context, r relOp, cur *schema.Entry, commit commitFunc) error {
 	t := b.t
 	if cur == nil || cur.Deleted {
-		return failOp(r, fail(acerr.NotExist, "no %s", r.op.Path))
+		return failOp(r, missing(r.op.Path, r.op.Path))
 	}
 	ts := schema.Entry{Name: cur.Name, Kind: cur.Kind, Mtime: b.now, VV: t.bump(cur), Deleted: true, By: t.cfg.By}
 	if cur.Kind == schema.KindDirectory {
@@ -537,7 +537,7 @@ func (b *batch) mkdir(ctx context.Context, r relOp, cur *schema.Entry, commit co
 	}
 	if cur != nil && !cur.Deleted {
 		if cur.Kind != schema.KindDirectory {
-			return failOp(r, fail(acerr.NotDir, "%s is %s; delete it first", r.op.Path, cur.Kind))
+			return failOp(r, fail(acerr.NotDir, "%s is %s; delete it first", r.op.Path, cur.Kind.Noun()))
 		}
 		if cur.Mode == mode && (r.op.Entry.Mtime == 0 || cur.Mtime == mtime) {
 			return nil

@@ -16,6 +16,15 @@ func fail(kind acerr.Kind, format string, args ...any) *acerr.Error {
 	return &acerr.Error{Kind: kind, Err: fmt.Errorf(format, args...)}
 }
 
+// missing is the error of a path that shows nothing at here, one of the
+// names on the way to path or path itself.
+func missing(here, path string) *acerr.Error {
+	if here == path {
+		return &acerr.Error{Kind: acerr.NotExist}
+	}
+	return fail(acerr.NotExist, "no %s", here)
+}
+
 // wrap names op and path in err. An error made by fail gets them filled
 // in, so it prints as one flat line; any other error is nested.
 func wrap(op, path string, err error) error {
@@ -48,7 +57,7 @@ func (t *Tree) getNode(ctx context.Context, c cid.Cid) (schema.Node, int, error)
 	}
 	n, err := schema.Decode(data)
 	if err != nil {
-		return nil, 0, fail(acerr.Integrity, "malformed block: %v", err).WithCID(c.String())
+		return nil, 0, fail(acerr.Integrity, "malformed block: %s", acerr.Brief(err)).WithCID(c.String())
 	}
 	if t.cache != nil {
 		t.cache.put(c, cachedNode{n, len(data)})
@@ -115,7 +124,7 @@ func (t *Tree) readDirectory(ctx context.Context, c cid.Cid) (*schema.Directory,
 	}
 	d, ok := n.(*schema.Directory)
 	if !ok {
-		return nil, 0, fail(acerr.NotDir, "node is %s", n.Kind()).WithCID(c.String())
+		return nil, 0, fail(acerr.NotDir, "is %s", n.Kind().Noun()).WithCID(c.String())
 	}
 	var total uint64
 	if len(d.Entries) > 0 {

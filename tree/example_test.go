@@ -52,7 +52,7 @@ func Example() {
 	// root/forum directory_v1 map[laptop:1]
 	// root/forum/welcome.txt file_v1 map[laptop:1]
 	// root/projects directory_v1 map[laptop:2]
-	// tree.Lookup root/projects/hello.txt: does not exist: no root/projects/hello.txt
+	// tree.Lookup root/projects/hello.txt: does not exist
 	// before the delete: 13 bytes
-	// tree.Put root/forum/welcome.txt/x: not a directory: root/forum/welcome.txt is file_v1
+	// tree.Put root/forum/welcome.txt/x: not a directory: root/forum/welcome.txt is a file
 }

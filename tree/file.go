@@ -20,7 +20,7 @@ func (t *Tree) Open(ctx context.Context, e schema.Entry) (ipfsstore.File, error)
 		if e.Kind == schema.KindDirectory {
 			kind = acerr.IsDir
 		}
-		return nil, acerr.E(op, e.Name, kind, fail(kind, "%s is %s, not a file", e.Name, e.Kind)).WithCID(e.Target.String())
+		return nil, acerr.E(op, e.Name, kind, fail(kind, "%s is %s, not a file", e.Name, e.Kind.Noun())).WithCID(e.Target.String())
 	}
 	f, err := t.store.OpenFile(ctx, e.Target)
 	if err != nil {

@@ -134,7 +134,7 @@ func (t *Tree) resolve(ctx context.Context, root cid.Cid, comps []string) (schem
 				}
 			}
 			if e == nil || e.Deleted {
-				return cur, fail(acerr.NotExist, "no %s", strings.Join(comps[:i+1], "/"))
+				return cur, missing(strings.Join(comps[:i+1], "/"), strings.Join(comps, "/"))
 			}
 			cur = *e
 			cur.Conflicts = nil
@@ -148,7 +148,7 @@ func (t *Tree) resolve(ctx context.Context, root cid.Cid, comps []string) (schem
 			}
 			cur = e
 		default:
-			return cur, fail(acerr.NotDir, "%s is %s", strings.Join(comps[:i], "/"), cur.Kind)
+			return cur, fail(acerr.NotDir, "%s is %s", strings.Join(comps[:i], "/"), cur.Kind.Noun())
 		}
 	}
 	return cur, nil
@@ -212,7 +212,7 @@ func (t *Tree) entriesOf(ctx context.Context, e schema.Entry, path string) ([]sc
 		}
 		return []schema.Entry{r}, nil
 	}
-	return nil, fail(acerr.NotDir, "%s is %s", path, e.Kind)
+	return nil, fail(acerr.NotDir, "%s is %s", path, e.Kind.Noun())
 }
 
 // List returns the live entries (tombstones left out) of the directory at
@@ -262,7 +262,7 @@ func (t *Tree) Walk(ctx context.Context, root cid.Cid, path string, fn func(path
 		return wrap(op, path, err)
 	}
 	if e.Kind != schema.KindDirectory && e.Kind != schema.KindNode {
-		return wrap(op, path, fail(acerr.NotDir, "%s is %s", path, e.Kind))
+		return wrap(op, path, fail(acerr.NotDir, "%s is %s", path, e.Kind.Noun()))
 	}
 	var walk func(e schema.Entry, dir string, depth int) error
 	walk = func(e schema.Entry, dir string, depth int) error {

@@ -47,7 +47,7 @@ func runCat(ctx context.Context, e *Env, args []string) error {
 	case schema.KindDirectory:
 		return acerr.E("cat", p, acerr.IsDir, nil)
 	default:
-		return acerr.E("cat", p, acerr.Invalid, fmt.Errorf("is %s, not a file", en.Kind))
+		return acerr.E("cat", p, acerr.Invalid, fmt.Errorf("is %s, not a file", en.Kind.Noun()))
 	}
 	f, err := h.Tree(cid.Undef).Open(ctx, en)
 	if err != nil {

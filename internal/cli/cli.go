@@ -174,10 +174,10 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	case errors.As(err, new(silentFailure)):
 		return ExitFailure
 	case acerr.Is(acerr.Locked, err) && !errors.Is(err, context.Canceled):
-		fmt.Fprintf(stderr, "%s: %s (wait longer with --lock-timeout)\n", e.Name, oneLine(err.Error()))
+		fmt.Fprintf(stderr, "%s: %s (wait longer with --lock-timeout)\n", e.Name, oneLine(acerr.Brief(err)))
 		return ExitFailure
 	default:
-		fmt.Fprintf(stderr, "%s: %s\n", e.Name, oneLine(err.Error()))
+		fmt.Fprintf(stderr, "%s: %s\n", e.Name, oneLine(acerr.Brief(err)))
 		return ExitFailure
 	}
 }

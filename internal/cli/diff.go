@@ -84,7 +84,7 @@ func diffSide(ctx context.Context, t *tree.Tree, head cid.Cid, arg string) (cid.
 		return cid.Undef, "", err
 	}
 	if en.Kind != schema.KindDirectory {
-		return cid.Undef, "", acerr.E("diff", arg, acerr.NotDir, fmt.Errorf("is %s", en.Kind))
+		return cid.Undef, "", acerr.E("diff", arg, acerr.NotDir, fmt.Errorf("is %s", en.Kind.Noun()))
 	}
 	return en.Target, p, nil
 }

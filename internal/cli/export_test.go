@@ -643,14 +643,14 @@ func TestImportBadInput(t *testing.T) {
 		args  []string
 		want  string
 	}{
-		{"empty input", "", nil, nil, "car.Read: invalid: empty input"},
-		{"garbage", "", []byte("hello, this is not a CAR"), nil, "car.Read: invalid: truncated: input ends at offset 24, inside the header at offset 1 (104 bytes claimed)"},
-		{"not a map", "", []byte("\x05hello"), nil, "car.Read: invalid: header at offset 1: byte 0: not a map"},
+		{"empty input", "", nil, nil, "ac-import: invalid: empty input"},
+		{"garbage", "", []byte("hello, this is not a CAR"), nil, "ac-import: invalid: truncated: input ends at offset 24, inside the header at offset 1 (104 bytes claimed)"},
+		{"not a map", "", []byte("\x05hello"), nil, "ac-import: invalid: header at offset 1: byte 0: not a map"},
 		{"truncated", "", good[:len(good)-1], nil, fmt.Sprintf("truncated: input ends at offset %d, inside the section at offset %d", len(good)-1, hdrLen)},
 		{"tampered block", "", tampered, nil, "integrity check failed: block in the section at offset"},
 		{"oversized section", "", huge, nil, "claims 2097152 bytes; a block is at most 1048576 bytes"},
 		{"over --max-bytes", "", good, []string{"--max-bytes", "1K"}, "input is longer than --max-bytes 1024"},
-		{"root not held", emptyHome, headerOnly, nil, "import " + fileCID.String() + ": does not exist: root is neither in the CAR nor in the store"},
+		{"root not held", emptyHome, headerOnly, nil, "ac-import: " + fileCID.String() + ": does not exist: root is neither in the CAR nor in the store"},
 	}
 	bob := newHome(t)
 	for _, tt := range tests {
@@ -684,7 +684,7 @@ func TestImportBadInput(t *testing.T) {
 	partial := newHome(t)
 	before := readHead(t, partial)
 	_, errOut, err := acRun(partial, append(bytes.Clone(good), "junk"...), "ac-import")
-	if want := fmt.Sprintf("ac-import: car.Read: invalid: section at offset %d: CID: version 117, want 1\n", len(good)); err == nil || errOut != want {
+	if want := fmt.Sprintf("ac-import: invalid: section at offset %d: CID: version 117, want 1\n", len(good)); err == nil || errOut != want {
 		t.Errorf("trailing garbage: %v, stderr %q, want %q", err, errOut, want)
 	}
 	if readHead(t, partial) != before {

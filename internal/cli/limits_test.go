@@ -58,9 +58,9 @@ func TestMessageInputLimitsStated(t *testing.T) {
 		want  string
 	}{
 		{"from-json", bytes.Repeat([]byte(" "), message.MaxJSONInput+1),
-			`\Aac-message: message.ReadJSON: too large: input is longer than 2097152 bytes, the limit of the JSON of a message\n\z`},
+			`\Aac-message: too large: input is longer than 2097152 bytes, the limit of the JSON of a message\n\z`},
 		{"to-json", bytes.Repeat([]byte("A"), message.MaxInput+1),
-			`\Aac-message: message.ReadInput: too large: input is longer than 98304 bytes, the limit of a message\n\z`},
+			`\Aac-message: too large: input is longer than 98304 bytes, the limit of a message\n\z`},
 	} {
 		out, errOut, err := acRun(home, tc.input, "ac-message", tc.sub)
 		if exitCode(err) != 1 || out != "" || !regexp.MustCompile(tc.want).MatchString(errOut) {
@@ -70,7 +70,7 @@ func TestMessageInputLimitsStated(t *testing.T) {
 	}
 	// At the limit, the input is read whole and judged by the parser.
 	_, errOut, err := acRun(home, bytes.Repeat([]byte(" "), message.MaxJSONInput), "ac-message", "from-json")
-	if want := `\Aac-message: message.FromJSON: invalid: JSON: [^\n]*\n\z`; exitCode(err) != 1 || !regexp.MustCompile(want).MatchString(errOut) {
+	if want := `\Aac-message: invalid: JSON: [^\n]*\n\z`; exitCode(err) != 1 || !regexp.MustCompile(want).MatchString(errOut) {
 		t.Errorf("from-json < %d spaces: exit %d, stderr %q; want %s", message.MaxJSONInput, exitCode(err), errOut, want)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/message"
 )
@@ -106,7 +107,12 @@ func readParsed(e *Env) (*message.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return message.Parse(data)
+	msg, err := message.Parse(data)
+	if err != nil {
+		// The message on stdin is what the user handed over.
+		return nil, acerr.E("", "message", acerr.KindOf(err), err)
+	}
+	return msg, nil
 }
 
 func nodeAdd(ctx context.Context, e *Env) error {

@@ -317,16 +317,16 @@ func TestBadInputLeavesHead(t *testing.T) {
 		want  string // in stderr
 	}{
 		{"node from a stranger", aliceRef, []string{"ac-node", "add"}, "not a friend"},
-		{"truncated message", aliceID[:len(aliceID)/2], []string{"ac-friend", "add"}, "message"},
-		{"flipped bit", flipped, []string{"ac-node", "add"}, "message"},
-		{"garbage", []byte("hello, this is not a message"), []string{"ac-friend", "add"}, "message"},
+		{"truncated message", aliceID[:len(aliceID)/2], []string{"ac-friend", "add"}, "message: "},
+		{"flipped bit", flipped, []string{"ac-node", "add"}, "message: "},
+		{"garbage", []byte("hello, this is not a message"), []string{"ac-friend", "add"}, "message: "},
 		{"empty stdin", nil, []string{"ac-friend", "add"}, "no message"},
 		{"zlib bomb", bomb, []string{"ac-friend", "add"}, "decompresses to more than"},
 		{"node ref to ac-friend", aliceRef, []string{"ac-friend", "add"}, "not an identity"},
 		{"missing path", nil, []string{"ac-delete", "root/nope"}, "does not exist"},
 		{"dot-dot path", nil, []string{"ac-delete", "root/../identities"}, "reserved"},
 		{"top-level delete", nil, []string{"ac-delete", "root"}, "cannot be deleted"},
-		{"missing source", nil, []string{"ac-add", "/nonexistent/src", "root/x"}, "does not exist"},
+		{"missing source", nil, []string{"ac-add", "/nonexistent/src", "root/x"}, "no such file or directory"},
 		{"identity outside identities/", nil, []string{"ac-identity", "new", "root/x"}, "identities/NAME"},
 		{"node signed by a missing identity", nil, []string{"ac-node", "new", "node", "identities/nobody"}, "does not exist"},
 	}
@@ -420,7 +420,7 @@ func TestGetStopsAtCorruptBlock(t *testing.T) {
 		t.Fatalf("ac-get of a tree with a corrupt block succeeded")
 	}
 	badOut := filepath.Join(out, "d001", "f00020x")
-	if !strings.HasPrefix(errOut, "ac-get: get "+badOut+": ") || !strings.Contains(errOut, "integrity") ||
+	if !strings.HasPrefix(errOut, "ac-get: "+badOut+": ") || !strings.Contains(errOut, "integrity") ||
 		strings.Count(errOut, "\n") != 1 {
 		t.Errorf("stderr = %q, want one line naming %s with an integrity error", errOut, badOut)
 	}

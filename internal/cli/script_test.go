@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,9 +21,39 @@ import (
 func TestMain(m *testing.M) {
 	cmds := map[string]func(){}
 	for _, name := range Names() {
-		cmds[name] = func() { os.Exit(Main(name)) }
+		cmds[name] = func() { os.Exit(mainChecked(name)) }
 	}
 	testscript.Main(m, cmds)
+}
+
+// opName matches an internal operation's name, such as tree.Lookup.
+var opName = regexp.MustCompile(`\b(acerr|car|head|home|identity|ipfsstore|kuborpc|localfs|merge|message|policy|schema|tree|unixfs)\.[A-Z][A-Za-z]*`)
+
+// mainChecked runs the command as Main does, and fails it (status 99)
+// if what it wrote on stderr names an internal operation: every script
+// checks that a user never reads one.
+func mainChecked(name string) int {
+	r, w, err := os.Pipe()
+	if err != nil {
+		panic(err)
+	}
+	stderr := os.Stderr
+	os.Stderr = w
+	var got strings.Builder
+	done := make(chan struct{})
+	go func() {
+		io.Copy(io.MultiWriter(stderr, &got), r)
+		close(done)
+	}()
+	code := Main(name)
+	w.Close()
+	<-done
+	os.Stderr = stderr
+	if m := opName.FindString(got.String()); m != "" {
+		fmt.Fprintf(stderr, "stderr names the internal operation %s\n", m)
+		return 99
+	}
+	return code
 }
 
 // TestScript runs testdata/script/<cmd>_<topic>.txtar. Each script gets

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/ipfsstore/car"
@@ -77,7 +78,11 @@ func runVerify(ctx context.Context, e *Env, o verifyOpts, args []string) error {
 		fmt.Fprintf(e.Stdout, "repaired %s\n", c)
 	}
 	if err != nil {
-		fmt.Fprintf(e.Stdout, "FAIL %s: %s\n", name, oneLine(err.Error()))
+		line := acerr.Brief(err)
+		if !strings.HasPrefix(line, name+": ") {
+			line = name + ": " + line
+		}
+		fmt.Fprintf(e.Stdout, "FAIL %s\n", oneLine(line))
 		return silentFailure{}
 	}
 	fmt.Fprintf(e.Stdout, "OK %s\n", name)
