@@ -331,6 +331,38 @@ func BenchmarkEmbeddedReadFile(b *testing.B) {
 	}
 }
 
+// BenchmarkEmbeddedReadAt reads 4 KiB at random offsets of a 64 MiB file
+// with ReadAt, as a mount's reads would.
+func BenchmarkEmbeddedReadAt(b *testing.B) {
+	const size = 64 << 20
+	ctx := context.Background()
+	e, err := OpenEmbedded(ctx, Config{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	c, _, err := e.AddFile(ctx, seededReader(5, size))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	f, err := e.OpenFile(ctx, c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	r := rand.New(rand.NewPCG(5, 6))
+	p := make([]byte, 4<<10)
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		if n, err := f.ReadAt(ctx, p, r.Int64N(size-int64(len(p)))); err != nil || n != len(p) {
+			b.Fatal(n, err)
+		}
+	}
+}
+
 // benchDir makes a directory for one run under parent ("" for
 // os.TempDir()); it is removed when the benchmark ends, even if it fails.
 func benchDir(b *testing.B, parent string) string {

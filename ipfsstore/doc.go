@@ -26,6 +26,19 @@
 // and checked by the storetest package; the kubotest package runs real kubo
 // daemons for the tests that need one.
 //
+// # Reading files
+//
+// OpenFile gives a File, read two ways. Read, WriteTo and Seek serve one
+// sequential reader (ac-cat, ac-get): they keep a position, read ahead,
+// and over kubo stream the file with one `cat`. ReadAt serves many
+// goroutines at once, each with its own context (a FUSE mount's reads):
+// it has io.ReaderAt's semantics, keeps no state between calls, reads
+// only the blocks under its range by walking down from the root by the
+// blocksizes, and returns the context's error as soon as its context is
+// cancelled, a fetch from kubo's peers included. Every store's ReadAt is
+// the unixfs reader over the store's Get, so a missing block fails as Get
+// fails; over kubo, after FetchTimeout.
+//
 // # What is owned here, and why
 //
 // Two pieces that could come from the IPFS libraries are written here

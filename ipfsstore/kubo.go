@@ -33,11 +33,13 @@ import (
 //     the embedded store (CIDv1, raw leaves, size-262144, balanced, 174
 //     links), so the two give the same CIDs.
 //   - OpenFile fetches the root block like Get and reads the file's type
-//     and size from it. A file of one block is then read from memory;
-//     larger files stream with `ipfs cat`. A short forward seek reads
-//     through the stream, anything else reissues `cat` with an offset.
-//     Seek itself only records the position; the request happens at the
-//     next Read.
+//     and size from it. A file of one block is then read from memory.
+//     Larger files are read two ways. Read streams with `ipfs cat`: a
+//     short forward seek reads through the stream, anything else reissues
+//     `cat` with an offset; Seek itself only records the position, and the
+//     request happens at the next Read. ReadAt walks the file's blocks
+//     with Get, as the other stores do, so a missing block fails like Get
+//     (after FetchTimeout, or when the call's context ends).
 //
 // Every error that comes from the daemon or from failing to reach it is one
 // line of kind acerr.IO naming the API address.
@@ -203,15 +205,17 @@ func (k *Kubo) OpenFile(ctx context.Context, c cid.Cid) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	size, err := unixfs.FileSize(c, root)
-	if err != nil {
-		return nil, err
+	get := func(ctx context.Context, b cid.Cid) ([]byte, error) {
+		if b.Equals(c) {
+			return root, nil
+		}
+		return k.Get(ctx, b)
 	}
-	if c.Type() == cid.Raw {
-		held := func(context.Context, cid.Cid) ([]byte, error) { return root, nil }
-		return unixfs.Open(ctx, held, c)
+	blocks, err := unixfs.Open(ctx, get, c)
+	if err != nil || c.Type() == cid.Raw {
+		return blocks, err
 	}
-	return &kuboFile{k: k, ctx: ctx, cid: c, size: int64(size)}, nil
+	return &kuboFile{k: k, ctx: ctx, cid: c, size: int64(blocks.Size()), blocks: blocks}, nil
 }
 
 // Pin pins the DAG under c (recursive) or block c alone in the daemon.
@@ -239,12 +243,14 @@ func (k *Kubo) Close() error {
 // of starting a new `cat`.
 const readThrough = 64 << 10
 
-// kuboFile is a File over `cat` streams.
+// kuboFile is a File whose Read is over `cat` streams and whose ReadAt
+// reads blocks.
 type kuboFile struct {
 	k      *Kubo
 	ctx    context.Context
 	cid    cid.Cid
 	size   int64
+	blocks *unixfs.File  // for ReadAt
 	pos    int64         // position seen by the caller
 	rc     io.ReadCloser // the current stream, or nil
 	rpos   int64         // position of rc
@@ -252,6 +258,10 @@ type kuboFile struct {
 }
 
 func (f *kuboFile) Size() uint64 { return uint64(f.size) }
+
+func (f *kuboFile) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	return f.blocks.ReadAt(ctx, p, off)
+}
 
 func (f *kuboFile) Read(p []byte) (int, error) {
 	const op = "ipfsstore.File.Read"
@@ -320,6 +330,7 @@ func (f *kuboFile) Close() error {
 	if !f.closed {
 		f.closed = true
 		f.stop()
+		f.blocks.Close()
 	}
 	return nil
 }

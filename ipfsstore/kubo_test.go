@@ -156,6 +156,13 @@ func TestKuboFetchFromPeer(t *testing.T) {
 	}
 }
 
+// TestKuboReadAtCancel checks that a ReadAt of a block nobody has waits
+// for bitswap until its context is cancelled, and then stops at once.
+func TestKuboReadAtCancel(t *testing.T) {
+	k := openKubo(t, kuboAPI(t))
+	storetest.CancelWaitingRead(t, k)
+}
+
 // TestKuboDown checks that a daemon that is not there gives one-line I/O
 // errors that name the API address.
 func TestKuboDown(t *testing.T) {

@@ -59,14 +59,28 @@ type Store interface {
 	Close() error
 }
 
-// File is an open UnixFS file. It is not safe for concurrent use.
+// File is an open UnixFS file. It offers two ways of reading:
 //
-// Seek never fails for a position >= 0, including past the end, where
-// Read returns io.EOF; a negative position or an unknown whence is refused
-// and the position kept. Seeking is cheap: the work happens at the next
-// Read.
+//   - ReadAt, for random access from many goroutines at once (a FUSE
+//     mount's reads). It has io.ReaderAt's semantics (fewer than len(p)
+//     bytes only with an error; io.EOF where the file ends first) but
+//     takes a context of its own, not the one given to OpenFile; it reads
+//     only the blocks under [off, off+len(p)), is safe for concurrent use,
+//     also alongside the methods below, and fails at once with an error
+//     satisfying errors.Is(err, ctx.Err()) when its context is cancelled,
+//     even while a block is still being fetched.
+//   - Read, WriteTo where present, and Seek, for a sequential reader
+//     (io.Copy): they share a position, are not safe for concurrent use,
+//     read ahead, and use the context given to OpenFile. Seek never fails
+//     for a position >= 0, including past the end, where Read returns
+//     io.EOF; a negative position or an unknown whence is refused and the
+//     position kept. Seeking is cheap: the work happens at the next Read.
+//
+// Close ends both; calls after it fail.
 type File interface {
 	io.ReadSeekCloser
+	// ReadAt reads len(p) bytes at offset off into p.
+	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
 	// Size is the file's length in bytes.
 	Size() uint64
 }

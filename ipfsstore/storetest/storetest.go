@@ -60,6 +60,10 @@ func Tests() []Test {
 		{"openfile-missing", testOpenFileMissing},
 		{"openfile-not-a-file", testOpenFileNotAFile},
 		{"seek", testSeek},
+		{"readat", testReadAt},
+		{"readat-concurrent", testReadAtConcurrent},
+		{"readat-blocks", testReadAtBlocks},
+		{"readat-cancel", testReadAtCancel},
 		{"undefined-cid", testUndefinedCID},
 		{"close", testClose},
 	}

@@ -37,6 +37,16 @@
 //
 // # Reading
 //
+// A File reads two ways. Read (with Seek and WriteTo) keeps a position and
+// the path of nodes down to it, and fetches the next leaves ahead of a
+// sequential reader. ReadAt keeps nothing: each call walks down from the
+// root by the blocksizes, fetching only the blocks under its range with
+// the context it is given, so many goroutines can read one File at once,
+// each cancelling its own reads (a FUSE server's reads).
+//
+// FileNode encodes a file node over given children, as Import does, for
+// callers that lay a file out themselves.
+//
 // Open reads any UnixFS file, not only the ones Import makes: leaves may be
 // raw blocks or dag-pb nodes with data, nodes may hold data before their
 // children, and any layout and chunk size is accepted. Blocks are decoded

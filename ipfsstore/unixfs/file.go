@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync/atomic"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/ipfs/go-cid"
@@ -14,8 +15,10 @@ import (
 
 // GetFunc returns the bytes of block c, which the caller may keep. They
 // must already be known to hash to c: the reader does not hash them again.
-// A missing block is the GetFunc's own error, passed on as it is. A File
-// calls its GetFunc from several goroutines at once when it reads ahead.
+// A missing block is the GetFunc's own error, passed on as it is. A
+// GetFunc returns promptly once ctx is done, however long the block would
+// take to arrive. A File calls its GetFunc from several goroutines at once
+// when it reads ahead or serves concurrent ReadAt calls.
 type GetFunc func(ctx context.Context, c cid.Cid) ([]byte, error)
 
 // readAhead is how many blocks a File fetches ahead of a sequential
@@ -114,10 +117,20 @@ func Links(c cid.Cid, b []byte) ([]cid.Cid, error) {
 	return out, nil
 }
 
-// File is an open UnixFS file. Blocks are fetched as reading reaches them,
-// using the context given to Open; while the reads are sequential, the
-// next few blocks under the same node are fetched ahead, in parallel. A
-// File is not safe for concurrent use.
+// File is an open UnixFS file, read in two ways:
+//
+//   - ReadAt reads the bytes at an offset with a context of its own. It
+//     fetches only the blocks under the range, walking down from the root
+//     by the blocksizes, and keeps nothing between calls, so any number of
+//     goroutines may call it at once, alongside each other and alongside
+//     the methods below. Cancelling its context ends it as soon as the
+//     fetch under way returns, and a GetFunc returns at once when its
+//     context is done (a fetch from the network included); the error then
+//     is the context's.
+//   - Read, WriteTo and Seek share a position and are not safe for
+//     concurrent use. Blocks are fetched as reading reaches them, using
+//     the context given to Open; while the reads are sequential, the next
+//     few blocks under the same node are fetched ahead, in parallel.
 //
 // Seek never fails for a position >= 0, including past the end, where Read
 // returns io.EOF; a negative position or an unknown whence is refused and
@@ -129,12 +142,14 @@ type File struct {
 	cancel context.CancelFunc // ends the fetches ahead, at Close
 	get    GetFunc
 	root   cid.Cid
+	top    node // the root block, decoded
 	size   uint64
+	closed atomic.Bool
+	// The state of Read, WriteTo and Seek:
 	pos    int64
 	path   []frame // the nodes from the root down to the current segment
 	seg    []byte  // the current segment: a leaf or a node's own data
 	segOff uint64  // file offset of seg[0]
-	closed bool
 }
 
 // frame is a node on the path to the current segment.
@@ -198,7 +213,7 @@ func Open(ctx context.Context, get GetFunc, root cid.Cid) (*File, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	return &File{ctx: ctx, cancel: cancel, get: get, root: root, size: nd.size, path: []frame{{node: nd}}}, nil
+	return &File{ctx: ctx, cancel: cancel, get: get, root: root, top: nd, size: nd.size, path: []frame{{node: nd}}}, nil
 }
 
 // Size is the file's length in bytes.
@@ -253,11 +268,74 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 	return n, nil
 }
 
+// ReadAt reads len(p) bytes from offset off into p, as io.ReaderAt does:
+// fewer only with an error, io.EOF where the file ends before p is full
+// (at or past the end: 0, io.EOF). It fetches the blocks under the range
+// with ctx and no others.
+func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	const op = "unixfs.ReadAt"
+	if f.closed.Load() {
+		return 0, f.closedError(op)
+	}
+	if off < 0 {
+		return 0, acerr.E(op, "", acerr.Invalid, fmt.Errorf("negative offset %d", off)).WithCID(f.root.String())
+	}
+	if uint64(off) >= f.size {
+		return 0, io.EOF
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, acerr.E(op, "", acerr.Other, err).WithCID(f.root.String())
+	}
+	want := p[:min(uint64(len(p)), f.size-uint64(off))]
+	n, err := f.readAt(ctx, op, &f.top, 0, want, uint64(off))
+	if err != nil {
+		// Whatever the fetch made of it, a cancelled read says so.
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = acerr.E(op, "", acerr.Other, cerr).WithCID(f.root.String())
+		}
+		return n, err
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// readAt fills p with the bytes of nd, which is depth blocks below the
+// root, from rel (an offset into nd's bytes) on; p must end within nd.
+func (f *File) readAt(ctx context.Context, op string, nd *node, depth int, p []byte, rel uint64) (int, error) {
+	n := 0
+	if rel < uint64(len(nd.data)) {
+		n = copy(p, nd.data[rel:])
+		rel = uint64(len(nd.data))
+	}
+	for i, in := nd.childAt(rel); n < len(p); i, in = i+1, 0 {
+		if i == len(nd.links) {
+			return n, noChild(op, f.root, rel)
+		}
+		c := nd.links[i].cid
+		if depth+1 >= MaxDepth {
+			return n, tooDeep(op, c)
+		}
+		b, err := f.get(ctx, c)
+		child, err := decodeChild(op, nd, i, b, err)
+		if err != nil {
+			return n, err
+		}
+		m, err := f.readAt(ctx, op, &child, depth+1, p[n:n+int(min(uint64(len(p)-n), nd.sizes[i]-in))], in)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 // Seek sets the position for the next Read.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
 	const op = "unixfs.Seek"
-	if f.closed {
-		return 0, acerr.E(op, "", acerr.Invalid, os.ErrClosed).WithCID(f.root.String())
+	if f.closed.Load() {
+		return 0, f.closedError(op)
 	}
 	var abs int64
 	switch whence {
@@ -280,15 +358,15 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 // Close releases the file's blocks. Later reads fail; Close itself may be
 // called again.
 func (f *File) Close() error {
-	f.closed = true
+	f.closed.Store(true)
 	f.path, f.seg = nil, nil
 	f.cancel()
 	return nil
 }
 
 func (f *File) check(op string) error {
-	if f.closed {
-		return acerr.E(op, "", acerr.Invalid, os.ErrClosed).WithCID(f.root.String())
+	if f.closed.Load() {
+		return f.closedError(op)
 	}
 	if err := f.ctx.Err(); err != nil {
 		return acerr.E(op, "", acerr.Other, err).WithCID(f.root.String())
@@ -318,44 +396,25 @@ func (f *File) locate(op string) error {
 			f.seg, f.segOff = top.data, off
 			return nil
 		}
-		off += uint64(len(top.data))
-		i := 0
-		for ; i < len(top.sizes); i++ {
-			if pos-off < top.sizes[i] {
-				break
-			}
-			off += top.sizes[i]
-		}
-		if i == len(top.sizes) {
-			// decodeNode checked the sizes add up; this cannot happen.
-			return acerr.E(op, "", acerr.Integrity, fmt.Errorf("no child covers offset %d", pos)).WithCID(f.root.String())
+		i, in := top.childAt(pos - off)
+		off = pos - in
+		if i == len(top.links) {
+			return noChild(op, f.root, pos)
 		}
 		if len(f.path) >= MaxDepth {
-			return acerr.E(op, "", acerr.Integrity,
-				fmt.Errorf("DAG is deeper than %d levels (a cycle?)", MaxDepth)).WithCID(top.links[i].cid.String())
+			return tooDeep(op, top.links[i].cid)
 		}
-		c := top.links[i].cid
 		var b []byte
 		var err error
 		if p := top.take(i); p != nil {
 			<-p.done
 			b, err = p.data, p.err
 		} else {
-			b, err = f.get(f.ctx, c)
+			b, err = f.get(f.ctx, top.links[i].cid)
 		}
+		nd, err := decodeChild(op, &top.node, i, b, err)
 		if err != nil {
-			return getError(op, c, err)
-		}
-		nd, err := decodeNode(op, c, b)
-		if err != nil {
-			if acerr.Is(acerr.IsDir, err) {
-				return acerr.E(op, "", acerr.Integrity, errors.New("a directory inside a file")).WithCID(c.String())
-			}
 			return err
-		}
-		if nd.size != top.sizes[i] {
-			return acerr.E(op, "", acerr.Integrity,
-				fmt.Errorf("block holds %d file bytes, its parent says %d", nd.size, top.sizes[i])).WithCID(c.String())
 		}
 		if len(nd.links) == 0 {
 			// A leaf: the whole node is one segment. Its siblings are
@@ -369,6 +428,56 @@ func (f *File) locate(op string) error {
 		}
 		f.path = append(f.path, frame{node: nd, off: off})
 	}
+}
+
+// childAt returns the child of nd that holds byte rel of nd, which is past
+// nd's own data, and the offset of that byte in the child; len(nd.links)
+// if none does.
+func (nd *node) childAt(rel uint64) (int, uint64) {
+	rel -= uint64(len(nd.data))
+	for i, s := range nd.sizes {
+		if rel < s {
+			return i, rel
+		}
+		rel -= s
+	}
+	return len(nd.sizes), rel
+}
+
+// decodeChild decodes b, fetched with error err as child i of parent, and
+// checks that it holds the file bytes parent's blocksize says.
+func decodeChild(op string, parent *node, i int, b []byte, err error) (node, error) {
+	c := parent.links[i].cid
+	if err != nil {
+		return node{}, getError(op, c, err)
+	}
+	nd, err := decodeNode(op, c, b)
+	if err != nil {
+		if acerr.Is(acerr.IsDir, err) {
+			return node{}, acerr.E(op, "", acerr.Integrity, errors.New("a directory inside a file")).WithCID(c.String())
+		}
+		return node{}, err
+	}
+	if nd.size != parent.sizes[i] {
+		return node{}, acerr.E(op, "", acerr.Integrity,
+			fmt.Errorf("block holds %d file bytes, its parent says %d", nd.size, parent.sizes[i])).WithCID(c.String())
+	}
+	return nd, nil
+}
+
+// noChild is the error of a node none of whose children covers an offset,
+// which decodeNode's check that the sizes add up rules out.
+func noChild(op string, root cid.Cid, off uint64) error {
+	return acerr.E(op, "", acerr.Integrity, fmt.Errorf("no child covers offset %d", off)).WithCID(root.String())
+}
+
+// tooDeep is the error of a child more than MaxDepth blocks below the root.
+func tooDeep(op string, c cid.Cid) error {
+	return acerr.E(op, "", acerr.Integrity, fmt.Errorf("DAG is deeper than %d levels (a cycle?)", MaxDepth)).WithCID(c.String())
+}
+
+func (f *File) closedError(op string) error {
+	return acerr.E(op, "", acerr.Invalid, os.ErrClosed).WithCID(f.root.String())
 }
 
 // getError passes on an *acerr.Error from a GetFunc; anything else is of

@@ -203,7 +203,7 @@ func (im *Importer) importChunks(ctx context.Context, r io.Reader, put PutFunc, 
 				if perr := put(ctx, leaf, data); perr != nil {
 					err = putError(leaf, perr)
 				} else {
-					err = l.add(ctx, put, 0, child{leaf, uint64(c.n), uint64(c.n)})
+					err = l.add(ctx, put, 0, Child{leaf, uint64(c.n), uint64(c.n)})
 					total += uint64(c.n)
 				}
 			}
@@ -236,13 +236,34 @@ func (im *Importer) importChunks(ctx context.Context, r io.Reader, put PutFunc, 
 	return root, total, nil
 }
 
-// child is a link in a node being built: the child's CID, its Tsize (the
-// bytes of all blocks under it) and its file size (the file bytes under
-// it).
-type child struct {
-	cid   cid.Cid
-	tsize uint64
-	fsize uint64
+// Child is a link of a file node as its parent records it: the child's
+// CID, its Tsize (the bytes of all blocks under it) and its file size (the
+// file bytes under it, the parent's blocksize for it).
+type Child struct {
+	CID      cid.Cid
+	Tsize    uint64
+	FileSize uint64
+}
+
+// FileNode returns the block of a file node over children, encoded as
+// Import encodes its nodes, and the Child a parent records for it. With it
+// a caller lays a file out itself: leaves of any size, in any shape, over
+// blocks held anywhere or nowhere.
+func FileNode(children []Child) ([]byte, Child) {
+	b := appendFileNode(nil, children)
+	sum := sha256.Sum256(b)
+	return b, parentOf(children, b, &sum)
+}
+
+// parentOf returns the Child of the node over children whose block is b,
+// with sha2-256 digest sum.
+func parentOf(children []Child, b []byte, sum *[sha256.Size]byte) Child {
+	nd := Child{CID: sumCID(cid.DagProtobuf, sum), Tsize: uint64(len(b))}
+	for _, c := range children {
+		nd.Tsize += c.Tsize
+		nd.FileSize += c.FileSize
+	}
+	return nd
 }
 
 // layout builds the balanced DAG over a stream of leaves. levels[0] holds
@@ -253,14 +274,14 @@ type child struct {
 // subtree is full except those on the path to the last leaf, and a
 // partial subtree is still a node of its height, even over one child.
 type layout struct {
-	levels [][]child
+	levels [][]Child
 	buf    []byte // encoding of the node being made
 }
 
 // add appends c to level i, first closing the level if it is full.
-func (l *layout) add(ctx context.Context, put PutFunc, i int, c child) error {
+func (l *layout) add(ctx context.Context, put PutFunc, i int, c Child) error {
 	if i == len(l.levels) {
-		l.levels = append(l.levels, make([]child, 0, MaxLinks))
+		l.levels = append(l.levels, make([]Child, 0, MaxLinks))
 	}
 	if len(l.levels[i]) == MaxLinks {
 		nd, err := l.node(ctx, put, l.levels[i])
@@ -281,14 +302,14 @@ func (l *layout) finish(ctx context.Context, put PutFunc) (cid.Cid, error) {
 	for i := 0; ; i++ {
 		top := i == len(l.levels)-1
 		if top && i == 0 && len(l.levels[0]) == 1 {
-			return l.levels[0][0].cid, nil // a single leaf is the file
+			return l.levels[0][0].CID, nil // a single leaf is the file
 		}
 		nd, err := l.node(ctx, put, l.levels[i])
 		if err != nil {
 			return cid.Undef, err
 		}
 		if top {
-			return nd.cid, nil
+			return nd.CID, nil
 		}
 		l.levels[i] = l.levels[i][:0]
 		if err := l.add(ctx, put, i+1, nd); err != nil {
@@ -298,19 +319,15 @@ func (l *layout) finish(ctx context.Context, put PutFunc) (cid.Cid, error) {
 }
 
 // node makes and puts the file node over children.
-func (l *layout) node(ctx context.Context, put PutFunc, children []child) (child, error) {
+func (l *layout) node(ctx context.Context, put PutFunc, children []Child) (Child, error) {
 	if err := ctx.Err(); err != nil {
-		return child{}, readError(err)
+		return Child{}, readError(err)
 	}
 	l.buf = appendFileNode(l.buf[:0], children)
 	sum := sha256.Sum256(l.buf)
-	nd := child{cid: sumCID(cid.DagProtobuf, &sum), tsize: uint64(len(l.buf))}
-	for _, c := range children {
-		nd.tsize += c.tsize
-		nd.fsize += c.fsize
-	}
-	if err := put(ctx, nd.cid, l.buf); err != nil {
-		return child{}, putError(nd.cid, err)
+	nd := parentOf(children, l.buf, &sum)
+	if err := put(ctx, nd.CID, l.buf); err != nil {
+		return Child{}, putError(nd.CID, err)
 	}
 	return nd, nil
 }

@@ -374,18 +374,18 @@ func uvarintLen(v uint64) int {
 // writes it: each link with its Hash, an empty Name and its Tsize, then a
 // Data message of Type File, the filesize and one blocksize per child
 // (not packed).
-func appendFileNode(b []byte, children []child) []byte {
+func appendFileNode(b []byte, children []Child) []byte {
 	var filesize uint64
 	dataLen := 2 // Type
 	for _, c := range children {
-		filesize += c.fsize
-		dataLen += 1 + uvarintLen(c.fsize)
+		filesize += c.FileSize
+		dataLen += 1 + uvarintLen(c.FileSize)
 	}
 	dataLen += 1 + uvarintLen(filesize)
 
 	for _, c := range children {
-		h := c.cid.KeyString()
-		linkLen := 1 + uvarintLen(uint64(len(h))) + len(h) + 2 + 1 + uvarintLen(c.tsize)
+		h := c.CID.KeyString()
+		linkLen := 1 + uvarintLen(uint64(len(h))) + len(h) + 2 + 1 + uvarintLen(c.Tsize)
 		b = append(b, 2<<3|wireBytes)
 		b = appendUvarint(b, uint64(linkLen))
 		b = append(b, 1<<3|wireBytes)
@@ -393,7 +393,7 @@ func appendFileNode(b []byte, children []child) []byte {
 		b = append(b, h...)
 		b = append(b, 2<<3|wireBytes, 0)
 		b = append(b, 3<<3|wireVarint)
-		b = appendUvarint(b, c.tsize)
+		b = appendUvarint(b, c.Tsize)
 	}
 	b = append(b, 1<<3|wireBytes)
 	b = appendUvarint(b, uint64(dataLen))
@@ -402,7 +402,7 @@ func appendFileNode(b []byte, children []child) []byte {
 	b = appendUvarint(b, filesize)
 	for _, c := range children {
 		b = append(b, 4<<3|wireVarint)
-		b = appendUvarint(b, c.fsize)
+		b = appendUvarint(b, c.FileSize)
 	}
 	return b
 }

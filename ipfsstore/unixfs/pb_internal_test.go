@@ -65,7 +65,7 @@ func testCID(codec uint64, s string) cid.Cid {
 // TestAppendFileNode checks the importer's node encoder against the
 // general encoders and the decoders.
 func TestAppendFileNode(t *testing.T) {
-	children := []child{
+	children := []Child{
 		{testCID(cid.Raw, "a"), ChunkSize, ChunkSize},
 		{testCID(cid.DagProtobuf, "b"), 1 << 40, 1<<40 - 9000},
 		{testCID(cid.Raw, "c"), 0, 0},
@@ -75,9 +75,9 @@ func TestAppendFileNode(t *testing.T) {
 	var want pbNode
 	fd := fsData{typ: typeFile, hasSize: true}
 	for _, c := range children {
-		want.links = append(want.links, link{cid: c.cid, tsize: c.tsize})
-		fd.blocksizes = append(fd.blocksizes, c.fsize)
-		fd.filesize += c.fsize
+		want.links = append(want.links, link{cid: c.CID, tsize: c.Tsize})
+		fd.blocksizes = append(fd.blocksizes, c.FileSize)
+		fd.filesize += c.FileSize
 	}
 	want.data = appendFSData(nil, fd)
 	if enc := appendPBNode(nil, want); !bytes.Equal(got, enc) {
@@ -175,7 +175,7 @@ func TestDecodeFSDataBad(t *testing.T) {
 // FuzzDecodeNode checks that the decoders never panic and that whatever
 // they accept encodes back to something they decode to the same value.
 func FuzzDecodeNode(f *testing.F) {
-	f.Add(appendFileNode(nil, []child{{testCID(cid.Raw, "a"), 10, 10}, {testCID(cid.Raw, "b"), 5, 5}}))
+	f.Add(appendFileNode(nil, []Child{{testCID(cid.Raw, "a"), 10, 10}, {testCID(cid.Raw, "b"), 5, 5}}))
 	f.Add(appendPBNode(nil, pbNode{data: appendFSData(nil, fsData{typ: typeFile, data: []byte("hi"), filesize: 2, hasSize: true})}))
 	f.Add([]byte{0x0a, 0x02, 0x08, 0x01})
 	f.Add([]byte{0x0a, 0x08, 0x08, 0x02, 0x18, 0x03, 0x22, 0x02, 0x01, 0x02})
@@ -234,24 +234,18 @@ func normFS(d fsData) fsData {
 
 // balancedRef is boxo's balanced layout transcribed as it is written
 // there: recursive, over a known number of leaves. It returns the root's
-// CID, encoding nodes with appendFileNode. TestLayoutMatchesReference
+// CID, encoding nodes with FileNode. TestLayoutMatchesReference
 // checks the streaming layout against it.
-func balancedRef(leaves []child) cid.Cid {
+func balancedRef(leaves []Child) cid.Cid {
 	next := 0
 	done := func() bool { return next == len(leaves) }
-	leaf := func() child { c := leaves[next]; next++; return c }
-	mk := func(cs []child) child {
-		b := appendFileNode(nil, cs)
-		sum := sha256.Sum256(b)
-		nd := child{cid: sumCID(cid.DagProtobuf, &sum), tsize: uint64(len(b))}
-		for _, c := range cs {
-			nd.tsize += c.tsize
-			nd.fsize += c.fsize
-		}
+	leaf := func() Child { c := leaves[next]; next++; return c }
+	mk := func(cs []Child) Child {
+		_, nd := FileNode(cs)
 		return nd
 	}
-	var fill func(cs []child, depth int) child
-	fill = func(cs []child, depth int) child {
+	var fill func(cs []Child, depth int) Child
+	fill = func(cs []Child, depth int) Child {
 		for len(cs) < MaxLinks && !done() {
 			if depth == 1 {
 				cs = append(cs, leaf())
@@ -263,9 +257,9 @@ func balancedRef(leaves []child) cid.Cid {
 	}
 	root := leaf()
 	for depth := 1; !done(); depth++ {
-		root = fill([]child{root}, depth)
+		root = fill([]Child{root}, depth)
 	}
-	return root.cid
+	return root.CID
 }
 
 func TestLayoutMatchesReference(t *testing.T) {
@@ -278,11 +272,11 @@ func TestLayoutMatchesReference(t *testing.T) {
 	discard := func(context.Context, cid.Cid, []byte) error { return nil }
 	for _, n := range counts {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			leaves := make([]child, n)
+			leaves := make([]Child, n)
 			for i := range leaves {
 				// Sizes vary so that a misplaced leaf changes the sizes too.
 				sz := uint64(ChunkSize - i%7)
-				leaves[i] = child{testCID(cid.Raw, fmt.Sprint(i)), sz, sz}
+				leaves[i] = Child{testCID(cid.Raw, fmt.Sprint(i)), sz, sz}
 			}
 			var l layout
 			for _, c := range leaves {

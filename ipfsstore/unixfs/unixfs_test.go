@@ -341,47 +341,53 @@ func TestOpenHostile(t *testing.T) {
 		{name: "cycle", rootC: selfC, root: fileNode(2, 1000, []uint64{1000}, selfC), kind: acerr.Integrity},
 		{name: "block too large", root: append(fileNode(2, 0, nil), make([]byte, unixfs.MaxBlockSize)...), kind: acerr.TooLarge},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			b := newBlocks()
-			b.set(leafC, leaf)
-			for c, d := range tc.extra {
-				b.set(c, d)
-			}
-			rc := tc.rootC
-			if !rc.Defined() {
-				rc = pbCID(tc.root)
-			}
-			b.set(rc, tc.root)
-			err := openAndRead(t, b, rc)
-			if err == nil {
-				t.Fatalf("no error, want kind %q", tc.kind)
-			}
-			if !acerr.Is(tc.kind, err) {
-				t.Fatalf("err = %v (kind %q), want kind %q", err, acerr.KindOf(err), tc.kind)
-			}
-			if strings.ContainsAny(err.Error(), "\r\n") {
-				t.Errorf("error is not one line: %q", err)
-			}
-		})
-	}
-	// The good node itself reads.
-	b := newBlocks()
-	b.set(leafC, leaf)
-	b.set(pbCID(good), good)
-	if err := openAndRead(t, b, pbCID(good)); err != nil {
-		t.Fatalf("good node: %v", err)
+	for _, readAt := range []bool{false, true} {
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s/readat=%v", tc.name, readAt), func(t *testing.T) {
+				b := newBlocks()
+				b.set(leafC, leaf)
+				for c, d := range tc.extra {
+					b.set(c, d)
+				}
+				rc := tc.rootC
+				if !rc.Defined() {
+					rc = pbCID(tc.root)
+				}
+				b.set(rc, tc.root)
+				err := openAndRead(t, b, rc, readAt)
+				if err == nil {
+					t.Fatalf("no error, want kind %q", tc.kind)
+				}
+				if !acerr.Is(tc.kind, err) {
+					t.Fatalf("err = %v (kind %q), want kind %q", err, acerr.KindOf(err), tc.kind)
+				}
+				if strings.ContainsAny(err.Error(), "\r\n") {
+					t.Errorf("error is not one line: %q", err)
+				}
+			})
+		}
+		// The good node itself reads.
+		b := newBlocks()
+		b.set(leafC, leaf)
+		b.set(pbCID(good), good)
+		if err := openAndRead(t, b, pbCID(good), readAt); err != nil {
+			t.Fatalf("good node (readat=%v): %v", readAt, err)
+		}
 	}
 }
 
-func openAndRead(t *testing.T, b *blocks, c cid.Cid) error {
+func openAndRead(t *testing.T, b *blocks, c cid.Cid, readAt bool) error {
 	t.Helper()
 	f, err := unixfs.Open(t.Context(), b.get, c)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	_, err = io.Copy(io.Discard, f)
+	if !readAt {
+		_, err = io.Copy(io.Discard, f)
+		return err
+	}
+	_, err = f.ReadAt(t.Context(), make([]byte, f.Size()), 0)
 	return err
 }
 
