@@ -120,18 +120,18 @@ func mergeOne(ctx context.Context, t *tree.Tree, m *merge.Merger, head cid.Cid, 
 		return cid.Undef, acerr.E("ac-merge", j.Src, acerr.KindOf(err), err)
 	}
 	for _, f := range rep.Forks {
-		f.Path = joinPath(j.Dst, f.Path)
+		f.Path = tree.JoinPath(j.Dst, f.Path)
 		res.Forks = append(res.Forks, f)
 	}
 	for _, k := range rep.Kept {
-		k.Path = joinPath(j.Dst, k.Path)
+		k.Path = tree.JoinPath(j.Dst, k.Path)
 		res.Kept = append(res.Kept, k)
 	}
 	if merged.Equals(de.Target) {
 		return head, nil
 	}
 	err = t.Changes(ctx, de.Target, merged, func(c tree.Change) error {
-		c.Path = joinPath(j.Dst, c.Path)
+		c.Path = tree.JoinPath(j.Dst, c.Path)
 		res.Changes = append(res.Changes, c)
 		return nil
 	})
@@ -139,16 +139,6 @@ func mergeOne(ctx context.Context, t *tree.Tree, m *merge.Merger, head cid.Cid, 
 		return cid.Undef, err
 	}
 	return t.Put(ctx, head, j.Dst, schema.Entry{Kind: schema.KindDirectory, Target: merged, Mode: de.Mode})
-}
-
-func joinPath(dir, name string) string {
-	switch {
-	case dir == "":
-		return name
-	case name == "" || name == ".":
-		return dir
-	}
-	return dir + "/" + name
 }
 
 // SkippedNode is a node under nodes/ that MergeAll leaves alone: its

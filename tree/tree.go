@@ -55,6 +55,19 @@ func splitPath(p string) ([]string, error) {
 	return comps, nil
 }
 
+// JoinPath returns the path of name inside the directory at path dir:
+// dir + "/" + name, or the other one alone when either is "" (the root).
+// It is the inverse of splitting a path into its components.
+func JoinPath(dir, name string) string {
+	switch {
+	case dir == "":
+		return name
+	case name == "":
+		return dir
+	}
+	return dir + "/" + name
+}
+
 // rootEntry is the synthetic entry that stands for a root directory.
 func rootEntry(root cid.Cid) schema.Entry {
 	return schema.Entry{Kind: schema.KindDirectory, Target: root}
@@ -243,8 +256,7 @@ const maxWalkDepth = MaxPathLen / 2
 
 // Walk calls fn for every entry List shows below the directory at path,
 // conflict copies included, depth first, in name order, with the entry's
-// path from the root (path + "/" +
-// name, or just name when path is ""). A directory is visited before its
+// path from the root (JoinPath(path, name)). A directory is visited before its
 // contents. Walk descends into directory_v1 entries only; a node_v1 entry
 // is reported but not entered (walk "nodes/ID/root" to export a friend's
 // filesystem). As with fs.WalkDir, fn returning fs.SkipDir on a directory
@@ -277,10 +289,7 @@ func (t *Tree) Walk(ctx context.Context, root cid.Cid, path string, fn func(path
 			return wrap(op, dir, err)
 		}
 		for _, c := range visible(entries) {
-			p := c.Name
-			if dir != "" {
-				p = dir + "/" + c.Name
-			}
+			p := JoinPath(dir, c.Name)
 			err := fn(p, c)
 			isDir := c.Kind == schema.KindDirectory
 			switch {

@@ -122,6 +122,36 @@ func TestLookupRootEntry(t *testing.T) {
 	wantKind(t, "Lookup(Undef, \"\")", err, acerr.NotExist)
 }
 
+var joinPathTests = []struct{ dir, name, want string }{
+	{"", "", ""},
+	{"", "root", "root"},
+	{"root", "", "root"},
+	{"root", "a.txt", "root/a.txt"},
+	{"root/projects", "a.jpg", "root/projects/a.jpg"},
+	{"nodes/x/root", "b/c", "nodes/x/root/b/c"},
+}
+
+func TestJoinPath(t *testing.T) {
+	for _, tt := range joinPathTests {
+		if got := tree.JoinPath(tt.dir, tt.name); got != tt.want {
+			t.Errorf("JoinPath(%q, %q) = %q, want %q", tt.dir, tt.name, got, tt.want)
+		}
+	}
+	// What Walk reports is where Lookup finds it.
+	ctx, f := context.Background(), newFixture(t)
+	err := f.tr.Walk(ctx, f.root, "root", func(p string, e schema.Entry) error {
+		dir := strings.TrimSuffix(p, "/"+e.Name)
+		got, err := f.tr.Lookup(ctx, f.root, tree.JoinPath(dir, e.Name))
+		if err != nil || !schema.SameEntry(&got, &e) {
+			t.Errorf("Lookup(JoinPath(%q, %q)) = %v, %v; want the entry Walk saw", dir, e.Name, got, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMutationErrors(t *testing.T) {
 	f := newFixture(t)
 	noReplica := tree.New(f.st, tree.Config{})
