@@ -26,16 +26,27 @@ const (
 	KindShard     Kind = "shard_v1"
 )
 
+// Block size limits, for every codec.
+const (
+	// MaxBlockSize is the largest block ArchiveCache makes, stores or
+	// accepts: every node, every block of a file it imports, every block
+	// in a CAR. Bitswap and kubo refuse larger ones by default.
+	MaxBlockSize = 1 << 20
+	// MaxForeignBlockSize is the largest block a reader of data made
+	// elsewhere takes in before judging it: the largest block bitswap
+	// moves, which a UnixFS file added by another tool may reach.
+	MaxForeignBlockSize = 2 << 20
+)
+
 // Limits applied by Decode.
 const (
-	MaxBlockSize = 1 << 20 // bytes in one encoded node
-	MaxNameLen   = 255     // bytes in an entry name
-	MaxReplicas  = 4096    // keys in one version vector
-	MaxConflicts = 256     // concurrent versions kept beside one entry
-	MaxAddrs     = 16      // addresses in a node_v1
-	MaxAddrLen   = 256     // bytes in one address
-	KeySize      = 32      // ed25519 public key
-	SigSize      = 64      // ed25519 signature
+	MaxNameLen   = 255  // bytes in an entry name
+	MaxReplicas  = 4096 // keys in one version vector
+	MaxConflicts = 256  // concurrent versions kept beside one entry
+	MaxAddrs     = 16   // addresses in a node_v1
+	MaxAddrLen   = 256  // bytes in one address
+	KeySize      = 32   // ed25519 public key
+	SigSize      = 64   // ed25519 signature
 )
 
 // Node is any top-level node kind.
