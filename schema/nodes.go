@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/ipfs/go-cid"
@@ -40,13 +38,16 @@ const (
 
 // Limits applied by Decode.
 const (
-	MaxNameLen   = 255  // bytes in an entry name
-	MaxReplicas  = 4096 // keys in one version vector
-	MaxConflicts = 256  // concurrent versions kept beside one entry
-	MaxAddrs     = 16   // addresses in a node_v1
-	MaxAddrLen   = 256  // bytes in one address
-	KeySize      = 32   // ed25519 public key
-	SigSize      = 64   // ed25519 signature
+	MaxNameLen    = 255     // bytes in an entry name
+	MaxReplicas   = 4096    // keys in one version vector
+	MaxReplicaLen = 64      // bytes in a replica id
+	MaxConflicts  = 256     // concurrent versions kept beside one entry
+	MaxMode       = 0o7777  // permission bits of a file
+	MaxUint       = 1 << 62 // a seq, a size, a shard's byte count
+	MaxAddrs      = 16      // addresses in a node_v1
+	MaxAddrLen    = 256     // bytes in one address
+	KeySize       = 32      // ed25519 public key
+	SigSize       = 64      // ed25519 signature
 )
 
 // Node is any top-level node kind.
@@ -359,43 +360,6 @@ func (n *NodeRef) encode(e *encoder, withSig bool) {
 	m.finish()
 }
 
-// ValidName reports whether name may name an entry.
-func ValidName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("empty name")
-	case name == "." || name == "..":
-		return fmt.Errorf("name %q is reserved", name)
-	case len(name) > MaxNameLen:
-		return fmt.Errorf("name longer than %d bytes", MaxNameLen)
-	case strings.ContainsAny(name, "/\x00"):
-		return fmt.Errorf("name %q contains '/' or NUL", name)
-	case !utf8.ValidString(name):
-		return fmt.Errorf("name %q is not valid UTF-8", name)
-	}
-	return nil
-}
-
-// ValidIdentityName reports whether name may be an identity's display
-// name. Names are labels for people to read, so besides the rules of an
-// entry name (an identity is listed as identities/NAME) they may not hold
-// control or formatting characters, nor start or end with a space: such
-// characters make two different names look the same on a terminal.
-func ValidIdentityName(name string) error {
-	if err := ValidName(name); err != nil {
-		return fmt.Errorf("identity %w", err)
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return fmt.Errorf("identity name %q contains a control or formatting character", name)
-		}
-	}
-	if strings.TrimSpace(name) != name {
-		return fmt.Errorf("identity name %q starts or ends with a space", name)
-	}
-	return nil
-}
-
 // Decode decodes a node of any kind. It rejects input over MaxBlockSize,
 // malformed or non-canonical dag-cbor, unknown kinds, unknown, missing or
 // mistyped fields, and values out of range. It does not check signatures:
@@ -632,7 +596,7 @@ func (f *fields) identity() *Identity {
 func (f *fields) directory() *Directory {
 	n := &Directory{
 		Owner: f.cid("owner", false),
-		Seq:   f.uint("seq", false, 1<<62),
+		Seq:   f.uint("seq", false, MaxUint),
 		Prev:  f.cid("prev", false),
 		Shard: f.cid("shard", false),
 		Sig:   f.bytes("sig", false, SigSize),
@@ -679,7 +643,7 @@ func (f *fields) shard() *Shard {
 		c := ShardChild{
 			Index: int(cf.uint("index", true, 255)),
 			Link:  cf.cid("link", true),
-			Bytes: cf.uint("bytes", true, 1<<62),
+			Bytes: cf.uint("bytes", true, MaxUint),
 		}
 		if err := cf.done(); err != nil {
 			if f.err == nil {
@@ -702,7 +666,7 @@ func (f *fields) shard() *Shard {
 func (f *fields) nodeRef() *NodeRef {
 	n := &NodeRef{
 		Owner:   f.cid("owner", true),
-		Seq:     f.uint("seq", true, 1<<62),
+		Seq:     f.uint("seq", true, MaxUint),
 		Prev:    f.cid("prev", false),
 		Root:    f.cid("root", true),
 		Created: f.int("created", true),

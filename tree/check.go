@@ -280,7 +280,7 @@ func (k *Check) entry(ctx context.Context, dir string, e, te *schema.Entry, dept
 		return 0, true, nil
 	}
 	path := JoinPath(dir, e.Name)
-	if err := validEntry(e); err != nil {
+	if err := schema.ValidEntry(e); err != nil {
 		return 0, false, k.fail(path, cid.Undef, err)
 	}
 	var tvs []schema.Entry
