@@ -275,42 +275,29 @@ func checkVersionResult(t *testing.T, fn string, got bool, err error, want bool,
 	}
 }
 
-func TestNewerDirectory(t *testing.T) {
+func TestCompareOwned(t *testing.T) {
 	d1 := ownedDir(alice, 1)
 	d2 := ownedDir(alice, 2, entry("a", schema.KindFile, fileCID("a")))
-	f1 := ownedDir(alice, 2, entry("b", schema.KindFile, fileCID("b")))
-	small, big := d2, f1
+	f2 := ownedDir(alice, 2, entry("b", schema.KindFile, fileCID("b")))
+	small, big := d2, f2
 	if bytes.Compare(cidOf(small).Bytes(), cidOf(big).Bytes()) > 0 {
 		small, big = big, small
 	}
-	bobs := ownedDir(bob, 7)
-	shared := &schema.Directory{}
 	tests := []struct {
-		name     string
-		held, in *schema.Directory
-		want     bool
-		kind     acerr.Kind
-		is       error
-		substr   string
+		name string
+		a, b *schema.Directory
+		want int
 	}{
-		{name: "same", held: d2, in: d2},
-		{name: "higher", held: d1, in: d2, want: true},
-		{name: "lower", held: d2, in: d1, kind: acerr.Stale, is: ErrRollback, substr: "seq 1 is older than held seq 2"},
-		{name: "fork incoming smaller", held: big, in: small, want: true, kind: acerr.Stale, is: ErrFork, substr: "incoming " + Short(cidOf(small)) + " kept"},
-		{name: "fork held smaller", held: small, in: big, kind: acerr.Stale, is: ErrFork, substr: "held " + Short(cidOf(small)) + " kept"},
-		{name: "other owner", held: d1, in: bobs, kind: acerr.Permission, is: ErrOwnerChanged},
-		{name: "shared", held: shared, in: d1, kind: acerr.Invalid},
-		{name: "nil", held: d1, in: nil, kind: acerr.Invalid},
+		{"same", d2, d2, 0},
+		{"higher seq first", d2, d1, -1},
+		{"lower seq last", d1, d2, 1},
+		{"fork: smaller CID first", small, big, -1},
+		{"fork: bigger CID last", big, small, 1},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var inCID cid.Cid
-			if tt.in != nil {
-				inCID = cidOf(tt.in)
-			}
-			got, err := NewerDirectory(tt.held, cidOf(tt.held), tt.in, inCID)
-			checkVersionResult(t, "NewerDirectory", got, err, tt.want, tt.kind, tt.is, tt.substr)
-		})
+		if got := CompareOwned(tt.a, cidOf(tt.a), tt.b, cidOf(tt.b)); got != tt.want {
+			t.Errorf("%s: CompareOwned = %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }
 
@@ -320,11 +307,7 @@ func TestForkConverges(t *testing.T) {
 	a := ownedDir(alice, 4, entry("a", schema.KindFile, fileCID("a")))
 	b := ownedDir(alice, 4, entry("b", schema.KindFile, fileCID("b")))
 	keep := func(held, in *schema.Directory) cid.Cid {
-		replace, err := NewerDirectory(held, cidOf(held), in, cidOf(in))
-		if !errors.Is(err, ErrFork) {
-			t.Fatalf("NewerDirectory(fork) = %v, want ErrFork", err)
-		}
-		if replace {
+		if CompareOwned(held, cidOf(held), in, cidOf(in)) > 0 {
 			return cidOf(in)
 		}
 		return cidOf(held)
