@@ -190,17 +190,17 @@ func (h *Home) trustedNode(ctx context.Context, trust *Trust, p string, n cid.Ci
 	if err != nil {
 		return cid.Undef, err
 	}
-	ref, ok := node.(*schema.NodeRef)
+	nd, ok := node.(*schema.Node)
 	if !ok {
 		return cid.Undef, acerr.E("node", p, acerr.Integrity, fmt.Errorf("holds a %s", node.Kind()))
 	}
-	if _, err := trust.Identity(ctx, ref.Owner); err != nil {
+	if _, err := trust.Identity(ctx, nd.Owner); err != nil {
 		if acerr.Is(acerr.Permission, err) {
-			return ref.Owner, acerr.E("node", p, acerr.Permission, fmt.Errorf("published by %s, who is %w (nor one of my identities)", shortID(ref.Owner), policy.ErrNotFriend))
+			return nd.Owner, acerr.E("node", p, acerr.Permission, fmt.Errorf("published by %s, who is %w (nor one of my identities)", shortID(nd.Owner), policy.ErrNotFriend))
 		}
 		return cid.Undef, err
 	}
-	return ref.Owner, nil
+	return nd.Owner, nil
 }
 
 // checkSource refuses a path to merge from that passes through a node

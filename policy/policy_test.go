@@ -48,7 +48,7 @@ func (f resolverFunc) Identity(ctx context.Context, id cid.Cid) (*schema.Identit
 	return f(ctx, id)
 }
 
-func cidOf(n schema.Node) cid.Cid { return schema.Sum(schema.Encode(n)) }
+func cidOf(n schema.Object) cid.Cid { return schema.Sum(schema.Encode(n)) }
 
 func fakeCID(s string) cid.Cid { return schema.Sum([]byte(s)) }
 
@@ -69,8 +69,8 @@ func entry(name string, kind schema.Kind, target cid.Cid) schema.Entry {
 	return schema.Entry{Name: name, Kind: kind, Target: target, Mtime: 1, VV: schema.VV{"r1": 1}}
 }
 
-func signedNode(u user, seq uint64, root cid.Cid) *schema.NodeRef {
-	n := &schema.NodeRef{Owner: u.cid, Seq: seq, Root: root, Created: 1700000000}
+func signedNode(u user, seq uint64, root cid.Cid) *schema.Node {
+	n := &schema.Node{Owner: u.cid, Seq: seq, Root: root, Created: 1700000000}
 	identity.Sign(u.priv, n)
 	return n
 }
@@ -110,14 +110,14 @@ func TestCheck(t *testing.T) {
 
 	node := signedNode(alice, 3, fakeCID("root"))
 	strangerNode := signedNode(mallory, 1, fakeCID("root"))
-	forgedNode := &schema.NodeRef{Owner: alice.cid, Seq: 9, Root: fakeCID("evil"), Created: 1}
+	forgedNode := &schema.Node{Owner: alice.cid, Seq: 9, Root: fakeCID("evil"), Created: 1}
 	identity.Sign(mallory.priv, forgedNode) // claims alice, signed by mallory
-	unsigned := &schema.NodeRef{Owner: alice.cid, Seq: 1, Root: fakeCID("root"), Created: 1}
-	badAddr := &schema.NodeRef{Owner: alice.cid, Seq: 1, Root: fakeCID("root"), Addrs: []string{"no-port"}, Created: 1}
+	unsigned := &schema.Node{Owner: alice.cid, Seq: 1, Root: fakeCID("root"), Created: 1}
+	badAddr := &schema.Node{Owner: alice.cid, Seq: 1, Root: fakeCID("root"), Addrs: []string{"no-port"}, Created: 1}
 	identity.Sign(alice.priv, badAddr)
-	goodAddr := &schema.NodeRef{Owner: alice.cid, Seq: 1, Root: fakeCID("root"), Addrs: []string{"[::1]:4001", "host.example:80"}, Created: 1}
+	goodAddr := &schema.Node{Owner: alice.cid, Seq: 1, Root: fakeCID("root"), Addrs: []string{"[::1]:4001", "host.example:80"}, Created: 1}
 	identity.Sign(alice.priv, goodAddr)
-	rawRoot := &schema.NodeRef{Owner: alice.cid, Seq: 1, Root: fileCID("x"), Created: 1}
+	rawRoot := &schema.Node{Owner: alice.cid, Seq: 1, Root: fileCID("x"), Created: 1}
 	identity.Sign(alice.priv, rawRoot)
 
 	dir := ownedDir(bob, 2, entry("a.txt", schema.KindFile, fileCID("a")), entry("sub", schema.KindDirectory, fakeCID("sub")))
@@ -138,7 +138,7 @@ func TestCheck(t *testing.T) {
 	tests := []struct {
 		name string
 		c    cid.Cid // zero: the node's own CID
-		n    schema.Node
+		n    schema.Object
 		r    Resolver   // nil: alice and bob are friends
 		noR  bool       // pass a nil Resolver
 		kind acerr.Kind // Other: no error
@@ -227,7 +227,7 @@ func TestNewer(t *testing.T) {
 	other := signedNode(bob, 9, fakeCID("b"))
 	tests := []struct {
 		name      string
-		held, in  *schema.NodeRef
+		held, in  *schema.Node
 		want      bool
 		kind      acerr.Kind
 		is        error

@@ -42,7 +42,7 @@ var (
 // receiving the other version again a no-op, stops a stream of forked
 // versions from making the reference flap, and leaves the repair to the
 // only party who can make it: the owner, by publishing seq+1.
-func Newer(held *schema.NodeRef, heldCID cid.Cid, in *schema.NodeRef, inCID cid.Cid) (bool, error) {
+func Newer(held *schema.Node, heldCID cid.Cid, in *schema.Node, inCID cid.Cid) (bool, error) {
 	const op = "policy.Newer"
 	if held == nil || in == nil {
 		return false, acerr.E(op, "", acerr.Invalid, errors.New("node_v1 missing"))

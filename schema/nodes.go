@@ -50,15 +50,16 @@ const (
 	SigSize       = 64      // ed25519 signature
 )
 
-// Node is any top-level node kind.
-type Node interface {
+// Object is a node of any kind, what one block decodes to: an *Identity,
+// *Directory, *Shard or *Node. (A Node is the node_v1 kind only.)
+type Object interface {
 	Kind() Kind
 	encode(e *encoder, withSig bool)
 }
 
 // Signed is a node kind that carries a signature.
 type Signed interface {
-	Node
+	Object
 	Signature() []byte
 }
 
@@ -122,8 +123,8 @@ type ShardChild struct {
 	Bytes uint64 // encoded size of all entries below
 }
 
-// NodeRef is a node_v1: a user's published, signed node.
-type NodeRef struct {
+// Node is a node_v1: a user's published, signed node.
+type Node struct {
 	Owner   cid.Cid
 	Seq     uint64
 	Prev    cid.Cid
@@ -136,17 +137,17 @@ type NodeRef struct {
 func (*Identity) Kind() Kind  { return KindIdentity }
 func (*Directory) Kind() Kind { return KindDirectory }
 func (*Shard) Kind() Kind     { return KindShard }
-func (*NodeRef) Kind() Kind   { return KindNode }
+func (*Node) Kind() Kind      { return KindNode }
 
 func (n *Identity) Signature() []byte  { return n.Sig }
 func (n *Directory) Signature() []byte { return n.Sig }
-func (n *NodeRef) Signature() []byte   { return n.Sig }
+func (n *Node) Signature() []byte      { return n.Sig }
 
 // Owned reports whether d has an owner.
 func (d *Directory) Owned() bool { return d.Owner.Defined() }
 
 // Encode returns the canonical dag-cbor encoding of n.
-func Encode(n Node) []byte {
+func Encode(n Object) []byte {
 	e := &encoder{}
 	n.encode(e, true)
 	return e.buf
@@ -170,7 +171,7 @@ func Sum(data []byte) cid.Cid {
 }
 
 // Block encodes n and returns its CID and bytes.
-func Block(n Node) (cid.Cid, []byte) {
+func Block(n Object) (cid.Cid, []byte) {
 	b := Encode(n)
 	return Sum(b), b
 }
@@ -336,7 +337,7 @@ func (n *Shard) encode(e *encoder, _ bool) {
 	m.finish()
 }
 
-func (n *NodeRef) encode(e *encoder, withSig bool) {
+func (n *Node) encode(e *encoder, withSig bool) {
 	m := mapWriter{e: e}
 	m.add("policy", func(e *encoder) { e.text(string(KindNode)) })
 	m.add("owner", func(e *encoder) { e.cid(n.Owner) })
@@ -364,7 +365,7 @@ func (n *NodeRef) encode(e *encoder, withSig bool) {
 // malformed or non-canonical dag-cbor, unknown kinds, unknown, missing or
 // mistyped fields, and values out of range. It does not check signatures:
 // that is policy's job.
-func Decode(data []byte) (Node, error) {
+func Decode(data []byte) (Object, error) {
 	n, err := decode(data)
 	if err != nil {
 		kind := acerr.Invalid
@@ -377,7 +378,7 @@ func Decode(data []byte) (Node, error) {
 }
 
 // DecodeAs decodes a node that must be of type T.
-func DecodeAs[T Node](data []byte) (T, error) {
+func DecodeAs[T Object](data []byte) (T, error) {
 	var zero T
 	n, err := Decode(data)
 	if err != nil {
@@ -391,7 +392,7 @@ func DecodeAs[T Node](data []byte) (T, error) {
 	return t, nil
 }
 
-func decode(data []byte) (Node, error) {
+func decode(data []byte) (Object, error) {
 	if len(data) > MaxBlockSize {
 		return nil, fmt.Errorf("%d bytes, limit %d", len(data), MaxBlockSize)
 	}
@@ -404,7 +405,7 @@ func decode(data []byte) (Node, error) {
 		return nil, errors.New("node is not a map")
 	}
 	f := &fields{m: m}
-	var n Node
+	var n Object
 	switch k := Kind(f.text("policy", true)); k {
 	case KindIdentity:
 		n = f.identity()
@@ -413,7 +414,7 @@ func decode(data []byte) (Node, error) {
 	case KindShard:
 		n = f.shard()
 	case KindNode:
-		n = f.nodeRef()
+		n = f.node()
 	default:
 		if f.err != nil {
 			return nil, f.err
@@ -663,8 +664,8 @@ func (f *fields) shard() *Shard {
 	return n
 }
 
-func (f *fields) nodeRef() *NodeRef {
-	n := &NodeRef{
+func (f *fields) node() *Node {
+	n := &Node{
 		Owner:   f.cid("owner", true),
 		Seq:     f.uint("seq", true, MaxUint),
 		Prev:    f.cid("prev", false),

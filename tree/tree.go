@@ -79,16 +79,16 @@ func (t *Tree) nodeRootEntry(ctx context.Context, c cid.Cid) (schema.Entry, erro
 	if err != nil {
 		return schema.Entry{}, err
 	}
-	ref, ok := n.(*schema.NodeRef)
+	nd, ok := n.(*schema.Node)
 	if !ok {
 		return schema.Entry{}, fail(acerr.Integrity, "node is %s, want %s", n.Kind(), schema.KindNode).WithCID(c.String())
 	}
 	return schema.Entry{
 		Name:   "root",
 		Kind:   schema.KindDirectory,
-		Target: ref.Root,
-		Mtime:  ref.Created * 1e9,
-		By:     ref.Owner,
+		Target: nd.Root,
+		Mtime:  nd.Created * 1e9,
+		By:     nd.Owner,
 	}, nil
 }
 

@@ -40,7 +40,7 @@ func newFixture(t *testing.T) *fixture {
 	// The friend's filesystem and published node.
 	friendRoot := mustPut(t, tr, cid.Undef, "forum/hi.txt", file("hi"))
 	owner := putBlock(t, st, &schema.Identity{Name: "bob", Key: bytes.Repeat([]byte{1}, schema.KeySize), Created: 1})
-	node := putBlock(t, st, &schema.NodeRef{Owner: owner, Seq: 1, Root: friendRoot, Created: 1700000000,
+	node := putBlock(t, st, &schema.Node{Owner: owner, Seq: 1, Root: friendRoot, Created: 1700000000,
 		Sig: bytes.Repeat([]byte{2}, schema.SigSize)})
 	f.friend = owner.String()
 
@@ -539,7 +539,7 @@ func TestOwnedDirectories(t *testing.T) {
 }
 
 // getBlock reads and decodes a block.
-func getBlock(st ipfsstore.Store, c cid.Cid) (schema.Node, int, error) {
+func getBlock(st ipfsstore.Store, c cid.Cid) (schema.Object, int, error) {
 	data, err := st.Get(context.Background(), c)
 	if err != nil {
 		return nil, 0, err

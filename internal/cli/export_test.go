@@ -175,7 +175,7 @@ func exportCAR(t *testing.T, s ipfsstore.Store, root cid.Cid, kind schema.Kind, 
 func TestExportWalk(t *testing.T) {
 	ctx := t.Context()
 	s := ipfsstore.NewMemory()
-	put := func(n schema.Node) cid.Cid {
+	put := func(n schema.Object) cid.Cid {
 		c, b := schema.Block(n)
 		if err := s.Put(ctx, c, b); err != nil {
 			t.Fatal(err)
@@ -222,8 +222,8 @@ func TestExportWalk(t *testing.T) {
 		{Name: "y", Kind: schema.KindDirectory, Target: last, Owner: id, Deleted: true, Mtime: 3, VV: vv("a", 2)},
 	}
 	root := put(&schema.Directory{Entries: entries})
-	node1 := put(&schema.NodeRef{Owner: id, Seq: 1, Root: root, Created: 1, Sig: make([]byte, 64)})
-	node2 := put(&schema.NodeRef{Owner: id, Seq: 2, Prev: node1, Root: root, Created: 2, Sig: make([]byte, 64)})
+	node1 := put(&schema.Node{Owner: id, Seq: 1, Root: root, Created: 1, Sig: make([]byte, 64)})
+	node2 := put(&schema.Node{Owner: id, Seq: 2, Prev: node1, Root: root, Created: 2, Sig: make([]byte, 64)})
 
 	data, err := exportCAR(t, s, node2, schema.KindNode, cid.Undef)
 	if err != nil {
