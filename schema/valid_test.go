@@ -32,9 +32,12 @@ func invalidEntries() []struct {
 		many = append(many, with(func(e *Entry) { e.VV = VV{fmt.Sprint("r", i): 1} }))
 	}
 	conflicted := conflicted()[0]
-	reordered := conflicted
-	reordered.Conflicts = slices.Clone(conflicted.Conflicts)
-	slices.Reverse(reordered.Conflicts)
+	// withConflicts is conflicted with its conflicts edited.
+	withConflicts := func(edit func(cs []Entry) []Entry) Entry {
+		e := conflicted
+		e.Conflicts = edit(slices.Clone(e.Conflicts))
+		return e
+	}
 	swapped := conflicted.Conflicts[0]
 	swapped.Conflicts = []Entry{conflicted.Versions()[0], conflicted.Conflicts[1]}
 	return []struct {
@@ -55,30 +58,11 @@ func invalidEntries() []struct {
 		{"long replica id", with(func(e *Entry) { e.VV = VV{strings.Repeat("r", MaxReplicaLen+1): 1} }), acerr.Invalid},
 		{"too many replicas", with(func(e *Entry) { e.VV = manyVV }), acerr.TooLarge},
 		{"too many conflicts", func() Entry { e := many[0]; e.Conflicts = many[1:]; return e }(), acerr.TooLarge},
-		{"conflict named otherwise", func() Entry {
-			e := conflicted
-			e.Conflicts = slices.Clone(e.Conflicts)
-			e.Conflicts[0].Name = "other"
-			return e
-		}(), acerr.Invalid},
-		{"conflict with conflicts", func() Entry {
-			e := conflicted
-			e.Conflicts = slices.Clone(e.Conflicts)
-			e.Conflicts[1].Conflicts = []Entry{file}
-			return e
-		}(), acerr.Invalid},
-		{"invalid conflict", func() Entry {
-			e := conflicted
-			e.Conflicts = slices.Clone(e.Conflicts)
-			e.Conflicts[0].Kind = "blob_v1"
-			return e
-		}(), acerr.Invalid},
-		{"conflicts out of order", reordered, acerr.Invalid},
-		{"conflict twice", func() Entry {
-			e := conflicted
-			e.Conflicts = []Entry{e.Conflicts[0], e.Conflicts[0]}
-			return e
-		}(), acerr.Invalid},
+		{"conflict named otherwise", withConflicts(func(cs []Entry) []Entry { cs[0].Name = "other"; return cs }), acerr.Invalid},
+		{"conflict with conflicts", withConflicts(func(cs []Entry) []Entry { cs[1].Conflicts = []Entry{file}; return cs }), acerr.Invalid},
+		{"invalid conflict", withConflicts(func(cs []Entry) []Entry { cs[0].Kind = "blob_v1"; return cs }), acerr.Invalid},
+		{"conflicts out of order", withConflicts(func(cs []Entry) []Entry { slices.Reverse(cs); return cs }), acerr.Invalid},
+		{"conflict twice", withConflicts(func(cs []Entry) []Entry { return []Entry{cs[0], cs[0]} }), acerr.Invalid},
 		{"shown version not on top", swapped, acerr.Invalid},
 	}
 }
