@@ -284,7 +284,7 @@ func blockLinks(l dagLink, data []byte) ([]dagLink, error) {
 // nodeLinks returns the links of node n, whose CID is from, in the order
 // an export writes them (schema.Links): links to identities (owner, by)
 // and to earlier versions (prev) are optional.
-func nodeLinks(n schema.Node, from cid.Cid) []dagLink {
+func nodeLinks(n schema.Object, from cid.Cid) []dagLink {
 	ls := schema.Links(n)
 	out := make([]dagLink, len(ls))
 	for i, l := range ls {

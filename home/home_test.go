@@ -219,7 +219,7 @@ func TestRepairSkipsIncompleteEntries(t *testing.T) {
 		// the new directory is sharded; not all of it comes into the
 		// home's store.
 		mem := ipfsstore.NewMemory()
-		copyBlocks(t, h.Store, mem, whole, func(cid.Cid, schema.Node) bool { return false })
+		copyBlocks(t, h.Store, mem, whole, func(cid.Cid, schema.Object) bool { return false })
 		cfg := h.TreeConfig(cid.Undef, nil)
 		cfg.InlineLimit, cfg.LeafLimit = 512, 512
 		tr := tree.New(mem, cfg)
@@ -231,7 +231,7 @@ func TestRepairSkipsIncompleteEntries(t *testing.T) {
 			}
 		}
 		dropped := 0
-		copyBlocks(t, mem, h.Store, broken, func(c cid.Cid, n schema.Node) bool {
+		copyBlocks(t, mem, h.Store, broken, func(c cid.Cid, n schema.Object) bool {
 			_, isShard := n.(*schema.Shard)
 			if (lose == "directory" && !c.Equals(broken)) || (lose == "shard" && isShard && dropped == 0) {
 				dropped++
@@ -270,7 +270,7 @@ func TestRepairSkipsIncompleteEntries(t *testing.T) {
 // copyBlocks copies the directory and shard blocks under root from one
 // store to another, but for those drop chooses (their subtrees are walked
 // all the same).
-func copyBlocks(t *testing.T, from, to ipfsstore.Store, root cid.Cid, drop func(cid.Cid, schema.Node) bool) {
+func copyBlocks(t *testing.T, from, to ipfsstore.Store, root cid.Cid, drop func(cid.Cid, schema.Object) bool) {
 	t.Helper()
 	ctx := context.Background()
 	data, err := from.Get(ctx, root)

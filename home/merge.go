@@ -129,18 +129,18 @@ func mergeOne(ctx context.Context, t *tree.Tree, m *merge.Merger, head cid.Cid, 
 		return cid.Undef, e
 	}
 	for _, f := range rep.Forks {
-		f.Path = joinPath(j.Dst, f.Path)
+		f.Path = tree.JoinPath(j.Dst, f.Path)
 		res.Forks = append(res.Forks, f)
 	}
 	for _, k := range rep.Kept {
-		k.Path = joinPath(j.Dst, k.Path)
+		k.Path = tree.JoinPath(j.Dst, k.Path)
 		res.Kept = append(res.Kept, k)
 	}
 	if merged.Equals(de.Target) {
 		return head, nil
 	}
 	err = t.Changes(ctx, de.Target, merged, func(c tree.Change) error {
-		c.Path = joinPath(j.Dst, c.Path)
+		c.Path = tree.JoinPath(j.Dst, c.Path)
 		res.Changes = append(res.Changes, c)
 		return nil
 	})
@@ -148,16 +148,6 @@ func mergeOne(ctx context.Context, t *tree.Tree, m *merge.Merger, head cid.Cid, 
 		return cid.Undef, err
 	}
 	return t.Put(ctx, head, j.Dst, schema.Entry{Kind: schema.KindDirectory, Target: merged, Mode: de.Mode})
-}
-
-func joinPath(dir, name string) string {
-	switch {
-	case dir == "":
-		return name
-	case name == "" || name == ".":
-		return dir
-	}
-	return dir + "/" + name
 }
 
 // SkippedNode is a node under nodes/ that MergeAll leaves alone: its
@@ -209,17 +199,17 @@ func (h *Home) trustedNode(ctx context.Context, trust *Trust, p string, n cid.Ci
 	if err != nil {
 		return cid.Undef, err
 	}
-	ref, ok := node.(*schema.NodeRef)
+	nd, ok := node.(*schema.Node)
 	if !ok {
 		return cid.Undef, acerr.E("node", p, acerr.Integrity, fmt.Errorf("holds %s", node.Kind().Noun()))
 	}
-	if _, err := trust.Identity(ctx, ref.Owner); err != nil {
+	if _, err := trust.Identity(ctx, nd.Owner); err != nil {
 		if acerr.Is(acerr.Permission, err) {
-			return ref.Owner, acerr.E("node", p, acerr.Permission, fmt.Errorf("published by %s, who is %w (nor one of my identities)", shortID(ref.Owner), policy.ErrNotFriend))
+			return nd.Owner, acerr.E("node", p, acerr.Permission, fmt.Errorf("published by %s, who is %w (nor one of my identities)", shortID(nd.Owner), policy.ErrNotFriend))
 		}
 		return cid.Undef, err
 	}
-	return ref.Owner, nil
+	return nd.Owner, nil
 }
 
 // checkSource refuses a path to merge from that passes through a node

@@ -49,7 +49,7 @@ func (h *Home) Message(ctx context.Context, kind MessageKind, p string) ([]byte,
 	switch n := n.(type) {
 	case *schema.Identity:
 		owner = ent.Target
-	case *schema.NodeRef:
+	case *schema.Node:
 		owner = n.Owner
 	case *schema.Directory:
 		owner = n.Owner

@@ -14,7 +14,7 @@ import (
 
 // Published is the node Publish made.
 type Published struct {
-	Node *schema.NodeRef
+	Node *schema.Node
 	CID  cid.Cid
 }
 
@@ -41,13 +41,13 @@ func (h *Home) Publish(ctx context.Context, p, idPath string, addrs []string, cm
 		if err != nil {
 			return cid.Undef, err
 		}
-		node := &schema.NodeRef{Owner: idEnt.Target, Seq: 1, Root: root.Target, Addrs: addrs, Created: h.Now().Unix()}
+		node := &schema.Node{Owner: idEnt.Target, Seq: 1, Root: root.Target, Addrs: addrs, Created: h.Now().Unix()}
 		if prevEnt, err := t.Lookup(ctx, old, p); err == nil {
 			prevNode, err := h.LoadNode(ctx, prevEnt.Target)
 			if err != nil {
 				return cid.Undef, err
 			}
-			prev, ok := prevNode.(*schema.NodeRef)
+			prev, ok := prevNode.(*schema.Node)
 			if !ok {
 				return cid.Undef, acerr.E("node new", p, acerr.Exist, fmt.Errorf("holds %s", prevNode.Kind().Noun()))
 			}
@@ -91,7 +91,7 @@ func NodePath(p string) error {
 // Accepted is what AcceptNode did.
 type Accepted struct {
 	Path  string // nodes/<owner-id>
-	Node  *schema.NodeRef
+	Node  *schema.Node
 	Owner Friend // who published it
 	New   bool   // false: the held node was as new, nothing changed
 }
@@ -101,7 +101,7 @@ type Accepted struct {
 // than the one held (policy.Newer); an older or replayed one changes
 // nothing.
 func (h *Home) AcceptNode(ctx context.Context, msg *message.Message, cmd string) (Accepted, error) {
-	in, ok := msg.Node.(*schema.NodeRef)
+	in, ok := msg.Node.(*schema.Node)
 	if !ok {
 		return Accepted{}, acerr.E("node add", "", acerr.Invalid, fmt.Errorf("message carries %s, not a published node (use ac-friend add for identities)", msg.Node.Kind().Noun())).WithCID(msg.NodeCID.String())
 	}
@@ -127,7 +127,7 @@ func (h *Home) AcceptNode(ctx context.Context, msg *message.Message, cmd string)
 			if err != nil {
 				return cid.Undef, err
 			}
-			held, ok := heldNode.(*schema.NodeRef)
+			held, ok := heldNode.(*schema.Node)
 			if !ok {
 				return cid.Undef, acerr.E("node add", p, acerr.Integrity, fmt.Errorf("holds %s", heldNode.Kind().Noun()))
 			}

@@ -187,38 +187,12 @@ func (h *Home) walkBlock(ctx context.Context, c cid.Cid, kind schema.Kind, seen 
 	if err != nil || n.Kind() != kind {
 		return c, nil // damaged: as good as missing
 	}
-	var entries []schema.Entry
-	var shards []cid.Cid
-	switch n := n.(type) {
-	case *schema.Directory:
-		entries = n.Entries
-		if n.Shard.Defined() {
-			shards = append(shards, n.Shard)
+	for _, l := range schema.Links(n) {
+		if l.Role == schema.LinkIdentity || l.Role == schema.LinkHistory || l.Kind == schema.KindFile {
+			continue // file contents may be remote; who made or owns it, and earlier versions, are not needed
 		}
-	case *schema.Shard:
-		entries = n.Entries
-		for _, ch := range n.Children {
-			shards = append(shards, ch.Link)
-		}
-	}
-	for _, s := range shards {
-		if m, err := h.missingBlock(ctx, s, schema.KindShard, seen); err != nil || m.Defined() {
+		if m, err := h.missingBlock(ctx, l.CID, l.Kind, seen); err != nil || m.Defined() {
 			return m, err
-		}
-	}
-	for _, e := range entries {
-		for _, v := range e.Versions() {
-			switch v.Kind {
-			case schema.KindDirectory, schema.KindIdentity, schema.KindNode:
-			default:
-				continue // file contents, which may be remote
-			}
-			if !v.Target.Defined() {
-				continue
-			}
-			if m, err := h.missingBlock(ctx, v.Target, v.Kind, seen); err != nil || m.Defined() {
-				return m, err
-			}
 		}
 	}
 	return cid.Undef, nil

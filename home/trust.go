@@ -12,7 +12,7 @@ import (
 )
 
 // LoadNode reads and decodes the node with CID c.
-func (h *Home) LoadNode(ctx context.Context, c cid.Cid) (schema.Node, error) {
+func (h *Home) LoadNode(ctx context.Context, c cid.Cid) (schema.Object, error) {
 	data, err := h.Store.Get(ctx, c)
 	if err != nil {
 		return nil, err

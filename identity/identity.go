@@ -29,7 +29,7 @@ func Sign(priv ed25519.PrivateKey, n schema.Signed) {
 		n.Sig = sig
 	case *schema.Directory:
 		n.Sig = sig
-	case *schema.NodeRef:
+	case *schema.Node:
 		n.Sig = sig
 	default:
 		panic(fmt.Sprintf("identity.Sign: %T is not a signed kind", n)) // programming error

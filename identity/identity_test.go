@@ -45,7 +45,7 @@ func TestDomainSeparation(t *testing.T) {
 		t.Fatalf("Verify(directory) = %v", err)
 	}
 	// The same signature moved onto a node_v1 must fail.
-	node := &schema.NodeRef{Owner: dir.Owner, Seq: 1, Root: dir.Owner, Sig: dir.Sig}
+	node := &schema.Node{Owner: dir.Owner, Seq: 1, Root: dir.Owner, Sig: dir.Sig}
 	if err := Verify(id, node); !acerr.Is(acerr.Signature, err) {
 		t.Errorf("Verify(node with directory's signature) = %v, want Signature", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 	"github.com/multiformats/go-varint"
@@ -16,15 +17,15 @@ import (
 var errClosed = errors.New("store is closed")
 
 // checkBlock reports whether data may be stored as block c: its size is
-// within MaxBlockSize (acerr.TooLarge) and it hashes to c (acerr.Integrity).
+// within schema.MaxBlockSize (acerr.TooLarge) and it hashes to c (acerr.Integrity).
 // op names the calling operation in the error.
 func checkBlock(op string, c cid.Cid, data []byte) error {
 	if !c.Defined() {
 		return acerr.E(op, "", acerr.Invalid, errors.New("undefined CID"))
 	}
-	if len(data) > MaxBlockSize {
+	if len(data) > schema.MaxBlockSize {
 		return acerr.E(op, "", acerr.TooLarge,
-			fmt.Errorf("block is %d bytes, limit %d", len(data), MaxBlockSize)).WithCID(c.String())
+			fmt.Errorf("block is %d bytes, limit %d", len(data), schema.MaxBlockSize)).WithCID(c.String())
 	}
 	ok, err := hashMatches(c, data)
 	if err != nil {

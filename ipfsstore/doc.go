@@ -14,7 +14,7 @@
 //     drops it at Close: a dry run writes its blocks there (NewOverlay).
 //
 // Every block that enters a Store is hash-checked against its CID and is at
-// most MaxBlockSize bytes. Get checks what it returns: the kubo and memory
+// most schema.MaxBlockSize bytes. Get checks what it returns: the kubo and memory
 // stores by its hash, the embedded store by a CRC-32C kept since the
 // block's hash was checked on its way in, and by its hash as well when
 // opened with Config.Rehash (pack.go says why). Blocks

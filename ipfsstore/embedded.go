@@ -18,6 +18,7 @@ import (
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore/unixfs"
+	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 )
 
@@ -57,7 +58,7 @@ type Embedded struct {
 	closeErr  error
 	importer  unixfs.Importer
 
-	// scratch holds MaxBlockSize buffers for checking a held copy in Put.
+	// scratch holds schema.MaxBlockSize buffers for checking a held copy in Put.
 	scratch sync.Pool
 
 	mu        sync.Mutex
@@ -171,7 +172,7 @@ func openEmbedded(ctx context.Context, dir string, rollSize int64) (*Embedded, e
 		damaged:  make(map[string]*damage),
 	}
 	e.cond.L = &e.mu
-	e.scratch.New = func() any { b := make([]byte, MaxBlockSize); return &b }
+	e.scratch.New = func() any { b := make([]byte, schema.MaxBlockSize); return &b }
 	if err := e.rescan(); err != nil {
 		e.closeFiles()
 		return nil, acerr.E(op, dir, acerr.IO, err)
@@ -220,7 +221,7 @@ var errNotHeld = errors.New("block is not held")
 // load returns the data of the block with key, checked: the copy the
 // index names or, should it fail its check, another copy of the block,
 // which the index then names instead. buf, if not nil, receives the data
-// and must have room for MaxBlockSize bytes.
+// and must have room for schema.MaxBlockSize bytes.
 func (e *Embedded) load(c cid.Cid, key string, rehash bool, buf []byte) ([]byte, error) {
 	e.mu.Lock()
 	if e.closed {
@@ -571,7 +572,7 @@ func (e *Embedded) newBufLocked() []byte {
 		e.free = e.free[:n-1]
 		return b
 	}
-	return make([]byte, 0, writeBufSize+packRecordHeader+maxCIDLen+MaxBlockSize)
+	return make([]byte, 0, writeBufSize+packRecordHeader+maxCIDLen+schema.MaxBlockSize)
 }
 
 // enqueue hands w's buffer to the write goroutine. It never waits; Put

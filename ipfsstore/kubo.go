@@ -13,6 +13,7 @@ import (
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore/kuborpc"
 	"github.com/archivecache/archivecache/ipfsstore/unixfs"
+	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 )
 
@@ -130,9 +131,9 @@ func (k *Kubo) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	if err != nil {
 		return nil, as(op, err)
 	}
-	if len(data) > MaxBlockSize {
+	if len(data) > schema.MaxBlockSize {
 		return nil, acerr.E(op, k.addr, acerr.TooLarge,
-			fmt.Errorf("daemon sent %d bytes, limit %d", len(data), MaxBlockSize)).WithCID(c.String())
+			fmt.Errorf("daemon sent %d bytes, limit %d", len(data), schema.MaxBlockSize)).WithCID(c.String())
 	}
 	return data, nil
 }

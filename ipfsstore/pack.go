@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+
+	"github.com/archivecache/archivecache/schema"
 )
 
 // Pack and index files of the embedded store.
@@ -153,7 +155,7 @@ func decodeIndexRecord(b []byte, v1 bool) (indexRecord, int, error) {
 	if !v1 {
 		r.Sum = binary.LittleEndian.Uint32(b[1+l+12:])
 	}
-	if r.Offset < int64(len(packMagic)) || r.Length > MaxBlockSize || r.Offset > (1<<62) {
+	if r.Offset < int64(len(packMagic)) || r.Length > schema.MaxBlockSize || r.Offset > (1<<62) {
 		return indexRecord{}, 0, errCorruptRecord
 	}
 	return r, n, nil
@@ -245,7 +247,7 @@ func decodePackRecordHeader(b []byte) (c []byte, dataLen uint32, n int, ok bool)
 	dataLen = binary.LittleEndian.Uint32(b)
 	l := int(b[4])
 	n = packRecordHeader + l
-	if l == 0 || len(b) < n || dataLen > MaxBlockSize {
+	if l == 0 || len(b) < n || dataLen > schema.MaxBlockSize {
 		return nil, 0, 0, false
 	}
 	return b[packRecordHeader:n:n], dataLen, n, true

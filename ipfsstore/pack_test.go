@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"testing"
 
+	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -14,7 +15,7 @@ func TestIndexRecordRoundTrip(t *testing.T) {
 	c, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("x"))
 	recs := []indexRecord{
 		{CID: c.Bytes(), Offset: int64(len(packMagic)), Length: 0, Sum: dataSum(nil)},
-		{CID: c.Bytes(), Offset: 1 << 40, Length: MaxBlockSize, Sum: 0xdeadbeef},
+		{CID: c.Bytes(), Offset: 1 << 40, Length: schema.MaxBlockSize, Sum: 0xdeadbeef},
 		{CID: bytes.Repeat([]byte{7}, maxCIDLen), Offset: 12345, Length: 99, Sum: 1},
 	}
 	var buf []byte
@@ -78,8 +79,8 @@ func TestIndexRecordDamage(t *testing.T) {
 		}
 	}
 	for _, r := range []indexRecord{
-		{CID: c.Bytes(), Offset: 3, Length: 10},                 // inside the pack header
-		{CID: c.Bytes(), Offset: 100, Length: MaxBlockSize + 1}, // too long
+		{CID: c.Bytes(), Offset: 3, Length: 10},                        // inside the pack header
+		{CID: c.Bytes(), Offset: 100, Length: schema.MaxBlockSize + 1}, // too long
 		{CID: c.Bytes(), Offset: -5, Length: 1},
 	} {
 		if _, _, err := decodeIndexRecord(appendIndexRecord(nil, r), false); err != errCorruptRecord {
@@ -96,7 +97,7 @@ func TestIndexRecordDamage(t *testing.T) {
 func FuzzIndexRecord(f *testing.F) {
 	c, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("seed"))
 	f.Add(appendIndexRecord(nil, indexRecord{CID: c.Bytes(), Offset: 8, Length: 4}))
-	f.Add(appendIndexRecord(nil, indexRecord{CID: []byte{1}, Offset: 1 << 30, Length: MaxBlockSize}))
+	f.Add(appendIndexRecord(nil, indexRecord{CID: []byte{1}, Offset: 1 << 30, Length: schema.MaxBlockSize}))
 	f.Add([]byte{})
 	f.Add([]byte{0})
 	f.Add([]byte{255, 1, 2, 3})

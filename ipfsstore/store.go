@@ -7,10 +7,6 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
-// MaxBlockSize is the largest block any Store accepts or returns: bitswap
-// and kubo refuse larger ones.
-const MaxBlockSize = 1 << 20
-
 // ChunkSize is the fixed chunk size of UnixFS file import, the same as
 // kubo's default chunker (size-262144).
 const ChunkSize = 256 << 10
@@ -24,8 +20,8 @@ const ChunkSize = 256 << 10
 //     store, against the checksum it kept when the block's hash was
 //     checked on the way in. The caller owns the slice.
 //   - Put checks that data hashes to c (kind acerr.Integrity otherwise) and
-//     that len(data) <= MaxBlockSize (kind acerr.TooLarge); nothing is stored
-//     on failure. Put is idempotent. Put does not keep data. In the embedded
+//     that len(data) <= schema.MaxBlockSize (kind acerr.TooLarge); nothing
+//     is stored on failure. Put is idempotent. Put does not keep data. In the embedded
 //     store, Put of a block whose stored copy fails Get's check stores data
 //     in its place, so that Get returns it: a Put repairs damage.
 //   - Blocks are identified by their multihash: a block put under one codec

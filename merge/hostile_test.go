@@ -113,7 +113,7 @@ func FuzzMerge(f *testing.F) {
 		return e.Target
 	}
 	forger := &forge.Forger{Store: st, ID: mal.cid, Key: mal.priv, Victim: alice.cid, Replica: "mallory", Mtime: 1767225600e9}
-	for _, n := range []schema.Node{
+	for _, n := range []schema.Object{
 		&schema.Directory{},
 		&schema.Directory{Entries: []schema.Entry{{Name: "a", Kind: schema.KindFile, Target: rawLink(schema.Sum([]byte("z"))), Mtime: 5, VV: schema.VV{"i": 1}}}},
 		&schema.Directory{Entries: []schema.Entry{{Name: "x", Kind: schema.KindFile, Mtime: 5, VV: schema.VV{"base": 9}, Deleted: true}}},

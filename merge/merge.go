@@ -199,13 +199,6 @@ func owner(d *schema.Directory) string {
 	return policy.Short(d.Owner)
 }
 
-func join(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return dir + "/" + name
-}
-
 // mergeDirs merges two versions of one directory: both shared, or both
 // owned by one owner. The merge of a pair is remembered: directories that
 // share children (a DAG) merge in time bounded by their distinct pairs,
@@ -255,7 +248,7 @@ func (st *state) mergeShared(ctx context.Context, path string, a, b cid.Cid, dep
 func (st *state) mergeEntries(ctx context.Context, path string, a, b cid.Cid, depth int) ([]schema.Entry, error) {
 	var set []schema.Entry
 	err := st.m.t.Diff(ctx, a, b, func(name string, ea, eb *schema.Entry) error {
-		e, err := st.entry(ctx, join(path, name), ea, eb, depth+1)
+		e, err := st.entry(ctx, tree.JoinPath(path, name), ea, eb, depth+1)
 		if err != nil {
 			return err
 		}

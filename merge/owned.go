@@ -1,18 +1,18 @@
 package merge
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"slices"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/policy"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 )
 
-// ownedTarget chooses among versions of a directory owned by owner: the
-// highest seq, and at equal seqs the smaller CID (reported as a fork).
+// ownedTarget chooses among versions of a directory owned by owner, by
+// policy.CompareOwned: the highest seq, and at equal seqs the smaller CID
+// (reported as a fork).
 // If the Signer holds owner's key and that version neither descends from
 // another (through prev) nor holds all its entries, they are diverged
 // replicas of my own directory: their entries merge, and the result is
@@ -33,12 +33,7 @@ func (st *state) ownedTarget(ctx context.Context, path string, owner cid.Cid, ta
 		}
 		cs = append(cs, cand{c, d})
 	}
-	slices.SortFunc(cs, func(a, b cand) int {
-		if a.d.Seq != b.d.Seq {
-			return cmp.Compare(b.d.Seq, a.d.Seq)
-		}
-		return bytes.Compare(a.c.Bytes(), b.c.Bytes())
-	})
+	slices.SortFunc(cs, func(a, b cand) int { return policy.CompareOwned(a.d, a.c, b.d, b.c) })
 	best := cs[0]
 	mine := st.m.cfg.Signer != nil && st.m.cfg.Signer.Holds(owner)
 	for _, o := range cs[1:] {

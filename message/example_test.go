@@ -27,7 +27,7 @@ func Example() {
 	aliceCID, aliceBlock := schema.Block(alice)
 
 	root, _ := schema.Block(&schema.Directory{})
-	node := &schema.NodeRef{Owner: aliceCID, Seq: 1, Root: root, Created: 1700000000}
+	node := &schema.Node{Owner: aliceCID, Seq: 1, Root: root, Created: 1700000000}
 	identity.Sign(priv, node)
 	msg, err := message.NewReference(schema.Encode(node), aliceBlock)
 	if err != nil {
@@ -45,7 +45,7 @@ func Example() {
 	fmt.Println("policy:", m.Policy)
 	fmt.Println("from:  ", m.Name, m.OwnerCID)
 	fmt.Println("seq:   ", m.Seq)
-	fmt.Println("root:  ", m.Node.(*schema.NodeRef).Root)
+	fmt.Println("root:  ", m.Node.(*schema.Node).Root)
 	fmt.Println("blocks:", len(m.Blocks))
 	// Output:
 	// kind:   reference
@@ -92,7 +92,7 @@ func ExampleParse_forged() {
 	alice, priv := newIdentity("alice", 1)
 	aliceCID, aliceBlock := schema.Block(alice)
 	root, _ := schema.Block(&schema.Directory{})
-	node := &schema.NodeRef{Owner: aliceCID, Seq: 1, Root: root, Created: 1700000000}
+	node := &schema.Node{Owner: aliceCID, Seq: 1, Root: root, Created: 1700000000}
 	identity.Sign(priv, node)
 	msg, _ := message.NewReference(schema.Encode(node), aliceBlock)
 

@@ -45,7 +45,7 @@ var (
 // store is an in-memory block store.
 type store map[cid.Cid][]byte
 
-func (s store) put(n schema.Node) cid.Cid {
+func (s store) put(n schema.Object) cid.Cid {
 	c, b := schema.Block(n)
 	s[c] = b
 	return c
@@ -79,7 +79,7 @@ func file(name string) schema.Entry { return entry(name, schema.KindFile, fileCI
 type fixture struct {
 	s        store
 	root     cid.Cid
-	node     *schema.NodeRef
+	node     *schema.Node
 	nodeCID  cid.Cid
 	nodeBlk  []byte
 	bobDir   *schema.Directory
@@ -126,7 +126,7 @@ func newFixture() *fixture {
 		gone,
 		file("readme"),
 	}})
-	node := &schema.NodeRef{Owner: alice.cid, Seq: 3, Root: root, Addrs: []string{"alice.example:4001"}, Created: 1700000000}
+	node := &schema.Node{Owner: alice.cid, Seq: 3, Root: root, Addrs: []string{"alice.example:4001"}, Created: 1700000000}
 	identity.Sign(alice.priv, node)
 	nodeCID := s.put(node)
 	s[alice.cid] = alice.block

@@ -72,7 +72,7 @@ type Envelope struct {
 type Message struct {
 	Envelope
 	NodeCID  cid.Cid
-	Node     schema.Node
+	Node     schema.Object
 	OwnerCID cid.Cid
 	Owner    *schema.Identity
 	Blocks   map[cid.Cid][]byte
@@ -284,7 +284,7 @@ func fetch(ctx context.Context, get func(context.Context, cid.Cid) ([]byte, erro
 }
 
 // envelopeFor fills an envelope for a signed node and its owner.
-func envelopeFor(kind Kind, nodeBlock, ownerBlock []byte) (*Envelope, schema.Node, error) {
+func envelopeFor(kind Kind, nodeBlock, ownerBlock []byte) (*Envelope, schema.Object, error) {
 	node, err := schema.Decode(nodeBlock)
 	if err != nil {
 		return nil, nil, fmt.Errorf("node block: %w", err)
@@ -298,7 +298,7 @@ func envelopeFor(kind Kind, nodeBlock, ownerBlock []byte) (*Envelope, schema.Nod
 		}
 		ownerBlock = nodeBlock
 		owner = schema.Sum(nodeBlock)
-	case *schema.NodeRef:
+	case *schema.Node:
 		seq, owner = n.Seq, n.Owner
 	case *schema.Directory:
 		if !n.Owned() {
@@ -353,7 +353,7 @@ type link struct {
 // under it (schema.LinkStructure): a node's root, a directory's
 // subdirectories and shard, a shard's children and subdirectories. Files,
 // identities, owners and previous versions are not followed.
-func structure(n schema.Node) []link {
+func structure(n schema.Object) []link {
 	var out []link
 	for _, l := range schema.Links(n) {
 		if l.Role == schema.LinkStructure {

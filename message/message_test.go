@@ -205,7 +205,7 @@ type tamper struct {
 	msg  func(t *testing.T, f *fixture) []byte
 }
 
-func setBlock(e *Envelope, n schema.Node) string {
+func setBlock(e *Envelope, n schema.Object) string {
 	c, b := schema.Block(n)
 	e.Blocks[c.String()] = base64.StdEncoding.EncodeToString(b)
 	return c.String()
@@ -695,7 +695,7 @@ func TestNewContentTooLarge(t *testing.T) {
 				dirs = append(dirs, entry(fmt.Sprintf("dir%02d", d), schema.KindDirectory, s.put(&schema.Directory{Entries: files})))
 			}
 			root := s.put(&schema.Directory{Entries: dirs})
-			node := &schema.NodeRef{Owner: alice.cid, Seq: 1, Root: root, Created: 1}
+			node := &schema.Node{Owner: alice.cid, Seq: 1, Root: root, Created: 1}
 			identity.Sign(alice.priv, node)
 			nodeCID := s.put(node)
 			fetched := 0

@@ -58,7 +58,7 @@ func verify(env *Envelope, f *envFields) (*Message, error) {
 	switch n := node.(type) {
 	case *schema.Identity:
 		owner = f.node
-	case *schema.NodeRef:
+	case *schema.Node:
 		owner, seq = n.Owner, n.Seq
 	case *schema.Directory:
 		if !n.Owned() {
@@ -121,7 +121,7 @@ func verify(env *Envelope, f *envFields) (*Message, error) {
 // must hold all of it, and marks what it reaches. Each block is decoded
 // and checked for structure; its owner's signature, when it has one, is
 // for policy.Check to judge when a merge reaches it.
-func walk(node schema.Node, blocks map[cid.Cid][]byte, reached map[cid.Cid]bool) error {
+func walk(node schema.Object, blocks map[cid.Cid][]byte, reached map[cid.Cid]bool) error {
 	visited := map[cid.Cid]bool{}
 	queue := structure(node)
 	for len(queue) > 0 {

@@ -21,7 +21,7 @@
 //	node_v1               owner            owner is a friend (Resolver), signature      higher seq only (Newer); lower seq is a
 //	                                       verifies under the owner's key; links are    rollback, equal seq with another CID a fork
 //	                                       dag-cbor; addrs are HOST:PORT                (the held node is kept)
-//	directory_v1, owned   owner            as node_v1; entry targets have the codec     higher seq only (NewerDirectory); a fork
+//	directory_v1, owned   owner            as node_v1; entry targets have the codec     higher seq only (CompareOwned); a fork
 //	                                       of their kind                                keeps the smaller CID on every replica
 //	directory_v1, shared  nobody           structure only: trusted as far as a signed   never replaced: merged as a CRDT (package
 //	                                       node links it by CID                         merge); anyone may add
@@ -39,8 +39,8 @@
 // Versions. Every signed version stays valid for ever, so a signature
 // alone cannot stop an old version from being replayed. The seq counter
 // does: a held version is replaced only by one with a higher seq from the
-// same owner. Newer and NewerDirectory apply that rule; they assume both
-// sides passed Check.
+// same owner. Newer applies that rule to node_v1 and CompareOwned to
+// owned directories; they assume both sides passed Check.
 //
 // Names. An identity is its CID. Its display name is a label chosen by
 // whoever made it, and anyone can make another identity with the same

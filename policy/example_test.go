@@ -19,8 +19,8 @@ func ExampleNewer() {
 	identity.Sign(priv, alice)
 	owner := schema.Sum(schema.Encode(alice))
 
-	version := func(seq uint64) (*schema.NodeRef, []byte) {
-		n := &schema.NodeRef{Owner: owner, Seq: seq, Root: schema.Sum([]byte{byte(seq)}), Created: 1700000000}
+	version := func(seq uint64) (*schema.Node, []byte) {
+		n := &schema.Node{Owner: owner, Seq: seq, Root: schema.Sum([]byte{byte(seq)}), Created: 1700000000}
 		identity.Sign(priv, n)
 		return n, schema.Encode(n)
 	}

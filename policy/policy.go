@@ -37,7 +37,7 @@ type Resolver interface {
 //     and are trusted only as far as a signed node links them.
 //
 // Every error is one line naming the kind and the CID.
-func Check(ctx context.Context, r Resolver, c cid.Cid, n schema.Node) error {
+func Check(ctx context.Context, r Resolver, c cid.Cid, n schema.Object) error {
 	const op = "policy.Check"
 	if err := CheckStructure(c, n); err != nil {
 		return err
@@ -49,7 +49,7 @@ func Check(ctx context.Context, r Resolver, c cid.Cid, n schema.Node) error {
 			return acerr.E(op, "", acerr.Other, fmt.Errorf("%s: %w", n.Kind(), err)).WithCID(c.String())
 		}
 		return nil
-	case *schema.NodeRef:
+	case *schema.Node:
 		owner = n.Owner
 	case *schema.Directory:
 		if !n.Owned() {
@@ -100,7 +100,7 @@ func resolve(ctx context.Context, r Resolver, owner cid.Cid) (*schema.Identity, 
 // carries under a signed node: those blocks are covered by the node's
 // signature through their CIDs, and an owned subdirectory's own signature
 // is checked with Check when a merge reaches it.
-func CheckStructure(c cid.Cid, n schema.Node) error {
+func CheckStructure(c cid.Cid, n schema.Object) error {
 	const op = "policy.Check"
 	fail := func(kind acerr.Kind, k schema.Kind, format string, args ...any) error {
 		return acerr.E(op, "", kind, fmt.Errorf("%s: %s", k, fmt.Sprintf(format, args...))).WithCID(c.String())
@@ -109,7 +109,7 @@ func CheckStructure(c cid.Cid, n schema.Node) error {
 		return acerr.E(op, "", acerr.Invalid, errors.New("no node")).WithCID(c.String())
 	}
 	switch n.(type) {
-	case *schema.Identity, *schema.NodeRef, *schema.Directory, *schema.Shard:
+	case *schema.Identity, *schema.Node, *schema.Directory, *schema.Shard:
 	default:
 		return fail(acerr.Invalid, n.Kind(), "unknown node type %T", n)
 	}
@@ -123,8 +123,8 @@ func CheckStructure(c cid.Cid, n schema.Node) error {
 	switch n := n.(type) {
 	case *schema.Identity:
 		err = schema.ValidIdentityName(n.Name)
-	case *schema.NodeRef:
-		err = checkNodeRef(n)
+	case *schema.Node:
+		err = checkNode(n)
 	case *schema.Directory:
 		err = checkDirectory(n)
 	case *schema.Shard:
@@ -136,7 +136,7 @@ func CheckStructure(c cid.Cid, n schema.Node) error {
 	return nil
 }
 
-func checkNodeRef(n *schema.NodeRef) error {
+func checkNode(n *schema.Node) error {
 	if err := nodeLink("owner", n.Owner); err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func (f resolverFunc) Identity(ctx context.Context, id cid.Cid) (*schema.Identit
 	return f(ctx, id)
 }
 
-func cidOf(n schema.Node) cid.Cid { return schema.Sum(schema.Encode(n)) }
+func cidOf(n schema.Object) cid.Cid { return schema.Sum(schema.Encode(n)) }
 
 func fakeCID(s string) cid.Cid { return schema.Sum([]byte(s)) }
 
@@ -69,8 +69,8 @@ func entry(name string, kind schema.Kind, target cid.Cid) schema.Entry {
 	return schema.Entry{Name: name, Kind: kind, Target: target, Mtime: 1, VV: schema.VV{"r1": 1}}
 }
 
-func signedNode(u user, seq uint64, root cid.Cid) *schema.NodeRef {
-	n := &schema.NodeRef{Owner: u.cid, Seq: seq, Root: root, Created: 1700000000}
+func signedNode(u user, seq uint64, root cid.Cid) *schema.Node {
+	n := &schema.Node{Owner: u.cid, Seq: seq, Root: root, Created: 1700000000}
 	identity.Sign(u.priv, n)
 	return n
 }
@@ -110,14 +110,14 @@ func TestCheck(t *testing.T) {
 
 	node := signedNode(alice, 3, fakeCID("root"))
 	strangerNode := signedNode(mallory, 1, fakeCID("root"))
-	forgedNode := &schema.NodeRef{Owner: alice.cid, Seq: 9, Root: fakeCID("evil"), Created: 1}
+	forgedNode := &schema.Node{Owner: alice.cid, Seq: 9, Root: fakeCID("evil"), Created: 1}
 	identity.Sign(mallory.priv, forgedNode) // claims alice, signed by mallory
-	unsigned := &schema.NodeRef{Owner: alice.cid, Seq: 1, Root: fakeCID("root"), Created: 1}
-	badAddr := &schema.NodeRef{Owner: alice.cid, Seq: 1, Root: fakeCID("root"), Addrs: []string{"no-port"}, Created: 1}
+	unsigned := &schema.Node{Owner: alice.cid, Seq: 1, Root: fakeCID("root"), Created: 1}
+	badAddr := &schema.Node{Owner: alice.cid, Seq: 1, Root: fakeCID("root"), Addrs: []string{"no-port"}, Created: 1}
 	identity.Sign(alice.priv, badAddr)
-	goodAddr := &schema.NodeRef{Owner: alice.cid, Seq: 1, Root: fakeCID("root"), Addrs: []string{"[::1]:4001", "host.example:80"}, Created: 1}
+	goodAddr := &schema.Node{Owner: alice.cid, Seq: 1, Root: fakeCID("root"), Addrs: []string{"[::1]:4001", "host.example:80"}, Created: 1}
 	identity.Sign(alice.priv, goodAddr)
-	rawRoot := &schema.NodeRef{Owner: alice.cid, Seq: 1, Root: fileCID("x"), Created: 1}
+	rawRoot := &schema.Node{Owner: alice.cid, Seq: 1, Root: fileCID("x"), Created: 1}
 	identity.Sign(alice.priv, rawRoot)
 
 	dir := ownedDir(bob, 2, entry("a.txt", schema.KindFile, fileCID("a")), entry("sub", schema.KindDirectory, fakeCID("sub")))
@@ -138,7 +138,7 @@ func TestCheck(t *testing.T) {
 	tests := []struct {
 		name string
 		c    cid.Cid // zero: the node's own CID
-		n    schema.Node
+		n    schema.Object
 		r    Resolver   // nil: alice and bob are friends
 		noR  bool       // pass a nil Resolver
 		kind acerr.Kind // Other: no error
@@ -227,7 +227,7 @@ func TestNewer(t *testing.T) {
 	other := signedNode(bob, 9, fakeCID("b"))
 	tests := []struct {
 		name      string
-		held, in  *schema.NodeRef
+		held, in  *schema.Node
 		want      bool
 		kind      acerr.Kind
 		is        error
@@ -275,42 +275,29 @@ func checkVersionResult(t *testing.T, fn string, got bool, err error, want bool,
 	}
 }
 
-func TestNewerDirectory(t *testing.T) {
+func TestCompareOwned(t *testing.T) {
 	d1 := ownedDir(alice, 1)
 	d2 := ownedDir(alice, 2, entry("a", schema.KindFile, fileCID("a")))
-	f1 := ownedDir(alice, 2, entry("b", schema.KindFile, fileCID("b")))
-	small, big := d2, f1
+	f2 := ownedDir(alice, 2, entry("b", schema.KindFile, fileCID("b")))
+	small, big := d2, f2
 	if bytes.Compare(cidOf(small).Bytes(), cidOf(big).Bytes()) > 0 {
 		small, big = big, small
 	}
-	bobs := ownedDir(bob, 7)
-	shared := &schema.Directory{}
 	tests := []struct {
-		name     string
-		held, in *schema.Directory
-		want     bool
-		kind     acerr.Kind
-		is       error
-		substr   string
+		name string
+		a, b *schema.Directory
+		want int
 	}{
-		{name: "same", held: d2, in: d2},
-		{name: "higher", held: d1, in: d2, want: true},
-		{name: "lower", held: d2, in: d1, kind: acerr.Stale, is: ErrRollback, substr: "seq 1 is older than held seq 2"},
-		{name: "fork incoming smaller", held: big, in: small, want: true, kind: acerr.Stale, is: ErrFork, substr: "incoming " + Short(cidOf(small)) + " kept"},
-		{name: "fork held smaller", held: small, in: big, kind: acerr.Stale, is: ErrFork, substr: "held " + Short(cidOf(small)) + " kept"},
-		{name: "other owner", held: d1, in: bobs, kind: acerr.Permission, is: ErrOwnerChanged},
-		{name: "shared", held: shared, in: d1, kind: acerr.Invalid},
-		{name: "nil", held: d1, in: nil, kind: acerr.Invalid},
+		{"same", d2, d2, 0},
+		{"higher seq first", d2, d1, -1},
+		{"lower seq last", d1, d2, 1},
+		{"fork: smaller CID first", small, big, -1},
+		{"fork: bigger CID last", big, small, 1},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var inCID cid.Cid
-			if tt.in != nil {
-				inCID = cidOf(tt.in)
-			}
-			got, err := NewerDirectory(tt.held, cidOf(tt.held), tt.in, inCID)
-			checkVersionResult(t, "NewerDirectory", got, err, tt.want, tt.kind, tt.is, tt.substr)
-		})
+		if got := CompareOwned(tt.a, cidOf(tt.a), tt.b, cidOf(tt.b)); got != tt.want {
+			t.Errorf("%s: CompareOwned = %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }
 
@@ -320,11 +307,7 @@ func TestForkConverges(t *testing.T) {
 	a := ownedDir(alice, 4, entry("a", schema.KindFile, fileCID("a")))
 	b := ownedDir(alice, 4, entry("b", schema.KindFile, fileCID("b")))
 	keep := func(held, in *schema.Directory) cid.Cid {
-		replace, err := NewerDirectory(held, cidOf(held), in, cidOf(in))
-		if !errors.Is(err, ErrFork) {
-			t.Fatalf("NewerDirectory(fork) = %v, want ErrFork", err)
-		}
-		if replace {
+		if CompareOwned(held, cidOf(held), in, cidOf(in)) > 0 {
 			return cidOf(in)
 		}
 		return cidOf(held)

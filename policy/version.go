@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -41,58 +42,43 @@ var (
 // receiving the other version again a no-op, stops a stream of forked
 // versions from making the reference flap, and leaves the repair to the
 // only party who can make it: the owner, by publishing seq+1.
-func Newer(held *schema.NodeRef, heldCID cid.Cid, in *schema.NodeRef, inCID cid.Cid) (bool, error) {
+func Newer(held *schema.Node, heldCID cid.Cid, in *schema.Node, inCID cid.Cid) (bool, error) {
 	const op = "policy.Newer"
 	if held == nil || in == nil {
 		return false, acerr.E(op, "", acerr.Invalid, errors.New("node_v1 missing"))
 	}
-	return newer(op, held.Owner, held.Seq, heldCID, in.Owner, in.Seq, inCID, false)
-}
-
-// NewerDirectory is Newer for owned directories, with one difference: at
-// a fork (equal seq, different CIDs) the smaller CID, compared as bytes,
-// wins, whichever side is held. Owned directories live inside trees that
-// merge, and merge must give every replica the same root CID whatever
-// order it saw its inputs in; the held side differs from replica to
-// replica, the smaller CID does not.
-//
-// So at a fork NewerDirectory returns an acerr.Stale error wrapping
-// ErrFork, to be reported, together with a meaningful bool: true when in
-// is the smaller CID and should replace held. A caller that stops at the
-// error keeps held, which is safe; merge honours the bool to converge.
-// Shared directories have no versions and are refused (acerr.Invalid):
-// they merge instead.
-func NewerDirectory(held *schema.Directory, heldCID cid.Cid, in *schema.Directory, inCID cid.Cid) (bool, error) {
-	const op = "policy.NewerDirectory"
-	switch {
-	case held == nil || in == nil:
-		return false, acerr.E(op, "", acerr.Invalid, errors.New("directory_v1 missing"))
-	case !held.Owned() || !in.Owned():
-		return false, acerr.E(op, "", acerr.Invalid,
-			errors.New("a shared directory_v1 has no versions; merge it instead")).WithCID(inCID.String())
-	}
-	return newer(op, held.Owner, held.Seq, heldCID, in.Owner, in.Seq, inCID, true)
-}
-
-func newer(op string, heldOwner cid.Cid, heldSeq uint64, heldCID cid.Cid,
-	inOwner cid.Cid, inSeq uint64, inCID cid.Cid, smallerWins bool) (bool, error) {
 	switch {
 	case heldCID.Equals(inCID):
 		return false, nil
-	case !heldOwner.Equals(inOwner):
+	case !held.Owner.Equals(in.Owner):
 		return false, acerr.E(op, "", acerr.Permission,
-			fmt.Errorf("%w from %s to %s", ErrOwnerChanged, Short(heldOwner), Short(inOwner))).WithCID(inCID.String())
-	case inSeq > heldSeq:
+			fmt.Errorf("%w from %s to %s", ErrOwnerChanged, Short(held.Owner), Short(in.Owner))).WithCID(inCID.String())
+	case in.Seq > held.Seq:
 		return true, nil
-	case inSeq < heldSeq:
+	case in.Seq < held.Seq:
 		return false, acerr.E(op, "", acerr.Stale,
-			fmt.Errorf("seq %d is older than held seq %d (%w)", inSeq, heldSeq, ErrRollback)).WithCID(inCID.String())
-	}
-	if smallerWins && bytes.Compare(inCID.Bytes(), heldCID.Bytes()) < 0 {
-		return true, acerr.E(op, "", acerr.Stale,
-			fmt.Errorf("%w at seq %d: incoming %s kept, held %s dropped (the smaller CID wins)",
-				ErrFork, inSeq, Short(inCID), Short(heldCID))).WithCID(inCID.String())
+			fmt.Errorf("seq %d is older than held seq %d (%w)", in.Seq, held.Seq, ErrRollback)).WithCID(inCID.String())
 	}
 	return false, acerr.E(op, "", acerr.Stale,
-		fmt.Errorf("%w at seq %d: held %s kept", ErrFork, inSeq, Short(heldCID))).WithCID(inCID.String())
+		fmt.Errorf("%w at seq %d: held %s kept", ErrFork, in.Seq, Short(heldCID))).WithCID(inCID.String())
+}
+
+// CompareOwned orders two versions a and b (with CIDs ac and bc) of one
+// owned directory, the one kept first: the higher seq, and at equal seqs
+// (a fork) the smaller CID, compared as bytes. It returns -1 when a is
+// kept, +1 when b is, and 0 when they are the same CID; it suits
+// slices.SortFunc.
+//
+// The rule is Newer's, with one difference at a fork: the smaller CID
+// wins whichever side is held. Owned directories live inside trees that
+// merge, and merge must give every replica the same root CID whatever
+// order it saw its inputs in; the held side differs from replica to
+// replica, the smaller CID does not. CompareOwned does not look at
+// owners: the versions of one name that merge compares have one owner
+// (schema.Supersedes keeps the others apart).
+func CompareOwned(a *schema.Directory, ac cid.Cid, b *schema.Directory, bc cid.Cid) int {
+	if a.Seq != b.Seq {
+		return cmp.Compare(b.Seq, a.Seq)
+	}
+	return bytes.Compare(ac.Bytes(), bc.Bytes())
 }

@@ -12,7 +12,8 @@ import (
 // decoded straight from the bytes into Entry values, without the generic
 // value tree, and checked for canonical form as they are read: keys in
 // canonical order, no field present with its zero value, minimal
-// integers, canonical CIDs. The node around them is then checked by
+// integers, canonical CIDs; then each is held to the rules of
+// ValidEntry (valid.go). The node around them is then checked by
 // re-encoding it with the entries' bytes copied in (see decode).
 
 // entryKeys are an entry's keys in dag-cbor's canonical order.
@@ -50,7 +51,7 @@ func (d *decoder) entryList(depth int) (*rawEntries, error) {
 	}
 	list := make([]Entry, 0, n)
 	for i := uint64(0); i < n; i++ {
-		e, err := d.entry(depth+1, true)
+		e, err := d.entry(depth + 1)
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
@@ -62,9 +63,8 @@ func (d *decoder) entryList(depth int) (*rawEntries, error) {
 	return &rawEntries{list: list, raw: d.data[start:d.pos]}, nil
 }
 
-// entry decodes one entry; top says whether it may hold conflicts (a
-// version inside a Conflicts list may not).
-func (d *decoder) entry(depth int, top bool) (Entry, error) {
+// entry decodes one entry.
+func (d *decoder) entry(depth int) (Entry, error) {
 	var e Entry
 	if depth > maxDepth {
 		return e, d.fail("nested deeper than %d", maxDepth)
@@ -105,15 +105,15 @@ func (d *decoder) entry(depth int, top bool) (Entry, error) {
 			e.Kind, err = d.kind()
 		case keyMode:
 			var m uint64
-			if m, err = d.uintv(); err == nil && (m == 0 || m > 0o7777) {
-				err = d.fail("mode %d is not in 1..0o7777", m)
+			if m, err = d.uintv(); err == nil && (m == 0 || m > math.MaxUint32) {
+				err = d.fail("mode %d is zero or not 32 bits", m)
 			}
 			e.Mode = uint32(m)
 		case keyName:
 			e.Name, err = d.text()
 		case keySize:
-			if e.Size, err = d.uintv(); err == nil && (e.Size == 0 || e.Size > 1<<62) {
-				err = d.fail("size %d is not in 1..2^62", e.Size)
+			if e.Size, err = d.uintv(); err == nil && e.Size == 0 {
+				err = d.fail("size is present but zero")
 			}
 		case keyMtime:
 			e.Mtime, err = d.intv()
@@ -126,9 +126,6 @@ func (d *decoder) entry(depth int, top bool) (Entry, error) {
 				err = d.fail("deleted is present but false")
 			}
 		case keyConflicts:
-			if !top {
-				return e, fmt.Errorf("entry %q: a conflicting version holds conflicts of its own", e.Name)
-			}
 			e.Conflicts, err = d.conflicts(depth, &e)
 		}
 		if err != nil {
@@ -140,34 +137,14 @@ func (d *decoder) entry(depth int, top bool) (Entry, error) {
 			return e, fmt.Errorf("missing field %q", entryKeys[k])
 		}
 	}
-	return e, checkEntry(&e)
+	if err := validVersion(&e); err != nil {
+		return e, err
+	}
+	return e, validConflicts(&e)
 }
 
-// checkEntry checks what a decoded entry's fields must agree on.
-func checkEntry(e *Entry) error {
-	if err := ValidName(e.Name); err != nil {
-		return err
-	}
-	switch e.Kind {
-	case KindDirectory, KindFile, KindIdentity, KindNode:
-	default:
-		return fmt.Errorf("entry %q has unknown kind %q", e.Name, e.Kind)
-	}
-	switch {
-	case !e.Deleted && !e.Target.Defined():
-		return fmt.Errorf("entry %q: a live entry needs a target", e.Name)
-	case e.Deleted && e.Target.Defined() && e.Kind != KindDirectory:
-		return fmt.Errorf("entry %q: only a deleted directory may keep a target", e.Name)
-	case e.Owner.Defined() && (e.Kind != KindDirectory || !e.Target.Defined()):
-		return fmt.Errorf("entry %q: only a directory that links an owned version has an owner", e.Name)
-	}
-	return nil
-}
-
-// conflicts decodes the Conflicts of e and checks their canonical form:
-// the same name, ascending by encoding, and e the version shown (see
-// FromVersions). e's own fields before "conflicts" are read already, and
-// none come after it.
+// conflicts decodes the Conflicts of e, each a valid version; entry
+// checks the list.
 func (d *decoder) conflicts(depth int, e *Entry) ([]Entry, error) {
 	major, n, err := d.head()
 	if err != nil {
@@ -180,24 +157,12 @@ func (d *decoder) conflicts(depth int, e *Entry) ([]Entry, error) {
 		return nil, fmt.Errorf("entry %q: an empty conflicts list", e.Name)
 	}
 	out := make([]Entry, 0, n)
-	var prev []byte
 	for i := uint64(0); i < n; i++ {
-		c, err := d.entry(depth+1, false)
+		c, err := d.entry(depth + 1)
 		if err != nil {
 			return nil, fmt.Errorf("entry %q: conflict %d: %w", e.Name, i, err)
 		}
-		enc := EncodeEntry(&c)
-		switch {
-		case c.Name != e.Name:
-			return nil, fmt.Errorf("entry %q: conflict %d is named %q", e.Name, i, c.Name)
-		case prev != nil && string(prev) >= string(enc):
-			return nil, fmt.Errorf("entry %q: conflicts not in ascending order", e.Name)
-		}
-		prev = enc
 		out = append(out, c)
-	}
-	if shownIndex(append([]Entry{*e}, out...)) != 0 {
-		return nil, fmt.Errorf("entry %q: a conflicting version should be the one shown", e.Name)
 	}
 	return out, nil
 }
@@ -306,8 +271,8 @@ func (d *decoder) cid() (cid.Cid, error) {
 	return c, nil
 }
 
-// vv decodes a version vector: replica ids of 1..64 bytes in canonical
-// key order, each with its counter.
+// vv decodes a version vector: replica ids in canonical key order, each
+// with its counter.
 func (d *decoder) vv() (VV, error) {
 	major, n, err := d.head()
 	if err != nil {
@@ -323,8 +288,8 @@ func (d *decoder) vv() (VV, error) {
 		if err != nil {
 			return nil, err
 		}
-		if k == "" || len(k) > 64 || i > 0 && !keyLess(prev, k) {
-			return nil, d.fail("vv entry %q is malformed or out of order", k)
+		if i > 0 && !keyLess(prev, k) {
+			return nil, d.fail("vv entry %q out of order", k)
 		}
 		if vv[k], err = d.uintv(); err != nil {
 			return nil, err

@@ -34,7 +34,7 @@ type Link struct {
 // writes what they lead to: the structure and contents under n first, in
 // the order of its fields and entries (every version of each), then the
 // identities and earlier versions, which a reader can do without.
-func Links(n Node) []Link {
+func Links(n Object) []Link {
 	var out, later []Link
 	add := func(c cid.Cid, kind Kind, role LinkRole) {
 		if !c.Defined() {
@@ -64,7 +64,7 @@ func Links(n Node) []Link {
 		}
 	}
 	switch n := n.(type) {
-	case *NodeRef:
+	case *Node:
 		add(n.Owner, KindIdentity, LinkIdentity)
 		add(n.Root, KindDirectory, LinkStructure)
 		add(n.Prev, KindNode, LinkHistory)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/ipfs/go-cid"
@@ -43,27 +41,42 @@ func (k Kind) Noun() string {
 	return fmt.Sprintf("a node of kind %q", string(k))
 }
 
-// Limits applied by Decode.
+// Block size limits, for every codec.
 const (
-	MaxBlockSize = 1 << 20 // bytes in one encoded node
-	MaxNameLen   = 255     // bytes in an entry name
-	MaxReplicas  = 4096    // keys in one version vector
-	MaxConflicts = 256     // concurrent versions kept beside one entry
-	MaxAddrs     = 16      // addresses in a node_v1
-	MaxAddrLen   = 256     // bytes in one address
-	KeySize      = 32      // ed25519 public key
-	SigSize      = 64      // ed25519 signature
+	// MaxBlockSize is the largest block ArchiveCache makes, stores or
+	// accepts: every node, every block of a file it imports, every block
+	// in a CAR. Bitswap and kubo refuse larger ones by default.
+	MaxBlockSize = 1 << 20
+	// MaxForeignBlockSize is the largest block a reader of data made
+	// elsewhere takes in before judging it: the largest block bitswap
+	// moves, which a UnixFS file added by another tool may reach.
+	MaxForeignBlockSize = 2 << 20
 )
 
-// Node is any top-level node kind.
-type Node interface {
+// Limits applied by Decode.
+const (
+	MaxNameLen    = 255     // bytes in an entry name
+	MaxReplicas   = 4096    // keys in one version vector
+	MaxReplicaLen = 64      // bytes in a replica id
+	MaxConflicts  = 256     // concurrent versions kept beside one entry
+	MaxMode       = 0o7777  // permission bits of a file
+	MaxUint       = 1 << 62 // a seq, a size, a shard's byte count
+	MaxAddrs      = 16      // addresses in a node_v1
+	MaxAddrLen    = 256     // bytes in one address
+	KeySize       = 32      // ed25519 public key
+	SigSize       = 64      // ed25519 signature
+)
+
+// Object is a node of any kind, what one block decodes to: an *Identity,
+// *Directory, *Shard or *Node. (A Node is the node_v1 kind only.)
+type Object interface {
 	Kind() Kind
 	encode(e *encoder, withSig bool)
 }
 
 // Signed is a node kind that carries a signature.
 type Signed interface {
-	Node
+	Object
 	Signature() []byte
 }
 
@@ -127,8 +140,8 @@ type ShardChild struct {
 	Bytes uint64 // encoded size of all entries below
 }
 
-// NodeRef is a node_v1: a user's published, signed node.
-type NodeRef struct {
+// Node is a node_v1: a user's published, signed node.
+type Node struct {
 	Owner   cid.Cid
 	Seq     uint64
 	Prev    cid.Cid
@@ -141,17 +154,17 @@ type NodeRef struct {
 func (*Identity) Kind() Kind  { return KindIdentity }
 func (*Directory) Kind() Kind { return KindDirectory }
 func (*Shard) Kind() Kind     { return KindShard }
-func (*NodeRef) Kind() Kind   { return KindNode }
+func (*Node) Kind() Kind      { return KindNode }
 
 func (n *Identity) Signature() []byte  { return n.Sig }
 func (n *Directory) Signature() []byte { return n.Sig }
-func (n *NodeRef) Signature() []byte   { return n.Sig }
+func (n *Node) Signature() []byte      { return n.Sig }
 
 // Owned reports whether d has an owner.
 func (d *Directory) Owned() bool { return d.Owner.Defined() }
 
 // Encode returns the canonical dag-cbor encoding of n.
-func Encode(n Node) []byte {
+func Encode(n Object) []byte {
 	e := &encoder{}
 	n.encode(e, true)
 	return e.buf
@@ -175,7 +188,7 @@ func Sum(data []byte) cid.Cid {
 }
 
 // Block encodes n and returns its CID and bytes.
-func Block(n Node) (cid.Cid, []byte) {
+func Block(n Object) (cid.Cid, []byte) {
 	b := Encode(n)
 	return Sum(b), b
 }
@@ -341,7 +354,7 @@ func (n *Shard) encode(e *encoder, _ bool) {
 	m.finish()
 }
 
-func (n *NodeRef) encode(e *encoder, withSig bool) {
+func (n *Node) encode(e *encoder, withSig bool) {
 	m := mapWriter{e: e}
 	m.add("policy", func(e *encoder) { e.text(string(KindNode)) })
 	m.add("owner", func(e *encoder) { e.cid(n.Owner) })
@@ -365,48 +378,11 @@ func (n *NodeRef) encode(e *encoder, withSig bool) {
 	m.finish()
 }
 
-// ValidName reports whether name may name an entry.
-func ValidName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("empty name")
-	case name == "." || name == "..":
-		return fmt.Errorf("name %q is reserved", name)
-	case len(name) > MaxNameLen:
-		return fmt.Errorf("name longer than %d bytes", MaxNameLen)
-	case strings.ContainsAny(name, "/\x00"):
-		return fmt.Errorf("name %q contains '/' or NUL", name)
-	case !utf8.ValidString(name):
-		return fmt.Errorf("name %q is not valid UTF-8", name)
-	}
-	return nil
-}
-
-// ValidIdentityName reports whether name may be an identity's display
-// name. Names are labels for people to read, so besides the rules of an
-// entry name (an identity is listed as identities/NAME) they may not hold
-// control or formatting characters, nor start or end with a space: such
-// characters make two different names look the same on a terminal.
-func ValidIdentityName(name string) error {
-	if err := ValidName(name); err != nil {
-		return fmt.Errorf("identity %w", err)
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return fmt.Errorf("identity name %q contains a control or formatting character", name)
-		}
-	}
-	if strings.TrimSpace(name) != name {
-		return fmt.Errorf("identity name %q starts or ends with a space", name)
-	}
-	return nil
-}
-
 // Decode decodes a node of any kind. It rejects input over MaxBlockSize,
 // malformed or non-canonical dag-cbor, unknown kinds, unknown, missing or
 // mistyped fields, and values out of range. It does not check signatures:
 // that is policy's job.
-func Decode(data []byte) (Node, error) {
+func Decode(data []byte) (Object, error) {
 	n, err := decode(data)
 	if err != nil {
 		kind := acerr.Invalid
@@ -419,7 +395,7 @@ func Decode(data []byte) (Node, error) {
 }
 
 // DecodeAs decodes a node that must be of type T.
-func DecodeAs[T Node](data []byte) (T, error) {
+func DecodeAs[T Object](data []byte) (T, error) {
 	var zero T
 	n, err := Decode(data)
 	if err != nil {
@@ -428,12 +404,12 @@ func DecodeAs[T Node](data []byte) (T, error) {
 	t, ok := n.(T)
 	if !ok {
 		return zero, acerr.E("schema.Decode", "", acerr.Invalid,
-			fmt.Errorf("node is %s, want %s", n.Kind(), zero.Kind()))
+			fmt.Errorf("is %s, not %s", n.Kind().Noun(), zero.Kind().Noun()))
 	}
 	return t, nil
 }
 
-func decode(data []byte) (Node, error) {
+func decode(data []byte) (Object, error) {
 	if len(data) > MaxBlockSize {
 		return nil, fmt.Errorf("%d bytes, limit %d", len(data), MaxBlockSize)
 	}
@@ -446,7 +422,7 @@ func decode(data []byte) (Node, error) {
 		return nil, errors.New("node is not a map")
 	}
 	f := &fields{m: m}
-	var n Node
+	var n Object
 	switch k := Kind(f.text("policy", true)); k {
 	case KindIdentity:
 		n = f.identity()
@@ -455,7 +431,7 @@ func decode(data []byte) (Node, error) {
 	case KindShard:
 		n = f.shard()
 	case KindNode:
-		n = f.nodeRef()
+		n = f.node()
 	default:
 		if f.err != nil {
 			return nil, f.err
@@ -638,7 +614,7 @@ func (f *fields) identity() *Identity {
 func (f *fields) directory() *Directory {
 	n := &Directory{
 		Owner: f.cid("owner", false),
-		Seq:   f.uint("seq", false, 1<<62),
+		Seq:   f.uint("seq", false, MaxUint),
 		Prev:  f.cid("prev", false),
 		Shard: f.cid("shard", false),
 		Sig:   f.bytes("sig", false, SigSize),
@@ -685,7 +661,7 @@ func (f *fields) shard() *Shard {
 		c := ShardChild{
 			Index: int(cf.uint("index", true, 255)),
 			Link:  cf.cid("link", true),
-			Bytes: cf.uint("bytes", true, 1<<62),
+			Bytes: cf.uint("bytes", true, MaxUint),
 		}
 		if err := cf.done(); err != nil {
 			if f.err == nil {
@@ -705,10 +681,10 @@ func (f *fields) shard() *Shard {
 	return n
 }
 
-func (f *fields) nodeRef() *NodeRef {
-	n := &NodeRef{
+func (f *fields) node() *Node {
+	n := &Node{
 		Owner:   f.cid("owner", true),
-		Seq:     f.uint("seq", true, 1<<62),
+		Seq:     f.uint("seq", true, MaxUint),
 		Prev:    f.cid("prev", false),
 		Root:    f.cid("root", true),
 		Created: f.int("created", true),

@@ -51,7 +51,7 @@ func conflicted() []Entry {
 }
 
 // samples holds one node of every kind, by schema type name.
-var samples = map[string]Node{
+var samples = map[string]Object{
 	"Directory conflicts": &Directory{Entries: conflicted()},
 	"Identity":            &Identity{Name: "alice", Key: pub(7), Created: 1700000000, Sig: sig(1)},
 	"Directory":           &Directory{Entries: sampleEntries()},
@@ -62,8 +62,8 @@ var samples = map[string]Node{
 	"Shard":             &Shard{Depth: 2, Entries: sampleEntries()},
 	"Shard inner": &Shard{Depth: 0, Children: []ShardChild{
 		{Index: 0, Link: testCID("c0"), Bytes: 100}, {Index: 255, Link: testCID("c255"), Bytes: 1 << 33}}},
-	"Node": &NodeRef{Owner: testCID("alice"), Seq: 1, Root: testCID("root"), Created: 5, Sig: sig(3)},
-	"Node full": &NodeRef{Owner: testCID("alice"), Seq: 9, Prev: testCID("n8"), Root: testCID("root"),
+	"Node": &Node{Owner: testCID("alice"), Seq: 1, Root: testCID("root"), Created: 5, Sig: sig(3)},
+	"Node full": &Node{Owner: testCID("alice"), Seq: 9, Prev: testCID("n8"), Root: testCID("root"),
 		Addrs: []string{"127.0.0.1:4001", "[::1]:4001"}, Created: 5, Sig: sig(3)},
 }
 
@@ -318,12 +318,12 @@ func TestDecodeRejects(t *testing.T) {
 }
 
 func TestDecodeAs(t *testing.T) {
-	if _, err := DecodeAs[*NodeRef](Encode(samples["Identity"])); !acerr.Is(acerr.Invalid, err) {
-		t.Errorf("DecodeAs[*NodeRef](identity) error = %v, want Invalid", err)
+	if _, err := DecodeAs[*Node](Encode(samples["Identity"])); !acerr.Is(acerr.Invalid, err) {
+		t.Errorf("DecodeAs[*Node](identity) error = %v, want Invalid", err)
 	}
-	n, err := DecodeAs[*NodeRef](Encode(samples["Node"]))
+	n, err := DecodeAs[*Node](Encode(samples["Node"]))
 	if err != nil || n.Seq != 1 {
-		t.Errorf("DecodeAs[*NodeRef](node) = %+v, %v", n, err)
+		t.Errorf("DecodeAs[*Node](node) = %+v, %v", n, err)
 	}
 }
 

@@ -480,7 +480,7 @@ func (b *batch) put(ctx context.Context, r relOp, cur *schema.Entry, commit comm
 			return failOp(r, err)
 		}
 	}
-	if err := validEntry(&ne); err != nil {
+	if err := schema.ValidEntry(&ne); err != nil {
 		return failOp(r, err)
 	}
 	return commit(r, ne, nil)

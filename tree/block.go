@@ -39,7 +39,7 @@ func wrap(op, path string, err error) error {
 // getNode reads block c and decodes it strictly. Whatever the store holds
 // is treated as hostile: the bytes must hash to c and decode canonically.
 // It returns the node and its encoded length.
-func (t *Tree) getNode(ctx context.Context, c cid.Cid) (schema.Node, int, error) {
+func (t *Tree) getNode(ctx context.Context, c cid.Cid) (schema.Object, int, error) {
 	if c.Prefix().Codec != cid.DagCBOR {
 		return nil, 0, fail(acerr.Integrity, "link is not a dag-cbor node").WithCID(c.String())
 	}
@@ -75,7 +75,7 @@ type nodeCache struct {
 }
 
 type cachedNode struct {
-	n    schema.Node
+	n    schema.Object
 	size int
 }
 
@@ -101,7 +101,7 @@ func (nc *nodeCache) put(c cid.Cid, n cachedNode) {
 }
 
 // putNode encodes n and stores it.
-func (t *Tree) putNode(ctx context.Context, n schema.Node) (cid.Cid, error) {
+func (t *Tree) putNode(ctx context.Context, n schema.Object) (cid.Cid, error) {
 	c, data := schema.Block(n)
 	if len(data) > schema.MaxBlockSize {
 		return cid.Undef, fail(acerr.TooLarge, "%s block of %d bytes exceeds %d", n.Kind(), len(data), schema.MaxBlockSize)

@@ -61,28 +61,21 @@ func (t *Tree) changes(ctx context.Context, dir string, a, b cid.Cid, depth int,
 				if y.Name != name {
 					what = Conflict
 				}
-				return fn(Change{Path: entryPath(dir, y.Name), What: what, New: *y})
+				return fn(Change{Path: JoinPath(dir, y.Name), What: what, New: *y})
 			case y == nil:
-				return fn(Change{Path: entryPath(dir, x.Name), What: Deleted, Old: *x})
+				return fn(Change{Path: JoinPath(dir, x.Name), What: Deleted, Old: *x})
 			case x.Kind == schema.KindDirectory && y.Kind == schema.KindDirectory:
 				switch {
 				case x.Target.Equals(y.Target):
 				case seen[[2]cid.Cid{x.Target, y.Target}]:
-					return fn(Change{Path: entryPath(dir, x.Name), What: Changed, Old: *x, New: *y})
+					return fn(Change{Path: JoinPath(dir, x.Name), What: Changed, Old: *x, New: *y})
 				default:
-					return t.changes(ctx, entryPath(dir, x.Name), x.Target, y.Target, depth+1, seen, fn)
+					return t.changes(ctx, JoinPath(dir, x.Name), x.Target, y.Target, depth+1, seen, fn)
 				}
 			case !sameContent(x, y) || x.Mode != y.Mode:
-				return fn(Change{Path: entryPath(dir, x.Name), What: Changed, Old: *x, New: *y})
+				return fn(Change{Path: JoinPath(dir, x.Name), What: Changed, Old: *x, New: *y})
 			}
 			return nil
 		})
 	})
-}
-
-func entryPath(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return dir + "/" + name
 }

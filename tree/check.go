@@ -279,8 +279,8 @@ func (k *Check) entry(ctx context.Context, dir string, e, te *schema.Entry, dept
 		}
 		return 0, true, nil
 	}
-	path := entryPath(dir, e.Name)
-	if err := validEntry(e); err != nil {
+	path := JoinPath(dir, e.Name)
+	if err := schema.ValidEntry(e); err != nil {
 		return 0, false, k.fail(path, cid.Undef, err)
 	}
 	var tvs []schema.Entry
@@ -491,7 +491,7 @@ func (k *Check) exactShardHeight(ctx context.Context, c cid.Cid, depth int) (int
 	}
 	s, ok := n.(*schema.Shard)
 	if !ok {
-		return 0, fail(acerr.Integrity, "node is %s, want %s", n.Kind(), schema.KindShard).WithCID(c.String())
+		return 0, fail(acerr.Integrity, "is %s, not %s", n.Kind().Noun(), schema.KindShard.Noun()).WithCID(c.String())
 	}
 	h := 0
 	if len(s.Children) == 0 {

@@ -25,10 +25,6 @@ const MaxLimit = schema.MaxBlockSize - 4<<10
 // MaxPathLen is the longest path, in bytes, that a Tree accepts.
 const MaxPathLen = 4096
 
-// maxReplicaLen is the longest replica id a version vector may hold, as
-// schema.Decode checks it.
-const maxReplicaLen = 64
-
 // Config controls how a Tree builds nodes. The zero value of each field is
 // usable and documented on the field; DefaultConfig spells the defaults out.
 type Config struct {

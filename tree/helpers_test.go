@@ -65,7 +65,7 @@ func mustPut(t *testing.T, tr *tree.Tree, root cid.Cid, path string, e schema.En
 }
 
 // putBlock stores n and returns its CID.
-func putBlock(t testing.TB, st ipfsstore.Store, n schema.Node) cid.Cid {
+func putBlock(t testing.TB, st ipfsstore.Store, n schema.Object) cid.Cid {
 	t.Helper()
 	c, data := schema.Block(n)
 	if err := st.Put(context.Background(), c, data); err != nil {

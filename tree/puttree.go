@@ -136,7 +136,7 @@ func (t *Tree) sourceOps(ctx context.Context, ops []Op, path string, cur *schema
 	slices.SortFunc(children, func(a, b *Source) int { return strings.Compare(a.Entry.Name, b.Entry.Name) })
 	for i := 1; i < len(children); i++ {
 		if children[i].Entry.Name == children[i-1].Entry.Name {
-			return nil, wrap("tree.PutTree", entryPath(path, children[i].Entry.Name), fail(acerr.Invalid, "two sources of one name"))
+			return nil, wrap("tree.PutTree", JoinPath(path, children[i].Entry.Name), fail(acerr.Invalid, "two sources of one name"))
 		}
 	}
 	for len(shown) > 0 || len(children) > 0 {
@@ -150,7 +150,7 @@ func (t *Tree) sourceOps(ctx context.Context, ops []Op, path string, cur *schema
 		default:
 			x, s, shown, children = &shown[0], children[0], shown[1:], children[1:]
 		}
-		p := entryPath(path, entryName(x, s))
+		p := JoinPath(path, entryName(x, s))
 		var err error
 		switch {
 		case x == nil && live && !stored[s.Entry.Name] && s.Entry.Kind == schema.KindDirectory:
@@ -208,7 +208,7 @@ func (t *Tree) made(ctx context.Context, path string, src *Source) (schema.Entry
 	entries := make([]schema.Entry, len(src.Children))
 	for i, c := range src.Children {
 		var err error
-		if entries[i], err = t.made(ctx, entryPath(path, c.Entry.Name), c); err != nil {
+		if entries[i], err = t.made(ctx, JoinPath(path, c.Entry.Name), c); err != nil {
 			return schema.Entry{}, err
 		}
 	}

@@ -21,10 +21,6 @@ import (
 // bytes do not occur, so in practice every leaf obeys the leaf limit.
 const maxShardDepth = 31
 
-// maxBytes bounds a ShardChild's Bytes, as schema.Decode does; it keeps
-// the sums of hostile values from overflowing.
-const maxBytes = 1 << 62
-
 func hashName(name string) [32]byte { return sha256.Sum256([]byte(name)) }
 
 // item is an entry with what sharding needs to know about it.
@@ -96,7 +92,7 @@ func (t *Tree) readShard(ctx context.Context, c cid.Cid, depth int, prefix []byt
 	}
 	s, ok := n.(*schema.Shard)
 	if !ok {
-		return nil, fail(acerr.Integrity, "node is %s, want %s", n.Kind(), schema.KindShard).WithCID(c.String())
+		return nil, fail(acerr.Integrity, "is %s, not %s", n.Kind().Noun(), schema.KindShard.Noun()).WithCID(c.String())
 	}
 	if s.Depth != depth {
 		return nil, fail(acerr.Integrity, "shard has depth %d, want %d", s.Depth, depth).WithCID(c.String())
@@ -109,7 +105,7 @@ func (t *Tree) readShard(ctx context.Context, c cid.Cid, depth int, prefix []byt
 		}
 		for _, ch := range s.Children {
 			total += ch.Bytes
-			if ch.Bytes == 0 || total > maxBytes {
+			if ch.Bytes == 0 || total > schema.MaxUint { // the sum of hostile sizes cannot overflow
 				return nil, fail(acerr.Integrity, "shard child %d has a bad size", ch.Index).WithCID(c.String())
 			}
 		}

@@ -2,7 +2,6 @@ package tree
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"strings"
 
@@ -55,6 +54,19 @@ func splitPath(p string) ([]string, error) {
 	return comps, nil
 }
 
+// JoinPath returns the path of name inside the directory at path dir:
+// dir + "/" + name, or the other one alone when either is "" (the root).
+// It is the inverse of splitting a path into its components.
+func JoinPath(dir, name string) string {
+	switch {
+	case dir == "":
+		return name
+	case name == "":
+		return dir
+	}
+	return dir + "/" + name
+}
+
 // rootEntry is the synthetic entry that stands for a root directory.
 func rootEntry(root cid.Cid) schema.Entry {
 	return schema.Entry{Kind: schema.KindDirectory, Target: root}
@@ -67,16 +79,16 @@ func (t *Tree) nodeRootEntry(ctx context.Context, c cid.Cid) (schema.Entry, erro
 	if err != nil {
 		return schema.Entry{}, err
 	}
-	ref, ok := n.(*schema.NodeRef)
+	nd, ok := n.(*schema.Node)
 	if !ok {
-		return schema.Entry{}, fail(acerr.Integrity, "node is %s, want %s", n.Kind(), schema.KindNode).WithCID(c.String())
+		return schema.Entry{}, fail(acerr.Integrity, "is %s, not %s", n.Kind().Noun(), schema.KindNode.Noun()).WithCID(c.String())
 	}
 	return schema.Entry{
 		Name:   "root",
 		Kind:   schema.KindDirectory,
-		Target: ref.Root,
-		Mtime:  ref.Created * 1e9,
-		By:     ref.Owner,
+		Target: nd.Root,
+		Mtime:  nd.Created * 1e9,
+		By:     nd.Owner,
 	}, nil
 }
 
@@ -243,8 +255,7 @@ const maxWalkDepth = MaxPathLen / 2
 
 // Walk calls fn for every entry List shows below the directory at path,
 // conflict copies included, depth first, in name order, with the entry's
-// path from the root (path + "/" +
-// name, or just name when path is ""). A directory is visited before its
+// path from the root (JoinPath(path, name)). A directory is visited before its
 // contents. Walk descends into directory_v1 entries only; a node_v1 entry
 // is reported but not entered (walk "nodes/ID/root" to export a friend's
 // filesystem). As with fs.WalkDir, fn returning fs.SkipDir on a directory
@@ -277,10 +288,7 @@ func (t *Tree) Walk(ctx context.Context, root cid.Cid, path string, fn func(path
 			return wrap(op, dir, err)
 		}
 		for _, c := range visible(entries) {
-			p := c.Name
-			if dir != "" {
-				p = dir + "/" + c.Name
-			}
+			p := JoinPath(dir, c.Name)
 			err := fn(p, c)
 			isDir := c.Kind == schema.KindDirectory
 			switch {
@@ -314,8 +322,7 @@ func (t *Tree) Walk(ctx context.Context, root cid.Cid, path string, fn func(path
 func (t *Tree) MakeDir(ctx context.Context, entries []schema.Entry) (cid.Cid, error) {
 	const op = "tree.MakeDir"
 	for i := range entries {
-		if err := validEntry(&entries[i]); err != nil {
-			err.Err = fmt.Errorf("entry %q: %v", entries[i].Name, err.Err)
+		if err := schema.ValidEntry(&entries[i]); err != nil {
 			return cid.Undef, wrap(op, "", err)
 		}
 	}
@@ -346,57 +353,6 @@ func (t *Tree) MakeDir(ctx context.Context, entries []schema.Entry) (cid.Cid, er
 		return cid.Undef, wrap(op, "", err)
 	}
 	return c, nil
-}
-
-// validEntry checks what schema.Decode would check of an entry, so that
-// no block the Tree writes is one it would later refuse to read.
-func validEntry(e *schema.Entry) *acerr.Error {
-	if err := schema.ValidName(e.Name); err != nil {
-		return fail(acerr.Invalid, "%v", err)
-	}
-	switch e.Kind {
-	case schema.KindDirectory, schema.KindFile, schema.KindIdentity, schema.KindNode:
-	default:
-		return fail(acerr.Invalid, "unknown kind %q", e.Kind)
-	}
-	switch {
-	case e.Deleted && e.Target.Defined() && e.Kind != schema.KindDirectory:
-		return fail(acerr.Invalid, "a tombstone has a target")
-	case !e.Deleted && !e.Target.Defined():
-		return fail(acerr.Invalid, "entry has no target")
-	case e.Owner.Defined() && (e.Kind != schema.KindDirectory || !e.Target.Defined()):
-		return fail(acerr.Invalid, "only a directory that links an owned version has an owner")
-	case e.Size > maxBytes:
-		return fail(acerr.Invalid, "size out of range")
-	case e.Mode > 0o7777:
-		return fail(acerr.Invalid, "mode %o out of range", e.Mode)
-	case len(e.VV) > schema.MaxReplicas:
-		return fail(acerr.TooLarge, "version vector has more than %d replicas", schema.MaxReplicas)
-	}
-	for r := range e.VV {
-		if r == "" || len(r) > maxReplicaLen {
-			return fail(acerr.Invalid, "version vector has a bad replica id %q", r)
-		}
-	}
-	if len(e.Conflicts) == 0 {
-		return nil
-	}
-	if len(e.Conflicts) > schema.MaxConflicts {
-		return fail(acerr.TooLarge, "%s: more than %d conflicting versions", e.Name, schema.MaxConflicts)
-	}
-	for i := range e.Conflicts {
-		c := &e.Conflicts[i]
-		if c.Name != e.Name || len(c.Conflicts) > 0 {
-			return fail(acerr.Invalid, "%s: conflict %d is named %q or holds conflicts", e.Name, i, c.Name)
-		}
-		if err := validEntry(c); err != nil {
-			return err
-		}
-	}
-	if canon := schema.FromVersions(e.Versions()); !schema.SameEntry(&canon, e) {
-		return fail(acerr.Invalid, "%s: conflicting versions not in canonical order", e.Name)
-	}
-	return nil
 }
 
 // Put sets the entry at path to e and returns the new root. The entry's
@@ -437,8 +393,8 @@ func (t *Tree) Mkdir(ctx context.Context, root cid.Cid, path string, mode uint32
 // mutablePath checks what Put and Delete need: a configured replica and a
 // path that names an entry.
 func (t *Tree) mutablePath(path string) ([]string, error) {
-	if r := t.cfg.Replica; r == "" || len(r) > maxReplicaLen {
-		return nil, fail(acerr.Invalid, "replica id must be 1 to %d bytes (Config.Replica)", maxReplicaLen)
+	if r := t.cfg.Replica; r == "" || len(r) > schema.MaxReplicaLen {
+		return nil, fail(acerr.Invalid, "replica id must be 1 to %d bytes (Config.Replica)", schema.MaxReplicaLen)
 	}
 	comps, err := splitPath(path)
 	if err != nil {

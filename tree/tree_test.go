@@ -40,7 +40,7 @@ func newFixture(t *testing.T) *fixture {
 	// The friend's filesystem and published node.
 	friendRoot := mustPut(t, tr, cid.Undef, "forum/hi.txt", file("hi"))
 	owner := putBlock(t, st, &schema.Identity{Name: "bob", Key: bytes.Repeat([]byte{1}, schema.KeySize), Created: 1})
-	node := putBlock(t, st, &schema.NodeRef{Owner: owner, Seq: 1, Root: friendRoot, Created: 1700000000,
+	node := putBlock(t, st, &schema.Node{Owner: owner, Seq: 1, Root: friendRoot, Created: 1700000000,
 		Sig: bytes.Repeat([]byte{2}, schema.SigSize)})
 	f.friend = owner.String()
 
@@ -120,6 +120,36 @@ func TestLookupRootEntry(t *testing.T) {
 	}
 	_, err = f.tr.Lookup(context.Background(), cid.Undef, "")
 	wantKind(t, "Lookup(Undef, \"\")", err, acerr.NotExist)
+}
+
+var joinPathTests = []struct{ dir, name, want string }{
+	{"", "", ""},
+	{"", "root", "root"},
+	{"root", "", "root"},
+	{"root", "a.txt", "root/a.txt"},
+	{"root/projects", "a.jpg", "root/projects/a.jpg"},
+	{"nodes/x/root", "b/c", "nodes/x/root/b/c"},
+}
+
+func TestJoinPath(t *testing.T) {
+	for _, tt := range joinPathTests {
+		if got := tree.JoinPath(tt.dir, tt.name); got != tt.want {
+			t.Errorf("JoinPath(%q, %q) = %q, want %q", tt.dir, tt.name, got, tt.want)
+		}
+	}
+	// What Walk reports is where Lookup finds it.
+	ctx, f := context.Background(), newFixture(t)
+	err := f.tr.Walk(ctx, f.root, "root", func(p string, e schema.Entry) error {
+		dir := strings.TrimSuffix(p, "/"+e.Name)
+		got, err := f.tr.Lookup(ctx, f.root, tree.JoinPath(dir, e.Name))
+		if err != nil || !schema.SameEntry(&got, &e) {
+			t.Errorf("Lookup(JoinPath(%q, %q)) = %v, %v; want the entry Walk saw", dir, e.Name, got, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestMutationErrors(t *testing.T) {
@@ -509,7 +539,7 @@ func TestOwnedDirectories(t *testing.T) {
 }
 
 // getBlock reads and decodes a block.
-func getBlock(st ipfsstore.Store, c cid.Cid) (schema.Node, int, error) {
+func getBlock(st ipfsstore.Store, c cid.Cid) (schema.Object, int, error) {
 	data, err := st.Get(context.Background(), c)
 	if err != nil {
 		return nil, 0, err
@@ -596,13 +626,13 @@ func TestHostileBlocks(t *testing.T) {
 		{"bytes of another block", swapped, acerr.Integrity, "block does not match its CID"},
 		{"raw link", rawCID("data"), acerr.Integrity, "not a dag-cbor node"},
 		{"directory is a shard", leafXCID, acerr.NotDir, "is a part of a directory"},
-		{"shard link to a directory", sharded(validDir), acerr.Integrity, "node is directory_v1, want shard_v1"},
+		{"shard link to a directory", sharded(validDir), acerr.Integrity, "is a directory, not a part of a directory"},
 		{"shard root at depth 1", sharded(leafXCID), acerr.Integrity, "shard has depth 1, want 0"},
 		{"leaf at depth 0 under a child", sharded(inner(hx[0], putBlock(t, mem, &schema.Shard{Entries: leafX.Entries}), sizeX)), acerr.Integrity, "shard has depth 0, want 1"},
 		{"entry outside its bucket", sharded(inner(hx[0], leafY, sizeY)), acerr.Integrity, `entry "y" does not belong under this shard`},
 		{"child size lies", sharded(inner(hx[0], leafXCID, sizeX+1)), acerr.Integrity, "its parent says"},
 		{"child size zero", sharded(inner(hx[0], leafXCID, 0)), acerr.Integrity, "bad size"},
-		{"child is a directory", sharded(inner(hx[0], validDir, sizeX)), acerr.Integrity, "want shard_v1"},
+		{"child is a directory", sharded(inner(hx[0], validDir, sizeX)), acerr.Integrity, "is a directory, not a part of a directory"},
 	}
 	for _, tt := range tests {
 		root := putBlock(t, mem, &schema.Directory{Entries: []schema.Entry{

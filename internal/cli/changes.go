@@ -15,13 +15,6 @@ type changeJSON struct {
 	New  string `json:"new,omitempty"`
 }
 
-func entryPath(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return dir + "/" + name
-}
-
 var whatLetter = map[tree.What]string{tree.Added: "A", tree.Changed: "M", tree.Deleted: "D", tree.Conflict: "C"}
 
 func printChanges(e *Env, changes []tree.Change, asJSON bool) error {

@@ -58,7 +58,7 @@ func runDiff(ctx context.Context, e *Env, o diffOpts, args []string) error {
 	}
 	var changes []tree.Change
 	err = t.Changes(ctx, dirs[0], dirs[1], func(c tree.Change) error {
-		c.Path = entryPath(prefix, c.Path)
+		c.Path = tree.JoinPath(prefix, c.Path)
 		changes = append(changes, c)
 		return nil
 	})

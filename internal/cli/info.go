@@ -129,7 +129,7 @@ func entryInfo(ctx context.Context, h *home.Home, head cid.Cid, p string) ([]kv,
 	case *schema.Identity:
 		info = append(info, kv{"name", n.Name}, kv{"key", hex.EncodeToString(n.Key)},
 			kv{"created", time.Unix(n.Created, 0).UTC().Format(time.RFC3339)})
-	case *schema.NodeRef:
+	case *schema.Node:
 		info = append(info, kv{"owner", n.Owner.String()}, kv{"seq", n.Seq}, kv{"root", n.Root.String()},
 			kv{"created", time.Unix(n.Created, 0).UTC().Format(time.RFC3339)})
 		if n.Prev.Defined() {

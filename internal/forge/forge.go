@@ -260,7 +260,7 @@ func (f *Forger) Shared(depth int, leaf string) (schema.Entry, error) {
 }
 
 // put stores n as a block and returns its CID.
-func (f *Forger) put(n schema.Node) (cid.Cid, error) {
+func (f *Forger) put(n schema.Object) (cid.Cid, error) {
 	c, data := schema.Block(n)
 	return c, f.store().Put(context.Background(), c, data)
 }

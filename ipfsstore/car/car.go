@@ -18,10 +18,10 @@
 //
 // The Reader treats its input as hostile. Its memory is bounded whatever
 // it is given: the header is at most MaxHeaderSize bytes, and a section's
-// length is checked against MaxBlockSize before anything is allocated for
-// it, so a stream claiming a huge block, or gigabytes of garbage, is
+// length is checked against schema.MaxBlockSize before anything is
+// allocated for it, so a stream claiming a huge block, or gigabytes of garbage, is
 // refused at the first bad section after reading a few bytes of it. One
-// buffer of at most MaxBlockSize bytes is reused for every block.
+// buffer of at most schema.MaxBlockSize bytes is reused for every block.
 //
 // It accepts only what the Writer writes, which is what kubo writes for
 // ArchiveCache's blocks: minimal varints; a header in canonical dag-cbor
@@ -51,7 +51,7 @@ import (
 	"io"
 
 	"github.com/archivecache/archivecache/acerr"
-	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -60,17 +60,13 @@ const (
 	// MaxHeaderSize is the largest header a Reader accepts or a Writer
 	// writes, in bytes: room for well over a thousand roots.
 	MaxHeaderSize = 64 << 10
-	// MaxBlockSize is the largest block a section may hold, the largest
-	// block any store accepts.
-	MaxBlockSize = ipfsstore.MaxBlockSize
-
 	// maxVarintLen is the longest multiformats varint: 9 bytes, 63 bits.
 	maxVarintLen = 9
 	// maxCIDLen is the longest CID accepted: version 1, a codec of up to
 	// maxVarintLen bytes, and a sha2-256 multihash (code, length, digest).
 	maxCIDLen = 1 + maxVarintLen + 2 + sha256.Size
 	// maxSectionSize is the longest section accepted.
-	maxSectionSize = maxCIDLen + MaxBlockSize
+	maxSectionSize = maxCIDLen + schema.MaxBlockSize
 )
 
 const op = "car.Read"
@@ -158,7 +154,7 @@ func (r *Reader) next() (cid.Cid, []byte, error) {
 		return cid.Undef, nil, acerr.E(op, "", acerr.Invalid, fmt.Errorf("section at offset %d is empty", start))
 	case n > maxSectionSize:
 		return cid.Undef, nil, acerr.E(op, "", acerr.TooLarge,
-			fmt.Errorf("section at offset %d claims %d bytes; a block is at most %d bytes", start, n, MaxBlockSize))
+			fmt.Errorf("section at offset %d claims %d bytes; a block is at most %d bytes", start, n, schema.MaxBlockSize))
 	}
 	what := fmt.Sprintf("section at offset %d (%d bytes claimed)", start, n)
 	want := int(min(n, maxCIDLen))
@@ -177,9 +173,9 @@ func (r *Reader) next() (cid.Cid, []byte, error) {
 	r.br.Discard(cidLen)
 	r.off += int64(cidLen)
 	size := n - uint64(cidLen)
-	if size > MaxBlockSize {
+	if size > schema.MaxBlockSize {
 		return cid.Undef, nil, acerr.E(op, "", acerr.TooLarge,
-			fmt.Errorf("section at offset %d holds a block of %d bytes, limit %d", start, size, MaxBlockSize)).WithCID(c.String())
+			fmt.Errorf("section at offset %d holds a block of %d bytes, limit %d", start, size, schema.MaxBlockSize)).WithCID(c.String())
 	}
 	if uint64(cap(r.buf)) < size {
 		r.buf = make([]byte, size)

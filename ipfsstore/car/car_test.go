@@ -13,6 +13,7 @@ import (
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore/car"
+	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -35,7 +36,7 @@ func raw(data []byte) block { return block{sum(cid.Raw, data), data} }
 // testBlocks returns a few blocks of each codec ArchiveCache uses, the
 // empty block and one of the largest size.
 func testBlocks() []block {
-	big := make([]byte, car.MaxBlockSize)
+	big := make([]byte, schema.MaxBlockSize)
 	rand.NewChaCha8([32]byte{1}).Read(big)
 	cbor := []byte{0xa1, 0x66, 'p', 'o', 'l', 'i', 'c', 'y', 0x63, 'x', 'y', 'z'}
 	return []block{
@@ -182,7 +183,7 @@ func TestReadBad(t *testing.T) {
 		{"truncated section CID", cat(hdr, []byte{40, 0x01, 0x55}), acerr.Invalid, "truncated"},
 		{"oversized section claim", cat(hdr, binary.AppendUvarint(nil, 2<<20)), acerr.TooLarge, "claims 2097152 bytes; a block is at most 1048576 bytes"},
 		{"huge section claim", cat(hdr, binary.AppendUvarint(nil, 1<<62)), acerr.TooLarge, "claims"},
-		{"block one byte over the limit", cat(hdr, binary.AppendUvarint(nil, uint64(len(hello.c.Bytes()))+car.MaxBlockSize+1), hello.c.Bytes()), acerr.TooLarge, "a block of 1048577 bytes"},
+		{"block one byte over the limit", cat(hdr, binary.AppendUvarint(nil, uint64(len(hello.c.Bytes()))+schema.MaxBlockSize+1), hello.c.Bytes()), acerr.TooLarge, "a block of 1048577 bytes"},
 		{"block does not match its CID", tampered, acerr.Integrity, "does not hash to its CID"},
 		{"trailing garbage", cat(good, []byte("garbage")), acerr.Invalid, fmt.Sprintf("section at offset %d: CID: version 97", len(good))},
 		{"trailing zero", cat(good, []byte{0}), acerr.Invalid, "is empty"},
@@ -282,7 +283,7 @@ func TestWriterRefuses(t *testing.T) {
 	if err := w.Put(cid.Undef, nil); !acerr.Is(acerr.Invalid, err) {
 		t.Errorf("Put of the undefined CID: %v, want Invalid", err)
 	}
-	if err := w.Put(b.c, make([]byte, car.MaxBlockSize+1)); !acerr.Is(acerr.TooLarge, err) {
+	if err := w.Put(b.c, make([]byte, schema.MaxBlockSize+1)); !acerr.Is(acerr.TooLarge, err) {
 		t.Errorf("Put of a block over the limit: %v, want TooLarge", err)
 	}
 	if err := w.Put(b.c, b.data); err != nil {
@@ -352,11 +353,11 @@ func TestEndlessGarbageRefusedEarly(t *testing.T) {
 	}
 	// The worst case reads one whole block's worth: a section of the
 	// largest size, whose hash is checked at its end.
-	worst := cat(hdr, binary.AppendUvarint(nil, 36+car.MaxBlockSize), b.c.Bytes())
+	worst := cat(hdr, binary.AppendUvarint(nil, 36+schema.MaxBlockSize), b.c.Bytes())
 	cr := &countingReader{r: io.MultiReader(bytes.NewReader(worst), &endless{pattern: []byte{7}})}
 	_, _, err := decode(cr)
 	checkErr(t, err, acerr.Integrity, "does not hash")
-	if cr.n > int64(len(worst))+car.MaxBlockSize+64<<10 {
+	if cr.n > int64(len(worst))+schema.MaxBlockSize+64<<10 {
 		t.Errorf("read %d bytes before refusing a bad block", cr.n)
 	}
 }
@@ -367,7 +368,7 @@ func TestReadBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		n = 16
 	}
-	big := make([]byte, car.MaxBlockSize)
+	big := make([]byte, schema.MaxBlockSize)
 	var blocks []block
 	for i := range n {
 		big[0] = byte(i)

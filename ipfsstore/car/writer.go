@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 )
 
@@ -49,7 +50,7 @@ func NewWriter(w io.Writer, roots []cid.Cid) (*Writer, error) {
 
 // Put writes block c. It does not hash data: its callers pass blocks that
 // a Store has already checked. A CID the Reader would refuse, or data over
-// MaxBlockSize, is refused (kinds Invalid and TooLarge) without writing
+// schema.MaxBlockSize, is refused (kinds Invalid and TooLarge) without writing
 // anything; a failure of the underlying writer is of kind IO and sticks.
 func (w *Writer) Put(c cid.Cid, data []byte) error {
 	if w.err != nil {
@@ -58,8 +59,8 @@ func (w *Writer) Put(c cid.Cid, data []byte) error {
 	if err := checkCID(c); err != nil {
 		return acerr.E(writeOp, "", acerr.Invalid, err)
 	}
-	if len(data) > MaxBlockSize {
-		return acerr.E(writeOp, "", acerr.TooLarge, fmt.Errorf("block is %d bytes, limit %d", len(data), MaxBlockSize)).WithCID(c.String())
+	if len(data) > schema.MaxBlockSize {
+		return acerr.E(writeOp, "", acerr.TooLarge, fmt.Errorf("block is %d bytes, limit %d", len(data), schema.MaxBlockSize)).WithCID(c.String())
 	}
 	cb := c.Bytes()
 	var lenBuf [binary.MaxVarintLen64]byte

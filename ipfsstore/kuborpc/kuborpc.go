@@ -47,13 +47,10 @@ import (
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 )
-
-// MaxBlockSize is the largest block BlockGet accepts, the largest block
-// bitswap moves.
-const MaxBlockSize = 2 << 20
 
 // Client talks to one kubo daemon. It is safe for concurrent use.
 type Client struct {
@@ -342,12 +339,12 @@ func (c *Client) BlockGet(ctx context.Context, k cid.Cid, offline bool) ([]byte,
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBlockSize+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, schema.MaxForeignBlockSize+1))
 	if err != nil {
 		return nil, c.fail(r, acerr.IO, err)
 	}
-	if len(data) > MaxBlockSize {
-		return nil, c.fail(r, acerr.TooLarge, fmt.Errorf("daemon sent more than %d bytes", MaxBlockSize))
+	if len(data) > schema.MaxForeignBlockSize {
+		return nil, c.fail(r, acerr.TooLarge, fmt.Errorf("daemon sent more than %d bytes", schema.MaxForeignBlockSize))
 	}
 	if err := c.checkTrailer(r, resp); err != nil {
 		return nil, err

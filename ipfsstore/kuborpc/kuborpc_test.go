@@ -19,6 +19,7 @@ import (
 	"github.com/archivecache/archivecache/ipfsstore/kuborpc"
 	"github.com/archivecache/archivecache/ipfsstore/kubotest"
 	"github.com/archivecache/archivecache/ipfsstore/storetest"
+	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -351,7 +352,7 @@ func TestErrorBodies(t *testing.T) {
 			io.WriteString(w, "not the block")
 		}, acerr.Integrity, ""},
 		{"too large", func(w http.ResponseWriter, r *http.Request) {
-			w.Write(make([]byte, kuborpc.MaxBlockSize+1))
+			w.Write(make([]byte, schema.MaxForeignBlockSize+1))
 		}, acerr.TooLarge, ""},
 		{"no status body", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(503)

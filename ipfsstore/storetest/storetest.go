@@ -30,6 +30,7 @@ import (
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -234,7 +235,7 @@ func testHas(t *testing.T, s ipfsstore.Store) {
 // codec, and NotExist for one not held.
 func testBlockSize(t *testing.T, s ipfsstore.Store) {
 	ctx := t.Context()
-	for _, n := range []int{1, 1000, ipfsstore.MaxBlockSize} {
+	for _, n := range []int{1, 1000, schema.MaxBlockSize} {
 		data := freshBytes(t, n)
 		c := rawCID(t, data)
 		if _, err := ipfsstore.BlockSize(ctx, s, c); !acerr.Is(acerr.NotExist, err) {
@@ -272,7 +273,7 @@ func testPutWrongBytes(t *testing.T, s ipfsstore.Store) {
 
 func testPutTooLarge(t *testing.T, s ipfsstore.Store) {
 	ctx := t.Context()
-	data := freshBytes(t, ipfsstore.MaxBlockSize+1)
+	data := freshBytes(t, schema.MaxBlockSize+1)
 	c := rawCID(t, data)
 	wantKind(t, "Put(MaxBlockSize+1)", s.Put(ctx, c, data), acerr.TooLarge, c)
 	if ok, err := s.Has(ctx, c); err != nil || ok {
@@ -282,7 +283,7 @@ func testPutTooLarge(t *testing.T, s ipfsstore.Store) {
 
 func testPutMaxSize(t *testing.T, s ipfsstore.Store) {
 	ctx := t.Context()
-	data := freshBytes(t, ipfsstore.MaxBlockSize)
+	data := freshBytes(t, schema.MaxBlockSize)
 	c := rawCID(t, data)
 	if err := s.Put(ctx, c, data); err != nil {
 		t.Fatalf("Put(MaxBlockSize bytes) = %v", err)

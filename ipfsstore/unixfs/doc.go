@@ -50,12 +50,13 @@
 // Open reads any UnixFS file, not only the ones Import makes: leaves may be
 // raw blocks or dag-pb nodes with data, nodes may hold data before their
 // children, and any layout and chunk size is accepted. Blocks are decoded
-// strictly and nothing in them is trusted: each is at most MaxBlockSize
-// bytes, the number of links and blocksizes must agree, a node's filesize
-// must equal its data plus its blocksizes, each child must hold exactly the
-// bytes its parent's blocksize claims, and the reader never goes more than
-// MaxDepth blocks down, so a cycle (possible only with a GetFunc that does
-// not check hashes) ends in an error. Malformed blocks give errors of kind
+// strictly and nothing in them is trusted: each is at most
+// schema.MaxForeignBlockSize bytes, the number of links and blocksizes
+// must agree, a node's filesize must equal its data plus its blocksizes,
+// each child must hold exactly the bytes its parent's blocksize claims,
+// and the reader never goes more than MaxDepth blocks down, so a cycle
+// (possible only with a GetFunc that does not check hashes) ends in an
+// error. Malformed blocks give errors of kind
 // acerr.Invalid, sizes that do not add up kind acerr.Integrity; neither
 // ever panics.
 package unixfs
@@ -66,9 +67,6 @@ const (
 	ChunkSize = 256 << 10
 	// MaxLinks is the most links Import puts in a node, kubo's default.
 	MaxLinks = 174
-	// MaxBlockSize is the largest block the reader accepts, the largest
-	// block bitswap moves.
-	MaxBlockSize = 2 << 20
 	// MaxDepth is the most blocks the reader goes through from the root to
 	// a leaf. A balanced file of 2^63 bytes is 8 blocks deep.
 	MaxDepth = 32

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 )
 
@@ -40,14 +41,14 @@ type node struct {
 // everything one block can show: the codec, the encoding, the UnixFS type,
 // one blocksize per link and a filesize that is the sum of the parts.
 // Errors are of kind Invalid (not a file's block, or malformed), IsDir,
-// TooLarge (b exceeds MaxBlockSize) or Integrity (sizes that do not add
+// TooLarge (b exceeds schema.MaxForeignBlockSize) or Integrity (sizes that do not add
 // up), named by op and c.
 func decodeNode(op string, c cid.Cid, b []byte) (node, error) {
 	fail := func(kind acerr.Kind, format string, args ...any) (node, error) {
 		return node{}, acerr.E(op, "", kind, fmt.Errorf(format, args...)).WithCID(c.String())
 	}
-	if len(b) > MaxBlockSize {
-		return fail(acerr.TooLarge, "block is %d bytes, limit %d", len(b), MaxBlockSize)
+	if len(b) > schema.MaxForeignBlockSize {
+		return fail(acerr.TooLarge, "block is %d bytes, limit %d", len(b), schema.MaxForeignBlockSize)
 	}
 	switch c.Type() {
 	case cid.Raw:

@@ -17,6 +17,7 @@ import (
 	"github.com/archivecache/archivecache/ipfsstore/kubotest"
 	"github.com/archivecache/archivecache/ipfsstore/storetest"
 	"github.com/archivecache/archivecache/ipfsstore/unixfs"
+	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -339,7 +340,7 @@ func TestOpenHostile(t *testing.T) {
 		{name: "child codec", root: fileNode(2, 10, []uint64{10}, cbor), extra: map[cid.Cid][]byte{cbor: leaf}, kind: acerr.Invalid},
 		{name: "child missing", root: fileNode(2, 10, []uint64{10}, rawCID([]byte("gone"))), kind: acerr.NotExist},
 		{name: "cycle", rootC: selfC, root: fileNode(2, 1000, []uint64{1000}, selfC), kind: acerr.Integrity},
-		{name: "block too large", root: append(fileNode(2, 0, nil), make([]byte, unixfs.MaxBlockSize)...), kind: acerr.TooLarge},
+		{name: "block too large", root: append(fileNode(2, 0, nil), make([]byte, schema.MaxForeignBlockSize)...), kind: acerr.TooLarge},
 	}
 	for _, readAt := range []bool{false, true} {
 		for _, tc := range tests {

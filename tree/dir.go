@@ -183,7 +183,7 @@ func zipByName(a, b []schema.Entry, fn func(x, y *schema.Entry) error) error {
 func (t *Tree) WithEntries(ctx context.Context, dir cid.Cid, entries []schema.Entry) (*schema.Directory, error) {
 	const op = "tree.WithEntries"
 	for i := range entries {
-		if err := validEntry(&entries[i]); err != nil {
+		if err := schema.ValidEntry(&entries[i]); err != nil {
 			return nil, wrap(op, entries[i].Name, err)
 		}
 	}
