@@ -64,6 +64,7 @@ import (
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/head"
 	"github.com/archivecache/archivecache/identity"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/schema"
@@ -96,7 +97,7 @@ type Home struct {
 	Dir    string
 	Config Config
 	Store  ipfsstore.Store
-	Head   *tree.Head
+	Head   *head.Head
 	Keys   *identity.Keystore
 	now    func() time.Time
 	pass   []byte // Options.Passphrase
@@ -115,10 +116,10 @@ type Options struct {
 	// ipfsstore.Config.Rehash). ac-verify sets it.
 	Rehash bool
 	// LockTimeout and LockWaiting configure how a change waits for the
-	// home's lock: tree.HeadConfig's LockTimeout and Waiting. Zero values:
+	// home's lock: head.Config's LockTimeout and Waiting. Zero values:
 	// wait until the context ends, and in silence.
 	LockTimeout time.Duration
-	LockWaiting func(tree.LockHolder)
+	LockWaiting func(head.LockHolder)
 	// Passphrase opens the sealed private keys the home's changes sign
 	// with (owned directories, nodes) and seals new ones. Nil: keys are
 	// not sealed.
@@ -325,7 +326,7 @@ func refuse(op, dir string) error {
 		return acerr.E(op, dir, acerr.NotInit, errors.New("no home here (run ac-init, or set AC_HOME or --home)"))
 	}
 	var problems []string
-	switch _, err := tree.OpenHead(dir, nil, tree.HeadConfig{}).Get(); {
+	switch _, err := head.Open(dir, nil, head.Config{}).Get(); {
 	case acerr.Is(acerr.NotInit, err):
 		problems = append(problems, "HEAD is missing")
 	case acerr.Is(acerr.Integrity, err):
@@ -423,7 +424,7 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 		Dir:    opts.Dir,
 		Config: cfg,
 		Store:  store,
-		Head: tree.OpenHead(opts.Dir, store, tree.HeadConfig{
+		Head: head.Open(opts.Dir, store, head.Config{
 			Replica:     cfg.Replica,
 			LockTimeout: opts.LockTimeout,
 			Waiting:     opts.LockWaiting,

@@ -35,8 +35,8 @@ import (
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/head"
 	"github.com/archivecache/archivecache/home"
-	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
 	"golang.org/x/term"
 )
@@ -260,7 +260,7 @@ func (e *Env) options() home.Options {
 		Dir:         e.HomeDir,
 		API:         e.API,
 		LockTimeout: e.LockTimeout,
-		LockWaiting: func(holder tree.LockHolder) {
+		LockWaiting: func(holder head.LockHolder) {
 			fmt.Fprintf(e.Stderr, "%s: waiting for the lock of %s: %s holds it\n", e.Name, e.HomeDir, holder)
 		},
 	}

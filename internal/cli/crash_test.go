@@ -271,7 +271,7 @@ func TestLockWaitNamesHolder(t *testing.T) {
 		q := regexp.QuoteMeta
 		who := fmt.Sprintf(`pid %d \(ac-add root/a\) holds it`, pid)
 		want := regexp.MustCompile(`\Aac-add: waiting for the lock of ` + q(home) + `: ` + who + `\n` +
-			`ac-add: tree\.Head\.Update ` + q(home) + `: home is locked: ` + who + `; gave up after 1\.5s \(wait longer with --lock-timeout\)\n\z`)
+			`ac-add: head\.Head\.Update ` + q(home) + `: home is locked: ` + who + `; gave up after 1\.5s \(wait longer with --lock-timeout\)\n\z`)
 		if !want.Match(stderr.Bytes()) {
 			t.Errorf("%v: stderr =\n%s\nwant it to match %s", how, &stderr, want)
 		}
