@@ -24,7 +24,7 @@
 //
 // A home is the directory's config (JSON: version, replica id, optional
 // API), replica (a copy of the replica id and a newline), HEAD, log and
-// lock (see package tree), keys/ (the keystore) and blocks/ (the embedded
+// lock (see package head), keys/ (the keystore) and blocks/ (the embedded
 // store). A directory is
 //
 //   - new when it holds none of config, HEAD, a non-empty log, a key in
@@ -43,8 +43,8 @@
 // whose tree database blocks (directories, shards, identities and nodes,
 // not file contents, which may be remote, nor the trees friends' nodes
 // publish) are all in the store; the config comes back with the old
-// replica id, which is kept in the replica file (written by Init before
-// the first HEAD) and in every log line. Open checks only that the store
+// replica id, which is kept in the replica file (written by Init after
+// the first HEAD, before the config) and in every log line. Open checks only that the store
 // holds HEAD's root block, which costs one lookup; Repair walks every
 // tree block of each candidate.
 package home
@@ -64,7 +64,9 @@ import (
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/head"
 	"github.com/archivecache/archivecache/identity"
+	"github.com/archivecache/archivecache/internal/atomicfile"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
@@ -96,7 +98,7 @@ type Home struct {
 	Dir    string
 	Config Config
 	Store  ipfsstore.Store
-	Head   *tree.Head
+	Head   *head.Head
 	Keys   *identity.Keystore
 	now    func() time.Time
 	pass   []byte // Options.Passphrase
@@ -115,10 +117,10 @@ type Options struct {
 	// ipfsstore.Config.Rehash). ac-verify sets it.
 	Rehash bool
 	// LockTimeout and LockWaiting configure how a change waits for the
-	// home's lock: tree.HeadConfig's LockTimeout and Waiting. Zero values:
+	// home's lock: head.Config's LockTimeout and Waiting. Zero values:
 	// wait until the context ends, and in silence.
 	LockTimeout time.Duration
-	LockWaiting func(tree.LockHolder)
+	LockWaiting func(head.LockHolder)
 	// Passphrase opens the sealed private keys the home's changes sign
 	// with (owned directories, nodes) and seals new ones. Nil: keys are
 	// not sealed.
@@ -126,7 +128,7 @@ type Options struct {
 }
 
 // The files of a home that this package owns (HEAD, log and lock are
-// tree's).
+// package head's).
 const (
 	configFile  = "config"
 	replicaFile = "replica"
@@ -177,16 +179,16 @@ func Init(ctx context.Context, opts Options) (*Home, error) {
 		return nil, err
 	}
 	t := h.Tree(cid.Undef)
-	// Under the lock: whoever else initialises this home at the same time
-	// finds HEAD there and fails. The config is written last, so a home
+	// A swap from no HEAD: whoever else initialises this home at the
+	// same time either swaps first, and this one computes again, finds
+	// HEAD and fails, or finds HEAD and fails itself. Only the winner
+	// writes the replica file and then the config, last, so a home
 	// counts as initialised only once everything else is in place; an
-	// init cut short after HEAD leaves a home that Repair completes.
+	// init cut short after HEAD leaves a home that Repair completes
+	// (the log lines record the replica id too).
 	_, err = h.Update(ctx, "ac-init", func(old cid.Cid) (cid.Cid, error) {
 		if old.Defined() {
 			return cid.Undef, acerr.E(op, opts.Dir, acerr.Exist, errors.New("already initialised"))
-		}
-		if err := writeReplica(opts.Dir, replica); err != nil {
-			return cid.Undef, acerr.E(op, opts.Dir, acerr.IO, err)
 		}
 		var sub []schema.Entry
 		for _, name := range InitialDirs {
@@ -212,6 +214,11 @@ func Init(ctx context.Context, opts Options) (*Home, error) {
 		return t.MakeDir(ctx, top)
 	})
 	if err == nil {
+		if werr := writeReplica(opts.Dir, replica); werr != nil {
+			err = acerr.E(op, opts.Dir, acerr.IO, werr)
+		}
+	}
+	if err == nil {
 		err = writeConfig(op, opts.Dir, cfg)
 	}
 	if err != nil {
@@ -231,14 +238,14 @@ func newReplica() (string, error) {
 
 func writeConfig(op, dir string, cfg Config) error {
 	data, _ := json.MarshalIndent(cfg, "", "  ")
-	if err := writeFileAtomic(filepath.Join(dir, configFile), append(data, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, configFile), append(data, '\n'), 0o600); err != nil {
 		return acerr.E(op, dir, acerr.IO, err)
 	}
 	return nil
 }
 
 func writeReplica(dir, replica string) error {
-	return writeFileAtomic(filepath.Join(dir, replicaFile), []byte(replica+"\n"), 0o600)
+	return atomicfile.Write(filepath.Join(dir, replicaFile), []byte(replica+"\n"), 0o600)
 }
 
 // Why a config does not serve.
@@ -325,7 +332,7 @@ func refuse(op, dir string) error {
 		return acerr.E(op, dir, acerr.NotInit, errors.New("no home here (run ac-init, or set AC_HOME or --home)"))
 	}
 	var problems []string
-	switch _, err := tree.OpenHead(dir, nil, tree.HeadConfig{}).Get(); {
+	switch _, err := head.Open(dir, nil, head.Config{}).Get(); {
 	case acerr.Is(acerr.NotInit, err):
 		problems = append(problems, "HEAD is missing")
 	case acerr.Is(acerr.Integrity, err):
@@ -423,7 +430,7 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 		Dir:    opts.Dir,
 		Config: cfg,
 		Store:  store,
-		Head: tree.OpenHead(opts.Dir, store, tree.HeadConfig{
+		Head: head.Open(opts.Dir, store, head.Config{
 			Replica:     cfg.Replica,
 			LockTimeout: opts.LockTimeout,
 			Waiting:     opts.LockWaiting,
@@ -472,43 +479,15 @@ func (h *Home) TreeConfig(by cid.Cid, signer tree.Signer) tree.Config {
 	return cfg
 }
 
-// Update runs fn under the home's lock as one compare-and-swap of HEAD,
-// recorded in the history log as command.
+// Update makes one change of HEAD, recorded in the history log as
+// command: fn computes the new root from the current one, outside the
+// home's lock, and head.Head.Update swaps it in, calling fn again on the
+// newer root should HEAD have moved meanwhile. So every function passed
+// here starts from the root it is given alone and keeps nothing from an
+// earlier run: what it reports is from its last run.
 func (h *Home) Update(ctx context.Context, command string, fn func(old cid.Cid) (cid.Cid, error)) (cid.Cid, error) {
 	return h.Head.Update(ctx, command, fn)
 }
 
 // Get returns the current HEAD.
 func (h *Home) Get() (cid.Cid, error) { return h.Head.Get() }
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rename: %w", err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

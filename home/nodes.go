@@ -29,6 +29,7 @@ func (h *Home) Publish(ctx context.Context, p, idPath string, addrs []string, cm
 	}
 	var res Published
 	_, err := h.Update(ctx, command(cmd, "node new "+p), func(old cid.Cid) (cid.Cid, error) {
+		res = Published{}
 		t := h.Tree(cid.Undef)
 		idEnt, err := t.Lookup(ctx, old, idPath)
 		if err != nil {

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/head"
 	"github.com/archivecache/archivecache/schema"
-	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
 )
 
@@ -29,7 +29,7 @@ type Repaired struct {
 	Head cid.Cid // HEAD afterwards
 	// From is the log entry HEAD was restored from; nil if HEAD was whole
 	// and stays as it was.
-	From *tree.LogEntry
+	From *head.LogEntry
 	// Config is whether the config was written anew.
 	Config bool
 	// Replica is the replica id in the config, found where ReplicaFrom
@@ -75,7 +75,7 @@ func Repair(ctx context.Context, opts Options) (*Repaired, error) {
 	}
 	defer h.Close()
 	seen := map[cid.Cid]cid.Cid{}
-	rep.Head, err = h.Head.Repair(ctx, RepairCommand, func(cur cid.Cid, log []tree.LogEntry) (cid.Cid, error) {
+	rep.Head, err = h.Head.Repair(ctx, RepairCommand, func(cur cid.Cid, log []head.LogEntry) (cid.Cid, error) {
 		rep.From = nil
 		if cur.Defined() {
 			missing, err := h.missingBlock(ctx, cur, schema.KindDirectory, seen)
@@ -129,7 +129,7 @@ func findReplica(dir string) (replica, from string) {
 	if r, err := readReplica(dir); err == nil {
 		return r, FromReplicaFile
 	}
-	log, _ := tree.OpenHead(dir, nil, tree.HeadConfig{}).Log()
+	log, _ := head.Open(dir, nil, head.Config{}).Log()
 	for _, e := range log {
 		if validReplica(e.Replica) {
 			return e.Replica, FromLog

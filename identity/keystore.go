@@ -5,13 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/internal/atomicfile"
 	"github.com/ipfs/go-cid"
 	"golang.org/x/crypto/nacl/secretbox"
 	"golang.org/x/crypto/scrypt"
@@ -117,7 +117,10 @@ func (k *Keystore) Save(id cid.Cid, priv ed25519.PrivateKey, passphrase []byte) 
 		os.Remove(k.path(id))
 		return acerr.E(op, id.String(), acerr.IO, err)
 	}
-	return syncDir(k.dir)
+	if err := atomicfile.SyncDir(k.dir); err != nil {
+		return acerr.E(op, k.dir, acerr.IO, err)
+	}
+	return nil
 }
 
 // sealKey derives the key that seals the seed of kf from passphrase.
@@ -212,16 +215,4 @@ func (k *Keystore) List() ([]cid.Cid, error) {
 		}
 	}
 	return ids, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return acerr.E("identity.syncDir", dir, acerr.IO, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return acerr.E("identity.syncDir", dir, acerr.IO, fmt.Errorf("fsync: %w", err))
-	}
-	return nil
 }

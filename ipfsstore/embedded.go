@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/internal/atomicfile"
 	"github.com/archivecache/archivecache/ipfsstore/unixfs"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
@@ -756,7 +757,7 @@ func (w *packWriter) sync(dir string, upto int64, records []byte) error {
 	if !w.dirSynced {
 		// The new files' names must survive a power loss before the index
 		// says anything.
-		if err := syncDir(dir); err != nil {
+		if err := atomicfile.SyncDir(dir); err != nil {
 			return err
 		}
 		w.dirSynced = true
@@ -769,18 +770,6 @@ func (w *packWriter) sync(dir string, upto int64, records []byte) error {
 	}
 	w.durable, w.idxDurable = upto, w.idxDurable+int64(len(records))
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // AddFile imports r as a UnixFS file, as `ipfs add --cid-version=1` would.

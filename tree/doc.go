@@ -1,6 +1,8 @@
 // Package tree owns the tree database: immutable directory nodes,
-// copy-on-write path operations over them, the canonical sharding of large
-// directories, and the HEAD pointer of a home with its lock and history.
+// copy-on-write path operations over them, and the canonical sharding of
+// large directories. It reads and writes blocks through an
+// ipfsstore.Store and touches no file; which root is current, and how it
+// changes safely beside other processes, is package head's.
 //
 // # Nodes and paths
 //
@@ -124,64 +126,4 @@
 //
 // The limits are part of the data format: replicas with different limits
 // build different CIDs for the same entries. Change them only in tests.
-//
-// # HEAD
-//
-// A home directory holds the files that Head manages:
-//
-//	HEAD      the root CID of the tree database and a newline
-//	HEAD.tmp  the next HEAD, for the moment before it replaces HEAD
-//	lock      locked with flock(2) for the whole of every change; the
-//	          holder writes {"pid": ..., "command": ...} into it
-//	log       the history: one JSON line per change of HEAD,
-//	          {"time": RFC 3339, "command": ..., "old": CID, "new": CID,
-//	           "replica": the id of the home that made it}
-//
-// Every change of the tree database is one Head.Update: take the lock,
-// read HEAD, bring the log into agreement with it (below), compute the
-// new root from it, and, if it differs, commit it; then unlock. Since
-// reading HEAD and replacing it happen under one lock, two commands (or a
-// command and a mount) never lose each other's changes: the second
-// computes from the first's result. A waiter says so after
-// HeadConfig.Notice through HeadConfig.Waiting, naming the holder from the
-// lock file, and gives up after HeadConfig.LockTimeout.
-//
-// A commit writes ahead: sync the block store; write the new CID to
-// HEAD.tmp and fsync it; append the log line and fsync the log; rename
-// HEAD.tmp over HEAD, which is the commit point; fsync the home
-// directory. Whatever fails before the rename removes HEAD.tmp and cuts
-// the log line off again, and Update fails with HEAD as it was; should
-// the directory fsync fail after the rename, the old HEAD is put back
-// and Update fails too. So Update returns nil if and only if HEAD holds
-// the change, and the log has the line of every HEAD there ever was.
-// Writing the line before the rename rather than after it is what makes
-// both hold: everything that can run out of space (HEAD.tmp, the line)
-// happens before the commit point, which needs none, and the line a crash
-// can leave without its HEAD is one that is easy to recognise and drop,
-// while a HEAD left without its line would lose who made it and when.
-//
-// Recovery. A crash (or a failure whose clean-up failed too) between the
-// append and the rename leaves a last line whose old root is HEAD's and
-// whose new one is not: a change that never happened. Log leaves such a
-// line out, and the next Update or Repair cuts it off under the lock,
-// where no commit can be in flight. A HEAD that the log lacks altogether
-// (the log was lost or edited) gets a line with the command
-// RecoveredCommand. A home whose HEAD is missing while its log is not
-// empty is damaged, not new: Update refuses it, and Repair, given the
-// history, restores a HEAD from it (see package home).
-//
-// Crash guarantees, for a process killed at any instant (kill -9, or a
-// power loss on a file system that honours fsync):
-//
-//   - HEAD holds either the old root or the new one, never a mix: rename
-//     is atomic, and the new file was durable before it.
-//   - Every block of the root in HEAD is in the store: the store is synced
-//     before HEAD moves, and Update refuses a root the store lacks.
-//   - HEAD is in the log, and the log, as Log reads it, claims no change
-//     that HEAD does not hold: the line is durable before the rename, and
-//     a line whose rename never happened is left out and later cut off.
-//   - The lock dies with its process; the next command does not wait for
-//     it, and replaces any HEAD.tmp the killed one left.
-//   - A line torn by a crash during an append is ignored by Log and cut
-//     off by the next change.
 package tree

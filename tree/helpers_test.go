@@ -3,11 +3,6 @@ package tree_test
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -112,70 +107,5 @@ func (s *tamperStore) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	}
 	return s.Store.Get(ctx, c)
 }
-
-// dirStore keeps one file per block in a directory, so that several
-// processes can share it. A block file appears by rename, whole or not at
-// all.
-type dirStore struct{ dir string }
-
-var _ ipfsstore.Syncer = dirStore{}
-
-func (s dirStore) name(c cid.Cid) string { return filepath.Join(s.dir, c.String()) }
-
-func (s dirStore) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
-	data, err := os.ReadFile(s.name(c))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, acerr.E("dirStore.Get", "", acerr.NotExist, nil).WithCID(c.String())
-	}
-	return data, err
-}
-
-func (s dirStore) Has(ctx context.Context, c cid.Cid) (bool, error) {
-	_, err := os.Stat(s.name(c))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-func (s dirStore) Put(ctx context.Context, c cid.Cid, data []byte) error {
-	if !schema.Sum(data).Equals(c) {
-		return acerr.E("dirStore.Put", "", acerr.Integrity, nil).WithCID(c.String())
-	}
-	if _, err := os.Stat(s.name(c)); err == nil {
-		return nil
-	}
-	f, err := os.CreateTemp(s.dir, ".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), s.name(c))
-}
-
-func (s dirStore) Sync(ctx context.Context) error {
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-func (dirStore) AddFile(context.Context, io.Reader) (cid.Cid, uint64, error) {
-	return cid.Undef, 0, errors.New("dirStore holds blocks only")
-}
-
-func (dirStore) OpenFile(context.Context, cid.Cid) (ipfsstore.File, error) {
-	return nil, errors.New("dirStore holds blocks only")
-}
-
-func (dirStore) Close() error { return nil }
 
 func hashOf(name string) [32]byte { return sha256.Sum256([]byte(name)) }

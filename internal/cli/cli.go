@@ -35,8 +35,8 @@ import (
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/head"
 	"github.com/archivecache/archivecache/home"
-	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
 	"golang.org/x/term"
 )
@@ -49,9 +49,11 @@ const (
 )
 
 // DefaultLockTimeout is how long a change waits for the home's lock
-// unless --lock-timeout or AC_LOCK_TIMEOUT says otherwise: longer than a
-// merge that fetches blocks from a daemon may hold it, short enough that
-// a holder that has stopped does not hang a script for ever.
+// unless --lock-timeout or AC_LOCK_TIMEOUT says otherwise. A change holds
+// the lock only to swap HEAD (package head), never while it computes,
+// so a wait this long means a holder that has stopped: long enough for
+// any swap on a slow disk, short enough that it does not hang a script
+// for ever.
 const DefaultLockTimeout = 5 * time.Minute
 
 // command is one ac-* command. setup defines the command's flags on fs and
@@ -139,7 +141,7 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	fs.StringVar(&e.HomeDir, "home", "", "the home `directory` (default $AC_HOME, else ~/.archivecache)")
 	fs.StringVar(&e.API, "api", "", "kubo RPC `address`, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)")
 	fs.DurationVar(&e.LockTimeout, "lock-timeout", 0,
-		"give up a change after waiting `duration` for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: longer than a merge that fetches from a daemon may hold it, short enough that a stopped holder does not hang a script; 0: wait until interrupted)")
+		"give up a change after waiting `duration` for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)")
 	run := cmd.setup(fs, e)
 	pos, err := parse(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -254,13 +256,13 @@ func (e *Env) openSigning(ctx context.Context, passFile string) (*home.Home, err
 }
 
 // options are the home options the flags select. A change that waits for
-// the lock says so, once, naming the holder.
+// the lock says so, once per wait, naming the holder.
 func (e *Env) options() home.Options {
 	return home.Options{
 		Dir:         e.HomeDir,
 		API:         e.API,
 		LockTimeout: e.LockTimeout,
-		LockWaiting: func(holder tree.LockHolder) {
+		LockWaiting: func(holder head.LockHolder) {
 			fmt.Fprintf(e.Stderr, "%s: waiting for the lock of %s: %s holds it\n", e.Name, e.HomeDir, holder)
 		},
 	}

@@ -120,18 +120,19 @@ func checkHome(t *testing.T, what, home, before, src string) bool {
 }
 
 // commitPoints are the system calls of ac-add's commit, in order: the
-// lock, the store's sync, the temporary HEAD, the log line, the rename
-// (the commit point), the directory sync, and letting go of the lock.
+// store's sync (before the lock), the lock, the temporary HEAD, the log
+// line, the rename (the commit point), the directory sync, and letting
+// go of the lock.
 func commitPoints(home string) []tamper {
 	lock, log, tmp := filepath.Join(home, "lock"), filepath.Join(home, "log"), filepath.Join(home, "HEAD.tmp")
 	return []tamper{
+		{"", "fsync", ""}, // the first: the block store's
 		{lock, "openat", ""},
 		{lock, "flock", ""},
 		{lock, "ftruncate", ""},
 		{lock, "pwrite64", ""},
 		{log, "openat", ""},
 		{log, "pread64", ""},
-		{"", "fsync", ""}, // the first: the block store's
 		{tmp, "openat", ""},
 		{tmp, "write", ""},
 		{tmp, "fsync", ""},

@@ -19,7 +19,7 @@
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
 //	  -lock-timeout duration
-//	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: longer than a merge that fetches from a daemon may hold it, short enough that a stopped holder does not hang a script; 0: wait until interrupted)
+//	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)
 //
 //	exit status: 0 success, 1 failure, 2 bad usage.
 package main

@@ -27,7 +27,7 @@
 //	  -json
 //	    	print the changes as JSON
 //	  -lock-timeout duration
-//	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: longer than a merge that fetches from a daemon may hold it, short enough that a stopped holder does not hang a script; 0: wait until interrupted)
+//	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)
 //	  -passphrase-file file
 //	    	read the passphrase of sealed keys from file (default $AC_PASSPHRASE)
 //

@@ -1,4 +1,4 @@
-package tree
+package head
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/internal/atomicfile"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/ipfs/go-cid"
 )
@@ -22,7 +23,7 @@ import (
 const (
 	headFile = "HEAD"     // the root CID and a newline
 	headTemp = "HEAD.tmp" // the next HEAD, until it is renamed over HEAD
-	lockName = "lock"     // flock'ed for the whole of an Update; names its holder
+	lockName = "lock"     // flock'ed for the whole of a swap; names its holder
 	logFile  = "log"      // one JSON line per HEAD change
 )
 
@@ -30,44 +31,54 @@ const (
 // string, or a holder's pid and command, is far shorter.
 const maxHeadSize = 4 << 10
 
-// RecoveredCommand is the command of a log line that Update writes for a
-// HEAD it finds missing from the log (see the package documentation).
+// RecoveredCommand is the command of a log line that a change writes for
+// a HEAD it finds missing from the log (see the package documentation).
 const RecoveredCommand = "(recovered)"
 
-// DefaultNotice is how long Update waits for the lock before it says so
-// through HeadConfig.Waiting, unless HeadConfig.Notice is set.
+// DefaultNotice is how long a swap waits for the lock before it says so
+// through Config.Waiting, unless Config.Notice is set.
 const DefaultNotice = time.Second
 
-// HeadConfig configures a Head. The zero value records no replica in the
-// log, waits for the lock until the context ends, and tells no one that
-// it waits.
-type HeadConfig struct {
+// MaxTries is how many times Update computes a change before it gives up
+// on a HEAD that keeps moving under it.
+const MaxTries = 32
+
+// Config configures a Head. The zero value records no replica in the
+// log, waits for the lock until the context ends, tells no one that it
+// waits, and has Watch poll every DefaultPoll where it must poll.
+type Config struct {
 	// Replica is recorded in every log line, so that the replica id
 	// survives the loss of the home's config. Empty: none is recorded.
 	Replica string
-	// LockTimeout bounds how long Update waits for the lock; after it,
-	// Update fails with acerr.Locked, naming the holder. Zero: until the
-	// context ends.
+	// LockTimeout bounds how long a swap waits for the lock; after it,
+	// the swap fails with acerr.Locked, naming the holder. Zero: until
+	// the context ends.
 	LockTimeout time.Duration
-	// Waiting, if set, is called once when Update has waited Notice for
-	// the lock, with the holder, so that a command can tell its user.
+	// Waiting, if set, is called once per wait for the lock that lasts
+	// Notice, with the holder, so that a command can tell its user.
 	Waiting func(LockHolder)
-	// Notice is how long Update waits for the lock before it calls
+	// Notice is how long a swap waits for the lock before it calls
 	// Waiting. Zero: DefaultNotice.
 	Notice time.Duration
+	// Poll is how often Watch reads HEAD where the system cannot tell it
+	// of changes. Zero: DefaultPoll.
+	Poll time.Duration
 }
 
 // Head is the HEAD pointer of a home: the CID of the root of the tree
 // database, its lock and its history log. See the package documentation
-// for the protocol and its crash guarantees.
+// for the protocol and its crash guarantees. A Head is safe for use by
+// many goroutines, as the files it keeps are for many processes.
 type Head struct {
 	dir   string
 	store ipfsstore.Store
-	cfg   HeadConfig
+	cfg   Config
 	// fault, set only by tests, is called with the name of every file
 	// operation of a change before it runs; an error it returns is that
 	// operation's, which then does not run.
 	fault func(op string) error
+	// poll, set only by tests, makes Watch poll where it could be told.
+	poll bool
 }
 
 // LogEntry is one change of HEAD.
@@ -103,21 +114,38 @@ func (l LockHolder) String() string {
 	return fmt.Sprintf("pid %d (%s)", l.PID, l.Command)
 }
 
-// OpenHead returns the HEAD of the home directory dir, whose blocks are in
+// Open returns the HEAD of the home directory dir, whose blocks are in
 // store. It touches no file: a home without HEAD is one not yet
-// initialised (or a damaged one, if it has a log), and the first Update
+// initialised (or a damaged one, if it has a log), and the first change
 // creates it.
-func OpenHead(dir string, store ipfsstore.Store, cfg HeadConfig) *Head {
+func Open(dir string, store ipfsstore.Store, cfg Config) *Head {
 	return &Head{dir: dir, store: store, cfg: cfg}
+}
+
+// fail builds an error that carries a kind and a cause but no op or path;
+// the exported method that returns it fills those in (see wrap).
+func fail(kind acerr.Kind, format string, args ...any) *acerr.Error {
+	return &acerr.Error{Kind: kind, Err: fmt.Errorf(format, args...)}
+}
+
+// wrap names op and the home in err. An error made by fail gets them
+// filled in, so it prints as one flat line; any other error is nested.
+func (h *Head) wrap(op string, err error) error {
+	if e, ok := err.(*acerr.Error); ok && e.Op == "" && e.Path == "" {
+		c := *e
+		c.Op, c.Path = op, h.dir
+		return &c
+	}
+	return acerr.E(op, h.dir, acerr.Other, err)
 }
 
 // Get returns the current root. A home without HEAD fails with
 // acerr.NotInit, one whose HEAD does not hold a CID with acerr.Integrity.
 func (h *Head) Get() (cid.Cid, error) {
-	const op = "tree.Head.Get"
+	const op = "head.Head.Get"
 	c, err := h.read()
 	if err != nil {
-		return cid.Undef, wrap(op, h.dir, err)
+		return cid.Undef, h.wrap(op, err)
 	}
 	if !c.Defined() {
 		return cid.Undef, acerr.E(op, h.dir, acerr.NotInit, nil)
@@ -125,7 +153,8 @@ func (h *Head) Get() (cid.Cid, error) {
 	return c, nil
 }
 
-// read returns the CID in HEAD, or Undef if there is no HEAD.
+// read returns the CID in HEAD, or Undef if there is no HEAD. HEAD is
+// replaced by rename, so a read outside the lock sees one HEAD whole.
 func (h *Head) read() (cid.Cid, error) {
 	name := filepath.Join(h.dir, headFile)
 	f, err := os.Open(name)
@@ -148,56 +177,107 @@ func (h *Head) read() (cid.Cid, error) {
 	return c, nil
 }
 
-// Update changes HEAD under the home's lock. It waits for the lock (until
-// ctx ends or HeadConfig.LockTimeout passes: acerr.Locked), reads HEAD
-// (undefined when there is none yet, which is how a home is initialised),
-// brings the log into agreement with it should a crash have left them
-// apart, and calls fn with it. If fn fails, Update returns fn's error
-// unchanged and nothing changes. If fn returns a different CID, Update
-// checks that the store holds it, syncs the store (when it is an
-// ipfsstore.Syncer) and commits it as the package documentation
-// describes, before it releases the lock.
+// Swap moves HEAD from old (undefined: the home has no HEAD yet, which
+// is how a home is initialised) to new, recording command in the log.
+// It checks that the store holds new and syncs the store (when it is an
+// ipfsstore.Syncer), then, under the home's lock (waited for until ctx
+// ends or Config.LockTimeout passes: acerr.Locked), reads HEAD, brings
+// the log into agreement with it should a crash have left them apart,
+// and commits new as the package documentation describes if HEAD still
+// holds old. If HEAD holds anything else, Swap fails with acerr.Stale,
+// naming what HEAD holds, and changes nothing. new equal to old changes
+// nothing.
 //
-// Update returns the new root and nil if and only if HEAD holds the new
-// root and the log records it; on any error HEAD holds the old root.
-// Because every change of HEAD happens this way, read → compute → swap
-// under one lock, no two processes lose each other's changes.
+// Swap returns nil if and only if HEAD holds new and the log records
+// it; on any error HEAD is as it was. A home whose HEAD is missing but
+// whose log is not empty is damaged, not new: Swap refuses it with
+// acerr.Integrity (see Repair).
+func (h *Head) Swap(ctx context.Context, command string, old, new cid.Cid) error {
+	if err := h.swap(ctx, command, old, new); err != nil {
+		return h.wrap("head.Head.Swap", err)
+	}
+	return nil
+}
+
+func (h *Head) swap(ctx context.Context, command string, old, new cid.Cid) error {
+	if !new.Defined() {
+		return fail(acerr.Invalid, "the new root is undefined")
+	}
+	if err := h.prepare(ctx, new); err != nil {
+		return err
+	}
+	return h.locked(ctx, command, false, func(lg *history, cur cid.Cid) error {
+		if !cur.Equals(old) {
+			return fail(acerr.Stale, "HEAD moved: it holds %s, not %s", describe(cur), describe(old))
+		}
+		if new.Equals(cur) {
+			return nil
+		}
+		return h.commit(lg, LogEntry{Command: command, Old: cur, New: new}, cur)
+	})
+}
+
+// describe names a root for an error: its CID, or that there is none.
+func describe(c cid.Cid) string {
+	if !c.Defined() {
+		return "nothing"
+	}
+	return c.String()
+}
+
+// Update changes HEAD by compare-and-swap: it reads HEAD (undefined when
+// there is none yet), computes the new root with fn outside the lock,
+// and swaps it in (Swap). If HEAD moved meanwhile, it reads HEAD again
+// and calls fn again, up to MaxTries times in all, then fails with
+// acerr.Stale. So a change that takes long to compute (a merge waiting
+// on the network) holds the lock only for its swap, and a change made
+// meanwhile is never lost: the next try computes from it.
 //
-// A home whose HEAD is missing but whose log is not empty is damaged, not
-// new: Update refuses it with acerr.Integrity (see Repair).
+// fn may therefore run more than once, each time given a newer root. It
+// must compute from the root it is given alone and keep nothing from
+// one run to the next: whatever the caller wants to report is taken from
+// the last run, the one whose root Update returns. What fn writes to the
+// store is harmless when its run loses: blocks nothing names.
+//
+// If fn fails, Update returns fn's error unchanged and nothing changes.
+// If fn returns the root it was given, Update returns it and writes
+// nothing. Otherwise Update returns the new root and nil if and only if
+// HEAD holds it and the log records it. A home whose HEAD is missing but
+// whose log is not empty is refused with acerr.Integrity before fn runs.
 func (h *Head) Update(ctx context.Context, command string, fn func(old cid.Cid) (cid.Cid, error)) (cid.Cid, error) {
-	const op = "tree.Head.Update"
-	unlock, err := h.lock(ctx, command)
-	if err != nil {
-		return cid.Undef, wrap(op, h.dir, err)
+	const op = "head.Head.Update"
+	for try := 1; ; try++ {
+		old, err := h.read()
+		if err != nil {
+			return cid.Undef, h.wrap(op, err)
+		}
+		if !old.Defined() {
+			// No HEAD: a new home, unless the log says it had one.
+			// Whether it did is decided where every change decides it.
+			if err := h.locked(ctx, command, false, func(*history, cid.Cid) error { return nil }); err != nil {
+				return cid.Undef, h.wrap(op, err)
+			}
+		}
+		nc, err := fn(old)
+		if err != nil {
+			return cid.Undef, err
+		}
+		if !nc.Defined() {
+			return cid.Undef, h.wrap(op, fail(acerr.Invalid, "the new root is undefined"))
+		}
+		if nc.Equals(old) {
+			return old, nil
+		}
+		err = h.swap(ctx, command, old, nc)
+		switch {
+		case err == nil:
+			return nc, nil
+		case !acerr.Is(acerr.Stale, err):
+			return cid.Undef, h.wrap(op, err)
+		case try == MaxTries:
+			return cid.Undef, h.wrap(op, fail(acerr.Stale, "HEAD moved under each of %d tries to compute the change; try again when the home is quieter", try))
+		}
 	}
-	defer unlock()
-	old, err := h.read()
-	if err != nil {
-		return cid.Undef, wrap(op, h.dir, err)
-	}
-	lg, err := h.openLog()
-	if err != nil {
-		return cid.Undef, wrap(op, h.dir, err)
-	}
-	defer lg.f.Close()
-	if err := lg.reconcile(old); err != nil {
-		return cid.Undef, wrap(op, h.dir, err)
-	}
-	nc, err := fn(old)
-	if err != nil {
-		return cid.Undef, err
-	}
-	if !nc.Defined() {
-		return cid.Undef, wrap(op, h.dir, fail(acerr.Invalid, "the new root is undefined"))
-	}
-	if nc.Equals(old) {
-		return old, nil
-	}
-	if err := h.commit(ctx, lg, LogEntry{Command: command, Old: old, New: nc}, old); err != nil {
-		return cid.Undef, wrap(op, h.dir, err)
-	}
-	return nc, nil
 }
 
 // Repair replaces HEAD under the lock with the root choose picks, whatever
@@ -205,55 +285,78 @@ func (h *Head) Update(ctx context.Context, command string, fn func(old cid.Cid) 
 // blocks are lost. choose is given the current root (undefined unless
 // HEAD holds a CID) and every entry of the log, newest first, including a
 // last one that a crash kept from reaching HEAD. The change is committed
-// and logged as Update's are; if choose returns the current root, only
-// the log is brought into agreement with it. Repair is for mending a
-// damaged home; every other change goes through Update.
+// and logged as a swap's is; if choose returns the current root, only
+// the log is brought into agreement with it.
+//
+// Unlike Update, Repair computes under the lock: a HEAD that does not
+// read cannot be compared, so the only safe swap of a damaged HEAD is
+// one that no other change can come between. Repair is for mending a
+// damaged home; every other change goes through Update or Swap.
 func (h *Head) Repair(ctx context.Context, command string, choose func(cur cid.Cid, log []LogEntry) (cid.Cid, error)) (cid.Cid, error) {
-	const op = "tree.Head.Repair"
+	const op = "head.Head.Repair"
+	var nc cid.Cid
+	var chooseErr error
+	err := h.locked(ctx, command, true, func(lg *history, cur cid.Cid) error {
+		data := make([]byte, lg.end)
+		if _, err := lg.f.ReadAt(data, 0); err != nil {
+			return fail(acerr.IO, "read log: %v", err)
+		}
+		log, _ := parseLog(data, false) // a damaged line is passed over: the others may still serve
+		nc, chooseErr = choose(cur, log)
+		if chooseErr != nil {
+			return chooseErr
+		}
+		if !nc.Defined() {
+			return fail(acerr.Invalid, "the new root is undefined")
+		}
+		if nc.Equals(cur) {
+			return nil
+		}
+		if err := h.prepare(ctx, nc); err != nil {
+			return err
+		}
+		// The line starts where the log says HEAD was, if HEAD no longer
+		// says so itself, so that every line follows the one before it.
+		e := LogEntry{Command: command, Old: cur, New: nc}
+		if !cur.Defined() && len(log) > 0 {
+			e.Old = log[0].New
+		}
+		return h.commit(lg, e, cur)
+	})
+	switch {
+	case chooseErr != nil:
+		return cid.Undef, chooseErr
+	case err != nil:
+		return cid.Undef, h.wrap(op, err)
+	}
+	return nc, nil
+}
+
+// locked takes the lock, reads HEAD, opens the log and brings it into
+// agreement with HEAD, and calls do with them. For a repair, a HEAD that
+// does not hold a CID is given to do as undefined, and a missing one
+// leaves the log as it is.
+func (h *Head) locked(ctx context.Context, command string, repair bool, do func(lg *history, cur cid.Cid) error) error {
 	unlock, err := h.lock(ctx, command)
 	if err != nil {
-		return cid.Undef, wrap(op, h.dir, err)
+		return err
 	}
 	defer unlock()
 	cur, err := h.read()
-	if err != nil && !acerr.Is(acerr.Integrity, err) {
-		return cid.Undef, wrap(op, h.dir, err)
+	if err != nil && !(repair && acerr.Is(acerr.Integrity, err)) {
+		return err
 	}
 	lg, err := h.openLog()
 	if err != nil {
-		return cid.Undef, wrap(op, h.dir, err)
+		return err
 	}
 	defer lg.f.Close()
-	if cur.Defined() {
+	if cur.Defined() || !repair {
 		if err := lg.reconcile(cur); err != nil {
-			return cid.Undef, wrap(op, h.dir, err)
+			return err
 		}
 	}
-	data := make([]byte, lg.end)
-	if _, err := lg.f.ReadAt(data, 0); err != nil {
-		return cid.Undef, wrap(op, h.dir, fail(acerr.IO, "read log: %v", err))
-	}
-	log, _ := parseLog(data, false) // a damaged line is passed over: the others may still serve
-	nc, err := choose(cur, log)
-	if err != nil {
-		return cid.Undef, err
-	}
-	if !nc.Defined() {
-		return cid.Undef, wrap(op, h.dir, fail(acerr.Invalid, "the new root is undefined"))
-	}
-	if nc.Equals(cur) {
-		return cur, nil
-	}
-	// The line starts where the log says HEAD was, if HEAD no longer
-	// says so itself, so that every line follows the one before it.
-	e := LogEntry{Command: command, Old: cur, New: nc}
-	if !cur.Defined() && len(log) > 0 {
-		e.Old = log[0].New
-	}
-	if err := h.commit(ctx, lg, e, cur); err != nil {
-		return cid.Undef, wrap(op, h.dir, err)
-	}
-	return nc, nil
+	return do(lg, cur)
 }
 
 // step runs one file operation of a change, through the test hook.
@@ -266,6 +369,21 @@ func (h *Head) step(name string, op func() error) error {
 	return op()
 }
 
+// prepare makes sure that HEAD may name root: the store holds it, and
+// has made it durable.
+func (h *Head) prepare(ctx context.Context, root cid.Cid) error {
+	if ok, err := h.store.Has(ctx, root); err != nil || !ok {
+		if err == nil {
+			err = fail(acerr.NotExist, "the new root is not in the store").WithCID(root.String())
+		}
+		return err
+	}
+	if s, ok := h.store.(ipfsstore.Syncer); ok {
+		return h.step("sync store", func() error { return s.Sync(ctx) })
+	}
+	return nil
+}
+
 // commit moves HEAD from prev (undefined: no HEAD) to e.New, under the
 // lock: it writes the new CID to HEAD.tmp and syncs it, appends e to the
 // log and syncs the log, renames HEAD.tmp over HEAD (the commit point) and
@@ -273,18 +391,7 @@ func (h *Head) step(name string, op func() error) error {
 // an error before the rename it removes HEAD.tmp and cuts the log line
 // off again, and if the directory sync fails after the rename it puts
 // prev back.
-func (h *Head) commit(ctx context.Context, lg *history, e LogEntry, prev cid.Cid) error {
-	if ok, err := h.store.Has(ctx, e.New); err != nil || !ok {
-		if err == nil {
-			err = fail(acerr.NotExist, "the new root is not in the store").WithCID(e.New.String())
-		}
-		return err
-	}
-	if s, ok := h.store.(ipfsstore.Syncer); ok {
-		if err := h.step("sync store", func() error { return s.Sync(ctx) }); err != nil {
-			return err
-		}
-	}
+func (h *Head) commit(lg *history, e LogEntry, prev cid.Cid) error {
 	tmp := filepath.Join(h.dir, headTemp)
 	if err := h.writeTemp(tmp, e.New); err != nil {
 		return err
@@ -296,7 +403,7 @@ func (h *Head) commit(ctx context.Context, lg *history, e LogEntry, prev cid.Cid
 	}
 	if err := h.step("rename HEAD.tmp", func() error { return os.Rename(tmp, filepath.Join(h.dir, headFile)) }); err != nil {
 		os.Remove(tmp)
-		lg.cut(at) // should this fail too, Log hides the line and the next Update cuts it
+		lg.cut(at) // should this fail too, Log hides the line and the next change cuts it
 		return fail(acerr.IO, "replace HEAD: %v", err)
 	}
 	if err := h.syncDir(); err != nil {
@@ -311,29 +418,12 @@ func (h *Head) commit(ctx context.Context, lg *history, e LogEntry, prev cid.Cid
 	return nil
 }
 
-// writeTemp writes c and a newline to the file tmp and syncs it.
+// writeTemp writes c and a newline to the file tmp and syncs it,
+// replacing one left by a process killed there (the lock says no one
+// else writes one).
 func (h *Head) writeTemp(tmp string, c cid.Cid) error {
-	os.Remove(tmp) // left by a process killed here; the lock says no one else writes one
-	var f *os.File
-	err := h.step("create HEAD.tmp", func() (err error) {
-		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		return err
-	})
+	err := h.step("write HEAD.tmp", func() error { return atomicfile.WriteTemp(tmp, []byte(c.String()+"\n"), 0o600) })
 	if err != nil {
-		return fail(acerr.IO, "write HEAD: %v", err)
-	}
-	err = h.step("write HEAD.tmp", func() error { _, err := f.WriteString(c.String() + "\n"); return err })
-	if err == nil {
-		err = h.step("sync HEAD.tmp", f.Sync)
-	}
-	if cerr := h.step("close HEAD.tmp", f.Close); cerr != nil {
-		f.Close() // a close that failed by the test hook has not run
-		if err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		os.Remove(tmp)
 		return fail(acerr.IO, "write HEAD: %v", err)
 	}
 	return nil
@@ -359,12 +449,7 @@ func (h *Head) putBack(old cid.Cid) bool {
 }
 
 func (h *Head) syncDir() error {
-	d, err := os.Open(h.dir)
-	if err != nil {
-		return fail(acerr.IO, "%v", err)
-	}
-	defer d.Close()
-	if err := h.step("sync home", d.Sync); err != nil {
+	if err := h.step("sync home", func() error { return atomicfile.SyncDir(h.dir) }); err != nil {
 		return fail(acerr.IO, "sync %s: %v", h.dir, err)
 	}
 	return nil

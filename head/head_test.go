@@ -1,4 +1,4 @@
-package tree_test
+package head_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/head"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
@@ -24,9 +25,9 @@ import (
 // Environment of a helper process: the test binary re-executed to act as
 // a second command working on the same home.
 const (
-	envHelper = "TREE_TEST_HELPER" // "add N" or "loop"
-	envHome   = "TREE_TEST_HOME"
-	envPrefix = "TREE_TEST_PREFIX"
+	envHelper = "HEAD_TEST_HELPER" // "add N" or "loop"
+	envHome   = "HEAD_TEST_HOME"
+	envPrefix = "HEAD_TEST_PREFIX"
 )
 
 func TestMain(m *testing.M) {
@@ -47,7 +48,7 @@ func TestMain(m *testing.M) {
 func helper(mode, home, prefix string) error {
 	ctx := context.Background()
 	st := dirStore{filepath.Join(home, "blocks")}
-	h := tree.OpenHead(home, st, tree.HeadConfig{})
+	h := head.Open(home, st, head.Config{})
 	tr := tree.New(st, tree.Config{Replica: prefix})
 	if at, ok := strings.CutPrefix(mode, "crash "); ok {
 		n, err := strconv.Atoi(at)
@@ -55,7 +56,7 @@ func helper(mode, home, prefix string) error {
 			return err
 		}
 		ops := 0
-		tree.SetFault(h, func(string) error {
+		head.SetFault(h, func(string) error {
 			if ops++; ops == n {
 				os.Exit(3)
 			}
@@ -160,7 +161,7 @@ func TestHeadProcesses(t *testing.T) {
 			t.Fatalf("helper: %v: %s", err, cmd.Stderr)
 		}
 	}
-	h := tree.OpenHead(home, st, tree.HeadConfig{})
+	h := head.Open(home, st, head.Config{})
 	root, err := h.Get()
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +207,7 @@ func TestHeadProcesses(t *testing.T) {
 // next change.
 func TestHeadKill(t *testing.T) {
 	home, st := newHome(t)
-	h := tree.OpenHead(home, st, tree.HeadConfig{})
+	h := head.Open(home, st, head.Config{})
 	tr := tree.New(st, tree.Config{Replica: "parent"})
 	ctx := context.Background()
 	for round := range 3 {
@@ -285,7 +286,7 @@ func TestHeadUpdate(t *testing.T) {
 	ctx := context.Background()
 	home := t.TempDir()
 	tr, st := newTree(t, tree.Config{})
-	h := tree.OpenHead(home, st, tree.HeadConfig{})
+	h := head.Open(home, st, head.Config{})
 
 	_, err := h.Get()
 	wantKind(t, "Get before init", err, acerr.NotInit)
@@ -356,7 +357,7 @@ func TestHeadUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []tree.LogEntry{{Command: "ac-add", Old: c1, New: c2}, {Command: "ac-init", New: c1}}
+	want := []head.LogEntry{{Command: "ac-add", Old: c1, New: c2}, {Command: "ac-init", New: c1}}
 	if len(log) != len(want) {
 		t.Fatalf("Log() has %d entries, want %d: %+v", len(log), len(want), log)
 	}
@@ -368,54 +369,84 @@ func TestHeadUpdate(t *testing.T) {
 	}
 }
 
+// holdLock starts a change of root/slow in home that stops while it holds
+// the lock, inside its commit, until release is called; done gets its
+// result.
+func holdLock(t *testing.T, home string, st ipfsstore.Store, tr *tree.Tree) (release func(), done <-chan error) {
+	t.Helper()
+	h := head.Open(home, st, head.Config{})
+	inside, free := make(chan struct{}), make(chan struct{})
+	head.SetFault(h, func(op string) error {
+		if op == "write log" {
+			close(inside)
+			<-free
+		}
+		return nil
+	})
+	result := make(chan error, 1)
+	go func() {
+		_, err := h.Update(context.Background(), "ac-slow root/slow", put(tr, "root/slow"))
+		result <- err
+	}()
+	<-inside
+	return func() { close(free) }, result
+}
+
+// TestHeadLocked: while one change holds the lock, another computes
+// (the lock is only for the swap), then waits for the lock; an impatient
+// one gives up with acerr.Locked and changes nothing, a patient one
+// finds HEAD moved, computes again from the first one's result and
+// goes through.
 func TestHeadLocked(t *testing.T) {
 	home := t.TempDir()
 	tr, st := newTree(t, tree.Config{})
-	h1 := tree.OpenHead(home, st, tree.HeadConfig{})
-	h2 := tree.OpenHead(home, st, tree.HeadConfig{}) // as another command would
 	ctx := context.Background()
+	c0, err := head.Open(home, st, head.Config{}).Update(ctx, "init", put(tr, "root/init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, done := holdLock(t, home, st, tr)
+	h2 := head.Open(home, st, head.Config{}) // as another command would
 
-	inside, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error)
-	go func() {
-		_, err := h1.Update(ctx, "slow", func(old cid.Cid) (cid.Cid, error) {
-			close(inside)
-			<-release
-			return tr.Put(ctx, old, "root/slow", file("slow"))
-		})
-		done <- err
-	}()
-	<-inside
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	called := false
-	_, err := h2.Update(short, "impatient", func(cid.Cid) (cid.Cid, error) { called = true; return cid.Undef, nil })
+	var impatient []cid.Cid
+	_, err = h2.Update(short, "impatient", func(old cid.Cid) (cid.Cid, error) {
+		impatient = append(impatient, old)
+		return put(tr, "root/impatient")(old)
+	})
 	wantKind(t, "Update while locked", err, acerr.Locked)
-	if called {
-		t.Errorf("Update called fn without the lock")
+	if len(impatient) != 1 || !impatient[0].Equals(c0) {
+		t.Errorf("the impatient Update computed from %v, want once from %s, outside the lock", impatient, c0)
 	}
 
-	// A patient second Update waits, then sees the first one's change.
-	got := make(chan cid.Cid, 1)
-	patient := make(chan error)
+	var patient []cid.Cid
+	got := make(chan error, 1)
+	computed := make(chan struct{})
 	go func() {
 		_, err := h2.Update(ctx, "patient", func(old cid.Cid) (cid.Cid, error) {
-			got <- old
-			return tr.Put(ctx, old, "root/patient", file("patient"))
+			patient = append(patient, old)
+			if len(patient) == 1 {
+				close(computed)
+			}
+			return put(tr, "root/patient")(old)
 		})
-		patient <- err
+		got <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
-	close(release)
+	<-computed // computed while the lock is held
+	release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if err := <-patient; err != nil {
+	if err := <-got; err != nil {
 		t.Fatalf("patient Update: %v", err)
 	}
-	log, _ := h1.Log()
-	if old := <-got; len(log) != 2 || log[1].Command != "slow" || !old.Equals(log[1].New) {
-		t.Errorf("waiting Update saw %s, want the first Update's result; log %+v", old, log)
+	log, _ := h2.Log()
+	if len(log) != 3 || log[0].Command != "patient" || log[1].Command != "ac-slow root/slow" {
+		t.Fatalf("Log() = %+v, want init, slow, patient", log)
+	}
+	if len(patient) != 2 || !patient[0].Equals(c0) || !patient[1].Equals(log[1].New) {
+		t.Errorf("the patient Update computed from %v, want %s, then the slow change's %s", patient, c0, log[1].New)
 	}
 }
 
@@ -442,7 +473,7 @@ func TestHeadDamagedFiles(t *testing.T) {
 		{"HEAD empty", "", "", acerr.Integrity, 0, nil},
 		{"torn last log line", good.String() + "\n", line("a", cid.Undef, good) + `{"time":"2026`, 0, 0, []string{"next", "a"}},
 		// Cutting the torn line leaves HEAD out of the log: it gets a line.
-		{"torn log, no newline at all", good.String() + "\n", `{"ti`, 0, 0, []string{"next", tree.RecoveredCommand}},
+		{"torn log, no newline at all", good.String() + "\n", `{"ti`, 0, 0, []string{"next", head.RecoveredCommand}},
 		{"damaged log line", good.String() + "\n", "{}\n" + line("a", cid.Undef, good), 0, acerr.Integrity, nil},
 		{"log line with unknown field", good.String() + "\n", `{"time":"2026-01-02T03:04:05Z","command":"a","old":"","new":"` + good.String() + `","x":1}` + "\n", 0, acerr.Integrity, nil},
 	}
@@ -456,7 +487,7 @@ func TestHeadDamagedFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		h := tree.OpenHead(home, st, tree.HeadConfig{})
+		h := head.Open(home, st, head.Config{})
 		_, err := h.Get()
 		_, uerr := h.Update(ctx, "next", func(old cid.Cid) (cid.Cid, error) { return tr.Put(ctx, old, "root/y", file("y")) })
 		if tt.getErr != 0 {
@@ -484,7 +515,7 @@ func TestHeadDamagedFiles(t *testing.T) {
 	}
 
 	// A home that does not exist is not initialised.
-	h := tree.OpenHead(filepath.Join(t.TempDir(), "missing"), st, tree.HeadConfig{})
+	h := head.Open(filepath.Join(t.TempDir(), "missing"), st, head.Config{})
 	_, err := h.Update(ctx, "x", func(old cid.Cid) (cid.Cid, error) { return good, nil })
 	wantKind(t, "Update in a missing home", err, acerr.NotInit)
 }
@@ -499,7 +530,7 @@ func TestHeadReplacesStaleTemporary(t *testing.T) {
 	if err := os.WriteFile(stale, []byte("half"), 0o400); err != nil {
 		t.Fatal(err)
 	}
-	h := tree.OpenHead(home, st, tree.HeadConfig{})
+	h := head.Open(home, st, head.Config{})
 	ctx := context.Background()
 	c, err := h.Update(ctx, "x", func(old cid.Cid) (cid.Cid, error) { return tr.Put(ctx, old, "root/x", file("x")) })
 	if err != nil {
@@ -524,7 +555,7 @@ func put(tr *tree.Tree, path string) func(cid.Cid) (cid.Cid, error) {
 // and the last one is HEAD's.
 func checkAgrees(t *testing.T, what, home string, st ipfsstore.Store) {
 	t.Helper()
-	h := tree.OpenHead(home, st, tree.HeadConfig{})
+	h := head.Open(home, st, head.Config{})
 	root, err := h.Get()
 	if err != nil {
 		t.Fatalf("%s: Get: %v", what, err)
@@ -563,7 +594,7 @@ func headWithChange(t *testing.T) (string, ipfsstore.Store, *tree.Tree, cid.Cid)
 	t.Helper()
 	home, st := newHome(t)
 	tr := tree.New(st, tree.Config{Replica: "r1"})
-	c0, err := tree.OpenHead(home, st, tree.HeadConfig{}).Update(context.Background(), "init", put(tr, "root/init"))
+	c0, err := head.Open(home, st, head.Config{}).Update(context.Background(), "init", put(tr, "root/init"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,13 +605,13 @@ func headWithChange(t *testing.T) (string, ipfsstore.Store, *tree.Tree, cid.Cid)
 func commitOps(t *testing.T) []string {
 	t.Helper()
 	home, st, tr, _ := headWithChange(t)
-	h := tree.OpenHead(home, st, tree.HeadConfig{})
+	h := head.Open(home, st, head.Config{})
 	var ops []string
-	tree.SetFault(h, func(op string) error { ops = append(ops, op); return nil })
+	head.SetFault(h, func(op string) error { ops = append(ops, op); return nil })
 	if _, err := h.Update(context.Background(), "change", put(tr, "root/a")); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"sync store", "write HEAD.tmp", "sync HEAD.tmp", "close HEAD.tmp", "write log", "sync log", "rename HEAD.tmp", "sync home"} {
+	for _, want := range []string{"sync store", "write HEAD.tmp", "write log", "sync log", "rename HEAD.tmp", "sync home"} {
 		if !slices.Contains(ops, want) {
 			t.Fatalf("the operations of a change, %q, lack %q", ops, want)
 		}
@@ -600,16 +631,16 @@ func TestHeadFaults(t *testing.T) {
 		for i, name := range ops {
 			what := fmt.Sprintf("fault %s at %d (%s)", mode, i+1, name)
 			home, st, tr, c0 := headWithChange(t)
-			h := tree.OpenHead(home, st, tree.HeadConfig{})
+			h := head.Open(home, st, head.Config{})
 			n := 0
-			tree.SetFault(h, func(string) error {
+			head.SetFault(h, func(string) error {
 				if n++; n == i+1 || (mode != "once" && n > i+1) {
 					return injected
 				}
 				return nil
 			})
 			got, err := h.Update(ctx, "change", put(tr, "root/a"))
-			now, gerr := tree.OpenHead(home, st, tree.HeadConfig{}).Get()
+			now, gerr := head.Open(home, st, head.Config{}).Get()
 			if gerr != nil {
 				t.Fatalf("%s: Get: %v", what, gerr)
 			}
@@ -653,7 +684,7 @@ func TestHeadCrash(t *testing.T) {
 		case n > len(ops) && err != nil:
 			t.Fatalf("%s: the helper failed: %v: %s", what, err, cmd.Stderr)
 		}
-		h := tree.OpenHead(home, st, tree.HeadConfig{})
+		h := head.Open(home, st, head.Config{})
 		now, err := h.Get()
 		if err != nil {
 			t.Fatalf("%s: Get: %v", what, err)
@@ -680,7 +711,7 @@ func TestHeadReconcile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	commands := func(t *testing.T, h *tree.Head) []string {
+	commands := func(t *testing.T, h *head.Head) []string {
 		t.Helper()
 		log, err := h.Log()
 		if err != nil {
@@ -697,7 +728,7 @@ func TestHeadReconcile(t *testing.T) {
 		home, st, tr, c0 := headWithChange(t)
 		never := mustPut(t, tr, c0, "root/never", file("never"))
 		appendLine(t, home, fmt.Sprintf(`{"time":"2026-01-02T03:04:05Z","command":"never","old":"%s","new":"%s"}`, c0, never))
-		h := tree.OpenHead(home, st, tree.HeadConfig{})
+		h := head.Open(home, st, head.Config{})
 		if got := commands(t, h); !slices.Equal(got, []string{"init"}) {
 			t.Errorf("Log shows %q, want the change that never reached HEAD left out", got)
 		}
@@ -716,12 +747,12 @@ func TestHeadReconcile(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(home, "HEAD"), []byte(other.String()+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		h := tree.OpenHead(home, st, tree.HeadConfig{})
+		h := head.Open(home, st, head.Config{})
 		if _, err := h.Update(ctx, "next", put(tr, "root/next")); err != nil {
 			t.Fatal(err)
 		}
 		log, _ := h.Log()
-		if got := commands(t, h); !slices.Equal(got, []string{"next", tree.RecoveredCommand, "init"}) ||
+		if got := commands(t, h); !slices.Equal(got, []string{"next", head.RecoveredCommand, "init"}) ||
 			!log[1].Old.Equals(c0) || !log[1].New.Equals(other) {
 			t.Errorf("Log = %+v; want a recovered line %s → %s before the next change", log, c0, other)
 		}
@@ -731,11 +762,11 @@ func TestHeadReconcile(t *testing.T) {
 	t.Run("no log", func(t *testing.T) {
 		home, st, tr, _ := headWithChange(t)
 		os.Remove(filepath.Join(home, "log"))
-		h := tree.OpenHead(home, st, tree.HeadConfig{})
+		h := head.Open(home, st, head.Config{})
 		if _, err := h.Update(ctx, "next", put(tr, "root/next")); err != nil {
 			t.Fatal(err)
 		}
-		if got := commands(t, h); !slices.Equal(got, []string{"next", tree.RecoveredCommand}) {
+		if got := commands(t, h); !slices.Equal(got, []string{"next", head.RecoveredCommand}) {
 			t.Errorf("Log shows %q, want HEAD recovered into a new log", got)
 		}
 		checkAgrees(t, "no log", home, st)
@@ -745,7 +776,7 @@ func TestHeadReconcile(t *testing.T) {
 		home, st, tr, _ := headWithChange(t)
 		os.Remove(filepath.Join(home, "HEAD"))
 		before, _ := os.ReadFile(filepath.Join(home, "log"))
-		h := tree.OpenHead(home, st, tree.HeadConfig{})
+		h := head.Open(home, st, head.Config{})
 		called := false
 		_, err := h.Update(ctx, "fresh start", func(old cid.Cid) (cid.Cid, error) { called = true; return put(tr, "root/x")(old) })
 		wantKind(t, "Update of a home with a log and no HEAD", err, acerr.Integrity)
@@ -767,7 +798,7 @@ func TestHeadRepair(t *testing.T) {
 	ctx := context.Background()
 	for _, damage := range []string{"missing", "garbage", "whole"} {
 		home, st, tr, c0 := headWithChange(t)
-		h := tree.OpenHead(home, st, tree.HeadConfig{Replica: "r1"})
+		h := head.Open(home, st, head.Config{Replica: "r1"})
 		c1, err := h.Update(ctx, "second", put(tr, "root/b"))
 		if err != nil {
 			t.Fatal(err)
@@ -779,8 +810,8 @@ func TestHeadRepair(t *testing.T) {
 			os.WriteFile(filepath.Join(home, "HEAD"), []byte("garbage\n"), 0o600)
 		}
 		var gotCur cid.Cid
-		var gotLog []tree.LogEntry
-		choose := func(cur cid.Cid, log []tree.LogEntry) (cid.Cid, error) {
+		var gotLog []head.LogEntry
+		choose := func(cur cid.Cid, log []head.LogEntry) (cid.Cid, error) {
 			gotCur, gotLog = cur, log
 			return c0, nil // the older of the two, as if c1's blocks were lost
 		}
@@ -812,20 +843,20 @@ func TestHeadRepair(t *testing.T) {
 	// A choice that fails changes nothing; one of the current root only
 	// puts the log in order.
 	home, st, tr, c0 := headWithChange(t)
-	h := tree.OpenHead(home, st, tree.HeadConfig{})
+	h := head.Open(home, st, head.Config{})
 	never := mustPut(t, tr, c0, "root/never", file("never"))
 	f, _ := os.OpenFile(filepath.Join(home, "log"), os.O_WRONLY|os.O_APPEND, 0)
 	fmt.Fprintf(f, `{"time":"2026-01-02T03:04:05Z","command":"never","old":"%s","new":"%s"}`+"\n", c0, never)
 	f.Close()
-	if _, err := h.Repair(ctx, "repair", func(cid.Cid, []tree.LogEntry) (cid.Cid, error) { return cid.Undef, nil }); !acerr.Is(acerr.Invalid, err) {
+	if _, err := h.Repair(ctx, "repair", func(cid.Cid, []head.LogEntry) (cid.Cid, error) { return cid.Undef, nil }); !acerr.Is(acerr.Invalid, err) {
 		t.Errorf("Repair to an undefined root = %v, want Invalid", err)
 	}
 	errChoose := errors.New("nothing fits")
-	if _, err := h.Repair(ctx, "repair", func(cid.Cid, []tree.LogEntry) (cid.Cid, error) { return cid.Undef, errChoose }); err != errChoose {
+	if _, err := h.Repair(ctx, "repair", func(cid.Cid, []head.LogEntry) (cid.Cid, error) { return cid.Undef, errChoose }); err != errChoose {
 		t.Errorf("Repair with a failing choice = %v, want its error unchanged", err)
 	}
-	var seen []tree.LogEntry
-	if r, err := h.Repair(ctx, "repair", func(cur cid.Cid, log []tree.LogEntry) (cid.Cid, error) { seen = log; return cur, nil }); err != nil || !r.Equals(c0) {
+	var seen []head.LogEntry
+	if r, err := h.Repair(ctx, "repair", func(cur cid.Cid, log []head.LogEntry) (cid.Cid, error) { seen = log; return cur, nil }); err != nil || !r.Equals(c0) {
 		t.Errorf("Repair keeping HEAD = %s, %v; want %s", r, err, c0)
 	}
 	if len(seen) != 1 || seen[0].Command != "init" {
@@ -835,39 +866,37 @@ func TestHeadRepair(t *testing.T) {
 }
 
 // TestHeadLockWait: a change waiting for the lock reports once who holds
-// it, then gives up after the lock timeout; the holder's name is gone
-// from the lock file once it lets go.
+// it, then gives up after the lock timeout, having computed its change
+// (outside the lock) but swapped nothing; the holder's name is gone from
+// the lock file once it lets go.
 func TestHeadLockWait(t *testing.T) {
 	ctx := context.Background()
 	home := t.TempDir()
 	tr, st := newTree(t, tree.Config{})
-	inside, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error)
-	go func() {
-		_, err := tree.OpenHead(home, st, tree.HeadConfig{}).Update(ctx, "ac-slow root/slow", func(old cid.Cid) (cid.Cid, error) {
-			close(inside)
-			<-release
-			return put(tr, "root/slow")(old)
-		})
-		done <- err
-	}()
-	<-inside
-	var told []tree.LockHolder
-	waiter := tree.OpenHead(home, st, tree.HeadConfig{
+	c0, err := head.Open(home, st, head.Config{}).Update(ctx, "init", put(tr, "root/init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, done := holdLock(t, home, st, tr)
+	var told []head.LockHolder
+	waiter := head.Open(home, st, head.Config{
 		LockTimeout: 100 * time.Millisecond,
 		Notice:      time.Millisecond,
-		Waiting:     func(l tree.LockHolder) { told = append(told, l) },
+		Waiting:     func(l head.LockHolder) { told = append(told, l) },
 	})
-	called := false
-	_, err := waiter.Update(ctx, "ac-impatient", func(cid.Cid) (cid.Cid, error) { called = true; return cid.Undef, nil })
+	called := 0
+	_, err = waiter.Update(ctx, "ac-impatient", func(old cid.Cid) (cid.Cid, error) { called++; return put(tr, "root/impatient")(old) })
 	wantKind(t, "Update after the lock timeout", err, acerr.Locked)
-	if called {
-		t.Errorf("Update called fn without the lock")
+	if called != 1 {
+		t.Errorf("Update computed its change %d times, want once", called)
 	}
-	if want := (tree.LockHolder{PID: os.Getpid(), Command: "ac-slow root/slow"}); len(told) != 1 || told[0] != want {
+	if want := (head.LockHolder{PID: os.Getpid(), Command: "ac-slow root/slow"}); len(told) != 1 || told[0] != want {
 		t.Errorf("Waiting was told %+v, want once %+v", told, want)
 	}
-	close(release)
+	if now, err := waiter.Get(); err != nil || !now.Equals(c0) {
+		t.Errorf("Get() = %s, %v; want %s: neither change has gone through", now, err, c0)
+	}
+	release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

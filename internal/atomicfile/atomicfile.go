@@ -1,0 +1,82 @@
+// Package atomicfile owns the one way ArchiveCache replaces a small file
+// so that a crash leaves the old content or the new one, never a mix:
+// write a temporary file beside it, fsync it, rename it over the file,
+// fsync the directory. It also owns making a directory's entries (new
+// names, renames) durable: SyncDir. It depends on nothing in the
+// project; callers name what failed in their own errors.
+package atomicfile
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Write replaces the file path with data and the permissions perm. The
+// temporary file has a name of its own (".tmp-BASE-*" beside path), so
+// that writers who race each write whole files, and the last rename
+// wins; a process killed midway leaves at most such a file.
+func Write(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if err := fill(f, data, perm); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
+// WriteTemp writes data to the file tmp, replacing whatever file of that
+// name a killed writer left, and fsyncs it; the caller renames it into
+// place, then calls SyncDir. For a writer that holds a lock, so that
+// tmp has one name known to everyone (as HEAD.tmp has). On failure
+// tmp is removed.
+func WriteTemp(tmp string, data []byte, perm fs.FileMode) error {
+	os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if err := fill(f, data, perm); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// fill writes data to the new file f, sets its permissions (a umask may
+// have narrowed them at creation), fsyncs and closes it.
+func fill(f *os.File, data []byte, perm fs.FileMode) error {
+	_, err := f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// SyncDir fsyncs the directory dir, so that the names created, renamed
+// or removed in it survive a power loss.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
