@@ -61,6 +61,32 @@ var kindNames = [...]string{
 	Locked:     "home is locked",
 }
 
+var kindCodes = [...]string{
+	Other:      "other",
+	NotExist:   "not_exist",
+	Exist:      "exist",
+	Invalid:    "invalid",
+	Permission: "permission",
+	Signature:  "signature",
+	Integrity:  "integrity",
+	TooLarge:   "too_large",
+	Stale:      "stale",
+	NotDir:     "not_dir",
+	IsDir:      "is_dir",
+	IO:         "io",
+	NotInit:    "not_init",
+	Locked:     "locked",
+}
+
+// Code is the kind's name for programs, such as "not_exist": JSON error
+// output carries it. Like the kinds, the codes never change.
+func (k Kind) Code() string {
+	if int(k) < len(kindCodes) {
+		return kindCodes[k]
+	}
+	return "unknown"
+}
+
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
@@ -135,12 +161,10 @@ func Brief(err error) string {
 	if len(chain) == 0 {
 		return err.Error()
 	}
-	var object, path, id, hint string
+	object := Object(err)
+	var path, id, hint string
 	kind := Other
 	for _, x := range chain {
-		if object == "" {
-			object = x.Path
-		}
 		if x.Path != "" {
 			path = x.Path
 		}
@@ -153,9 +177,6 @@ func Brief(err error) string {
 		if hint == "" {
 			hint = x.Hint
 		}
-	}
-	if object == "" {
-		object = chain[0].CID
 	}
 	parts := []string{object}
 	if path != "" && path != "." && path != object {
@@ -186,6 +207,22 @@ func Brief(err error) string {
 		out += " (" + hint + ")"
 	}
 	return out
+}
+
+// Object is the object Brief names first: the path, else the CID, of the
+// outermost Error that names one; "" if none does.
+func Object(err error) string {
+	var x *Error
+	cid := ""
+	for e := err; errors.As(e, &x); e = x.Err {
+		if x.Path != "" {
+			return x.Path
+		}
+		if cid == "" {
+			cid = x.CID
+		}
+	}
+	return cid
 }
 
 // plain renders the cause of an innermost Error, reporting whether it is

@@ -85,3 +85,30 @@ func TestBrief(t *testing.T) {
 		}
 	}
 }
+
+func TestObject(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{E("cat", "root/a", Other, E("tree.Lookup", "root/b", NotExist, nil)), "root/a"},
+		{E("verify", "", Signature, E("x", "", Signature, nil).WithCID("bafyy")).WithCID("bafyx"), "bafyx"},
+		{E("merge", "", Other, E("x", "root/p", NotExist, nil).WithCID("bafyx")), "root/p"},
+		{errors.New("plain"), ""},
+	} {
+		if got := Object(tt.err); got != tt.want {
+			t.Errorf("Object(%q) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestCodes(t *testing.T) {
+	seen := map[string]bool{}
+	for k := Other; k <= Locked; k++ {
+		c := k.Code()
+		if c == "" || c == "unknown" || seen[c] {
+			t.Errorf("kind %d (%s) has code %q", k, k, c)
+		}
+		seen[c] = true
+	}
+}

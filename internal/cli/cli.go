@@ -11,9 +11,10 @@
 // Conventions for every command: -h prints usage with an example; --home
 // (AC_HOME) selects the home, --api (AC_API) a kubo daemon and
 // --lock-timeout (AC_LOCK_TIMEOUT) how long a change waits for the home's
-// lock; flags may come before or after the arguments; exit status is 0 on
-// success, 1 on failure and 2 on bad usage; an error is one line on
-// stderr, "ac-NAME: what failed: why", in which control and format
+// lock; flags may come before or after the arguments; the exit statuses
+// are the Exit constants; an error is one line on stderr, "ac-NAME:
+// OBJECT: cause" (acerr.Brief: no internal operation names), or, for a
+// command run with --json, one JSON object, in which control and format
 // characters are escaped; names and paths on line-oriented output are
 // quoted as git quotes paths when they hold such characters, '"' or '\'
 // (quote.go); a command that waits for the lock says so on stderr after a
@@ -23,6 +24,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,11 +43,13 @@ import (
 	"golang.org/x/term"
 )
 
-// Exit statuses.
+// Exit statuses. Scripts depend on them: the list only grows.
 const (
-	ExitOK      = 0
-	ExitFailure = 1
-	ExitUsage   = 2
+	ExitOK          = 0   // success
+	ExitFailure     = 1   // failed; the error line says why, and nothing changed
+	ExitUsage       = 2   // bad usage: unknown flags, wrong arguments
+	ExitLocked      = 3   // another process held the home's lock past --lock-timeout
+	ExitInterrupted = 130 // interrupted (SIGINT, SIGTERM) before it finished; nothing changed
 )
 
 // DefaultLockTimeout is how long a change waits for the home's lock
@@ -175,13 +179,38 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 		return ExitUsage
 	case errors.As(err, new(silentFailure)):
 		return ExitFailure
-	case acerr.Is(acerr.Locked, err) && !errors.Is(err, context.Canceled):
-		fmt.Fprintf(stderr, "%s: %s (wait longer with --lock-timeout)\n", e.Name, oneLine(acerr.Brief(err)))
-		return ExitFailure
-	default:
-		fmt.Fprintf(stderr, "%s: %s\n", e.Name, oneLine(acerr.Brief(err)))
-		return ExitFailure
 	}
+	return fail(ctx, e, fs, err)
+}
+
+// fail reports err, the failure of a command that ran, on one line of
+// stderr (a JSON object, if the command was asked for --json) and
+// returns its exit status.
+func fail(ctx context.Context, e *Env, fs *flag.FlagSet, err error) int {
+	code, line := ExitFailure, acerr.Brief(err)
+	switch {
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		code, line = ExitInterrupted, "interrupted"
+	case acerr.Is(acerr.Locked, err):
+		code, line = ExitLocked, line+" (wait longer with --lock-timeout)"
+	}
+	if f := fs.Lookup("json"); f != nil && f.Value.String() == "true" {
+		kind := acerr.KindOf(err)
+		if code == ExitInterrupted {
+			kind = acerr.Other
+		}
+		out, _ := json.Marshal(struct {
+			Command string `json:"command"`
+			Object  string `json:"object,omitempty"`
+			Kind    string `json:"kind"`
+			Error   string `json:"error"`
+			Exit    int    `json:"exit"`
+		}{e.Name, acerr.Object(err), kind.Code(), line, code})
+		fmt.Fprintf(e.Stderr, "%s\n", out)
+		return code
+	}
+	fmt.Fprintf(e.Stderr, "%s: %s\n", e.Name, oneLine(line))
+	return code
 }
 
 // lockTimeout takes the lock timeout from $AC_LOCK_TIMEOUT, else
@@ -235,7 +264,7 @@ func printHelp(w io.Writer, name string, cmd *command, fs *flag.FlagSet) {
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
-	fmt.Fprintf(w, "\nexit status: 0 success, 1 failure, 2 bad usage.\n")
+	fmt.Fprintf(w, "\nexit status: 0 success, 1 failure, 2 bad usage, 3 the home stayed locked, 130 interrupted.\n")
 }
 
 // open opens the home the flags select.

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -266,8 +267,8 @@ func TestLockWaitNamesHolder(t *testing.T) {
 		cmd.Stderr = &stderr
 		err := cmd.Run()
 		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-			t.Fatalf("%v: ac-add while the lock is held = %v, want exit 1: %s", how, err, &stderr)
+		if !errors.As(err, &exit) || exit.ExitCode() != ExitLocked {
+			t.Fatalf("%v: ac-add while the lock is held = %v, want exit %d: %s", how, err, ExitLocked, &stderr)
 		}
 		q := regexp.QuoteMeta
 		who := fmt.Sprintf(`pid %d \(ac-add root/a\) holds it`, pid)
@@ -279,6 +280,31 @@ func TestLockWaitNamesHolder(t *testing.T) {
 		if after := readHead(t, home); after != before {
 			t.Errorf("%v: HEAD moved while another command held the lock", how)
 		}
+	}
+
+	// Told to wait as long as it takes, it stops when interrupted, with
+	// its own exit status.
+	waiter := exec.Command("ac-add", src, "root/b", "--lock-timeout", "0")
+	waiter.Env = append(os.Environ(), "AC_HOME="+home, "AC_API=")
+	stderr := &syncBuffer{}
+	waiter.Stderr = stderr
+	if err := waiter.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "waiting for the lock"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("ac-add --lock-timeout 0 did not say it waits: %q", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waiter.Process.Signal(os.Interrupt)
+	err := waiter.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != ExitInterrupted || !strings.HasSuffix(stderr.String(), "\nac-add: interrupted\n") {
+		t.Errorf("ac-add interrupted while it waits = %v, stderr %q; want exit %d and \"ac-add: interrupted\"", err, stderr.String(), ExitInterrupted)
+	}
+	if after := readHead(t, home); after != before {
+		t.Errorf("HEAD moved under an interrupted change")
 	}
 
 	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
@@ -318,4 +344,23 @@ func holding(t *testing.T, parent int, home string) int {
 	}
 	t.Fatal("the command under strace did not take the lock")
 	return 0
+}
+
+// syncBuffer is a bytes.Buffer that a command writes to while the test
+// reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 }
 
 // opName matches an internal operation's name, such as tree.Lookup.
-var opName = regexp.MustCompile(`\b(acerr|car|head|home|identity|ipfsstore|kuborpc|localfs|merge|message|policy|schema|tree|unixfs)\.[A-Z][A-Za-z]*`)
+var opName = regexp.MustCompile(`\b(acerr|atomicfile|car|head|home|identity|ipfsstore|kuborpc|localfs|merge|message|policy|schema|tree|unixfs)\.[A-Z][A-Za-z]*`)
 
 // mainChecked runs the command as Main does, and fails it (status 99)
 // if what it wrote on stderr names an internal operation: every script

@@ -37,7 +37,7 @@
 //	  -since CID
 //	    	leave out every block reachable from CID (what the receiver holds)
 //
-//	exit status: 0 success, 1 failure, 2 bad usage.
+//	exit status: 0 success, 1 failure, 2 bad usage, 3 the home stayed locked, 130 interrupted.
 package main
 
 import (

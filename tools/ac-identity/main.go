@@ -29,7 +29,7 @@
 //	  -passphrase-file file
 //	    	read the passphrase that seals the new key from file
 //
-//	exit status: 0 success, 1 failure, 2 bad usage.
+//	exit status: 0 success, 1 failure, 2 bad usage, 3 the home stayed locked, 130 interrupted.
 package main
 
 import (

@@ -41,7 +41,7 @@
 //	  -max-bytes N
 //	    	refuse input longer than N bytes (default 64G)
 //
-//	exit status: 0 success, 1 failure, 2 bad usage.
+//	exit status: 0 success, 1 failure, 2 bad usage, 3 the home stayed locked, 130 interrupted.
 package main
 
 import (

@@ -36,7 +36,7 @@
 //	  -repair
 //	    	mend a damaged home instead of creating one
 //
-//	exit status: 0 success, 1 failure, 2 bad usage.
+//	exit status: 0 success, 1 failure, 2 bad usage, 3 the home stayed locked, 130 interrupted.
 package main
 
 import (

@@ -23,7 +23,7 @@
 //	  -n N
 //	    	show at most N entries (0: all)
 //
-//	exit status: 0 success, 1 failure, 2 bad usage.
+//	exit status: 0 success, 1 failure, 2 bad usage, 3 the home stayed locked, 130 interrupted.
 package main
 
 import (

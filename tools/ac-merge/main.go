@@ -31,7 +31,7 @@
 //	  -passphrase-file file
 //	    	read the passphrase of sealed keys from file (default $AC_PASSPHRASE)
 //
-//	exit status: 0 success, 1 failure, 2 bad usage.
+//	exit status: 0 success, 1 failure, 2 bad usage, 3 the home stayed locked, 130 interrupted.
 package main
 
 import (

@@ -34,7 +34,7 @@
 //	  -repair source
 //	    	read damaged or missing blocks again from source: a CAR file or a kubo RPC address
 //
-//	exit status: 0 success, 1 failure, 2 bad usage.
+//	exit status: 0 success, 1 failure, 2 bad usage, 3 the home stayed locked, 130 interrupted.
 package main
 
 import (
