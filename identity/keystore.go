@@ -103,22 +103,14 @@ func (k *Keystore) Save(id cid.Cid, priv ed25519.PrivateKey, passphrase []byte) 
 	if err := os.MkdirAll(k.dir, 0o700); err != nil {
 		return acerr.E(op, k.dir, acerr.IO, err)
 	}
-	f, err := os.OpenFile(k.path(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// The key file appears whole or not at all: a crash never leaves a
+	// torn key, which would lose the identity.
+	err = atomicfile.Create(k.path(id), data, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return acerr.E(op, id.String(), acerr.Exist, errors.New("a key for this identity is already stored"))
 	}
 	if err != nil {
 		return acerr.E(op, id.String(), acerr.IO, err)
-	}
-	_, werr := f.Write(data)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(k.path(id))
-		return acerr.E(op, id.String(), acerr.IO, err)
-	}
-	if err := atomicfile.SyncDir(k.dir); err != nil {
-		return acerr.E(op, k.dir, acerr.IO, err)
 	}
 	return nil
 }

@@ -33,6 +33,26 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 	return SyncDir(filepath.Dir(path))
 }
 
+// Create makes the new file path with data and the permissions perm, as
+// Write does, but fails with an error satisfying errors.Is(err,
+// fs.ErrExist) if path exists: the file appears whole (by a hard link of
+// the fsynced temporary file) or not at all, and is never replaced.
+func Create(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := fill(f, data, perm); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
 // WriteTemp writes data to the file tmp, replacing whatever file of that
 // name a killed writer left, and fsyncs it; the caller renames it into
 // place, then calls SyncDir. For a writer that holds a lock, so that

@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,5 +52,26 @@ func TestWriteTemp(t *testing.T) {
 	}
 	if err := SyncDir(filepath.Join(dir, "missing")); err == nil {
 		t.Errorf("SyncDir of a missing directory succeeded")
+	}
+}
+
+func TestCreate(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "key")
+	if err := Create(p, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Create(p, []byte("second"), 0o600); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Create over a file = %v, want ErrExist", err)
+	}
+	if got, err := os.ReadFile(p); err != nil || string(got) != "first" {
+		t.Errorf("after a refused Create the file holds %q, %v; want the first", got, err)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, %v; want 0600", fi.Mode(), err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("the directory holds %d names, want the file alone (no temporary files)", len(entries))
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -285,14 +286,18 @@ func (e *Env) openSigning(ctx context.Context, passFile string) (*home.Home, err
 }
 
 // options are the home options the flags select. A change that waits for
-// the lock says so, once per wait, naming the holder.
+// the lock says so once, naming the holder, however many times it tries
+// again (head.Update computes again when HEAD moved meanwhile).
 func (e *Env) options() home.Options {
+	var once sync.Once
 	return home.Options{
 		Dir:         e.HomeDir,
 		API:         e.API,
 		LockTimeout: e.LockTimeout,
 		LockWaiting: func(holder head.LockHolder) {
-			fmt.Fprintf(e.Stderr, "%s: waiting for the lock of %s: %s holds it\n", e.Name, e.HomeDir, holder)
+			once.Do(func() {
+				fmt.Fprintf(e.Stderr, "%s: waiting for the lock of %s: %s holds it\n", e.Name, e.HomeDir, holder)
+			})
 		},
 	}
 }
