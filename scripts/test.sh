@@ -30,8 +30,8 @@ echo "== go test (race detector, short mode)"
 # the command tests start hundreds of them.
 GORACE=atexit_sleep_ms=0 go test -race -short -count=1 -timeout 30m ./...
 
-echo "== the merge laws, on 500 random histories per case"
-go test -count=1 -run TestMergeLaws ./merge -rapid.checks=500
+echo "== the merge laws, on 3,000 random histories per case"
+go test -count=1 -run TestMergeLaws ./merge -rapid.checks=3000
 
 echo "== go test (full)"
 AC_TEST_DISALLOW_SKIP=1 go test -count=1 -timeout 30m ./...
