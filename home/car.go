@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
@@ -31,10 +32,17 @@ type Exported struct {
 // any other missing block is an error naming its CID, and the output is
 // then incomplete.
 //
-// since, when defined, leaves out every block reachable from it: usually
-// the node or root sent last time, so that an update carries only what
-// changed since. A block under since that the store lacks is left out
-// itself, but what lies below it cannot be found, and is not.
+// since, when defined, is what the receiver holds: usually the node or
+// root sent last time, so that an update carries only what changed
+// since. The export walks the two trees side by side, place by place (a
+// node's root, a directory's entries by name, a shard's children by
+// index, a file's blocks by position; schema.Link.Place), and leaves out
+// since itself, every subtree where both hold the same block, and every
+// block that a block of since it read there links. So its cost follows
+// the difference, not the size of the tree; a block that since holds only
+// at another place (a file moved to another directory) is sent again, as
+// git's sparse push does. A block of since that the store lacks is left
+// out itself, and nothing is paired below it.
 func (h *Home) Export(ctx context.Context, w io.Writer, p string, since cid.Cid) (Exported, error) {
 	head, err := h.Get()
 	if err != nil {
@@ -52,12 +60,7 @@ func (h *Home) Export(ctx context.Context, w io.Writer, p string, since cid.Cid)
 // does; name names root in errors.
 func WriteCAR(ctx context.Context, w io.Writer, store ipfsstore.Store, name string, root cid.Cid, kind schema.Kind, since cid.Cid) (Exported, error) {
 	x := &dagExport{ctx: ctx, store: store, path: name}
-	if since.Defined() {
-		if err := x.exclude(since); err != nil {
-			return Exported{}, err
-		}
-	}
-	if err := x.write(w, dagLink{c: root, kind: kind}); err != nil {
+	if err := x.write(w, dagLink{c: root, kind: kind}, since); err != nil {
 		return Exported{}, err
 	}
 	return Exported{Root: root, Blocks: x.blocks, Bytes: x.bytes}, nil
@@ -113,16 +116,17 @@ type dagLink struct {
 	kind     schema.Kind
 	optional bool
 	from     cid.Cid
+	place    string // schema.Link.Place, or a UnixFS link's index
 }
 
 // dagExport walks the DAG under a root and writes it as a CAR, leaving
-// out the blocks reachable from an older root.
+// out what an older root holds at the same places.
 type dagExport struct {
 	ctx   context.Context
 	store ipfsstore.Store
 	path  string // for errors
 
-	skip map[string]struct{} // blocks reachable from --since, by CID key
+	old  map[string]struct{} // blocks of --since: those read, and what they link
 	seen map[string]struct{} // blocks written
 
 	blocks int
@@ -131,69 +135,35 @@ type dagExport struct {
 
 func (x *dagExport) fail(err error) error { return acerr.E("export", x.path, acerr.Other, err) }
 
-// exclude adds every CID reachable from old to x.skip. Every link is
-// followed when its block is held, and a block that is not held is
-// excluded all the same, without what lies under it; raw leaves, which
-// link nothing, are never read.
-func (x *dagExport) exclude(old cid.Cid) error {
-	x.skip = make(map[string]struct{})
-	stack := []dagLink{{c: old}}
-	for len(stack) > 0 {
-		l := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		key := l.c.KeyString()
-		if _, ok := x.skip[key]; ok {
-			continue
-		}
-		x.skip[key] = struct{}{}
-		if l.c.Type() == cid.Raw {
-			continue
-		}
-		if err := x.ctx.Err(); err != nil {
-			return x.fail(err)
-		}
-		held, err := x.store.Has(x.ctx, l.c)
-		if err != nil {
-			return x.fail(err)
-		}
-		if !held {
-			continue
-		}
-		data, err := x.store.Get(x.ctx, l.c)
-		if err != nil {
-			return x.fail(err)
-		}
-		links, err := blockLinks(l, data)
-		if err != nil {
-			return x.fail(err)
-		}
-		for i := len(links) - 1; i >= 0; i-- {
-			if _, ok := x.skip[links[i].c.KeyString()]; !ok {
-				stack = append(stack, links[i])
-			}
-		}
-	}
-	return nil
+// pending is a block to write, and the block of --since at its place.
+type pending struct {
+	l   dagLink
+	old cid.Cid
 }
 
 // write writes the CAR rooted at root to w: the blocks in depth-first
-// order, each once, none that x.skip holds.
-func (x *dagExport) write(w io.Writer, root dagLink) error {
+// order, each once, none that since holds at the same place.
+func (x *dagExport) write(w io.Writer, root dagLink, since cid.Cid) error {
 	cw, err := car.NewWriter(w, []cid.Cid{root.c})
 	if err != nil {
 		return x.fail(err)
 	}
 	x.seen = make(map[string]struct{})
+	x.old = make(map[string]struct{})
+	if since.Defined() {
+		x.old[since.KeyString()] = struct{}{}
+	}
 	absent := make(map[string]struct{}) // optional blocks found missing
-	stack := []dagLink{root}
+	stack := []pending{{root, since}}
 	for len(stack) > 0 {
-		l := stack[len(stack)-1]
+		p := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		l := p.l
 		key := l.c.KeyString()
 		if _, ok := x.seen[key]; ok {
 			continue
 		}
-		if _, ok := x.skip[key]; ok {
+		if _, ok := x.old[key]; ok {
 			continue
 		}
 		if err := x.ctx.Err(); err != nil {
@@ -229,9 +199,15 @@ func (x *dagExport) write(w io.Writer, root dagLink) error {
 			return x.fail(err)
 		}
 		x.blocks++
+		var partner map[string]cid.Cid
+		if p.old.Defined() {
+			if partner, err = x.partner(l, p.old); err != nil {
+				return x.fail(err)
+			}
+		}
 		for i := len(links) - 1; i >= 0; i-- {
 			if _, ok := x.seen[links[i].c.KeyString()]; !ok {
-				stack = append(stack, links[i])
+				stack = append(stack, pending{links[i], partner[links[i].place]})
 			}
 		}
 	}
@@ -240,6 +216,40 @@ func (x *dagExport) write(w io.Writer, root dagLink) error {
 	}
 	x.bytes = cw.Size()
 	return nil
+}
+
+// partner reads old, the block of --since at the place of l, notes it
+// and what it links as held by the receiver, and returns its links by
+// place. A node paired with a directory (a node exported since a root)
+// pairs its root with it. A block of --since that the store lacks pairs
+// nothing.
+func (x *dagExport) partner(l dagLink, old cid.Cid) (map[string]cid.Cid, error) {
+	x.old[old.KeyString()] = struct{}{}
+	if old.Type() == cid.Raw {
+		return nil, nil
+	}
+	data, err := x.store.Get(x.ctx, old)
+	if acerr.Is(acerr.NotExist, err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	links, err := blockLinks(dagLink{c: old}, data)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]cid.Cid, len(links))
+	for _, ol := range links {
+		x.old[ol.c.KeyString()] = struct{}{}
+		out[ol.place] = ol.c
+	}
+	if l.kind == schema.KindNode && old.Type() == cid.DagCBOR {
+		if n, err := schema.Decode(data); err == nil && n.Kind() == schema.KindDirectory {
+			return map[string]cid.Cid{"root": old}, nil
+		}
+	}
+	return out, nil
 }
 
 // blockLinks decodes data, the block l leads to, checks that it is what
@@ -274,7 +284,7 @@ func blockLinks(l dagLink, data []byte) ([]dagLink, error) {
 		}
 		out := make([]dagLink, len(cs))
 		for i, c := range cs {
-			out[i] = dagLink{c: c, kind: schema.KindFile, from: l.c}
+			out[i] = dagLink{c: c, kind: schema.KindFile, from: l.c, place: strconv.Itoa(i)}
 		}
 		return out, nil
 	}
@@ -288,7 +298,7 @@ func nodeLinks(n schema.Object, from cid.Cid) []dagLink {
 	ls := schema.Links(n)
 	out := make([]dagLink, len(ls))
 	for i, l := range ls {
-		out[i] = dagLink{c: l.CID, kind: l.Kind, optional: l.Role == schema.LinkIdentity || l.Role == schema.LinkHistory, from: from}
+		out[i] = dagLink{c: l.CID, kind: l.Kind, optional: l.Role == schema.LinkIdentity || l.Role == schema.LinkHistory, from: from, place: l.Place}
 	}
 	return out
 }

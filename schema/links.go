@@ -1,6 +1,10 @@
 package schema
 
-import "github.com/ipfs/go-cid"
+import (
+	"strconv"
+
+	"github.com/ipfs/go-cid"
+)
 
 // LinkRole says what a link of a node is for.
 type LinkRole uint8
@@ -23,11 +27,20 @@ const (
 )
 
 // A Link is one link of a node: the block, what it must be (a node kind,
-// or KindFile for the root of a UnixFS file) and what it is for.
+// or KindFile for the root of a UnixFS file), what it is for, and its
+// place in the node.
 type Link struct {
 	CID  cid.Cid
 	Kind Kind
 	Role LinkRole
+	// Place names where in the node the link is, the same in every
+	// version of the node that has that place: a field ("root", "prev",
+	// "owner", "shard"), a shard child's index ("child 3"), or an
+	// entry's name with the index of the version among its versions and
+	// the field ("target 0 notes.txt"). Two versions of one directory
+	// pair their links by it, so a walk of what changed follows only the
+	// places whose links differ.
+	Place string
 }
 
 // Links returns the links of n, each defined one, in the order an export
@@ -36,46 +49,47 @@ type Link struct {
 // identities and earlier versions, which a reader can do without.
 func Links(n Object) []Link {
 	var out, later []Link
-	add := func(c cid.Cid, kind Kind, role LinkRole) {
+	add := func(c cid.Cid, kind Kind, role LinkRole, place string) {
 		if !c.Defined() {
 			return
 		}
 		if role == LinkIdentity || role == LinkHistory {
-			later = append(later, Link{c, kind, role})
+			later = append(later, Link{c, kind, role, place})
 		} else {
-			out = append(out, Link{c, kind, role})
+			out = append(out, Link{c, kind, role, place})
 		}
 	}
 	entries := func(es []Entry) {
-		entry := func(e *Entry) {
+		entry := func(e *Entry, v int) {
 			role := LinkContent
 			if e.Kind == KindDirectory {
 				role = LinkStructure
 			}
-			add(e.Target, e.Kind, role)
-			add(e.By, KindIdentity, LinkIdentity)
-			add(e.Owner, KindIdentity, LinkIdentity)
+			at := strconv.Itoa(v) + " " + e.Name
+			add(e.Target, e.Kind, role, "target "+at)
+			add(e.By, KindIdentity, LinkIdentity, "by "+at)
+			add(e.Owner, KindIdentity, LinkIdentity, "owner "+at)
 		}
 		for i := range es {
-			entry(&es[i])
+			entry(&es[i], 0)
 			for j := range es[i].Conflicts {
-				entry(&es[i].Conflicts[j])
+				entry(&es[i].Conflicts[j], j+1)
 			}
 		}
 	}
 	switch n := n.(type) {
 	case *Node:
-		add(n.Owner, KindIdentity, LinkIdentity)
-		add(n.Root, KindDirectory, LinkStructure)
-		add(n.Prev, KindNode, LinkHistory)
+		add(n.Owner, KindIdentity, LinkIdentity, "owner")
+		add(n.Root, KindDirectory, LinkStructure, "root")
+		add(n.Prev, KindNode, LinkHistory, "prev")
 	case *Directory:
-		add(n.Owner, KindIdentity, LinkIdentity)
-		add(n.Shard, KindShard, LinkStructure)
+		add(n.Owner, KindIdentity, LinkIdentity, "owner")
+		add(n.Shard, KindShard, LinkStructure, "shard")
 		entries(n.Entries)
-		add(n.Prev, KindDirectory, LinkHistory)
+		add(n.Prev, KindDirectory, LinkHistory, "prev")
 	case *Shard:
 		for _, ch := range n.Children {
-			add(ch.Link, KindShard, LinkStructure)
+			add(ch.Link, KindShard, LinkStructure, "child "+strconv.Itoa(int(ch.Index)))
 		}
 		entries(n.Entries)
 	}

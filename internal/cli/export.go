@@ -23,11 +23,14 @@ targets of conflicting versions and of tombstones. Identity blocks
 are left out; any other missing block is an error naming its CID, and
 the output is then incomplete.
 
---since CID leaves out every block reachable from CID: usually the
-node or root sent last time (what ac-import printed on the other side),
-so that an update carries only what changed since. The receiver must
-already hold what CID reaches. A block under CID that this store lacks
-is left out itself, but what lies below it cannot be found, and is not.
+--since CID leaves out what CID holds: usually the node or root sent
+last time (what ac-import printed on the other side), so that an update
+carries only what changed since. The two trees are walked side by side,
+and where both hold the same block at one place (a directory, a file),
+nothing below it is read or sent, so an update costs what changed, not
+the size of the tree; a block CID holds only at another place (a file
+moved) is sent again. The receiver must already hold what CID reaches.
+A block of CID that this store lacks is left out itself.
 
 ac-import and "ipfs dag import" read the output. When stderr is a
 terminal, the root, the number of blocks and of bytes are shown there.
@@ -37,7 +40,7 @@ example:
   ac-export --since bafyreib... node > alice-update.car`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
 			var o exportOpts
-			fs.StringVar(&o.since, "since", "", "leave out every block reachable from `CID` (what the receiver holds)")
+			fs.StringVar(&o.since, "since", "", "leave out what `CID` holds (what the receiver has), walking both side by side")
 			return func(ctx context.Context, args []string) error { return runExport(ctx, e, o, args) }
 		},
 	}

@@ -14,11 +14,14 @@
 //	are left out; any other missing block is an error naming its CID, and
 //	the output is then incomplete.
 //
-//	--since CID leaves out every block reachable from CID: usually the
-//	node or root sent last time (what ac-import printed on the other side),
-//	so that an update carries only what changed since. The receiver must
-//	already hold what CID reaches. A block under CID that this store lacks
-//	is left out itself, but what lies below it cannot be found, and is not.
+//	--since CID leaves out what CID holds: usually the node or root sent
+//	last time (what ac-import printed on the other side), so that an update
+//	carries only what changed since. The two trees are walked side by side,
+//	and where both hold the same block at one place (a directory, a file),
+//	nothing below it is read or sent, so an update costs what changed, not
+//	the size of the tree; a block CID holds only at another place (a file
+//	moved) is sent again. The receiver must already hold what CID reaches.
+//	A block of CID that this store lacks is left out itself.
 //
 //	ac-import and "ipfs dag import" read the output. When stderr is a
 //	terminal, the root, the number of blocks and of bytes are shown there.
@@ -35,7 +38,7 @@
 //	  -lock-timeout duration
 //	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)
 //	  -since CID
-//	    	leave out every block reachable from CID (what the receiver holds)
+//	    	leave out what CID holds (what the receiver has), walking both side by side
 //
 //	exit status: 0 success, 1 failure, 2 bad usage, 3 the home stayed locked, 130 interrupted.
 package main
