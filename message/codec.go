@@ -54,6 +54,11 @@ func unwrap(input []byte) ([]byte, error) {
 		}
 		return input, nil
 	}
+	if armored, ok, err := unarmor(input); err != nil {
+		return nil, err
+	} else if ok {
+		input = armored
+	}
 	text := make([]byte, 0, len(input))
 	for _, c := range input {
 		switch c {

@@ -5,7 +5,12 @@
 // base64; Parse takes either form (raw zlib starts with a two-byte
 // header, 0x78 and a check byte, that no base64 text starts with) and
 // accepts the standard or URL alphabet, with or without padding, wrapped
-// over lines or not. The JSON is:
+// over lines or not. For e-mail, EncodeText can armour the text between
+// BEGIN and END lines, with a header naming the kind and the sender;
+// Parse finds an armoured message inside the letter around it and
+// undoes what mail programs do to it on the way: reply quoting, CRLF,
+// quoted-printable (text.go). The header is for people; nothing of it is
+// trusted. The JSON is:
 //
 //	{
 //	  "version":   1,
@@ -66,7 +71,8 @@
 // Everything that arrives is hostile until verified, so the limits bound
 // work and memory before anything is trusted:
 //
-//   - MaxInput (96 KiB): anything longer is refused before any decoding.
+//   - MaxInput (256 KiB, room for the mail around an armoured message):
+//     anything longer is refused before any decoding.
 //   - MaxCompressed (64 KiB) of zlib data, and MaxText (87,384
 //     characters, whitespace not counted) of base64: a reference is a few
 //     hundred bytes, and a content message this size holds the directory

@@ -34,7 +34,11 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	text := message.EncodeBase64(msg) // what travels by e-mail
+	text, err := message.EncodeText(msg, message.TextOptions{Wrap: message.DefaultWrap, Armor: true}) // what travels by e-mail
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	m, err := message.Parse([]byte(text))
 	if err != nil {

@@ -2,6 +2,7 @@ package message
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -9,7 +10,11 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	var seeds [][]byte
 	for _, s := range samples(f) {
 		seeds = append(seeds, s.msg, []byte(b64(s.msg)), s.msg[:len(s.msg)/2])
+		if text, err := EncodeText(s.msg, TextOptions{Wrap: DefaultWrap, Armor: true}); err == nil {
+			seeds = append(seeds, []byte("Hi,\r\n> "+strings.ReplaceAll(text, "\n", "\r\n> ")), []byte(text[:len(text)/2]))
+		}
 	}
+	seeds = append(seeds, []byte(armorBegin+"\n"+armorEnd), []byte(armorBegin+"\nA: b\n\nab=3D=\ncd\n"+armorEnd))
 	return append(seeds,
 		nil,
 		[]byte("hello"),

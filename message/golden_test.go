@@ -27,7 +27,7 @@ func TestGolden(t *testing.T) {
 	b64Path := filepath.Join("testdata", "node_reference.b64")
 	jsonPath := filepath.Join("testdata", "node_reference.json")
 	if *update {
-		if err := os.WriteFile(b64Path, []byte(wrap76(EncodeBase64(msg), "\n")), 0o644); err != nil {
+		if err := os.WriteFile(b64Path, []byte(wrap76(b64(msg), "\n")), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(jsonPath, js, 0o644); err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"slices"
@@ -180,7 +181,7 @@ func rewrite(t testing.TB, msg []byte, edit func([]byte) []byte) []byte {
 	return compress(edit(bytes.Clone(js)))
 }
 
-func b64(b []byte) string { return EncodeBase64(b) }
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 // inflateAll decompresses z with no limit, for checking test data.
 func inflateAll(z []byte) ([]byte, error) {

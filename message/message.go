@@ -31,9 +31,10 @@ const (
 	// padded base64 length of MaxCompressed bytes.
 	MaxText = (MaxCompressed + 2) / 3 * 4
 	// MaxInput is the most Parse, ToJSON and ReadInput look at, counting
-	// the whitespace of line-wrapped base64 text. Anything longer is
-	// refused before any work.
-	MaxInput = 96 << 10
+	// the whitespace of line-wrapped base64 text and the letter around an
+	// armoured message (EncodeText). Anything longer is refused before
+	// any work.
+	MaxInput = 256 << 10
 	// MaxJSONInput is the longest JSON FromJSON and ReadJSON take: room
 	// for the indentation ToJSON adds to a message of MaxJSON bytes.
 	MaxJSONInput = 2 * MaxJSON
@@ -152,10 +153,6 @@ func FromJSON(data []byte) ([]byte, error) {
 	}
 	return out, nil
 }
-
-// EncodeBase64 returns a message as base64 text (standard alphabet,
-// padded) for text channels such as e-mail.
-func EncodeBase64(msg []byte) string { return base64.StdEncoding.EncodeToString(msg) }
 
 // ReadInput reads a message from r, raw or base64, refusing more than
 // MaxInput bytes without reading much further.

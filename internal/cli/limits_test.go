@@ -60,7 +60,7 @@ func TestMessageInputLimitsStated(t *testing.T) {
 		{"from-json", bytes.Repeat([]byte(" "), message.MaxJSONInput+1),
 			`\Aac-message: too large: input is longer than 2097152 bytes, the limit of the JSON of a message\n\z`},
 		{"to-json", bytes.Repeat([]byte("A"), message.MaxInput+1),
-			`\Aac-message: too large: input is longer than 98304 bytes, the limit of a message\n\z`},
+			`\Aac-message: too large: input is longer than 262144 bytes, the limit of a message\n\z`},
 	} {
 		out, errOut, err := acRun(home, tc.input, "ac-message", tc.sub)
 		if exitCode(err) != 1 || out != "" || !regexp.MustCompile(tc.want).MatchString(errOut) {

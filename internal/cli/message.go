@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 
@@ -28,24 +27,34 @@ small enough for e-mail as base64 (at most 64 KiB compressed).
                  checked, so a suspicious message can be inspected)
   from-json      JSON back into a message
 
-Messages are binary: pipe them to base64 -w0 for text channels, or use
---base64. Input is accepted raw or as base64. to-json reads at most 96
-KiB (a message with whitespace), from-json at most 2 MiB of JSON; longer
-input is refused with the limit stated, never cut short.
+Messages are binary. For text channels, --base64 writes them as base64
+text in lines of 76 characters (--wrap N for other lengths, 0 for one
+line), and --armor between BEGIN and END lines with a header naming the
+kind and the sender, for e-mail: every command that reads a message
+finds an armoured one inside the text around it (a greeting, a
+signature, reply quoting such as "> " and ">> ", CRLF line ends,
+quoted-printable), so a saved mail can be given as it is. Input is
+accepted raw, as base64 or armoured. to-json reads at most 256 KiB (a
+message with the text around it), from-json at most 2 MiB of JSON;
+longer input is refused with the limit stated, never cut short.
 
 example:
-  ac-message ref node | base64 -w0 > alice.ref
-  base64 -d < alice.ref | ac-message to-json`,
+  ac-message ref --armor node > alice.txt     # paste into a mail
+  ac-friend add < saved-mail.eml              # on the other side
+  ac-message to-json < alice.txt`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
 			var o messageOpts
 			fs.BoolVar(&o.b64, "base64", false, "write the message as base64 text")
+			fs.BoolVar(&o.armor, "armor", false, "write the message as base64 text between BEGIN and END lines, for e-mail")
+			fs.IntVar(&o.wrap, "wrap", message.DefaultWrap, "base64 `characters` a line with --base64 or --armor; 0: one line")
 			return func(ctx context.Context, args []string) error { return runMessage(ctx, e, o, args) }
 		},
 	}
 }
 
 type messageOpts struct {
-	b64 bool
+	b64, armor bool
+	wrap       int
 }
 
 func runMessage(ctx context.Context, e *Env, o messageOpts, args []string) error {
@@ -87,16 +96,25 @@ func runMessage(ctx context.Context, e *Env, o messageOpts, args []string) error
 	if err != nil {
 		return err
 	}
-	return writeBinary(e, out, o.b64)
+	return writeMessage(e, out, o)
 }
 
-func writeBinary(e *Env, msg []byte, b64 bool) error {
-	if b64 {
-		_, err := fmt.Fprintln(e.Stdout, message.EncodeBase64(msg))
+// writeMessage writes msg to stdout as the flags ask: base64 text,
+// armoured text, or the bytes, which a terminal does not get.
+func writeMessage(e *Env, msg []byte, o messageOpts) error {
+	if o.wrap < 0 {
+		return usagef("--wrap %d: want 0 (one line) or more", o.wrap)
+	}
+	if o.b64 || o.armor {
+		text, err := message.EncodeText(msg, message.TextOptions{Wrap: o.wrap, Armor: o.armor})
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(e.Stdout, text)
 		return err
 	}
 	if f, ok := e.Stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return usagef("refusing to write a binary message to a terminal: pipe it (| base64 -w0) or use --base64")
+		return usagef("refusing to write a binary message to a terminal: pipe it to a file, or use --base64 or --armor")
 	}
 	_, err := e.Stdout.Write(msg)
 	return err

@@ -18,24 +18,35 @@
 //	                 checked, so a suspicious message can be inspected)
 //	  from-json      JSON back into a message
 //
-//	Messages are binary: pipe them to base64 -w0 for text channels, or use
-//	--base64. Input is accepted raw or as base64. to-json reads at most 96
-//	KiB (a message with whitespace), from-json at most 2 MiB of JSON; longer
-//	input is refused with the limit stated, never cut short.
+//	Messages are binary. For text channels, --base64 writes them as base64
+//	text in lines of 76 characters (--wrap N for other lengths, 0 for one
+//	line), and --armor between BEGIN and END lines with a header naming the
+//	kind and the sender, for e-mail: every command that reads a message
+//	finds an armoured one inside the text around it (a greeting, a
+//	signature, reply quoting such as "> " and ">> ", CRLF line ends,
+//	quoted-printable), so a saved mail can be given as it is. Input is
+//	accepted raw, as base64 or armoured. to-json reads at most 256 KiB (a
+//	message with the text around it), from-json at most 2 MiB of JSON;
+//	longer input is refused with the limit stated, never cut short.
 //
 //	example:
-//	  ac-message ref node | base64 -w0 > alice.ref
-//	  base64 -d < alice.ref | ac-message to-json
+//	  ac-message ref --armor node > alice.txt     # paste into a mail
+//	  ac-friend add < saved-mail.eml              # on the other side
+//	  ac-message to-json < alice.txt
 //
 //	flags:
 //	  -api address
 //	    	kubo RPC address, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)
+//	  -armor
+//	    	write the message as base64 text between BEGIN and END lines, for e-mail
 //	  -base64
 //	    	write the message as base64 text
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
 //	  -lock-timeout duration
 //	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)
+//	  -wrap characters
+//	    	base64 characters a line with --base64 or --armor; 0: one line (default 76)
 //
 //	exit status: 0 success, 1 failure, 2 bad usage, 3 the home stayed locked, 130 interrupted.
 package main
