@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Two users, alice and bob, on one machine: each has a home of their own
 # (two AC_HOMEs, embedded stores, no daemon). They exchange identities and
-# node references as base64 text, the way they would by e-mail, and the
+# node references as armoured text, the way they would by e-mail, and the
 # blocks of their trees as CAR files; each merges the other's root.
 #
 # Usage: walkthrough.sh [WORKDIR]   (the ac-* commands must be on PATH)
@@ -35,21 +35,31 @@ step "alice publishes her node"
 AC_HOME=$A ac-node new node identities/alice
 AC_HOME=$A ac-verify node
 
-step "alice mails bob her identity and her node reference, as base64 text"
-AC_HOME=$A ac-message ref identities/alice | base64 -w0 > "$work/alice.id"
-AC_HOME=$A ac-message ref node | base64 -w0 > "$work/alice.ref"
+step "alice mails bob her identity and her node reference, as armoured text"
+AC_HOME=$A ac-message ref --armor identities/alice > "$work/alice.id"
+AC_HOME=$A ac-message ref --armor node > "$work/alice.ref"
+# bob saves her mail as it came: a greeting, the message, a signature
+{ printf 'Hi Bob,
+
+this is me, and my node:
+
+'; cat "$work/alice.ref"; printf '
+-- 
+Alice
+'; } > "$work/alice-mail.txt"
+head -n 8 "$work/alice-mail.txt"
 echo "alice.ref is $(wc -c < "$work/alice.ref") bytes of text; inside:"
-base64 -d < "$work/alice.ref" | AC_HOME=$B ac-message to-json | grep -E '"(policy|ipfs_hash|owner|name|seq)"'
+AC_HOME=$B ac-message to-json < "$work/alice-mail.txt" | grep -E '"(policy|ipfs_hash|owner|name|seq)"'
 
 step "bob adds alice as a friend, then her node"
 AC_HOME=$B ac-friend add < "$work/alice.id"
 AC_HOME=$B ac-friend list
-AC_HOME=$B ac-node add < "$work/alice.ref"
+AC_HOME=$B ac-node add < "$work/alice-mail.txt"
 AC_HOME=$B ac-verify "nodes/$alice_id"
 
 step "replaying the same reference changes nothing; a forged one is refused"
 AC_HOME=$B ac-node add < "$work/alice.ref"
-forged=$(base64 -d < "$work/alice.ref" | AC_HOME=$B ac-message to-json | sed 's/"seq": 1/"seq": 9/' | AC_HOME=$B ac-message from-json | base64 -w0)
+forged=$(AC_HOME=$B ac-message to-json < "$work/alice.ref" | sed 's/"seq": 1/"seq": 9/' | AC_HOME=$B ac-message from-json --base64)
 if echo "$forged" | AC_HOME=$B ac-node add; then
 	echo "a forged reference was accepted" >&2
 	exit 1
@@ -79,9 +89,9 @@ AC_HOME=$A ac-add "$work/alice-notes.txt" root/projects/pictures/2024/notes.txt
 AC_HOME=$A ac-delete root/projects/pictures/a.jpg
 
 step "alice sends only what changed: a node reference and a CAR since her last one"
-last=$(base64 -d < "$work/alice.ref" | AC_HOME=$B ac-message to-json | sed -n 's/.*"ipfs_hash": "\(.*\)".*/\1/p')
+last=$(AC_HOME=$B ac-message to-json < "$work/alice.ref" | sed -n 's/.*"ipfs_hash": "\(.*\)".*/\1/p')
 AC_HOME=$A ac-node new node identities/alice
-AC_HOME=$A ac-message ref node | base64 -w0 > "$work/alice.ref2"
+AC_HOME=$A ac-message ref --armor node > "$work/alice.ref2"
 AC_HOME=$A ac-export --since "$last" node > "$work/alice2.car"
 echo "alice2.car: $(wc -c < "$work/alice2.car") bytes (the first was $(wc -c < "$work/alice.car"))"
 AC_HOME=$B ac-import < "$work/alice2.car"
@@ -97,8 +107,8 @@ AC_HOME=$B ac-cat "root/projects/pictures/2024/$copy"
 
 step "bob sends his side back; alice merges and holds the same root as bob"
 AC_HOME=$B ac-node new node identities/bob
-AC_HOME=$B ac-message ref identities/bob | base64 -w0 > "$work/bob.id"
-AC_HOME=$B ac-message ref node | base64 -w0 > "$work/bob.ref"
+AC_HOME=$B ac-message ref --armor identities/bob > "$work/bob.id"
+AC_HOME=$B ac-message ref --armor node > "$work/bob.ref"
 AC_HOME=$B ac-export node > "$work/bob.car"
 AC_HOME=$A ac-friend add < "$work/bob.id"
 AC_HOME=$A ac-import < "$work/bob.car"

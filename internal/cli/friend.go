@@ -29,7 +29,7 @@ what a non-friend published is not trusted. To take a friend back, add
 her again and take her node in with ac-node add.
 
 example:
-  ac-message ref identities/alice | base64 -w0 > alice.id   # alice's side
+  ac-message ref --armor identities/alice > alice.id   # alice's side
   ac-friend add < alice.id                                   # bob's side
   ac-friend add --as alice-work < alice2.id                  # another "alice"
   ac-friend list`,

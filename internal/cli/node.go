@@ -32,7 +32,7 @@ reference is refused, and nothing changes.
 
 example:
   ac-node new node identities/alice --addr 127.0.0.1:7070
-  ac-message ref node | base64 -w0 > alice.ref     # send this to friends
+  ac-message ref --armor node > alice.ref     # send this to friends
   ac-node add < alice.ref                           # on the friend's side`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
 			var o nodeOpts

@@ -24,7 +24,7 @@
 //	her again and take her node in with ac-node add.
 //
 //	example:
-//	  ac-message ref identities/alice | base64 -w0 > alice.id   # alice's side
+//	  ac-message ref --armor identities/alice > alice.id   # alice's side
 //	  ac-friend add < alice.id                                   # bob's side
 //	  ac-friend add --as alice-work < alice2.id                  # another "alice"
 //	  ac-friend list

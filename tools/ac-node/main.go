@@ -17,7 +17,7 @@
 //
 //	example:
 //	  ac-node new node identities/alice --addr 127.0.0.1:7070
-//	  ac-message ref node | base64 -w0 > alice.ref     # send this to friends
+//	  ac-message ref --armor node > alice.ref     # send this to friends
 //	  ac-node add < alice.ref                           # on the friend's side
 //
 //	flags:
