@@ -31,6 +31,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -147,10 +148,15 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	fs.StringVar(&e.API, "api", "", "kubo RPC `address`, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)")
 	fs.DurationVar(&e.LockTimeout, "lock-timeout", 0,
 		"give up a change after waiting `duration` for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)")
+	showVersion := fs.Bool("version", false, "print the version of the command and exit")
 	run := cmd.setup(fs, e)
 	pos, err := parse(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		printHelp(stdout, e.Name, cmd, fs)
+		return ExitOK
+	}
+	if err == nil && *showVersion {
+		fmt.Fprintf(stdout, "%s %s\n", e.Name, version())
 		return ExitOK
 	}
 	if err != nil {
@@ -253,6 +259,34 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// version says which build this is: the module's version and, from
+// the build's VCS stamp, the commit, its time, and "modified" if the
+// work tree had changes.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "archivecache (version unknown)"
+	}
+	v := "archivecache " + bi.Main.Version
+	var rev, at, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		v += " (commit " + rev[:min(12, len(rev))] + " of " + at + dirty + ")"
+	}
+	return v + " " + bi.GoVersion
 }
 
 // synopsis is the command's usage, every form on its own aligned line.

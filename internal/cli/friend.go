@@ -92,7 +92,7 @@ func label(f home.Friend) string {
 }
 
 func friendAdd(ctx context.Context, e *Env, alias string) error {
-	msg, err := readParsed(e)
+	msg, err := readParsed(ctx, e)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 
@@ -74,7 +75,7 @@ func runMessage(ctx context.Context, e *Env, o messageOpts, args []string) error
 			return err
 		}
 		if args[0] == "to-json" {
-			in, err := readMessage(e)
+			in, err := readMessage(ctx, e)
 			if err != nil {
 				return err
 			}
@@ -85,7 +86,7 @@ func runMessage(ctx context.Context, e *Env, o messageOpts, args []string) error
 			_, err = e.Stdout.Write(js)
 			return err
 		}
-		in, rerr := readStdin(e, message.ReadJSON)
+		in, rerr := readStdin(ctx, e, message.ReadJSON)
 		if rerr != nil {
 			return rerr
 		}
@@ -135,14 +136,33 @@ func messageMake(ctx context.Context, e *Env, kind, arg string) ([]byte, error) 
 
 // readStdin reads all of stdin with read (message.ReadInput or
 // message.ReadJSON, which refuse input past their limit, saying so) and
-// refuses empty input.
-func readStdin(e *Env, read func(io.Reader) ([]byte, error)) ([]byte, error) {
-	data, err := read(e.Stdin)
-	if err != nil {
-		return nil, err
+// refuses empty input. From a terminal it first says how to end the
+// input, and an interrupt stops the wait.
+func readStdin(ctx context.Context, e *Env, read func(io.Reader) ([]byte, error)) ([]byte, error) {
+	if f, ok := e.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(e.Stderr, "%s: reading the message from stdin; end with Ctrl-D\n", e.Name)
 	}
-	if len(data) == 0 {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := read(e.Stdin)
+		done <- result{data, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		// The reader stays blocked in its read; the command ends.
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if len(r.data) == 0 {
 		return nil, acerr.E("reading stdin", "", acerr.Invalid, errors.New("no message on standard input"))
 	}
-	return data, nil
+	return r.data, nil
 }

@@ -97,13 +97,13 @@ func nodeNew(ctx context.Context, e *Env, nodeArg, idArg string, addrs []string,
 
 // readMessage reads a message from stdin: at most message.MaxInput
 // bytes, and longer input is refused with the limit stated.
-func readMessage(e *Env) ([]byte, error) {
-	return readStdin(e, message.ReadInput)
+func readMessage(ctx context.Context, e *Env) ([]byte, error) {
+	return readStdin(ctx, e, message.ReadInput)
 }
 
 // readParsed reads a message from stdin and verifies it.
-func readParsed(e *Env) (*message.Message, error) {
-	data, err := readMessage(e)
+func readParsed(ctx context.Context, e *Env) (*message.Message, error) {
+	data, err := readMessage(ctx, e)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func readParsed(e *Env) (*message.Message, error) {
 }
 
 func nodeAdd(ctx context.Context, e *Env) error {
-	msg, err := readParsed(e)
+	msg, err := readParsed(ctx, e)
 	if err != nil {
 		return err
 	}

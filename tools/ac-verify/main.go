@@ -33,6 +33,8 @@
 //	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)
 //	  -repair source
 //	    	read damaged or missing blocks again from source: a CAR file or a kubo RPC address
+//	  -version
+//	    	print the version of the command and exit
 //
 //	exit status: 0 success, 1 failure, 2 bad usage, 3 the home stayed locked, 130 interrupted.
 package main
