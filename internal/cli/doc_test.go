@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -69,5 +70,24 @@ func TestToolDocs(t *testing.T) {
 	}
 	if len(entries) != len(Names()) {
 		t.Errorf("tools/ has %d directories, cli has %d commands", len(entries), len(Names()))
+	}
+}
+
+// TestHelpNamesOnlyCommandsThatExist: what -h tells a user to run is
+// there to run.
+func TestHelpNamesOnlyCommandsThatExist(t *testing.T) {
+	known := map[string]bool{}
+	for _, name := range Names() {
+		known[name] = true
+	}
+	mention := regexp.MustCompile(`\bac-[a-z]+(-[a-z]+)*`)
+	for _, name := range Names() {
+		var help bytes.Buffer
+		Run(context.Background(), name, []string{"-h"}, nil, &help, &help, func(string) string { return "" })
+		for _, m := range mention.FindAllString(help.String(), -1) {
+			if !known[m] {
+				t.Errorf("%s -h names %s, which is no command", name, m)
+			}
+		}
 	}
 }

@@ -20,23 +20,25 @@ func (a *addrList) Set(s string) error { *a = append(*a, s); return nil }
 func cmdNode() *command {
 	return &command{
 		usage: "ac-node new PATH identities/NAME [--addr HOST:PORT]...\nac-node add < MESSAGE",
-		help: `Ac-node new publishes my node at PATH (usually "node"): a node_v1 that
-links the current root/, signed by the identity identities/NAME, with a
-seq one higher than the node it replaces. --addr records where ac-receive
-listens. Publish again after changing root/.
+		help: `Ac-node new publishes my node at PATH (usually "node"): a signed record
+that links the current root/, signed by the identity identities/NAME,
+with a seq one higher than the node it replaces. --addr records
+addresses where friends can reach me; they travel with the node.
+Publish again after changing root/.
 
-Ac-node add reads a friend's node reference message (raw or base64) on
-stdin and stores it at nodes/<identity-cid>. It is accepted only if it is
-signed by a friend and newer than the one held: an older or replayed
-reference is refused, and nothing changes.
+Ac-node add reads a friend's node reference message (raw, base64 or
+armoured, a saved mail too) on stdin and stores it at
+nodes/<identity-cid>. It is accepted only if it is signed by a friend
+and newer than the one held: an older or replayed reference is refused,
+and nothing changes.
 
 example:
   ac-node new node identities/alice --addr 127.0.0.1:7070
-  ac-message ref --armor node > alice.ref     # send this to friends
-  ac-node add < alice.ref                           # on the friend's side`,
+  ac-message ref --armor node > alice.ref   # send this to friends
+  ac-node add < alice.ref                    # on the friend's side`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
 			var o nodeOpts
-			fs.Var(&o.addrs, "addr", "an address `HOST:PORT` where ac-receive listens (repeatable)")
+			fs.Var(&o.addrs, "addr", "an address `HOST:PORT` where friends can reach me (repeatable)")
 			fs.StringVar(&o.passFile, "passphrase-file", "", "read the passphrase of a sealed key from `file`")
 			return func(ctx context.Context, args []string) error { return runNode(ctx, e, o, args) }
 		},

@@ -5,24 +5,26 @@
 //	usage: ac-node new PATH identities/NAME [--addr HOST:PORT]...
 //	       ac-node add < MESSAGE
 //
-//	Ac-node new publishes my node at PATH (usually "node"): a node_v1 that
-//	links the current root/, signed by the identity identities/NAME, with a
-//	seq one higher than the node it replaces. --addr records where ac-receive
-//	listens. Publish again after changing root/.
+//	Ac-node new publishes my node at PATH (usually "node"): a signed record
+//	that links the current root/, signed by the identity identities/NAME,
+//	with a seq one higher than the node it replaces. --addr records
+//	addresses where friends can reach me; they travel with the node.
+//	Publish again after changing root/.
 //
-//	Ac-node add reads a friend's node reference message (raw or base64) on
-//	stdin and stores it at nodes/<identity-cid>. It is accepted only if it is
-//	signed by a friend and newer than the one held: an older or replayed
-//	reference is refused, and nothing changes.
+//	Ac-node add reads a friend's node reference message (raw, base64 or
+//	armoured, a saved mail too) on stdin and stores it at
+//	nodes/<identity-cid>. It is accepted only if it is signed by a friend
+//	and newer than the one held: an older or replayed reference is refused,
+//	and nothing changes.
 //
 //	example:
 //	  ac-node new node identities/alice --addr 127.0.0.1:7070
-//	  ac-message ref --armor node > alice.ref     # send this to friends
-//	  ac-node add < alice.ref                           # on the friend's side
+//	  ac-message ref --armor node > alice.ref   # send this to friends
+//	  ac-node add < alice.ref                    # on the friend's side
 //
 //	flags:
 //	  -addr HOST:PORT
-//	    	an address HOST:PORT where ac-receive listens (repeatable)
+//	    	an address HOST:PORT where friends can reach me (repeatable)
 //	  -api address
 //	    	kubo RPC address, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)
 //	  -home directory
