@@ -9,10 +9,11 @@ import (
 )
 
 type changeJSON struct {
-	Path string `json:"path"`
-	What string `json:"what"`
-	Old  string `json:"old,omitempty"`
-	New  string `json:"new,omitempty"`
+	Path   string `json:"path"`
+	What   string `json:"what"`
+	Old    string `json:"old,omitempty"`
+	New    string `json:"new,omitempty"`
+	letter string // A, M, D or C, for a line of text
 }
 
 var whatLetter = map[tree.What]string{tree.Added: "A", tree.Changed: "M", tree.Deleted: "D", tree.Conflict: "C"}

@@ -33,6 +33,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -243,6 +244,7 @@ func (e *Env) lockTimeout(fs *flag.FlagSet) error {
 
 // parse parses flags anywhere among the arguments; "--" ends flags.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	args = splitNumbers(fs, args)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -287,6 +289,25 @@ func version() string {
 		v += " (commit " + rev[:min(12, len(rev))] + " of " + at + dirty + ")"
 	}
 	return v + " " + bi.GoVersion
+}
+
+// splitNumbers spells "-n5" as "-n 5" for a flag of one letter that
+// takes a number, as head and git take it, unless "n5" is a flag itself.
+func splitNumbers(fs *flag.FlagSet, args []string) []string {
+	var out []string
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' && fs.Lookup(a[1:2]) != nil && fs.Lookup(a[1:]) == nil {
+			if _, err := strconv.Atoi(a[2:]); err == nil {
+				out = append(out, a[:2], a[2:])
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // synopsis is the command's usage, every form on its own aligned line.

@@ -101,7 +101,11 @@ func friendAdd(ctx context.Context, e *Env, alias string) error {
 		return err
 	}
 	defer h.Close()
-	r, err := h.Befriend(ctx, msg, alias, e.Name)
+	what := e.Name + " add " + sender(msg)
+	if alias != "" {
+		what += " --as " + alias
+	}
+	r, err := h.Befriend(ctx, msg, alias, what)
 	if err != nil {
 		return err
 	}

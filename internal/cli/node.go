@@ -9,6 +9,7 @@ import (
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/message"
+	"github.com/archivecache/archivecache/schema"
 )
 
 // addrList is a repeatable --addr flag.
@@ -117,6 +118,17 @@ func readParsed(ctx context.Context, e *Env) (*message.Message, error) {
 	return msg, nil
 }
 
+// sender is the name a message's signer gives itself, for the log.
+func sender(msg *message.Message) string {
+	if id, ok := msg.Node.(*schema.Identity); ok {
+		return id.Name
+	}
+	if msg.Owner != nil {
+		return msg.Owner.Name
+	}
+	return msg.NodeCID.String()
+}
+
 func nodeAdd(ctx context.Context, e *Env) error {
 	msg, err := readParsed(ctx, e)
 	if err != nil {
@@ -127,7 +139,11 @@ func nodeAdd(ctx context.Context, e *Env) error {
 		return err
 	}
 	defer h.Close()
-	r, err := h.AcceptNode(ctx, msg, e.Name)
+	what := e.Name + " add " + sender(msg)
+	if n, ok := msg.Node.(*schema.Node); ok {
+		what += fmt.Sprintf(" seq %d", n.Seq)
+	}
+	r, err := h.AcceptNode(ctx, msg, what)
 	if err != nil {
 		return err
 	}

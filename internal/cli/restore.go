@@ -57,11 +57,15 @@ func runRestore(ctx context.Context, e *Env, o restoreOpts, args []string) error
 	if err != nil {
 		return err
 	}
-	r, err := h.Restore(ctx, p, then, e.Name+" "+p)
+	r, err := h.Restore(ctx, p, then, e.Name+" --at "+o.at+" "+p)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stdout, "restored %s (%d entries)\n", quote(p), r.Entries)
+	unit := "entries"
+	if r.Entries == 1 {
+		unit = "entry"
+	}
+	fmt.Fprintf(e.Stdout, "restored %s (%d %s)\n", quote(p), r.Entries, unit)
 	return nil
 }
 

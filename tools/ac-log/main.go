@@ -2,14 +2,18 @@
 
 // Command ac-log is one of the ArchiveCache commands.
 //
-//	usage: ac-log [-n N] [--json]
+//	usage: ac-log [-n N] [--oneline] [-p] [--json] [PATH]
 //
-//	Ac-log lists every change of HEAD, newest first: when, which command,
+//	Ac-log lists every change of HEAD, newest first: its number (what
+//	ac-restore --at N takes: 1 is the newest), when, what the command did,
 //	and the old and new root CIDs. Any old root can be inspected or restored
-//	from, since blocks are immutable.
+//	from, since blocks are immutable. With PATH, only the changes that
+//	changed PATH (or what is under it) are listed; the numbers stay those of
+//	the whole log.
 //
 //	example:
 //	  ac-log -n 5
+//	  ac-log --oneline -p root/projects
 //
 //	flags:
 //	  -api address
@@ -21,7 +25,10 @@
 //	  -lock-timeout duration
 //	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)
 //	  -n N
-//	    	show at most N entries (0: all)
+//	    	show at most N entries (0: all); -n5 works too
+//	  -oneline
+//	    	one line an entry: number, time, command
+//	  -p	list each entry's changes under root/ as A/M/D/C lines
 //	  -version
 //	    	print the version of the command and exit
 //
