@@ -6,12 +6,22 @@
 //
 //	Ac-diff prints what differs between two directories, as ac-merge
 //	prints its changes: "A path" added, "M path" changed, "D path" deleted,
-//	"C path" a conflict copy, with paths under OLD. OLD and NEW are paths in
-//	the tree database (root, nodes/ID/root), or root CIDs of it as ac-log
-//	prints them, which stand for its root directory.
+//	"C path" a conflict copy, with paths relative to the directories named.
+//	It exits 1 if they differ and 0 if not, as diff does.
+//
+//	OLD and NEW are each a path in the tree database (root/projects,
+//	nodes/ID/root) as it is now, or one of these, which stand for root/ as
+//	it was then, or for PATH in it when followed by :PATH:
+//
+//	  N          before ac-log entry N (what ac-restore --at N restores from)
+//	  HEAD       now; HEAD~N is HEAD N changes back, the same as N
+//	  CID        a root CID as ac-log prints it; a node's CID (its root/);
+//	             or a directory's CID, such as the root: ac-info node shows
 //
 //	example:
-//	  ac-diff bafyrei...old bafyrei...new
+//	  ac-diff 1 HEAD                         # what the last change did
+//	  ac-diff HEAD~3:root/projects root/projects
+//	  ac-diff nodes/bafyrei.../root root
 //
 //	flags:
 //	  -api address
