@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/message"
@@ -235,20 +236,11 @@ func (h *Home) Unfriend(ctx context.Context, who, cmd string) (Unfriended, error
 		if err != nil {
 			return cid.Undef, err
 		}
-		var match []Friend
-		for _, f := range fs {
-			if f.ID.String() == who || f.Name == who || f.Alias == who {
-				match = append(match, f)
-			}
+		f, err := oneFriend(fs, who)
+		if err != nil {
+			return cid.Undef, acerr.E("friend rm", who, acerr.KindOf(err), err)
 		}
-		switch len(match) {
-		case 0:
-			return cid.Undef, acerr.E("friend rm", who, acerr.NotExist, nil)
-		case 1:
-		default:
-			return cid.Undef, acerr.E("friend rm", who, acerr.Invalid, fmt.Errorf("%d friends have this name: give the alias or the identity CID", len(match)))
-		}
-		res.Friend = match[0]
+		res.Friend = f
 		t := h.Tree(cid.Undef)
 		head, err := t.Delete(ctx, old, Friends+"/"+res.Friend.ID.String())
 		if err != nil {
@@ -267,4 +259,99 @@ func (h *Home) Unfriend(ctx context.Context, who, cmd string) (Unfriended, error
 		return head, nil
 	})
 	return res, err
+}
+
+// FindFriends returns the friends who names: by identity CID, name or
+// alias, or by a part of the CID that no other friend's CID has there: its
+// start (git's habit with commit ids; "bafyrei" starts them all, so a
+// few characters more are needed) or its end after "…" or "...", as
+// listings print it.
+func FindFriends(fs []Friend, who string) []Friend {
+	var exact, part []Friend
+	end, isEnd := strings.CutPrefix(who, "…")
+	if !isEnd {
+		end, isEnd = strings.CutPrefix(who, "...")
+	}
+	for _, f := range fs {
+		id := f.ID.String()
+		switch {
+		case id == who || f.Name == who || f.Alias == who:
+			exact = append(exact, f)
+		case isEnd && end != "" && strings.HasSuffix(id, end), !isEnd && len(who) >= 4 && strings.HasPrefix(id, who):
+			part = append(part, f)
+		}
+	}
+	if len(exact) > 0 {
+		return exact
+	}
+	return part
+}
+
+// oneFriend returns the one friend who names (FindFriends), or an error
+// that lists the candidates.
+func oneFriend(fs []Friend, who string) (Friend, error) {
+	match := FindFriends(fs, who)
+	switch len(match) {
+	case 0:
+		return Friend{}, acerr.E("", "", acerr.NotExist, nil)
+	case 1:
+		return match[0], nil
+	}
+	var names []string
+	for _, f := range match {
+		n := fmt.Sprintf("%q (%s)", f.Name, shortID(f.ID))
+		if f.Alias != "" {
+			n = fmt.Sprintf("%q known as %q (%s)", f.Name, f.Alias, shortID(f.ID))
+		}
+		names = append(names, n)
+	}
+	return Friend{}, acerr.E("", "", acerr.Invalid, fmt.Errorf("%d friends match: %s; give an alias or more of the identity CID", len(match), strings.Join(names, ", ")))
+}
+
+// ResolvePath returns p with a friend named in its second component
+// spelled as the tree database spells it: nodes/alice/root, or
+// nodes/…o2cvsz7vqa/root, becomes nodes/<alice's identity CID>/root, and
+// the same under friends/. A component that is an entry of its own
+// directory stays as it is, and so does one that names no friend; one
+// that names several is an error that lists them.
+func (h *Home) ResolvePath(ctx context.Context, head cid.Cid, p string) (string, error) {
+	top, rest, ok := strings.Cut(p, "/")
+	if !ok || top != Nodes && top != Friends {
+		return p, nil
+	}
+	who, below, _ := strings.Cut(rest, "/")
+	t := h.Tree(cid.Undef)
+	if _, err := t.Lookup(ctx, head, top+"/"+who); err == nil || !acerr.Is(acerr.NotExist, err) {
+		return p, nil
+	}
+	fs, err := h.Friends(ctx, head)
+	if err != nil {
+		return "", err
+	}
+	if top == Nodes {
+		// My own identities publish nodes too, and a removed friend's
+		// node may stay: every node under nodes/ can be named by its CID.
+		ents, err := t.List(ctx, head, Nodes)
+		if err != nil && !acerr.Is(acerr.NotExist, err) {
+			return "", err
+		}
+		known := map[string]bool{}
+		for _, f := range fs {
+			known[f.ID.String()] = true
+		}
+		for _, en := range ents {
+			if c, err := cid.Decode(en.Name); err == nil && !known[en.Name] {
+				fs = append(fs, Friend{Name: en.Name, ID: c})
+			}
+		}
+	}
+	match := FindFriends(fs, who)
+	switch len(match) {
+	case 0:
+		return p, nil
+	case 1:
+		return tree.JoinPath(top+"/"+match[0].ID.String(), below), nil
+	}
+	_, err = oneFriend(fs, who)
+	return "", acerr.E("path", top+"/"+who, acerr.KindOf(err), err)
 }

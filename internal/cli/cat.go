@@ -38,6 +38,9 @@ func runCat(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer h.Close()
+	if p, err = h.ResolvePath(ctx, head, p); err != nil {
+		return err
+	}
 	en, err := h.Tree(cid.Undef).Lookup(ctx, head, p)
 	if err != nil {
 		return err

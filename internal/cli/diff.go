@@ -102,6 +102,9 @@ func diffSide(ctx context.Context, h *home.Home, t *tree.Tree, head cid.Cid, arg
 	if p, err = treePath(p); err != nil {
 		return cid.Undef, err
 	}
+	if p, err = h.ResolvePath(ctx, root, p); err != nil {
+		return cid.Undef, err
+	}
 	en, err := t.Lookup(ctx, root, p)
 	if err != nil {
 		return cid.Undef, err

@@ -72,6 +72,9 @@ func runExport(ctx context.Context, e *Env, o exportOpts, args []string) error {
 		return err
 	}
 	defer h.Close()
+	if p, err = friendPath(ctx, h, p); err != nil {
+		return err
+	}
 	x, err := h.Export(ctx, e.Stdout, p, old)
 	if err != nil {
 		return err

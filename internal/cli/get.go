@@ -45,5 +45,8 @@ func runGet(ctx context.Context, e *Env, o getOpts, args []string) error {
 		return err
 	}
 	defer h.Close()
+	if p, err = friendPath(ctx, h, p); err != nil {
+		return err
+	}
 	return h.GetLocal(ctx, p, args[1], localfs.ExportConfig{Fetchers: o.jobs, Writers: o.jobs})
 }

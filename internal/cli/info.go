@@ -52,6 +52,9 @@ func runInfo(ctx context.Context, e *Env, o infoOpts, args []string) error {
 		if p, err = treePath(args[0]); err != nil {
 			return err
 		}
+		if p, err = h.ResolvePath(ctx, head, p); err != nil {
+			return err
+		}
 		info, err = entryInfo(ctx, h, head, p)
 	}
 	if err != nil {

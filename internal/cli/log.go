@@ -67,6 +67,9 @@ func runLog(ctx context.Context, e *Env, o logOpts, args []string) error {
 	if err != nil {
 		return err
 	}
+	if path, err = friendPath(ctx, h, path); err != nil {
+		return err
+	}
 	t := h.Tree(cid.Undef)
 	var rows []logRow
 	for i, l := range log {

@@ -52,6 +52,9 @@ func runLs(ctx context.Context, e *Env, o lsOpts, args []string) error {
 		return err
 	}
 	defer h.Close()
+	if p, err = h.ResolvePath(ctx, head, p); err != nil {
+		return err
+	}
 	ents, err := h.Tree(cid.Undef).List(ctx, head, p)
 	if err != nil {
 		return err

@@ -64,5 +64,8 @@ func runMerge(ctx context.Context, e *Env, o mergeOpts, args []string) error {
 		return err
 	}
 	defer h.Close()
+	if src, err = friendPath(ctx, h, src); err != nil {
+		return err
+	}
 	return mergeJobs(ctx, e, h, []home.MergeJob{{Dst: dst, Src: src}}, o, e.Name+" "+dst+" "+src)
 }

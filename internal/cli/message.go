@@ -131,6 +131,9 @@ func messageMake(ctx context.Context, e *Env, kind, arg string) ([]byte, error) 
 		return nil, err
 	}
 	defer h.Close()
+	if p, err = friendPath(ctx, h, p); err != nil {
+		return nil, err
+	}
 	return h.Message(ctx, home.MessageKind(kind), p)
 }
 

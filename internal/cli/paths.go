@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"path"
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/schema"
 )
 
@@ -22,6 +24,17 @@ func treePath(p string) (string, error) {
 		}
 	}
 	return p, nil
+}
+
+// friendPath returns p with a friend it names under nodes/ or friends/
+// (by name, alias or part of the identity CID) spelled as the tree
+// database spells it: home.ResolvePath, at the current HEAD.
+func friendPath(ctx context.Context, h *home.Home, p string) (string, error) {
+	head, err := h.Get()
+	if err != nil {
+		return "", err
+	}
+	return h.ResolvePath(ctx, head, p)
 }
 
 // base returns the last component of a clean tree path.

@@ -62,6 +62,9 @@ func runVerify(ctx context.Context, e *Env, o verifyOpts, args []string) error {
 		return err
 	}
 	defer h.Close()
+	if p, err = friendPath(ctx, h, p); err != nil {
+		return err
+	}
 	name := p
 	if name == "" {
 		name = "/" // the whole tree database
