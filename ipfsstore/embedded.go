@@ -149,8 +149,8 @@ type flushBuf struct {
 }
 
 // OpenEmbedded opens, creating it if needed, the embedded store in
-// cfg.Dir. It reads every index file; it creates no file until the first
-// Put.
+// cfg.Dir. It maps the tables of sealed packs and reads the index files of
+// packs without one; it creates no file until the first Put.
 func OpenEmbedded(ctx context.Context, cfg Config) (*Embedded, error) {
 	e, err := openEmbedded(ctx, cfg.Dir, packRollSize)
 	if err != nil {

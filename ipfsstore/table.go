@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math/bits"
 	"os"
 	"slices"
-	"sync/atomic"
 
 	"github.com/multiformats/go-varint"
 )
@@ -30,38 +30,41 @@ import (
 // the last record of a block winning; it is derived from the index and
 // never replaces it. Its layout, integers little-endian:
 //
-//	+----------+---------+---------+--------------+-----------------+-------------+
-//	| ACTBL001 | W u32   | n u32   | fan [256]u32 | bucket [256]u32 | crc32c u32  |
-//	+----------+---------+---------+--------------+-----------------+-------------+
+//	+----------+-------+-------+-------+------------+----------------+-----------------+
+//	| ACTBL001 | W u32 | n u32 | B u32 | crc32c u32 | fan [2^B]u32   | bucket [2^B]u32 |
+//	+----------+-------+-------+-------+------------+----------------+-----------------+
 //	then n entries of W+16 bytes:
 //	+--------------------------+------------+------------+---------+
 //	| multihash, 0-padded to W | offset u64 | length u32 | sum u32 |
 //	+--------------------------+------------+------------+---------+
 //
-// Entries are sorted by the first byte of the multihash's digest (the
-// fan-out byte), then by their padded multihash; fan[b] is the number of
-// entries whose fan-out byte is at most b, so the entries of byte b are
-// fan[b-1] to fan[b]. A multihash says its own length, so padding makes
-// no two equal. bucket[b] is the CRC-32C of the entries of byte b, and the
-// header's last field that of the header before it.
+// Entries are sorted by the first B bits of the multihash's digest (their
+// bucket), then by their padded multihash; fan[f] is the number of entries
+// in buckets up to f, so bucket f is entries fan[f-1] to fan[f]. B grows
+// with n (from 8 bits up to 24), so that a bucket holds about 8 entries. A
+// multihash says its own length, so padding makes no two equal. bucket[f]
+// is the CRC-32C of the entries of bucket f, and the crc32c field that of
+// the 20 bytes before it.
 //
-// Checking. Open checks a table's header and its size; a lookup checks the
-// bucket it searches, once per process (a bucket of a million-block table
-// is some 200 KB: tens of microseconds, once). A table that fails either
+// Checking. Open checks a table's first 24 bytes and its size; a lookup
+// checks the fan-out words and the entries of the one bucket it searches
+// (some 400 bytes), so that no damage misleads it: a damaged fan-out word
+// shifts the bucket's range, and its checksum fails. A table that fails a
 // check is damage: the pack is read the old way, from its index, and
-// Check reports the table. Packs without a table (unsealed, left by a
-// writer that died, or written by earlier versions) are read the old way
-// too: their index records are scanned into a map, from where the last
-// scan stopped.
+// Check, which checks every bucket, reports the table. Packs without a
+// table (unsealed, left by a writer that died, or written by earlier
+// versions) are read the old way too: their index records are scanned into
+// a map, from where the last scan stopped.
 
 const (
 	tableMagic = "ACTBL001"
-	// tableHeader is the size of a table's header.
-	tableHeader = len(tableMagic) + 4 + 4 + 256*4 + 256*4 + 4
+	// tableHeader is the size of a table's fixed header.
+	tableHeader = len(tableMagic) + 4 + 4 + 4 + 4
 	// tableEntryFixed is the size of a table entry without its key.
 	tableEntryFixed = 8 + 4 + 4
-	// maxTableKey is the widest key a table holds (a multihash).
-	maxTableKey = maxCIDLen
+	// minFanBits and maxFanBits bound B; tableBucket is the number of
+	// entries B aims a bucket at.
+	minFanBits, maxFanBits, tableBucket = 8, 24, 8
 )
 
 // tableEntry is one block of a table.
@@ -72,18 +75,25 @@ type tableEntry struct {
 	sum    uint32
 }
 
-// fanByte is the fan-out byte of multihash mh: the first byte of its
-// digest, or 0 if it has none.
-func fanByte(mh string) byte {
+// fanBits is B for a table of n entries.
+func fanBits(n int) int {
+	return min(max(bits.Len(uint(n/tableBucket)), minFanBits), maxFanBits)
+}
+
+// bucketOf is the bucket of multihash mh in a table of 2^b buckets: the
+// first b bits of its digest (zeros past a short digest's end).
+func bucketOf(mh string, b int) int {
 	_, k, err := varint.FromUvarint([]byte(mh[:min(len(mh), varint.MaxLenUvarint63)]))
 	if err != nil {
 		return 0
 	}
 	_, j, err := varint.FromUvarint([]byte(mh[k:min(len(mh), k+varint.MaxLenUvarint63)]))
-	if err != nil || k+j >= len(mh) {
+	if err != nil {
 		return 0
 	}
-	return mh[k+j]
+	var d [4]byte
+	copy(d[:], mh[min(k+j, len(mh)):])
+	return int(binary.BigEndian.Uint32(d[:]) >> (32 - b))
 }
 
 // compareKey compares the padded key of a table entry with mh, as the
@@ -111,17 +121,18 @@ func compareKey(padded []byte, mh string) int {
 func encodeTable(entries []tableEntry) []byte {
 	type sorted struct {
 		tableEntry
-		fan byte
-		pos int
+		bucket int
+		pos    int
 	}
+	fb := fanBits(len(entries))
 	s := make([]sorted, len(entries))
 	w := 0
 	for i, e := range entries {
-		s[i] = sorted{e, fanByte(e.key), i}
+		s[i] = sorted{e, bucketOf(e.key, fb), i}
 		w = max(w, len(e.key))
 	}
 	slices.SortFunc(s, func(a, b sorted) int {
-		if c := cmp.Compare(a.fan, b.fan); c != 0 {
+		if c := cmp.Compare(a.bucket, b.bucket); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(a.key, b.key); c != 0 {
@@ -131,27 +142,27 @@ func encodeTable(entries []tableEntry) []byte {
 	})
 	s = slices.CompactFunc(s, func(a, b sorted) bool { return a.key == b.key })
 
-	width := w + tableEntryFixed
-	b := make([]byte, tableHeader, tableHeader+len(s)*width)
+	nb := 1 << fb
+	body := tableHeader + 8*nb
+	b := make([]byte, body, body+len(s)*(w+tableEntryFixed))
 	copy(b, tableMagic)
 	binary.LittleEndian.PutUint32(b[8:], uint32(w))
 	binary.LittleEndian.PutUint32(b[12:], uint32(len(s)))
-	fan := b[16 : 16+256*4]
-	buckets := b[16+256*4 : 16+512*4]
+	binary.LittleEndian.PutUint32(b[16:], uint32(fb))
+	binary.LittleEndian.PutUint32(b[20:], crc32.Checksum(b[:20], castagnoli))
 	i := 0
-	for f := range 256 {
+	for f := range nb {
 		start := len(b)
-		for ; i < len(s) && int(s[i].fan) == f; i++ {
+		for ; i < len(s) && s[i].bucket == f; i++ {
 			b = append(b, s[i].key...)
 			b = append(b, make([]byte, w-len(s[i].key))...)
 			b = binary.LittleEndian.AppendUint64(b, uint64(s[i].off))
 			b = binary.LittleEndian.AppendUint32(b, s[i].length)
 			b = binary.LittleEndian.AppendUint32(b, s[i].sum)
 		}
-		binary.LittleEndian.PutUint32(fan[f*4:], uint32(i))
-		binary.LittleEndian.PutUint32(buckets[f*4:], crc32.Checksum(b[start:], castagnoli))
+		binary.LittleEndian.PutUint32(b[tableHeader+4*f:], uint32(i))
+		binary.LittleEndian.PutUint32(b[tableHeader+4*(nb+f):], crc32.Checksum(b[start:], castagnoli))
 	}
-	binary.LittleEndian.PutUint32(b[tableHeader-4:], crc32.Checksum(b[:tableHeader-4], castagnoli))
 	return b
 }
 
@@ -159,10 +170,11 @@ func encodeTable(entries []tableEntry) []byte {
 type table struct {
 	path     string
 	data     []byte // the whole file, mapped
-	width    int    // of an entry
 	keyWidth int
+	width    int // of an entry
 	n        int
-	verified [4]atomic.Uint64 // buckets whose checksum has passed, a bit each
+	fanBits  int
+	entries  int // where the entries start in data
 }
 
 var errTableDamaged = errors.New("table is damaged")
@@ -189,7 +201,7 @@ func openTable(path string) (*table, error) {
 	t := &table{path: path, data: data}
 	if err := t.checkHeader(); err != nil {
 		t.close()
-		return nil, &damage{file: path, err: fmt.Errorf("%w: %v", errTableDamaged, err)}
+		return nil, t.damaged(err.Error())
 	}
 	return t, nil
 }
@@ -199,56 +211,45 @@ func (t *table) checkHeader() error {
 	if string(h[:len(tableMagic)]) != tableMagic {
 		return errors.New("not a table of this store")
 	}
-	if crc32.Checksum(h[:tableHeader-4], castagnoli) != binary.LittleEndian.Uint32(h[tableHeader-4:]) {
+	if crc32.Checksum(h[:20], castagnoli) != binary.LittleEndian.Uint32(h[20:]) {
 		return errors.New("its header does not match its checksum")
 	}
 	t.keyWidth = int(binary.LittleEndian.Uint32(h[8:]))
 	t.n = int(binary.LittleEndian.Uint32(h[12:]))
+	t.fanBits = int(binary.LittleEndian.Uint32(h[16:]))
 	t.width = t.keyWidth + tableEntryFixed
-	if t.keyWidth > maxTableKey || int64(len(t.data)) != int64(tableHeader)+int64(t.n)*int64(t.width) {
-		return fmt.Errorf("%d bytes, but its header says %d entries of %d", len(t.data), t.n, t.width)
-	}
-	prev := 0
-	for f := range 256 {
-		end := t.fanEnd(f)
-		if end < prev || end > t.n {
-			return errors.New("its fan-out is not in order")
-		}
-		prev = end
-	}
-	if prev != t.n {
-		return errors.New("its fan-out does not add up to its entries")
+	t.entries = tableHeader + 8<<t.fanBits
+	if t.keyWidth > maxCIDLen || t.fanBits < minFanBits || t.fanBits > maxFanBits ||
+		int64(len(t.data)) != int64(t.entries)+int64(t.n)*int64(t.width) {
+		return fmt.Errorf("%d bytes, not what its header says", len(t.data))
 	}
 	return nil
 }
 
-// fanEnd is the number of entries whose fan-out byte is at most f.
-func (t *table) fanEnd(f int) int {
-	return int(binary.LittleEndian.Uint32(t.data[16+f*4:]))
+func (t *table) damaged(why string) *damage {
+	return &damage{file: t.path, err: fmt.Errorf("%w: %s", errTableDamaged, why)}
 }
 
-// bucket returns the range of entries of fan-out byte f, checking them
-// the first time.
+// bucket returns the range of entries of bucket f, checked.
 func (t *table) bucket(f int) (lo, hi int, err error) {
+	nb := 1 << t.fanBits
 	if f > 0 {
-		lo = t.fanEnd(f - 1)
+		lo = int(binary.LittleEndian.Uint32(t.data[tableHeader+4*(f-1):]))
 	}
-	hi = t.fanEnd(f)
-	word, bit := &t.verified[f/64], uint64(1)<<(f%64)
-	if word.Load()&bit != 0 {
-		return lo, hi, nil
+	hi = int(binary.LittleEndian.Uint32(t.data[tableHeader+4*f:]))
+	if lo > hi || hi > t.n {
+		return 0, 0, t.damaged(fmt.Sprintf("its fan-out is out of order at bucket %d", f))
 	}
-	want := binary.LittleEndian.Uint32(t.data[16+256*4+f*4:])
-	if crc32.Checksum(t.data[tableHeader+lo*t.width:tableHeader+hi*t.width], castagnoli) != want {
-		return 0, 0, &damage{file: t.path, err: fmt.Errorf("%w: the entries of fan-out byte %#02x do not match their checksum", errTableDamaged, f)}
+	want := binary.LittleEndian.Uint32(t.data[tableHeader+4*(nb+f):])
+	if crc32.Checksum(t.data[t.entries+lo*t.width:t.entries+hi*t.width], castagnoli) != want {
+		return 0, 0, t.damaged(fmt.Sprintf("the entries of bucket %d do not match their checksum", f))
 	}
-	word.Or(bit)
 	return lo, hi, nil
 }
 
 // entry decodes entry i.
 func (t *table) entry(i int) (padded []byte, off int64, length, sum uint32) {
-	e := t.data[tableHeader+i*t.width:][:t.width]
+	e := t.data[t.entries+i*t.width:][:t.width]
 	k := t.keyWidth
 	return e[:k], int64(binary.LittleEndian.Uint64(e[k:])), binary.LittleEndian.Uint32(e[k+8:]), binary.LittleEndian.Uint32(e[k+12:])
 }
@@ -259,22 +260,20 @@ func (t *table) find(key string) (off int64, length, sum uint32, ok bool, err er
 	if len(key) > t.keyWidth {
 		return 0, 0, 0, false, nil
 	}
-	lo, end, err := t.bucket(int(fanByte(key)))
+	lo, end, err := t.bucket(bucketOf(key, t.fanBits))
 	if err != nil {
 		return 0, 0, 0, false, err
 	}
 	for hi := end; lo < hi; {
 		m := int(uint(lo+hi) >> 1)
-		padded, _, _, _ := t.entry(m)
-		if compareKey(padded, key) < 0 {
+		if padded, _, _, _ := t.entry(m); compareKey(padded, key) < 0 {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
 	if lo < end {
-		padded, off, length, sum := t.entry(lo)
-		if compareKey(padded, key) == 0 {
+		if padded, off, length, sum := t.entry(lo); compareKey(padded, key) == 0 {
 			return off, length, sum, true, nil
 		}
 	}
@@ -284,15 +283,23 @@ func (t *table) find(key string) (off int64, length, sum uint32, ok bool, err er
 // each calls fn for every entry, checking every bucket; it stops at the
 // first bucket that fails its check and returns its damage.
 func (t *table) each(fn func(e tableEntry)) error {
-	for f := range 256 {
+	next := 0
+	for f := range 1 << t.fanBits {
 		lo, hi, err := t.bucket(f)
 		if err != nil {
 			return err
+		}
+		if lo != next {
+			return t.damaged(fmt.Sprintf("its fan-out is out of order at bucket %d", f))
 		}
 		for i := lo; i < hi; i++ {
 			padded, off, length, sum := t.entry(i)
 			fn(tableEntry{key: unpad(padded), off: off, length: length, sum: sum})
 		}
+		next = hi
+	}
+	if next != t.n {
+		return t.damaged("its fan-out does not add up to its entries")
 	}
 	return nil
 }
