@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/ipfs/go-cid"
@@ -51,17 +52,40 @@ func (e *Embedded) missing(key string) error {
 	return errNotHeld
 }
 
-// Check reads back every block the index knows and checks its checksum and
-// its hash, and reports index damage that hides blocks. It returns the
-// number of blocks that passed and the first failure.
+// Check reads back every block the tables and the index know and checks
+// its checksum and its hash, and reports damaged tables and index damage
+// that hides blocks. It returns the number of blocks that passed and the
+// first failure.
 func (e *Embedded) Check(ctx context.Context) (int, error) {
 	const op = "ipfsstore.Check"
+	// Check every table whole; a damaged one is dropped, and its pack's
+	// index read instead.
+	e.mu.Lock()
+	for _, id := range slices.Clone(e.tables) {
+		if err := e.packs[id].table.each(func(tableEntry) {}); err != nil {
+			e.dropTableLocked(id, err)
+		}
+	}
+	e.mu.Unlock()
+	if err := e.rescan(); err != nil {
+		return 0, acerr.E(op, e.dir, acerr.IO, err)
+	}
 	e.mu.Lock()
 	keys := make([]string, 0, len(e.index))
 	for k := range e.index {
 		keys = append(keys, k)
 	}
+	for _, id := range e.tables {
+		p := e.packs[id]
+		p.table.each(func(te tableEntry) {
+			if !e.pastEndLocked(p, te.key, te.off, te.length) {
+				keys = append(keys, te.key)
+			}
+		})
+	}
 	e.mu.Unlock()
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	n := 0
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {
@@ -77,12 +101,15 @@ func (e *Embedded) Check(ctx context.Context) (int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for k, d := range e.damaged {
-		if _, ok := e.index[k]; !ok {
+		if _, ok := e.locateLocked(k); !ok {
 			return n, acerr.E(op, d.file, acerr.Integrity, d.err).WithCID(cid.NewCidV1(cid.Raw, []byte(k)).String())
 		}
 	}
 	if len(e.lost) > 0 {
 		return n, acerr.E(op, e.lost[0].file, acerr.Integrity, e.lost[0].err)
+	}
+	if len(e.badTables) > 0 {
+		return n, acerr.E(op, e.badTables[0].file, acerr.Integrity, e.badTables[0].err)
 	}
 	return n, nil
 }

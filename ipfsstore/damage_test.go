@@ -171,6 +171,7 @@ func TestEmbeddedIndexRecordDamage(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
+	dropTables(t, dir)
 	idx := packFiles(t, dir, ".idx")[0]
 	whole, err := os.ReadFile(idx)
 	if err != nil {
@@ -237,6 +238,7 @@ func TestEmbeddedIndexDamageUnattributed(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
+	dropTables(t, dir)
 	idx, pack := packFiles(t, dir, ".idx")[0], packFiles(t, dir, ".pack")[0]
 	b, err := os.ReadFile(idx)
 	if err != nil {

@@ -86,12 +86,18 @@
 //   - No garbage per chunk. The importer's chunk buffers circulate and are
 //     kept between imports, so a large import keeps a small heap (under 50
 //     MB of RSS for a 512 MiB file) whatever the GC does.
-//   - Open is cheap: it reads the index files into a map and creates
-//     nothing; the first Put creates this process's pack.
+//   - Opening is free: its cost does not grow with the blocks held. A
+//     sealed pack has a sorted table beside it, mapped and searched in
+//     place (table.go), so Open reads a directory listing and a 24-byte
+//     header per pack, and a lookup a few pages; only packs without a
+//     table (being written, left by a dead writer, or older) have their
+//     index files read into a map. Open creates nothing; the first Put
+//     creates this process's pack.
 //
 // Every process writes to a pack of its own, so processes sharing a home
-// never interleave their writes; a Get or Has that misses reads the index
-// files other processes have written since, from where it last stopped.
+// never interleave their writes; a Get or Has that misses maps the tables
+// other processes have sealed since, and reads the index files of the
+// packs still without one, from where it last stopped.
 // Sync makes pack data durable before the index records that point at it,
 // and readers take a torn record at the end of a pack still being written
 // for its writer's, so a process killed at any moment leaves a store that

@@ -42,8 +42,11 @@ const (
 // directory, no daemon. The file formats and the crash and multi-process
 // rules are described at the top of pack.go.
 //
-// All blocks are found through an in-memory index (multihash → pack,
-// offset, length) built at open from the index files. Put appends to a
+// Blocks are found through the tables of sealed packs, mapped and
+// searched in place (table.go), and through an in-memory index (multihash
+// → pack, offset, length) of the blocks in packs without one: this
+// process's own, and others' unsealed or older packs, read from their
+// index files. Put appends to a
 // write buffer and does not wait for the disk (only, briefly, for the write
 // goroutine when it is several buffers behind); Sync (and Close) make
 // everything Put so far durable. Get reads with pread and checks the
@@ -64,8 +67,10 @@ type Embedded struct {
 
 	mu        sync.Mutex
 	cond      sync.Cond             // on mu: broadcast when a buffer is queued or written, and on Close
-	index     map[string]blockLoc   // by multihash
+	index     map[string]blockLoc   // of the packs without a table, by multihash
 	alt       map[string][]blockLoc // other copies of blocks held more than once, by multihash
+	tables    []uint32              // the packs with a table, oldest first
+	badTables []*damage             // tables found damaged; their packs are read from their index
 	damaged   map[string]*damage    // blocks no usable record locates, found damaged by a scan
 	lost      []*damage             // index damage that may hide blocks it cannot name
 	unsealed  []string              // other processes' unsealed packs at the last scan
@@ -106,6 +111,8 @@ type packFile struct {
 	dataEnd int64       // the end of the last block the applied records locate
 	v1      bool        // the index is of the first version, without sums
 	seals   bool        // the index is of a version whose writers seal their packs
+	table   *table      // the pack's table; nil: its index is read into the map
+	size    int64       // of the pack, if it has a table (sealed packs do not grow)
 	w       *packWriter // set for the packs this process writes
 }
 
@@ -142,8 +149,8 @@ type flushBuf struct {
 }
 
 // OpenEmbedded opens, creating it if needed, the embedded store in
-// cfg.Dir. It reads every index file; it creates no file until the first
-// Put.
+// cfg.Dir. It maps the tables of sealed packs and reads the index files of
+// packs without one; it creates no file until the first Put.
 func OpenEmbedded(ctx context.Context, cfg Config) (*Embedded, error) {
 	e, err := openEmbedded(ctx, cfg.Dir, packRollSize)
 	if err != nil {
@@ -229,21 +236,25 @@ func (e *Embedded) load(c cid.Cid, key string, rehash bool, buf []byte) ([]byte,
 		e.mu.Unlock()
 		return nil, errClosed
 	}
-	loc, ok := e.index[key]
+	loc, ok := e.locateLocked(key)
+	e.mu.Unlock()
 	if !ok {
-		e.mu.Unlock()
 		return nil, errNotHeld
 	}
-	alts := slices.Clone(e.alt[key])
-	e.mu.Unlock()
 	data, err := e.readChecked(c, loc, rehash, buf)
-	if err == nil || len(alts) == 0 {
-		return data, err
+	if err == nil {
+		return data, nil
 	}
+	e.mu.Lock()
+	alts := e.copiesLocked(key)
+	e.mu.Unlock()
 	for _, a := range alts {
+		if a == loc {
+			continue
+		}
 		if data, aerr := e.readChecked(c, a, rehash, buf); aerr == nil {
 			e.mu.Lock()
-			if e.index[key] == loc {
+			if cur, _ := e.locateLocked(key); cur == loc {
 				e.index[key] = a
 				e.alt[key] = slices.DeleteFunc(e.alt[key], func(x blockLoc) bool { return x == a })
 			}
@@ -252,6 +263,85 @@ func (e *Embedded) load(c cid.Cid, key string, rehash bool, buf []byte) ([]byte,
 		}
 	}
 	return nil, err
+}
+
+// locateLocked returns where the block with key is: in the map, which
+// holds this process's writes and so its repairs, else in the newest
+// table that lists it. A table whose bucket fails its check is dropped
+// (dropTableLocked). e.mu must be held.
+func (e *Embedded) locateLocked(key string) (blockLoc, bool) {
+	if loc, ok := e.index[key]; ok {
+		return loc, true
+	}
+	for i := len(e.tables) - 1; i >= 0; i-- {
+		if loc, ok := e.findLocked(e.tables[i], key); ok {
+			return loc, true
+		}
+	}
+	return blockLoc{}, false
+}
+
+// copiesLocked returns every location of the block with key that the
+// map and the tables know, in the order locateLocked prefers them. e.mu
+// must be held.
+func (e *Embedded) copiesLocked(key string) []blockLoc {
+	var locs []blockLoc
+	if loc, ok := e.index[key]; ok {
+		locs = append(locs, loc)
+	}
+	locs = append(locs, e.alt[key]...)
+	for i := len(e.tables) - 1; i >= 0; i-- {
+		if loc, ok := e.findLocked(e.tables[i], key); ok {
+			locs = append(locs, loc)
+		}
+	}
+	return locs
+}
+
+// findLocked looks key up in the table of pack id. e.mu must be held.
+func (e *Embedded) findLocked(id uint32, key string) (blockLoc, bool) {
+	p := e.packs[id]
+	if p.table == nil {
+		return blockLoc{}, false // dropped
+	}
+	off, length, sum, ok, err := p.table.find(key)
+	if err != nil {
+		e.dropTableLocked(id, err)
+		return blockLoc{}, false
+	}
+	if !ok || e.pastEndLocked(p, key, off, length) {
+		return blockLoc{}, false
+	}
+	return blockLoc{pack: id, length: length, off: off, sum: sum}, true
+}
+
+// pastEndLocked reports whether the block with key that the table of p
+// locates at off ends past the end of p, and records it as damaged if so,
+// as a scan of p's index would have. e.mu must be held.
+func (e *Embedded) pastEndLocked(p *packFile, key string, off int64, length uint32) bool {
+	if off+int64(length) <= p.size {
+		return false
+	}
+	if _, seen := e.damaged[key]; !seen {
+		e.damaged[key] = &damage{file: e.path(p.name, ".pack"),
+			err: fmt.Errorf("pack is truncated: it ends at offset %d, before the end of the block at offset %d", p.size, off)}
+	}
+	return true
+}
+
+// dropTableLocked records the damage err of the table of pack id and stops
+// using it: the next scan reads the pack's index instead, from its start.
+// e.mu must be held.
+func (e *Embedded) dropTableLocked(id uint32, err error) {
+	p := e.packs[id]
+	var d *damage
+	if !errors.As(err, &d) {
+		d = &damage{file: p.table.path, err: err}
+	}
+	e.badTables = append(e.badTables, d)
+	p.table.close()
+	p.table, p.idxOff, p.dataEnd = nil, 0, 0
+	e.tables = slices.DeleteFunc(e.tables, func(x uint32) bool { return x == id })
 }
 
 // readChecked reads the copy of block c at loc and checks it against the
@@ -397,7 +487,7 @@ func (e *Embedded) size(key string) (int, bool, error) {
 	if e.closed {
 		return 0, false, errClosed
 	}
-	loc, ok := e.index[key]
+	loc, ok := e.locateLocked(key)
 	return int(loc.length), ok, nil
 }
 
@@ -407,7 +497,7 @@ func (e *Embedded) has(key string) (bool, error) {
 	if e.closed {
 		return false, errClosed
 	}
-	_, ok := e.index[key]
+	_, ok := e.locateLocked(key)
 	return ok, nil
 }
 
@@ -452,7 +542,7 @@ func (e *Embedded) put(op string, c cid.Cid, data []byte) error {
 		if e.failed != nil {
 			return acerr.E(op, "", acerr.IO, e.failed).WithCID(c.String())
 		}
-		if loc, ok := e.index[key]; ok && (!damaged || loc != bad) {
+		if loc, ok := e.locateLocked(key); ok && (!damaged || loc != bad) {
 			e.mu.Unlock()
 			good := e.holdsGood(c, key)
 			e.mu.Lock()
@@ -837,6 +927,10 @@ func (e *Embedded) closeFiles() error {
 		if p.f != nil {
 			keep(p.f.Close())
 		}
+		if p.table != nil {
+			keep(p.table.close())
+			p.table = nil
+		}
 		if p.w != nil {
 			keep(p.w.idx.Close())
 		}
@@ -846,17 +940,20 @@ func (e *Embedded) closeFiles() error {
 
 // scanned is what a scan learnt about one index file of another process.
 type scanned struct {
-	name    string
-	id      uint32 // pack id if known
-	known   bool
-	bad     bool // the file is not an index of this store; ignore the pack
-	newOff  int64
-	dataEnd int64
-	v1      bool // the index is of the first version, without sums
-	seals   bool // the index is of a version whose writers seal their packs
-	records []scannedRecord
-	damaged []damagedBlock
-	lost    []*damage
+	name     string
+	id       uint32 // pack id if known
+	known    bool
+	bad      bool // the file is not an index of this store; ignore the pack
+	newOff   int64
+	dataEnd  int64
+	v1       bool    // the index is of the first version, without sums
+	seals    bool    // the index is of a version whose writers seal their packs
+	table    *table  // the pack's table, mapped; its index is not read
+	size     int64   // the pack's, when it has a table
+	badTable *damage // the pack's table, found damaged; its index is read instead
+	records  []scannedRecord
+	damaged  []damagedBlock
+	lost     []*damage
 }
 
 // scannedRecord is an index record ready for the map.
@@ -874,9 +971,11 @@ type damagedBlock struct {
 	d   *damage
 }
 
-// rescan reads the index files of other processes: new files whole, known
-// ones from where the last scan stopped. Blocks they list join the index.
-func (e *Embedded) rescan() error {
+// rescan looks for the packs of other processes. It maps the table of a
+// new pack that has one; it reads the index files of the others, new ones
+// whole and known ones from where the last scan stopped, and the blocks
+// they list join the map.
+func (e *Embedded) rescan() (err error) {
 	e.scanMu.Lock()
 	defer e.scanMu.Unlock()
 
@@ -891,6 +990,7 @@ func (e *Embedded) rescan() error {
 		own     bool
 		v1      bool
 		seals   bool
+		table   bool
 	}
 	e.mu.Lock()
 	if e.closed {
@@ -899,11 +999,26 @@ func (e *Embedded) rescan() error {
 	}
 	known := make(map[string]seen, len(e.packs))
 	for id, p := range e.packs {
-		known[p.name] = seen{id: uint32(id), idxOff: p.idxOff, dataEnd: p.dataEnd, own: p.w != nil, v1: p.v1, seals: p.seals}
+		known[p.name] = seen{id: uint32(id), idxOff: p.idxOff, dataEnd: p.dataEnd, own: p.w != nil, v1: p.v1, seals: p.seals, table: p.table != nil}
 	}
 	e.mu.Unlock()
 
+	tables := make(map[string]bool)
+	for _, ent := range ents {
+		if name, ok := strings.CutSuffix(ent.Name(), ".tbl"); ok && ent.Type().IsRegular() {
+			tables[name] = true
+		}
+	}
 	var found []scanned
+	defer func() {
+		if err != nil {
+			for _, s := range found {
+				if s.table != nil {
+					s.table.close()
+				}
+			}
+		}
+	}()
 	var unsealed []string
 	for _, ent := range ents {
 		if name, ok := strings.CutSuffix(ent.Name(), ".unsealed"); ok {
@@ -917,17 +1032,35 @@ func (e *Embedded) rescan() error {
 			continue
 		}
 		k, isKnown := known[name]
-		if isKnown && (k.own || k.idxOff < 0) {
+		if isKnown && (k.own || k.idxOff < 0 || k.table) {
 			continue
+		}
+		var badTable *damage
+		if !isKnown && tables[name] {
+			pst, err := os.Stat(e.path(name, ".pack"))
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			t, err := openTable(e.path(name, ".tbl"))
+			if err == nil {
+				found = append(found, scanned{name: name, table: t, size: pst.Size()})
+				continue
+			}
+			if !errors.As(err, &badTable) {
+				return err
+			}
 		}
 		s, changed, err := e.scanIndex(name, k.idxOff, k.dataEnd, k.v1, k.seals, false)
 		if err != nil {
 			return err
 		}
-		if !changed {
+		if !changed && badTable == nil {
 			continue
 		}
-		s.id, s.known = k.id, isKnown
+		s.id, s.known, s.badTable = k.id, isKnown, badTable
 		found = append(found, s)
 	}
 
@@ -954,6 +1087,14 @@ func (e *Embedded) rescan() error {
 			e.packs = append(e.packs, &packFile{name: s.name})
 		}
 		p := e.packs[id]
+		if s.badTable != nil {
+			e.badTables = append(e.badTables, s.badTable)
+		}
+		if s.table != nil {
+			p.table, p.size = s.table, s.size
+			e.tables = append(e.tables, id)
+			continue
+		}
 		if s.bad {
 			p.idxOff = -1
 			continue

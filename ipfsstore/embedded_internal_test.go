@@ -69,6 +69,18 @@ func packFiles(t testing.TB, dir, ext string) []string {
 	return m
 }
 
+// dropTables removes the tables of the store's packs, which are then read
+// from their index files, as packs written before tables existed are.
+// Tests that damage or rewrite an index call it.
+func dropTables(t testing.TB, dir string) {
+	t.Helper()
+	for _, tbl := range packFiles(t, dir, ".tbl") {
+		if err := os.Remove(tbl); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestEmbeddedReopen(t *testing.T) {
 	dir := t.TempDir()
 	bs := makeBlocks(t, 1, 300, 20000)
@@ -280,6 +292,7 @@ func TestEmbeddedTornIndexTail(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
+	dropTables(t, dir)
 	idx := packFiles(t, dir, ".idx")[0]
 	marker := strings.TrimSuffix(idx, ".idx") + ".unsealed"
 	whole, err := os.ReadFile(idx)
@@ -420,6 +433,7 @@ func TestEmbeddedCorruptPack(t *testing.T) {
 // f makes of the current ones, under magic.
 func rewriteIndex(t *testing.T, dir, magic string, f func(b []byte, r indexRecord) []byte) {
 	t.Helper()
+	dropTables(t, dir)
 	idx := packFiles(t, dir, ".idx")[0]
 	b, err := os.ReadFile(idx)
 	if err != nil {

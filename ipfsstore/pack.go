@@ -16,6 +16,7 @@ import (
 //	<dir>/packs/<id>.pack       the blocks, one record after another
 //	<dir>/packs/<id>.idx        where each block of <id>.pack is
 //	<dir>/packs/<id>.unsealed   empty; there while <id>.pack is written
+//	<dir>/packs/<id>.tbl        the sorted table of a sealed pack (table.go)
 //
 // <id> is the creation time in hex and 64 random bits, so every process
 // that writes creates its own pair and two processes never append to the
@@ -73,9 +74,11 @@ import (
 // looks for the next record that decodes (parseIndex).
 //
 // Many processes. Each process appends only to the pack it created. The
-// index files of other processes are read at Open, and again (from where
-// the last read stopped) whenever a Get or Has misses, so a block another
-// process has synced becomes visible without reopening the store.
+// tables of other processes' sealed packs are mapped, and the index files
+// of their packs without a table read, at Open, and again (new tables, and
+// index files from where the last read stopped) whenever a Get or Has
+// misses, so a block another process has synced becomes visible without
+// reopening the store.
 
 const (
 	packMagic  = "ACPACK01"

@@ -82,3 +82,15 @@ func probeLock(f *os.File) (bool, error) {
 	}
 	return lerr == nil, lerr
 }
+
+// mapFile maps the first n bytes of f, read-only.
+func mapFile(f *os.File, n int) ([]byte, error) {
+	b, err := unix.Mmap(int(f.Fd()), 0, n, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, &os.PathError{Op: "mmap", Path: f.Name(), Err: err}
+	}
+	return b, nil
+}
+
+// unmapFile undoes mapFile.
+func unmapFile(b []byte) error { return unix.Munmap(b) }

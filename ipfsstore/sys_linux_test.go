@@ -1,6 +1,8 @@
 package ipfsstore
 
 import (
+	"fmt"
+	"os"
 	"runtime"
 	"syscall"
 )
@@ -19,4 +21,16 @@ func peakRSSMB() float64 {
 func quiesce() {
 	syscall.Sync()
 	runtime.GC()
+}
+
+// bytesRead is how many bytes the process has read with read(2) and its
+// kin (rchar in /proc/self/io), or 0 if it cannot tell.
+func bytesRead() uint64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	var n uint64
+	fmt.Sscanf(string(b), "rchar: %d", &n)
+	return n
 }

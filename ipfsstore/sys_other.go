@@ -19,3 +19,14 @@ func lockPack(f *os.File) error { return nil }
 // cannot tell, so it says someone does, and dead writers' packs are never
 // cut back.
 func probeLock(f *os.File) (bool, error) { return false, nil }
+
+// mapFile reads the first n bytes of f: elsewhere than on Linux tables
+// are read, not mapped.
+func mapFile(f *os.File, n int) ([]byte, error) {
+	b := make([]byte, n)
+	_, err := f.ReadAt(b, 0)
+	return b, err
+}
+
+// unmapFile undoes mapFile.
+func unmapFile(b []byte) error { return nil }

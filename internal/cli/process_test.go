@@ -128,6 +128,11 @@ func corruptPacksAndSums(t *testing.T, home string, payload []byte) {
 				if err := os.WriteFile(p, b, 0o644); err != nil {
 					t.Fatal(err)
 				}
+				// The pack's table, derived from its index, still holds
+				// the true sum: without it the forged index is read.
+				if err := os.Remove(strings.TrimSuffix(p, ".idx") + ".tbl"); err != nil {
+					t.Fatal(err)
+				}
 				return
 			}
 			i += n
