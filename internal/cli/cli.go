@@ -244,7 +244,7 @@ func (e *Env) lockTimeout(fs *flag.FlagSet) error {
 
 // parse parses flags anywhere among the arguments; "--" ends flags.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	args = splitNumbers(fs, args)
+	args = splitShort(fs, args)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -291,23 +291,52 @@ func version() string {
 	return v + " " + bi.GoVersion
 }
 
-// splitNumbers spells "-n5" as "-n 5" for a flag of one letter that
-// takes a number, as head and git take it, unless "n5" is a flag itself.
-func splitNumbers(fs *flag.FlagSet, args []string) []string {
+// splitShort spells short flags as the flag package takes them, the way
+// ls, head and git take them: "-lR" as "-l -R" when each letter is a
+// flag that takes no value ("h" in a group stands for --human where a
+// command has it, as in ls -lh; -h alone is help), "-n5" as "-n 5" for
+// a flag of one letter with a number; an argument that is a flag by its
+// own name stays.
+func splitShort(fs *flag.FlagSet, args []string) []string {
 	var out []string
 	for i, a := range args {
 		if a == "--" {
 			return append(out, args[i:]...)
 		}
-		if len(a) > 2 && a[0] == '-' && a[1] != '-' && fs.Lookup(a[1:2]) != nil && fs.Lookup(a[1:]) == nil {
-			if _, err := strconv.Atoi(a[2:]); err == nil {
-				out = append(out, a[:2], a[2:])
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' && !strings.Contains(a, "=") && fs.Lookup(a[1:]) == nil {
+			if f := fs.Lookup(a[1:2]); f != nil {
+				if _, err := strconv.Atoi(a[2:]); err == nil && !isBool(f) {
+					out = append(out, a[:2], a[2:])
+					continue
+				}
+			}
+			short := func(c rune) string {
+				if c == 'h' && fs.Lookup("human") != nil {
+					return "human"
+				}
+				return string(c)
+			}
+			split := true
+			for _, c := range a[1:] {
+				f := fs.Lookup(short(c))
+				split = split && f != nil && isBool(f)
+			}
+			if split {
+				for _, c := range a[1:] {
+					out = append(out, "-"+short(c))
+				}
 				continue
 			}
 		}
 		out = append(out, a)
 	}
 	return out
+}
+
+// isBool reports whether f is a flag that takes no value.
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // synopsis is the command's usage, every form on its own aligned line.

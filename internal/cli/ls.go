@@ -4,27 +4,37 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io/fs"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
 )
 
 func cmdLs() *command {
 	return &command{
-		usage: "ac-ls [-l] [--json] [PATH]",
+		usage: "ac-ls [-l] [--human] [-R] [--json] [PATH]",
 		help: `Ac-ls lists the directory at PATH (default: the top of the tree
-database). Directories end in "/". -l adds kind, size, modification time
-and CID; --json prints everything as JSON. A name with a control or
-format character, a '"' or a '\' is printed in double quotes with C
-escapes, as git quotes paths ("a\nb", "\033[31m").
+database). Directories end in "/". -l lists as ls -l does: the kind
+("-" a file, "d" a directory, "i" an identity, "n" a published node)
+and the mode, the size, the modification time (local, as ac-log prints
+it), the name, and the short CID; -lh (or --human) gives sizes as 1.5K,
+20M. -R lists the directories below as well, each after a line
+"PATH:". Short flags combine (-lR). --json prints everything as JSON. A name with a
+control or format character, a '"' or a '\' is printed in double quotes
+with C escapes, as git quotes paths ("a\nb", "\033[31m").
 
 example:
   ac-ls root/projects/pictures
-  ac-ls -l nodes`,
+  ac-ls -lh nodes/alice/root`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
 			var o lsOpts
-			fs.BoolVar(&o.long, "l", false, "long listing")
+			fs.BoolVar(&o.long, "l", false, "long listing, as ls -l")
+			fs.BoolVar(&o.human, "human", false, "with -l, sizes for people (1.5K, 20M); -lh is -l --human (-h alone is help)")
+			fs.BoolVar(&o.recurse, "R", false, "list the directories below as well")
 			fs.BoolVar(&o.asJSON, "json", false, "list as JSON")
 			return func(ctx context.Context, args []string) error { return runLs(ctx, e, o, args) }
 		},
@@ -32,8 +42,8 @@ example:
 }
 
 type lsOpts struct {
-	long   bool
-	asJSON bool
+	long, human, recurse bool
+	asJSON               bool
 }
 
 func runLs(ctx context.Context, e *Env, o lsOpts, args []string) error {
@@ -55,31 +65,138 @@ func runLs(ctx context.Context, e *Env, o lsOpts, args []string) error {
 	if p, err = h.ResolvePath(ctx, head, p); err != nil {
 		return err
 	}
-	ents, err := h.Tree(cid.Undef).List(ctx, head, p)
+	t := h.Tree(cid.Undef)
+	ents, err := t.List(ctx, head, p)
 	if err != nil {
 		return err
 	}
-	if o.asJSON {
+	if o.asJSON && !o.recurse {
 		rows := make([]entryJSON, 0, len(ents))
 		for _, en := range ents {
 			rows = append(rows, toJSON(en))
 		}
 		return writeJSON(e, rows)
 	}
-	for _, en := range ents {
+	if !o.recurse {
+		printEntries(e, ents, o)
+		return nil
+	}
+	// -R: this directory, then each below it, depth first, as ls -R.
+	var rows []entryJSON
+	first := true
+	var list func(dir string, ents []schema.Entry) error
+	list = func(dir string, ents []schema.Entry) error {
+		if o.asJSON {
+			for _, en := range ents {
+				r := toJSON(en)
+				r.Name = tree.JoinPath(dir, en.Name)
+				rows = append(rows, r)
+			}
+		} else {
+			if !first {
+				fmt.Fprintln(e.Stdout)
+			}
+			first = false
+			fmt.Fprintf(e.Stdout, "%s:\n", quote(dirLabel(dir)))
+			printEntries(e, ents, o)
+		}
+		for _, en := range ents {
+			if en.Kind != schema.KindDirectory {
+				continue
+			}
+			sub := tree.JoinPath(dir, en.Name)
+			below, err := t.List(ctx, head, sub)
+			if err != nil {
+				return err
+			}
+			if err := list(sub, below); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := list(p, ents); err != nil {
+		return err
+	}
+	if o.asJSON {
+		if rows == nil {
+			rows = []entryJSON{}
+		}
+		return writeJSON(e, rows)
+	}
+	return nil
+}
+
+// dirLabel names a directory in -R output: the top of the tree database
+// is "/".
+func dirLabel(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+// printEntries prints one directory's entries, names alone or as ls -l
+// does, the sizes right-aligned.
+func printEntries(e *Env, ents []schema.Entry, o lsOpts) {
+	sizes := make([]string, len(ents))
+	width := 0
+	for i, en := range ents {
+		sizes[i] = strconv.FormatUint(en.Size, 10)
+		if o.human {
+			sizes[i] = humanSize(en.Size)
+		}
+		width = max(width, len(sizes[i]))
+	}
+	for i, en := range ents {
 		name := en.Name
 		if en.Kind == schema.KindDirectory {
 			name += "/"
 		}
 		name = quote(name)
-		if o.long {
-			fmt.Fprintf(e.Stdout, "%-12s %12d %s %s %s\n", en.Kind, en.Size,
-				time.Unix(0, en.Mtime).UTC().Format("2006-01-02 15:04:05"), short(en.Target), name)
-		} else {
+		if !o.long {
 			fmt.Fprintln(e.Stdout, name)
+			continue
+		}
+		when := time.Unix(0, en.Mtime).Local().Format("2006-01-02 15:04:05")
+		fmt.Fprintf(e.Stdout, "%s %*s %s %s  %s\n", modeString(en), width, sizes[i], when, name, short(en.Target))
+	}
+}
+
+// modeString is an entry's kind and permission bits as ls -l shows
+// them: "-rw-r--r--", "drwxr-xr-x".
+func modeString(en schema.Entry) string {
+	kind := map[schema.Kind]byte{schema.KindFile: '-', schema.KindDirectory: 'd', schema.KindIdentity: 'i', schema.KindNode: 'n'}[en.Kind]
+	if kind == 0 {
+		kind = '?'
+	}
+	mode := fs.FileMode(en.Mode).Perm()
+	if en.Mode == 0 {
+		mode = 0o644
+		if en.Kind == schema.KindDirectory {
+			mode = 0o755
 		}
 	}
-	return nil
+	return string(kind) + mode.String()[1:]
+}
+
+// humanSize is a size in bytes for people, as ls -h prints it: 512,
+// 1.5K, 20M (powers of 1024, one decimal below 10).
+func humanSize(n uint64) string {
+	if n < 1024 {
+		return strconv.FormatUint(n, 10)
+	}
+	v := float64(n)
+	unit := 0
+	for v >= 1024 && unit < 6 {
+		v /= 1024
+		unit++
+	}
+	suffix := string("KMGTPE"[unit-1])
+	if v < 10 {
+		return strconv.FormatFloat(math.Ceil(v*10)/10, 'f', 1, 64) + suffix
+	}
+	return strconv.FormatFloat(math.Ceil(v), 'f', 0, 64) + suffix
 }
 
 type entryJSON struct {

@@ -2,26 +2,33 @@
 
 // Command ac-ls is one of the ArchiveCache commands.
 //
-//	usage: ac-ls [-l] [--json] [PATH]
+//	usage: ac-ls [-l] [--human] [-R] [--json] [PATH]
 //
 //	Ac-ls lists the directory at PATH (default: the top of the tree
-//	database). Directories end in "/". -l adds kind, size, modification time
-//	and CID; --json prints everything as JSON. A name with a control or
-//	format character, a '"' or a '\' is printed in double quotes with C
-//	escapes, as git quotes paths ("a\nb", "\033[31m").
+//	database). Directories end in "/". -l lists as ls -l does: the kind
+//	("-" a file, "d" a directory, "i" an identity, "n" a published node)
+//	and the mode, the size, the modification time (local, as ac-log prints
+//	it), the name, and the short CID; -lh (or --human) gives sizes as 1.5K,
+//	20M. -R lists the directories below as well, each after a line
+//	"PATH:". Short flags combine (-lR). --json prints everything as JSON. A name with a
+//	control or format character, a '"' or a '\' is printed in double quotes
+//	with C escapes, as git quotes paths ("a\nb", "\033[31m").
 //
 //	example:
 //	  ac-ls root/projects/pictures
-//	  ac-ls -l nodes
+//	  ac-ls -lh nodes/alice/root
 //
 //	flags:
+//	  -R	list the directories below as well
 //	  -api address
 //	    	kubo RPC address, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
+//	  -human
+//	    	with -l, sizes for people (1.5K, 20M); -lh is -l --human (-h alone is help)
 //	  -json
 //	    	list as JSON
-//	  -l	long listing
+//	  -l	long listing, as ls -l
 //	  -lock-timeout duration
 //	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)
 //	  -version
