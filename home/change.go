@@ -156,16 +156,39 @@ func (h *Home) Put(ctx context.Context, p string, e schema.Entry, cmd string) er
 }
 
 // Move moves the entry at src to dst, both under root/, as tree.Move
-// does: one change, the entry's versions going along.
-func (h *Home) Move(ctx context.Context, src, dst, cmd string) error {
-	if !strings.HasPrefix(src, Root+"/") || !strings.HasPrefix(dst, Root+"/") {
-		return acerr.E("move", src, acerr.Invalid, errors.New("only paths under root/ are moved"))
+// does, in one change. As with mv, a directory at dst receives src
+// inside it, under its own name; the path it went to is returned.
+func (h *Home) Move(ctx context.Context, src, dst, cmd string) (string, error) {
+	return h.relocate(ctx, "move", src, dst, cmd, (*tree.Tree).Move)
+}
+
+// Copy copies the entry at src (under root/, or under a friend's
+// nodes/ID/root/) to dst, under root/, as tree.Copy does: the copy shares
+// every block with the original. As with cp, a
+// directory at dst receives the copy inside it; the path of the copy is
+// returned.
+func (h *Home) Copy(ctx context.Context, src, dst, cmd string) (string, error) {
+	return h.relocate(ctx, "copy", src, dst, cmd, (*tree.Tree).Copy)
+}
+
+// relocate runs Move or Copy with the rule of mv and cp: a directory at
+// dst (not src itself) receives src inside it.
+func (h *Home) relocate(ctx context.Context, what, src, dst, cmd string,
+	do func(*tree.Tree, context.Context, cid.Cid, string, string) (cid.Cid, error)) (string, error) {
+	from := strings.HasPrefix(src, Root+"/") || what == "copy" && strings.HasPrefix(src, Nodes+"/")
+	if !from || !strings.HasPrefix(dst, Root+"/") && dst != Root {
+		return "", acerr.E(what, src, acerr.Invalid, fmt.Errorf("a %s goes from under %s/ (or, for a copy, a friend's %s/ID/root/) to under %s/", what, Root, Nodes, Root))
 	}
 	t := h.writer()
-	_, err := h.Update(ctx, command(cmd, "move "+src+" "+dst), func(old cid.Cid) (cid.Cid, error) {
-		return t.Move(ctx, old, src, dst)
+	var to string
+	_, err := h.Update(ctx, command(cmd, what+" "+src+" "+dst), func(old cid.Cid) (cid.Cid, error) {
+		to = dst
+		if e, err := t.Lookup(ctx, old, dst); err == nil && e.Kind == schema.KindDirectory && dst != src {
+			to = tree.JoinPath(dst, src[strings.LastIndexByte(src, '/')+1:])
+		}
+		return do(t, ctx, old, src, to)
 	})
-	return err
+	return to, err
 }
 
 // Restored is what Restore put back.

@@ -55,7 +55,7 @@ func TestConcurrentUseOfOneHome(t *testing.T) {
 					errs <- fmt.Errorf("get %s = %q", dest, got)
 				}
 				if i%2 == 1 {
-					if err := h.Move(ctx, dest, dest+".moved", ""); err != nil {
+					if _, err := h.Move(ctx, dest, dest+".moved", ""); err != nil {
 						errs <- fmt.Errorf("move %s: %w", dest, err)
 					}
 				}

@@ -81,6 +81,29 @@ func (t *Tree) Move(ctx context.Context, root cid.Cid, src, dst string) (cid.Cid
 	return t.Apply(ctx, root, append(ops, Op{Kind: OpDelete, Path: src}))
 }
 
+// Copy puts a copy of the entry at src at dst, where nothing is shown,
+// as one batch: a file is put with its content, mode and mtime, a
+// directory as PutTree puts a copy of it. The copy shares every block
+// with the original; src stays as it is. The versions at dst continue
+// what dst held (a tombstone, say), as Move's do.
+func (t *Tree) Copy(ctx context.Context, root cid.Cid, src, dst string) (cid.Cid, error) {
+	const op = "tree.Copy"
+	if src == dst || strings.HasPrefix(dst+"/", src+"/") {
+		return cid.Undef, wrap(op, src, fail(acerr.Invalid, "%s cannot be copied into itself", src))
+	}
+	if _, err := t.Lookup(ctx, root, dst); err == nil {
+		return cid.Undef, wrap(op, dst, fail(acerr.Exist, "%s is there already", dst))
+	} else if !acerr.Is(acerr.NotExist, err) {
+		return cid.Undef, err
+	}
+	s, err := t.SourceOf(ctx, root, src)
+	if err != nil {
+		return cid.Undef, err
+	}
+	s.Entry.Name = dst[strings.LastIndexByte(dst, '/')+1:]
+	return t.PutTree(ctx, root, dst, s, true)
+}
+
 // treeOps returns the ops that make the entry at path what src is.
 func (t *Tree) treeOps(ctx context.Context, root cid.Cid, path string, src *Source, prune bool) ([]Op, error) {
 	const op = "tree.PutTree"

@@ -85,6 +85,8 @@ func commands() map[string]*command {
 		"ls":        cmdLs(),
 		"cat":       cmdCat(),
 		"delete":    cmdDelete(),
+		"mv":        cmdMv(),
+		"cp":        cmdCp(),
 		"info":      cmdInfo(),
 		"log":       cmdLog(),
 		"merge":     cmdMerge(),
