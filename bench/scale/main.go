@@ -19,6 +19,7 @@
 //     ac-ls of a 1,000-entry directory (checked: 1,000 names).
 //   - ac-add of one new file: time, and the growth of the home's blocks/
 //     directory (packs and their indexes).
+//   - ac-export of alice's node, the whole tree, and the CAR's size.
 //   - ac-export --since of 10 changed files: bob, alice's friend, merged
 //     her exported tree into his home and changed 10 files in 10
 //     directories; his export since her node, and the CAR's size.
@@ -268,7 +269,11 @@ func (b *bench) sized(n int) {
 	b.run(ac(alice, "ac-node", "new", "node", "identities/alice"))
 	b.writeOut(file("alice.id"), ac(alice, "ac-message", "ref", "identities/alice"))
 	b.writeOut(file("alice.ref"), ac(alice, "ac-message", "ref", "node"))
-	b.writeOut(file("alice.car"), ac(alice, "ac-export", "node"))
+	for range b.runs {
+		out := b.measure(key, "export", ac(alice, "ac-export", "node"))
+		b.setBytes(key, "export", int64(len(out)))
+		b.must(os.WriteFile(file("alice.car"), out, 0o644))
+	}
 	aliceNode := b.nodeCID(alice, "node")
 	b.run(ac(bob, "ac-init"))
 	b.run(ac(bob, "ac-identity", "new", "identities/bob"))
@@ -461,6 +466,8 @@ func (b *bench) report(sizes []int, flat int) {
 		row("`ac-ls` of a 1,000-entry directory", timeRSS("ls"))
 		row("`ac-add` of one new file", timeRSS("add one"))
 		row("blocks written by `ac-add` of one new file", bytesOf("add one"))
+		row("`ac-export` of the tree", timeRSS("export"))
+		row("its CAR", bytesOf("export"))
 		row(fmt.Sprintf("`ac-merge-all` of %d changed files", changes), timeRSS("merge"))
 		row(fmt.Sprintf("`ac-export --since` of those %d changes", changes), timeRSS("export since"))
 		row("the `--since` CAR", bytesOf("export since"))
