@@ -43,6 +43,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"log"
 	"math/rand"
@@ -63,8 +64,9 @@ const filesPerDir = 1000
 const changes = 10
 
 type sample struct {
-	wall time.Duration
-	rss  int64 // KiB
+	wall  time.Duration
+	rss   int64 // KiB
+	floor int64 // KiB, this program's own RSS when it started the command
 }
 
 // figure is one row's measurement in one home.
@@ -88,6 +90,7 @@ type bench struct {
 	dir, bin string
 	keep     bool
 	runs     int
+	floor    int64 // KiB, the largest sample.floor
 	// figures by home ("10000", "flat 500000") and row.
 	figures map[string]map[string]*figure
 }
@@ -106,18 +109,24 @@ func (b *bench) must(err error) {
 }
 
 // cmd describes one command to run: its home (AC_HOME, empty for none),
-// stdin (a file, or none) and arguments.
+// stdin and stdout (files; none, and a scratch file, when empty) and
+// arguments.
 type cmd struct {
-	home, stdin string
-	args        []string
+	home, stdin, stdout string
+	args                []string
 }
 
 func ac(home string, args ...string) cmd { return cmd{home: home, args: args} }
 
-// run runs c with stdout to a file and returns its wall time, peak RSS and
-// stdout. Any failure ends the benchmark: a figure of a failed command is
-// no figure.
-func (b *bench) run(c cmd) (sample, []byte) {
+// run runs c and returns its wall time, peak RSS and the file that holds
+// its stdout. Any failure ends the benchmark: a figure of a failed command
+// is no figure.
+//
+// A child's peak RSS on Linux is at least this program's own at the time
+// it started the child (the vfork shares the memory, and exec keeps its
+// high-water mark), so this program never holds a command's output: it
+// goes to a file, read back only when small.
+func (b *bench) run(c cmd) (sample, string) {
 	name := c.args[0]
 	if strings.HasPrefix(name, "ac-") {
 		name = filepath.Join(b.bin, name)
@@ -130,31 +139,96 @@ func (b *bench) run(c cmd) (sample, []byte) {
 		defer f.Close()
 		x.Stdin = f
 	}
-	outPath := filepath.Join(b.dir, "stdout")
+	outPath := c.stdout
+	if outPath == "" {
+		outPath = filepath.Join(b.dir, "stdout")
+	}
 	out, err := os.Create(outPath)
 	b.must(err)
 	defer out.Close()
 	var errb bytes.Buffer
 	x.Stdout, x.Stderr = out, &errb
+	floor := b.selfRSS()
 	start := time.Now()
 	err = x.Run()
 	wall := time.Since(start)
 	if err != nil {
 		b.fatalf("%s: %v\n%s", strings.Join(c.args, " "), err, errb.String())
 	}
-	stdout, err := os.ReadFile(outPath)
-	b.must(err)
 	ru := x.ProcessState.SysUsage().(*syscall.Rusage)
-	return sample{wall: wall, rss: ru.Maxrss}, stdout
+	return sample{wall: wall, rss: ru.Maxrss, floor: floor}, outPath
 }
 
-// measure runs c, records the sample under home and row and returns its
-// stdout.
-func (b *bench) measure(home, row string, c cmd) []byte {
+// selfRSS is this program's resident set in KiB.
+func (b *bench) selfRSS() int64 {
+	statm, err := os.ReadFile("/proc/self/statm")
+	b.must(err)
+	var size, resident int64
+	_, err = fmt.Sscan(string(statm), &size, &resident)
+	b.must(err)
+	return resident * int64(os.Getpagesize()) >> 10
+}
+
+// small reads a command's output of at most 64 KiB.
+func (b *bench) small(path string) []byte {
+	f, err := os.Open(path)
+	b.must(err)
+	defer f.Close()
+	out, err := io.ReadAll(io.LimitReader(f, 64<<10+1))
+	b.must(err)
+	if len(out) > 64<<10 {
+		b.fatalf("%s: more output than expected", path)
+	}
+	return out
+}
+
+// lines counts the lines of a command's output.
+func (b *bench) lines(path string) int {
+	f, err := os.Open(path)
+	b.must(err)
+	defer f.Close()
+	n, buf := 0, make([]byte, 64<<10)
+	for {
+		k, err := f.Read(buf)
+		n += bytes.Count(buf[:k], []byte("\n"))
+		if err == io.EOF {
+			return n
+		}
+		b.must(err)
+	}
+}
+
+// entries counts the entries of a directory, a few at a time.
+func (b *bench) entries(dir string) int {
+	f, err := os.Open(dir)
+	b.must(err)
+	defer f.Close()
+	n := 0
+	for {
+		ents, err := f.ReadDir(1024)
+		n += len(ents)
+		if err == io.EOF {
+			return n
+		}
+		b.must(err)
+	}
+}
+
+// fileSize is the size of a file.
+func (b *bench) fileSize(path string) int64 {
+	info, err := os.Stat(path)
+	b.must(err)
+	return info.Size()
+}
+
+// measure runs c, records the sample under home and row and returns the
+// file that holds its stdout.
+func (b *bench) measure(home, row string, c cmd) string {
 	s, out := b.run(c)
 	f := b.fig(home, row)
 	f.samples = append(f.samples, s)
-	log.Printf("%s: %s: %s, %d MiB", home, row, ms(s.wall), s.rss>>10)
+	b.floor = max(b.floor, s.floor)
+	log.Printf("%s: %s: %s, %d MiB (floor %d MiB)", home, row, ms(s.wall), s.rss>>10, s.floor>>10)
 	return out
 }
 
@@ -214,17 +288,15 @@ func genName(d, f int) string { return fmt.Sprintf("dir%03d/file%03d.bin", d, f)
 func (b *bench) nodeCID(home, path string) string {
 	_, out := b.run(ac(home, "ac-info", "--json", path))
 	var info struct{ CID string }
-	b.must(json.Unmarshal(out, &info))
+	b.must(json.Unmarshal(b.small(out), &info))
 	return info.CID
 }
 
-// writeOut runs c and writes its stdout to path.
-func (b *bench) writeOut(path string, c cmd) {
-	_, out := b.run(c)
-	b.must(os.WriteFile(path, out, 0o644))
+// to sends c's stdout to path.
+func (c cmd) to(path string) cmd {
+	c.stdout = path
+	return c
 }
-
-func lines(out []byte) int { return bytes.Count(out, []byte("\n")) }
 
 // sized measures the homes of n files.
 func (b *bench) sized(n int) {
@@ -249,7 +321,7 @@ func (b *bench) sized(n int) {
 		turns(i,
 			func() {
 				b.run(ac(home, "ac-init"))
-				out := b.measure(key, "add tree", ac(home, "ac-add", tree, "root/tree"))
+				out := b.small(b.measure(key, "add tree", ac(home, "ac-add", tree, "root/tree")))
 				if !bytes.Contains(out, []byte(fmt.Sprintf(" (%d files, ", n))) {
 					b.fatalf("ac-add of the tree of %d files printed %q", n, out)
 				}
@@ -267,12 +339,10 @@ func (b *bench) sized(n int) {
 	file := func(name string) string { return filepath.Join(work, name) }
 	b.run(ac(alice, "ac-identity", "new", "identities/alice"))
 	b.run(ac(alice, "ac-node", "new", "node", "identities/alice"))
-	b.writeOut(file("alice.id"), ac(alice, "ac-message", "ref", "identities/alice"))
-	b.writeOut(file("alice.ref"), ac(alice, "ac-message", "ref", "node"))
+	b.run(ac(alice, "ac-message", "ref", "identities/alice").to(file("alice.id")))
+	b.run(ac(alice, "ac-message", "ref", "node").to(file("alice.ref")))
 	for range b.runs {
-		out := b.measure(key, "export", ac(alice, "ac-export", "node"))
-		b.setBytes(key, "export", int64(len(out)))
-		b.must(os.WriteFile(file("alice.car"), out, 0o644))
+		b.setBytes(key, "export", b.fileSize(b.measure(key, "export", ac(alice, "ac-export", "node").to(file("alice.car")))))
 	}
 	aliceNode := b.nodeCID(alice, "node")
 	b.run(ac(bob, "ac-init"))
@@ -291,12 +361,11 @@ func (b *bench) sized(n int) {
 	}
 	sort.Strings(want)
 	b.run(ac(bob, "ac-node", "new", "node", "identities/bob"))
-	b.writeOut(file("bob.id"), ac(bob, "ac-message", "ref", "identities/bob"))
-	b.writeOut(file("bob.ref"), ac(bob, "ac-message", "ref", "node"))
+	b.run(ac(bob, "ac-message", "ref", "identities/bob").to(file("bob.id")))
+	b.run(ac(bob, "ac-message", "ref", "node").to(file("bob.ref")))
 	for range b.runs {
-		out := b.measure(key, "export since", ac(bob, "ac-export", "--since", aliceNode, "node"))
-		b.setBytes(key, "export since", int64(len(out)))
-		b.must(os.WriteFile(file("bob.car"), out, 0o644))
+		since := ac(bob, "ac-export", "--since", aliceNode, "node").to(file("bob.car"))
+		b.setBytes(key, "export since", b.fileSize(b.measure(key, "export since", since)))
 	}
 	b.must(os.RemoveAll(bob))
 	b.run(cmd{home: alice, stdin: file("bob.id"), args: []string{"ac-friend", "add"}})
@@ -310,18 +379,18 @@ func (b *bench) sized(n int) {
 	scratch := filepath.Join(work, "scratch")
 	b.must(os.WriteFile(file("new"), []byte("a new file\n"), 0o644))
 	for range b.runs {
-		if out := b.measure(key, "cat", ac(alice, "ac-cat", "root/tree/"+catPath)); !bytes.Equal(out, wantCat) {
+		if out := b.small(b.measure(key, "cat", ac(alice, "ac-cat", "root/tree/"+catPath))); !bytes.Equal(out, wantCat) {
 			b.fatalf("ac-cat root/tree/%s printed %q, want %q", catPath, out, wantCat)
 		}
-		if out := b.measure(key, "info", ac(alice, "ac-info")); !bytes.Contains(out, []byte("\nhead: ")) {
+		if out := b.small(b.measure(key, "info", ac(alice, "ac-info"))); !bytes.Contains(out, []byte("\nhead: ")) {
 			b.fatalf("ac-info printed no head: %q", out)
 		}
-		if out := b.measure(key, "ls", ac(alice, "ac-ls", "root/tree/dir000")); lines(out) != filesPerDir {
-			b.fatalf("ac-ls root/tree/dir000 printed %d lines, want %d", lines(out), filesPerDir)
+		if k := b.lines(b.measure(key, "ls", ac(alice, "ac-ls", "root/tree/dir000"))); k != filesPerDir {
+			b.fatalf("ac-ls root/tree/dir000 printed %d lines, want %d", k, filesPerDir)
 		}
 		b.addOne(key, alice, scratch, file("new"), "root/tree/dir000/new.bin")
 		b.copyHome(alice, scratch)
-		out := b.measure(key, "merge", ac(scratch, "ac-merge-all"))
+		out := b.small(b.measure(key, "merge", ac(scratch, "ac-merge-all")))
 		got := strings.Split(strings.TrimSpace(string(out)), "\n")
 		sort.Strings(got)
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -358,16 +427,14 @@ func (b *bench) flat(n int) {
 	b.must(os.WriteFile(filepath.Join(work, "new"), []byte("a new file\n"), 0o644))
 	get := filepath.Join(work, "get")
 	for i := range b.runs {
-		if out := b.measure(key, "ls", ac(home, "ac-ls", "root/flat")); lines(out) != n {
-			b.fatalf("ac-ls root/flat printed %d lines, want %d", lines(out), n)
+		if k := b.lines(b.measure(key, "ls", ac(home, "ac-ls", "root/flat"))); k != n {
+			b.fatalf("ac-ls root/flat printed %d lines, want %d", k, n)
 		}
 		b.addOne(key, home, filepath.Join(work, "scratch"), filepath.Join(work, "new"), "root/flat/new.bin")
 		b.measure(key, "get", ac(home, "ac-get", "root/flat", get))
 		if i == 0 {
-			ents, err := os.ReadDir(get)
-			b.must(err)
-			if len(ents) != n {
-				b.fatalf("ac-get root/flat wrote %d files, want %d", len(ents), n)
+			if k := b.entries(get); k != n {
+				b.fatalf("ac-get root/flat wrote %d files, want %d", k, n)
 			}
 		}
 		b.must(os.RemoveAll(get))
@@ -434,8 +501,10 @@ func ratio(ac, other *figure) string {
 }
 
 func (b *bench) report(sizes []int, flat int) {
+	fmt.Printf("Medians of %d runs; peak RSS is the largest of the runs. A command's peak RSS cannot be below\n", b.runs)
+	fmt.Printf("this program's RSS when it started it, which was at most %d MiB.\n", b.floor>>10)
 	if len(sizes) > 0 {
-		fmt.Printf("Medians of %d runs; peak RSS is the largest of the runs.\n\n", b.runs)
+		fmt.Println()
 		fmt.Print("| |")
 		for _, n := range sizes {
 			fmt.Printf(" N = %s |", thousands(int64(n)))
