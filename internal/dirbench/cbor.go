@@ -23,6 +23,7 @@ const (
 	majMap   = 5
 	majTag   = 6
 	tagCID   = 42
+	cborTrue = 0xf5
 )
 
 type cborWriter struct{ buf []byte }
@@ -139,6 +140,18 @@ func (r *cborReader) text() string {
 	s := string(r.b[:n])
 	r.b = r.b[n:]
 	return s
+}
+
+// isTrue reads the value true, the only boolean the encodings use.
+func (r *cborReader) isTrue() bool {
+	if r.err == nil && (len(r.b) == 0 || r.b[0] != cborTrue) {
+		r.fail("not true")
+	}
+	if r.err != nil {
+		return false
+	}
+	r.b = r.b[1:]
+	return true
 }
 
 // key reads a map key and checks that it is the one expected next.

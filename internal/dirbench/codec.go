@@ -142,7 +142,7 @@ func encodeCompact(w *cborWriter, e *schema.Entry, idIndex func(cid.Cid) int, re
 	}
 	if e.Deleted {
 		w.text("d")
-		w.uint(1)
+		w.buf = append(w.buf, cborTrue)
 	}
 	w.text("k")
 	w.uint(uint64(slices.Index(kindCodes, e.Kind)))
@@ -241,7 +241,7 @@ func decodeCompact(r *cborReader, ids []cid.Cid, reps []string) schema.Entry {
 				e.Conflicts[i] = decodeCompact(r, ids, reps)
 			}
 		case "d":
-			e.Deleted = r.uint() == 1
+			e.Deleted = r.isTrue()
 		case "k":
 			if i := r.uint(); i < uint64(len(kindCodes)) {
 				e.Kind = kindCodes[i]

@@ -24,7 +24,7 @@ func TestProllyCanonical(t *testing.T) {
 	if testing.Short() {
 		n = 800
 	}
-	for _, p := range []Prolly{{Codec: Today{}, Target: 1024}, {Codec: Compact{}, Target: 512}} {
+	for _, p := range []Prolly{{Codec: Today{}, Target: 1024}, {Codec: Compact{}, Target: 512, Inner: 256}} {
 		t.Run(p.Codec.Name(), func(t *testing.T) {
 			s := NewSample(1)
 			entries := s.Files(n)

@@ -20,15 +20,23 @@ func Layouts() []Layout {
 		Trie{Bits: 8, LeafLimit: 4 << 10},
 		Trie{Bits: 4, LeafLimit: 4 << 10},
 		Prolly{Codec: Today{}, Target: 4 << 10},
+		Prolly{Codec: Today{}, Target: 2 << 10, Inner: 1 << 10},
 		Prolly{Codec: Compact{}, Target: 4 << 10},
-		Prolly{Codec: Compact{}, Target: 2 << 10},
+		Prolly{Codec: Compact{}, Target: 2 << 10, Inner: 1 << 10},
+		Prolly{Codec: Compact{}, Target: 1 << 10},
+		Prolly{Codec: Compact{}, Target: 1 << 10, Inner: 512},
 	}
 }
 
 // Cost is a number of blocks and their bytes.
-type Cost struct{ Nodes, Bytes int }
+type Cost struct{ Nodes, Bytes float64 }
 
-func (c Cost) String() string { return fmt.Sprintf("%s (%d)", size(c.Bytes), c.Nodes) }
+func (c Cost) String() string { return fmt.Sprintf("%s (%.1f)", size(int(c.Bytes)), c.Nodes) }
+
+// plus adds d/trials to c: the mean over trials.
+func (c Cost) plus(d Cost, trials int) Cost {
+	return Cost{c.Nodes + d.Nodes/float64(trials), c.Bytes + d.Bytes/float64(trials)}
+}
 
 // Result is what Measure finds for one layout and directory size.
 type Result struct {
@@ -66,7 +74,7 @@ func Measure(ctx context.Context, l Layout, n int, dirs bool, seed uint64) (Resu
 	if err := l.Walk(ctx, b, root, func(c cid.Cid, size, depth int) bool {
 		old[c] = true
 		r.Tree.Nodes++
-		r.Tree.Bytes += size
+		r.Tree.Bytes += float64(size)
 		r.MaxNode = max(r.MaxNode, size)
 		r.Depth = max(r.Depth, depth+1)
 		return true
@@ -88,7 +96,7 @@ func Measure(ctx context.Context, l Layout, n int, dirs bool, seed uint64) (Resu
 				return false
 			}
 			w.Nodes++
-			w.Bytes += size
+			w.Bytes += float64(size)
 			return true
 		})
 		return w, c, err
@@ -100,26 +108,37 @@ func Measure(ctx context.Context, l Layout, n int, dirs bool, seed uint64) (Resu
 		}
 		return es
 	}
-	added := s.File(fmt.Sprintf("f%07d.new", s.Perm(n)[0]))
-	if r.Add, _, err = written(append(slices.Clone(entries), added)); err != nil {
-		return r, err
+	// One change costs what the leaf it lands in and the path above it
+	// cost, so single changes are averaged over trials.
+	trials := 20
+	if n > 100_000 {
+		trials = 5
 	}
-	es := changed(1, s.Change)
-	var one cid.Cid
-	if r.Change, one, err = written(es); err != nil {
-		return r, err
-	}
-	if p, ok := l.(Prolly); ok { // the incremental change must give the same tree
-		for i := range es {
-			if !schema.SameEntry(&es[i], &entries[i]) {
-				if c, err := p.Set(ctx, b, root, es[i]); err != nil || !c.Equals(one) {
-					return r, fmt.Errorf("%s: Set gives %s, %v; a build gives %s", l.Name(), c, err, one)
+	for range trials {
+		w, _, err := written(append(slices.Clone(entries), s.File(fmt.Sprintf("f%07d.new", s.Perm(n)[0]))))
+		if err != nil {
+			return r, err
+		}
+		r.Add = r.Add.plus(w, trials)
+		es := changed(1, s.Change)
+		w, one, err := written(es)
+		if err != nil {
+			return r, err
+		}
+		r.Change = r.Change.plus(w, trials)
+		if p, ok := l.(Prolly); ok { // the incremental change must give the same tree
+			for i := range es {
+				if !schema.SameEntry(&es[i], &entries[i]) {
+					if c, err := p.Set(ctx, b, root, es[i]); err != nil || !c.Equals(one) {
+						return r, fmt.Errorf("%s: Set gives %s, %v; a build gives %s", l.Name(), c, err, one)
+					}
 				}
 			}
 		}
-	}
-	if r.Delete, _, err = written(changed(1, s.Tombstone)); err != nil {
-		return r, err
+		if w, _, err = written(changed(1, s.Tombstone)); err != nil {
+			return r, err
+		}
+		r.Delete = r.Delete.plus(w, trials)
 	}
 	var ten cid.Cid
 	if r.Change10, ten, err = written(changed(10, s.Change)); err != nil {
@@ -139,7 +158,7 @@ func Measure(ctx context.Context, l Layout, n int, dirs bool, seed uint64) (Resu
 			return r, fmt.Errorf("%s: Lookup(%q) = %v, %v", l.Name(), entries[i].Name, ok, err)
 		}
 	}
-	r.Lookup = Cost{counted.Reads / min(n, lookups), counted.ReadBytes / min(n, lookups)}
+	r.Lookup = Cost{float64(counted.Reads) / float64(min(n, lookups)), float64(counted.ReadBytes) / float64(min(n, lookups))}
 	return r, nil
 }
 
@@ -162,11 +181,15 @@ const carHeader = 1 + 58
 // and 1) from measured parts: files and dirs are the layout's results for
 // a 1,000-entry directory of files and one of directories, big its
 // result for 500,000 files.
-func EstimateCAR(files, dirs, big Result, s *Sample) CAR {
-	wrapper := len(schema.Encode(&schema.Directory{Shard: s.cid(cid.DagCBOR)})) // the directory_v1 block linking the new root
-	var fixed int                                                               // the three small directories above and the signed node
+func EstimateCAR(files, dirs, big Result, codec Codec, s *Sample) CAR {
+	// the directory_v1 block linking the new root of a large directory
+	wrapper := len(schema.Encode(&schema.Directory{Shard: s.cid(cid.DagCBOR)}))
+	// The three small directories above, one block each (a leaf and a
+	// policy field: inline, as small directories are today), and the
+	// signed node.
+	var fixed int
 	for _, k := range []int{5, 2, 1} {
-		fixed += carBlock(len(schema.Encode(&schema.Directory{Entries: s.Dirs(k)})))
+		fixed += carBlock(len(codec.EncodeLeaf(s.Dirs(k))) + len(`policy`) + len(schema.KindDirectory) + 2)
 	}
 	fixed += carBlock(len(schema.Encode(&schema.Node{Owner: s.ids[0], Seq: 7, Prev: s.cid(cid.DagCBOR),
 		Root: s.cid(cid.DagCBOR), Created: 1767225600, Sig: make([]byte, schema.SigSize)})))
@@ -174,14 +197,14 @@ func EstimateCAR(files, dirs, big Result, s *Sample) CAR {
 		if c.Nodes == 0 {
 			return 0
 		}
-		return c.Nodes*carBlock(c.Bytes/c.Nodes) + carBlock(wrapper)
+		return int(c.Nodes*float64(carBlock(int(c.Bytes/c.Nodes)))) + carBlock(wrapper)
 	}
 	const file = 100 // a file of 1 to 200 bytes is one raw block
 	return CAR{
 		Layout:    files.Layout,
 		TenFiles:  carHeader + fixed + 10*carBlock(file) + 10*spread(files.Change) + spread(dirs.Change10),
 		OneFile:   carHeader + fixed + carBlock(file) + spread(files.Change) + spread(dirs.Change),
-		AddTo500k: big.Add.Bytes + wrapper,
+		AddTo500k: int(big.Add.Bytes) + wrapper,
 	}
 }
 
@@ -217,7 +240,11 @@ func Run(ctx context.Context, w io.Writer, sizes []int, seed uint64, progress io
 			if err != nil {
 				return err
 			}
-			cars = append(cars, EstimateCAR(files, dirs, big, NewSample(seed+2)))
+			codec := Codec(Today{})
+			if p, ok := l.(Prolly); ok {
+				codec = p.Codec
+			}
+			cars = append(cars, EstimateCAR(files, dirs, big, codec, NewSample(seed+2)))
 		}
 	}
 	for _, n := range sizes {
@@ -226,8 +253,8 @@ func Run(ctx context.Context, w io.Writer, sizes []int, seed uint64, progress io
 		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 		for _, l := range Layouts() {
 			r := results[l.Name()][n]
-			fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %d | %.2f s |\n", r.Layout, r.Tree.Nodes, r.Depth,
-				size(r.Tree.Bytes), size(r.MaxNode), r.Add, r.Change, r.Delete, r.Change10, r.Lookup, r.Diff10, r.Build)
+			fmt.Fprintf(w, "| %s | %.0f | %d | %s | %s | %s | %s | %s | %s | %s | %d | %.2f s |\n", r.Layout, r.Tree.Nodes, r.Depth,
+				size(int(r.Tree.Bytes)), size(r.MaxNode), r.Add, r.Change, r.Delete, r.Change10, r.Lookup, r.Diff10, r.Build)
 		}
 	}
 	if len(cars) > 0 {

@@ -31,28 +31,41 @@ import (
 // {"level": L, "children": [[first name, link], ...]}.
 type Prolly struct {
 	Codec  Codec
-	Target int // the scale of node sizes in bytes: nodes average about 0.8 of it
+	Target int // the scale of leaf sizes in bytes: leaves average about 0.9 of it
+	// Inner is Target for inner nodes. An inner node's item, a name and a
+	// link, is about 55 bytes, so an inner node of Target bytes has many
+	// children and a change rewrites all of them; a smaller Inner trades
+	// that for more levels. Zero means Target.
+	Inner int
+}
+
+func (p Prolly) target(level int) uint64 {
+	if level > 0 && p.Inner > 0 {
+		return uint64(p.Inner)
+	}
+	return uint64(p.Target)
 }
 
 // MaxNode is the size at which a prolly node is cut whatever the hashes
-// say, as a multiple of Target.
+// say, as a multiple of the level's target.
 const MaxNode = 4
 
 func (p Prolly) Name() string {
-	return fmt.Sprintf("prolly tree, %s nodes, %s", kib(p.Target), p.Codec.Name())
+	return fmt.Sprintf("prolly tree, %s leaves, %s inner, %s", kib(p.Target), kib(int(p.target(1))), p.Codec.Name())
 }
 
 // boundary reports whether a node at level ends after an item of size
 // bytes named key, with before bytes of items ahead of it in the node.
 //
 // The chance of a boundary grows with the node's size: the item ends the
-// node with probability ((before+size)³ − before³) / Target³, so node
+// node with probability ((before+size)³ − before³) / t³, t the level's
+// target (Target or Inner), so node
 // sizes follow roughly a Weibull distribution of shape 3 (few small or
 // large nodes) rather than the geometric one of a fixed chance (many
 // tiny nodes and a long tail). Integer arithmetic only: every replica
 // must cut in the same places.
 func (p Prolly) boundary(level int, key string, before, size int) bool {
-	s, e, t := uint64(before), uint64(size), uint64(p.Target)
+	s, e, t := uint64(before), uint64(size), p.target(level)
 	if s+e >= MaxNode*t {
 		return true
 	}
