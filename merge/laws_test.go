@@ -25,7 +25,8 @@ import (
 //	ac-add DIR           PutTree with prune, over a directory that is
 //	                     there, one that was deleted and one that never was
 //	ac-delete            Delete, of a file or a directory
-//	(a move)             Move, of a file or a directory, as one batch
+//	ac-mv                Move, of a file or a directory, as one batch
+//	ac-cp                Copy, of a file or a directory, as one batch
 //	ac-restore           PutTree without prune, from an earlier root
 //	ac-merge, -merge-all Merge (the command then Puts the merged directory
 //	                     at DEST, which is the root here)
@@ -125,7 +126,7 @@ func (w *world) step(t *rapid.T) {
 	tr := w.trees[r]
 	var c cid.Cid
 	var err error
-	switch op := rapid.IntRange(0, 12).Draw(t, "op"); {
+	switch op := rapid.IntRange(0, 13).Draw(t, "op"); {
 	case op <= 3: // write a file
 		if strings.HasPrefix(path, "own") && r != 0 {
 			return
@@ -155,6 +156,15 @@ func (w *world) step(t *rapid.T) {
 		if c, err = tr.Move(ctx, old, path, to); err == nil {
 			w.record(t, r, old, c, nil)
 		}
+	case op == 13: // copy a file or a directory, as ac-cp does (tree.Copy)
+		if rapid.Bool().Draw(t, "copy whole dir") && dir != "" {
+			path = dir
+		}
+		to := strings.TrimPrefix(rapid.SampledFrom(lawDirs).Draw(t, "copy to dir")+"/"+rapid.SampledFrom(lawNames).Draw(t, "copy to"), "/")
+		old := w.roots[r]
+		if c, err = tr.Copy(ctx, old, path, to); err == nil {
+			w.record(t, r, old, c, nil)
+		}
 	case op == 7: // add a whole directory, as ac-add of a folder does
 		c, err = w.putDir(t, r)
 	case op == 8: // restore a file or a directory as it was, as ac-restore does
@@ -181,6 +191,34 @@ func (w *world) step(t *rapid.T) {
 	}
 	w.roots[r] = c
 	w.history[r] = append(w.history[r], c)
+	if r == 0 {
+		w.noteSeq()
+	}
+}
+
+// noteSeq keeps w.seq at the highest seq alice signed for "own", as her
+// client would: its next version must come after every one she made,
+// the empty one her deletion signed included, even where "own" has since
+// been a shared directory (a copy or an add put there after she deleted
+// it).
+func (w *world) noteSeq() {
+	entries, err := w.trees[0].ReadDir(ctx, w.roots[0])
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Name != "own" {
+			continue
+		}
+		for _, v := range e.Versions() {
+			if !v.Owner.Defined() || !v.Target.Defined() {
+				continue
+			}
+			if d, err := w.trees[0].ReadDirectory(ctx, v.Target); err == nil && d.Owned() {
+				w.seq = max(w.seq, d.Seq)
+			}
+		}
+	}
 }
 
 // errSkip says a step drew a change that cannot be made (a restore of
