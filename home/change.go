@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
@@ -66,6 +67,13 @@ func (h *Home) writer() *tree.Tree {
 // AddOptions are the options of AddLocal. The zero value is usable.
 type AddOptions struct {
 	Command string // what the log records; empty: "add DEST"
+	// Into puts SRC inside DEST, under SRC's own name, where DEST is a
+	// directory (cp's rule for "cp SRC DIR/"). A file SRC always goes
+	// into a directory DEST.
+	Into bool
+	// Stdin is read for the SRC "-": its bytes become one file at DEST
+	// (mode 0644, modified now).
+	Stdin io.Reader
 	// Workers, Progress and Skipped are localfs.ImportConfig's.
 	Workers  int
 	Progress *localfs.Progress
@@ -74,6 +82,7 @@ type AddOptions struct {
 
 // Added is what AddLocal added.
 type Added struct {
+	Path    string       // where: DEST, or DEST/NAME when it went into a directory
 	Entry   schema.Entry // the entry at DEST afterwards
 	Files   int64        // files read
 	Bytes   int64        // bytes read
@@ -94,24 +103,53 @@ func (h *Home) AddLocal(ctx context.Context, src, dest string, o AddOptions) (Ad
 	if progress == nil {
 		progress = &localfs.Progress{}
 	}
-	s, err := localfs.Import(ctx, h.Store, src, localfs.ImportConfig{Workers: o.Workers, Progress: progress, Skipped: o.Skipped})
+	var s *tree.Source
+	var err error
+	if src == "-" {
+		s, err = h.stdinSource(ctx, o.Stdin, progress)
+	} else {
+		s, err = localfs.Import(ctx, h.Store, src, localfs.ImportConfig{Workers: o.Workers, Progress: progress, Skipped: o.Skipped})
+	}
 	if err != nil {
 		return Added{}, err
 	}
 	t := h.writer()
 	var before cid.Cid
+	to := dest
 	head, err := h.Update(ctx, command(o.Command, "add "+dest), func(old cid.Cid) (cid.Cid, error) {
-		before = old
-		return t.PutTree(ctx, old, dest, s, true)
+		before, to = old, dest
+		if o.Into || s.Entry.Kind != schema.KindDirectory {
+			if e, err := t.Lookup(ctx, old, dest); err == nil && e.Kind == schema.KindDirectory {
+				if src == "-" {
+					return cid.Undef, acerr.E(op, dest, acerr.IsDir, errors.New("is a directory: name the file that standard input becomes"))
+				}
+				to = tree.JoinPath(dest, s.Entry.Name)
+			}
+		}
+		return t.PutTree(ctx, old, to, s, true)
 	})
 	if err != nil {
 		return Added{}, err
 	}
-	e, err := t.Lookup(ctx, head, dest)
+	e, err := t.Lookup(ctx, head, to)
 	if err != nil {
 		return Added{}, err
 	}
-	return Added{Entry: e, Files: progress.Files.Load(), Bytes: progress.Bytes.Load(), Changed: !head.Equals(before)}, nil
+	return Added{Path: to, Entry: e, Files: progress.Files.Load(), Bytes: progress.Bytes.Load(), Changed: !head.Equals(before)}, nil
+}
+
+// stdinSource stores what r holds as one file: the Source of ac-add -.
+func (h *Home) stdinSource(ctx context.Context, r io.Reader, p *localfs.Progress) (*tree.Source, error) {
+	if r == nil {
+		return nil, acerr.E("add", "-", acerr.Invalid, errors.New("no standard input to read"))
+	}
+	c, n, err := h.Store.AddFile(ctx, r)
+	if err != nil {
+		return nil, acerr.E("add", "standard input", acerr.KindOf(err), err)
+	}
+	p.Files.Add(1)
+	p.Bytes.Add(int64(n))
+	return &tree.Source{Entry: schema.Entry{Kind: schema.KindFile, Target: c, Size: n, Mode: 0o644, Mtime: h.Now().UnixNano()}}, nil
 }
 
 // GetLocal exports the file or directory at p to the local path dest, as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,13 +24,17 @@ would: a file that differs becomes a new version of it, one that does
 not keeps its entry, and what SRC no longer holds is deleted, so that
 friends who merge get exactly those changes; conflict copies SRC never
 held stay. Adding an unchanged directory again changes nothing. A file
-replaces a file; a different kind at DEST must be deleted first (the
-old version stays reachable through ac-log). Symbolic links and special
-files are skipped with a warning. Progress goes to stderr when it is a
-terminal.
+replaces a file, and goes into a directory at DEST under its own name,
+as with cp; so does a directory when DEST ends in "/" (ac-add ~/Pictures
+root/projects/). A directory where a file is must be deleted first (the
+old version stays reachable through ac-log). SRC "-" is standard input,
+which becomes one file at DEST. Symbolic links and special files are
+skipped with a warning. Progress goes to stderr when it is a terminal.
 
 example:
-  ac-add ~/Pictures root/projects/pictures`,
+  ac-add ~/Pictures root/projects/pictures
+  ac-add notes.txt root/projects/
+  date | ac-add - root/projects/when.txt`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
 			var o addOpts
 			fs.IntVar(&o.jobs, "j", 0, "import `n` files at a time (default: 2 per CPU)")
@@ -60,6 +65,8 @@ func runAdd(ctx context.Context, e *Env, o addOpts, args []string) error {
 	stop := showProgress(e, progress)
 	added, err := h.AddLocal(ctx, args[0], dest, home.AddOptions{
 		Command:  e.Name + " " + dest,
+		Into:     strings.HasSuffix(args[1], "/"),
+		Stdin:    e.Stdin,
 		Workers:  o.jobs,
 		Progress: progress,
 		Skipped: func(p, why string) {
@@ -70,7 +77,7 @@ func runAdd(ctx context.Context, e *Env, o addOpts, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stdout, "%s %s (%d files, %d bytes)\n", added.Entry.Target, quote(dest), added.Files, added.Bytes)
+	fmt.Fprintf(e.Stdout, "%s %s (%d files, %d bytes)\n", added.Entry.Target, quote(added.Path), added.Files, added.Bytes)
 	return nil
 }
 

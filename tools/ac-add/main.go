@@ -13,13 +13,17 @@
 //	not keeps its entry, and what SRC no longer holds is deleted, so that
 //	friends who merge get exactly those changes; conflict copies SRC never
 //	held stay. Adding an unchanged directory again changes nothing. A file
-//	replaces a file; a different kind at DEST must be deleted first (the
-//	old version stays reachable through ac-log). Symbolic links and special
-//	files are skipped with a warning. Progress goes to stderr when it is a
-//	terminal.
+//	replaces a file, and goes into a directory at DEST under its own name,
+//	as with cp; so does a directory when DEST ends in "/" (ac-add ~/Pictures
+//	root/projects/). A directory where a file is must be deleted first (the
+//	old version stays reachable through ac-log). SRC "-" is standard input,
+//	which becomes one file at DEST. Symbolic links and special files are
+//	skipped with a warning. Progress goes to stderr when it is a terminal.
 //
 //	example:
 //	  ac-add ~/Pictures root/projects/pictures
+//	  ac-add notes.txt root/projects/
+//	  date | ac-add - root/projects/when.txt
 //
 //	flags:
 //	  -api address
