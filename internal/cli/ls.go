@@ -22,10 +22,10 @@ database). Directories end in "/". -l lists as ls -l does: the kind
 ("-" a file, "d" a directory, "i" an identity, "n" a published node)
 and the mode, the size, the modification time (local, as ac-log prints
 it), the name, and the short CID; -lh (or --human) gives sizes as 1.5K,
-20M. -R lists the directories below as well, each after a line
-"PATH:". Short flags combine (-lR). --json prints everything as JSON. A name with a
-control or format character, a '"' or a '\' is printed in double quotes
-with C escapes, as git quotes paths ("a\nb", "\033[31m").
+20M. -R lists the directories below as well, each after a line "PATH:".
+Short flags combine (-lR). --json prints everything as JSON. A name
+with a control or format character, a '"' or a '\' is printed in
+double quotes with C escapes, as git quotes paths ("a\nb", "\033[31m").
 
 example:
   ac-ls root/projects/pictures
