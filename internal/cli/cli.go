@@ -87,6 +87,8 @@ func commands() map[string]*command {
 		"delete":    cmdDelete(),
 		"mv":        cmdMv(),
 		"cp":        cmdCp(),
+		"find":      cmdFind(),
+		"du":        cmdDu(),
 		"info":      cmdInfo(),
 		"log":       cmdLog(),
 		"merge":     cmdMerge(),
