@@ -101,7 +101,21 @@ func (h *Home) verify(ctx context.Context, p string, content bool) error {
 		return chk.CheckEntry(ctx, &e, nil)
 	}
 	if p != "" {
-		return check(p, ent)
+		if err := check(p, ent); err != nil {
+			return err
+		}
+		if ent.Kind == schema.KindFile && !ent.Deleted && !content {
+			// A file asked for by name: its content must be here to
+			// be OK, though a directory's check reads no file.
+			held, err := h.Store.Has(ctx, ent.Target)
+			if err != nil {
+				return err
+			}
+			if !held {
+				return acerr.E("verify", p, acerr.NotExist, errors.New("content not held")).WithHint(MissingBlocksHint)
+			}
+		}
+		return nil
 	}
 	// The tree database: its top block, then each part.
 	top, err := t.ReadDir(ctx, head)

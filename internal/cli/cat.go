@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 )
@@ -52,13 +54,20 @@ func runCat(ctx context.Context, e *Env, args []string) error {
 	default:
 		return acerr.E("cat", p, acerr.Invalid, fmt.Errorf("is %s, not a file", en.Kind.Noun()))
 	}
+	fail := func(err error) error {
+		e := acerr.E("cat", p, acerr.Other, err)
+		if acerr.Is(acerr.NotExist, err) && strings.HasPrefix(p, home.Nodes+"/") {
+			e = e.WithHint(home.MissingBlocksHint) // a friend's content not taken in yet
+		}
+		return e
+	}
 	f, err := h.Tree(cid.Undef).Open(ctx, en)
 	if err != nil {
-		return acerr.E("cat", p, acerr.Other, err)
+		return fail(err)
 	}
 	defer f.Close()
 	if _, err := io.Copy(e.Stdout, f); err != nil {
-		return acerr.E("cat", p, acerr.Other, err)
+		return fail(err)
 	}
 	return nil
 }
