@@ -4,14 +4,18 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
 )
 
 func cmdFriend() *command {
 	return &command{
 		usage: "ac-friend add [--as ALIAS] < MESSAGE\nac-friend list [--json]\nac-friend rm NAME|ALIAS|CID",
-		help: `Ac-friend add reads an identity reference message (raw or base64) on
+		help: `Ac-friend add reads an identity reference message (raw, base64 or
+armoured, a saved mail too) on
 stdin, checks its self-signature and stores it at friends/<identity-cid>.
 Names are labels, not identities: a newcomer whose name looks like one
 already shown (a friend's name or alias, or one of my identities': the
@@ -21,10 +25,13 @@ refused, unless --as gives it an alias of my own, itself checked the
 same way, kept at aliases/ALIAS. --as with a friend already held
 changes the alias.
 
-Ac-friend list shows each friend's name, alias ("-" if none) and a short
+Ac-friend list shows each friend's name, alias ("-" if none), a short
 form of its identity CID (the full CID too with --json), so that two
-friends are always told apart. Ac-friend rm removes a friend by name,
-alias or CID, with the friend's alias and node reference (nodes/<id>):
+friends are always told apart, and the seq and time of the newest node
+of theirs held ("-" if none), saying so when its tree is not here yet.
+Ac-friend rm removes a friend by name, alias, CID or a part of the CID
+no other friend's has there (its start, or its end as listed: …xyz),
+with the friend's alias and node reference (nodes/<id>):
 what a non-friend published is not trusted. To take a friend back, add
 her again and take her node in with ac-node add.
 
@@ -76,10 +83,20 @@ func runFriend(ctx context.Context, e *Env, o friendOpts, args []string) error {
 
 // friendRow is a friend as ac-friend list --json shows it.
 type friendRow struct {
-	Name     string `json:"name"`
-	Alias    string `json:"alias,omitempty"`
-	Short    string `json:"short"`
-	Identity string `json:"identity"`
+	Name     string    `json:"name"`
+	Alias    string    `json:"alias,omitempty"`
+	Short    string    `json:"short"`
+	Identity string    `json:"identity"`
+	Node     *nodeInfo `json:"node,omitempty"` // the newest node of theirs held, if any
+}
+
+// nodeInfo is what a friend list says of a friend's newest node held.
+type nodeInfo struct {
+	Seq      uint64 `json:"seq"`
+	Created  string `json:"created"`
+	Root     string `json:"root"`
+	RootHere bool   `json:"root_here"` // whether the store holds its root directory
+	created  time.Time
 }
 
 // label is how a line of output names the friend: the name, and the
@@ -131,8 +148,22 @@ func friendList(ctx context.Context, e *Env, asJSON bool) error {
 		return err
 	}
 	rows := []friendRow{}
+	t := h.Tree(cid.Undef)
 	for _, f := range fs {
-		rows = append(rows, friendRow{Name: f.Name, Alias: f.Alias, Short: short(f.ID), Identity: f.ID.String()})
+		r := friendRow{Name: f.Name, Alias: f.Alias, Short: short(f.ID), Identity: f.ID.String()}
+		if en, err := t.Lookup(ctx, head, home.Nodes+"/"+f.ID.String()); err == nil {
+			if n, err := h.LoadNode(ctx, en.Target); err == nil {
+				if node, ok := n.(*schema.Node); ok {
+					here, err := h.Store.Has(ctx, node.Root)
+					if err != nil {
+						return err
+					}
+					at := time.Unix(node.Created, 0)
+					r.Node = &nodeInfo{Seq: node.Seq, Created: at.UTC().Format(time.RFC3339), Root: node.Root.String(), RootHere: here, created: at}
+				}
+			}
+		}
+		rows = append(rows, r)
 	}
 	if asJSON {
 		return writeJSON(e, rows)
@@ -142,7 +173,14 @@ func friendList(ctx context.Context, e *Env, asJSON bool) error {
 		if f.Alias != "" {
 			alias = quote(f.Alias)
 		}
-		fmt.Fprintf(e.Stdout, "%s\t%s\t%s\n", quote(f.Name), alias, f.Short)
+		node := "-"
+		if n := f.Node; n != nil {
+			node = fmt.Sprintf("seq %d of %s", n.Seq, n.created.Local().Format("2006-01-02 15:04:05"))
+			if !n.RootHere {
+				node += " (its tree is not here: take their CAR in with ac-import)"
+			}
+		}
+		fmt.Fprintf(e.Stdout, "%s\t%s\t%s\t%s\n", quote(f.Name), alias, f.Short, node)
 	}
 	return nil
 }

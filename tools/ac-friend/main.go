@@ -6,7 +6,8 @@
 //	       ac-friend list [--json]
 //	       ac-friend rm NAME|ALIAS|CID
 //
-//	Ac-friend add reads an identity reference message (raw or base64) on
+//	Ac-friend add reads an identity reference message (raw, base64 or
+//	armoured, a saved mail too) on
 //	stdin, checks its self-signature and stores it at friends/<identity-cid>.
 //	Names are labels, not identities: a newcomer whose name looks like one
 //	already shown (a friend's name or alias, or one of my identities': the
@@ -16,10 +17,13 @@
 //	same way, kept at aliases/ALIAS. --as with a friend already held
 //	changes the alias.
 //
-//	Ac-friend list shows each friend's name, alias ("-" if none) and a short
+//	Ac-friend list shows each friend's name, alias ("-" if none), a short
 //	form of its identity CID (the full CID too with --json), so that two
-//	friends are always told apart. Ac-friend rm removes a friend by name,
-//	alias or CID, with the friend's alias and node reference (nodes/<id>):
+//	friends are always told apart, and the seq and time of the newest node
+//	of theirs held ("-" if none), saying so when its tree is not here yet.
+//	Ac-friend rm removes a friend by name, alias, CID or a part of the CID
+//	no other friend's has there (its start, or its end as listed: …xyz),
+//	with the friend's alias and node reference (nodes/<id>):
 //	what a non-friend published is not trusted. To take a friend back, add
 //	her again and take her node in with ac-node add.
 //
