@@ -301,3 +301,39 @@ func changedEntry(old *schema.Entry, ne schema.Entry) schema.Entry {
 func errConflictCopy(name string) *acerr.Error {
 	return fail(acerr.Permission, "%s is a conflict copy: delete it, or copy it to a name of its own", name)
 }
+
+// ConflictCopies calls fn, depth first, with the path of every conflict
+// copy that a listing shows in the directory at path or below it: the
+// concurrent versions a merge kept beside a name, each under a name of
+// its own, until a change resolves them.
+func (t *Tree) ConflictCopies(ctx context.Context, root cid.Cid, path string, fn func(path string) error) error {
+	dir, err := t.Lookup(ctx, root, path)
+	if err != nil {
+		return err
+	}
+	in := func(p string, e schema.Entry) error {
+		if e.Kind != schema.KindDirectory {
+			return nil
+		}
+		raw, err := t.readDir(ctx, e.Target)
+		if err != nil {
+			return wrap("tree.ConflictCopies", p, err)
+		}
+		names := make(map[string]bool, len(raw))
+		for i := range raw {
+			names[raw[i].Name] = true
+		}
+		for _, s := range visible(raw) {
+			if !names[s.Name] {
+				if err := fn(JoinPath(p, s.Name)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := in(path, dir); err != nil {
+		return err
+	}
+	return t.Walk(ctx, root, path, in)
+}

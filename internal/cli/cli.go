@@ -89,6 +89,7 @@ func commands() map[string]*command {
 		"cp":        cmdCp(),
 		"find":      cmdFind(),
 		"du":        cmdDu(),
+		"status":    cmdStatus(),
 		"info":      cmdInfo(),
 		"log":       cmdLog(),
 		"merge":     cmdMerge(),
