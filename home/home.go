@@ -102,6 +102,7 @@ type Home struct {
 	Keys   *identity.Keystore
 	now    func() time.Time
 	pass   []byte // Options.Passphrase
+	ask    func() ([]byte, error)
 
 	signerOnce sync.Once
 	signer     *Signer // the home's own, made at its first use
@@ -125,6 +126,10 @@ type Options struct {
 	// with (owned directories, nodes) and seals new ones. Nil: keys are
 	// not sealed.
 	Passphrase []byte
+	// PassphrasePrompt, if set, is asked for the passphrase once, when a
+	// sealed key does not open with Passphrase: a command run at a
+	// terminal prompts for it there.
+	PassphrasePrompt func() ([]byte, error)
 }
 
 // The files of a home that this package owns (HEAD, log and lock are
@@ -438,6 +443,7 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 		Keys: identity.OpenKeystore(filepath.Join(opts.Dir, keysDir)),
 		now:  opts.now(),
 		pass: opts.Passphrase,
+		ask:  opts.PassphrasePrompt,
 	}, nil
 }
 
@@ -454,7 +460,12 @@ func (h *Home) Close() error {
 // with it, so a sealed key is unlocked once however many changes a
 // long-running process makes.
 func (h *Home) keys() *Signer {
-	h.signerOnce.Do(func() { h.signer = h.Signer(h.pass) })
+	h.signerOnce.Do(func() {
+		h.signer = h.Signer(h.pass)
+		if h.ask != nil {
+			h.signer.ring.SetPrompt(h.ask)
+		}
+	})
 	return h.signer
 }
 

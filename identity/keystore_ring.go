@@ -32,6 +32,18 @@ type KeyRing struct {
 	keys    map[cid.Cid]ed25519.PrivateKey
 	refused map[cid.Cid]error // keys the passphrase does not open
 	closed  bool
+	// prompt asks for the passphrase when a sealed key needs one that
+	// the ring does not have (or that does not open it); nil: none.
+	prompt func() ([]byte, error)
+}
+
+// SetPrompt has the ring ask prompt for the passphrase, once, when a
+// sealed key does not open with the one it has: a person at a terminal
+// types it. What prompt returns replaces the ring's passphrase.
+func (r *KeyRing) SetPrompt(prompt func() ([]byte, error)) {
+	r.mu.Lock()
+	r.prompt = prompt
+	r.mu.Unlock()
 }
 
 // KeyRing returns a ring of the keys of k, opened with passphrase (nil:
@@ -70,7 +82,19 @@ func (r *KeyRing) Sign(id cid.Cid, n schema.Signed) error {
 			return err
 		}
 		var err error
-		if priv, err = r.ks.Load(id, r.pass); err != nil {
+		priv, err = r.ks.Load(id, r.pass)
+		if errors.Is(err, ErrPassphrase) && r.prompt != nil {
+			prompt := r.prompt
+			r.prompt = nil // asked once
+			pass, perr := prompt()
+			if perr != nil {
+				return perr
+			}
+			clear(r.pass)
+			r.pass = pass
+			priv, err = r.ks.Load(id, r.pass)
+		}
+		if err != nil {
 			if errors.Is(err, ErrPassphrase) {
 				r.refused[id] = err
 			}

@@ -372,6 +372,9 @@ func (e *Env) openSigning(ctx context.Context, passFile string) (*home.Home, err
 	}
 	o := e.options()
 	o.Passphrase = pass
+	if passFile != "" {
+		o.PassphrasePrompt = nil // the file's, or nothing
+	}
 	return home.Open(ctx, o)
 }
 
@@ -381,9 +384,11 @@ func (e *Env) openSigning(ctx context.Context, passFile string) (*home.Home, err
 func (e *Env) options() home.Options {
 	var once sync.Once
 	return home.Options{
-		Dir:         e.HomeDir,
-		API:         e.API,
-		LockTimeout: e.LockTimeout,
+		Passphrase:       []byte(e.Getenv("AC_PASSPHRASE")),
+		PassphrasePrompt: e.prompter("passphrase of the sealed key: "),
+		Dir:              e.HomeDir,
+		API:              e.API,
+		LockTimeout:      e.LockTimeout,
 		LockWaiting: func(holder head.LockHolder) {
 			once.Do(func() {
 				fmt.Fprintf(e.Stderr, "%s: waiting for the lock of %s: %s holds it\n", e.Name, e.HomeDir, holder)
@@ -396,6 +401,33 @@ func (e *Env) options() home.Options {
 func (e *Env) interactive() bool {
 	f, ok := e.Stderr.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// terminal returns the terminal on stdin, if stdin is one.
+func (e *Env) terminal() (int, bool) {
+	f, ok := e.Stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return 0, false
+	}
+	return int(f.Fd()), true
+}
+
+// prompter returns a function that asks for a passphrase on the
+// terminal on stdin, not echoing it, or nil if stdin is no terminal.
+func (e *Env) prompter(question string) func() ([]byte, error) {
+	fd, ok := e.terminal()
+	if !ok {
+		return nil
+	}
+	return func() ([]byte, error) {
+		fmt.Fprintf(e.Stderr, "%s: %s", e.Name, question)
+		pass, err := term.ReadPassword(fd)
+		fmt.Fprintln(e.Stderr)
+		if err != nil {
+			return nil, fmt.Errorf("reading the passphrase: %w", err)
+		}
+		return pass, nil
+	}
 }
 
 // nargs checks the number of positional arguments.

@@ -51,6 +51,23 @@ func runIdentity(ctx context.Context, e *Env, o identityOpts, args []string) err
 		if err != nil {
 			return err
 		}
+		if len(pass) == 0 && o.passFile == "" {
+			// At a terminal, offer to seal the key.
+			if ask := e.prompter("passphrase to seal the new key (empty: not sealed): "); ask != nil {
+				if pass, err = ask(); err != nil {
+					return err
+				}
+				if len(pass) > 0 {
+					again, err := e.prompter("the same passphrase again: ")()
+					if err != nil {
+						return err
+					}
+					if string(again) != string(pass) {
+						return usagef("the two passphrases differ; nothing was made")
+					}
+				}
+			}
+		}
 		return identityNew(ctx, e, args[1], pass)
 	case "list":
 		if err := nargs(args[1:], 0, 0); err != nil {
