@@ -162,11 +162,24 @@ func (h *Home) GetLocal(ctx context.Context, p, dest string, cfg localfs.ExportC
 	return localfs.Export(ctx, h.Tree(cid.Undef), h.Store, head, p, dest, cfg)
 }
 
+// DeleteOptions are the options of Delete. The zero value is usable.
+type DeleteOptions struct {
+	Command string // what the log records; empty: "delete PATH"
+	// Force deletes an identity (identities/NAME), which is refused
+	// without it: nothing can be signed with it afterwards (its key stays
+	// in the keystore, and Restore brings the identity back).
+	Force bool
+}
+
 // Delete deletes the entry at p: in a shared directory a tombstone, so
 // that the deletion reaches friends when they merge. The top-level
 // directories (root, identities, friends, aliases, nodes) are never
-// deleted.
-func (h *Home) Delete(ctx context.Context, p, cmd string) error {
+// deleted, and an identity only with o.Force.
+func (h *Home) Delete(ctx context.Context, p string, o DeleteOptions) error {
+	cmd := o.Command
+	if strings.HasPrefix(p, Identities+"/") && !o.Force {
+		return acerr.E("delete", p, acerr.Permission, errors.New("an identity deleted signs nothing more (its key stays, and ac-restore brings it back): give --force to delete it"))
+	}
 	if topLevel(p) {
 		name := p
 		if name == "" {
@@ -235,13 +248,13 @@ type Restored struct {
 	Changed bool // whether HEAD moved
 }
 
-// Restore brings back p, a path under root/, as it was in the tree
+// Restore brings back p, a path under root/ or an identity, as it was in the tree
 // database at root then, as new changes that win over what they undo
 // (tree.PutTree without deleting: what is at p now and was not then
 // stays).
 func (h *Home) Restore(ctx context.Context, p string, then cid.Cid, cmd string) (Restored, error) {
-	if !InRoot(p) || p == Root {
-		return Restored{}, acerr.E("restore", p, acerr.Invalid, fmt.Errorf("only paths under %s/ can be restored", Root))
+	if (!InRoot(p) || p == Root) && !strings.HasPrefix(p, Identities+"/") {
+		return Restored{}, acerr.E("restore", p, acerr.Invalid, fmt.Errorf("only paths under %s/ (or an identity under %s/) can be restored", Root, Identities))
 	}
 	t := h.writer()
 	src, err := t.SourceOf(ctx, then, p)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
@@ -45,8 +46,8 @@ func runRestore(ctx context.Context, e *Env, o restoreOpts, args []string) error
 	if err != nil {
 		return err
 	}
-	if !home.InRoot(p) || p == home.Root {
-		return acerr.E("restore", args[0], acerr.Invalid, fmt.Errorf("only paths under %s/ can be restored", home.Root))
+	if (!home.InRoot(p) || p == home.Root) && !strings.HasPrefix(p, home.Identities+"/") {
+		return acerr.E("restore", args[0], acerr.Invalid, fmt.Errorf("only paths under %s/ (or an identity under %s/) can be restored", home.Root, home.Identities))
 	}
 	h, err := e.openSigning(ctx, o.passFile)
 	if err != nil {

@@ -2,13 +2,15 @@
 
 // Command ac-delete is one of the ArchiveCache commands.
 //
-//	usage: ac-delete PATH
+//	usage: ac-delete [--force] PATH
 //
 //	Ac-delete removes the entry at PATH. In a shared directory the deletion
 //	is recorded as a tombstone, so it reaches friends when they merge. The
 //	old content stays reachable through ac-log until it is collected. The
 //	top-level directories (root, identities, friends, aliases, nodes)
-//	cannot be deleted.
+//	cannot be deleted. An identity (identities/NAME) is deleted only with
+//	--force: nothing can be signed with it afterwards; its key stays in
+//	keys/, and ac-restore --at 1 identities/NAME brings it back.
 //
 //	example:
 //	  ac-delete root/projects/pictures
@@ -16,6 +18,8 @@
 //	flags:
 //	  -api address
 //	    	kubo RPC address, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)
+//	  -force
+//	    	delete an identity too
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
 //	  -lock-timeout duration
