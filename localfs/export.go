@@ -16,6 +16,7 @@ import (
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/ipfsstore/unixfs"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
@@ -35,8 +36,13 @@ type ExportConfig struct {
 
 // Export writes the entry at p (a file or directory) of the tree at root
 // to the local path dest, byte-identical, with modification times: inside
-// dest, under the entry's name, if dest is an existing directory.
-// Existing files are never overwritten. Modes are kept as cp without -p
+// dest, under the entry's name, if dest is an existing directory (unless
+// dest holds nothing but names of the directory p, which is taken for an
+// earlier export of p cut short, and completed). Existing files are never
+// overwritten: one that holds what the entry holds (the same size and
+// CID) is kept and counts as written, so running an export again after
+// it was interrupted completes it; one that holds anything else is an
+// error, and stays as it was. Modes are kept as cp without -p
 // keeps them: each entry's permission bits less the umask's; setuid,
 // setgid and sticky bits are never set; directories keep their owner's
 // rwx, so that the export can be read and removed. A file that could not
@@ -72,7 +78,10 @@ func export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, head cid.C
 		if p == "" {
 			name = "archivecache"
 		}
-		dest = filepath.Join(dest, name)
+		into := filepath.Join(dest, name)
+		if _, err := os.Lstat(into); err == nil || ent.Kind != schema.KindDirectory || !earlierExport(ctx, t, head, p, ent, dest) {
+			dest = into
+		}
 	}
 	switch ent.Kind {
 	case schema.KindFile:
@@ -81,7 +90,7 @@ func export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, head cid.C
 	default:
 		return acerr.E("get", p, acerr.Invalid, fmt.Errorf("is %s: only files and directories can be exported", ent.Kind))
 	}
-	if err := os.Mkdir(dest, 0o700); err != nil {
+	if err := mkdirOrResume(dest); err != nil {
 		return acerr.E("get", dest, FSKind(err), err)
 	}
 	dirs := []dirTime{{dest, time.Unix(0, ent.Mtime)}}
@@ -98,7 +107,7 @@ func export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, head cid.C
 		local := filepath.Join(dest, filepath.FromSlash(strings.TrimPrefix(path, prefix)))
 		switch e.Kind {
 		case schema.KindDirectory:
-			if err := os.Mkdir(local, 0o700); err != nil {
+			if err := mkdirOrResume(local); err != nil {
 				return acerr.E("get", local, FSKind(err), err)
 			}
 			dirs = append(dirs, dirTime{local, time.Unix(0, e.Mtime)})
@@ -126,6 +135,68 @@ func export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, head cid.C
 		}
 	}
 	return nil
+}
+
+// earlierExport reports whether the local directory dir is an export of
+// the directory p (entry e), cut short or whole: it holds something, and
+// nothing but names that p holds, each of the same kind, and it is marked
+// as an export leaves it: the owner-only mode a directory has while its
+// export goes on (its own mode comes last), or, once done, e's mtime. A
+// directory made by hand is neither, and gets the export inside it.
+func earlierExport(ctx context.Context, t *tree.Tree, head cid.Cid, p string, e schema.Entry, dir string) bool {
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 && fi.ModTime().UnixNano() != e.Mtime {
+		return false
+	}
+	local, err := os.ReadDir(dir)
+	if err != nil || len(local) == 0 {
+		return false
+	}
+	ents, err := t.List(ctx, head, p)
+	if err != nil {
+		return false
+	}
+	isDir := make(map[string]bool, len(ents))
+	for _, e := range ents {
+		isDir[e.Name] = e.Kind == schema.KindDirectory
+	}
+	for _, l := range local {
+		d, ok := isDir[l.Name()]
+		if !ok || d != l.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// mkdirOrResume makes the directory path, or takes the one there, left by
+// an export cut short (its mode and time are set at the end).
+func mkdirOrResume(path string) error {
+	err := os.Mkdir(path, 0o700)
+	if errors.Is(err, fs.ErrExist) {
+		if fi, serr := os.Lstat(path); serr == nil && fi.IsDir() {
+			if fi.Mode().Perm()&0o700 != 0o700 {
+				return os.Chmod(path, fi.Mode().Perm()|0o700)
+			}
+			return nil
+		}
+	}
+	return err
+}
+
+// sameFile reports whether the local file path holds what e holds: the
+// same size, and bytes that make e's CID.
+func sameFile(ctx context.Context, path string, e schema.Entry) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || uint64(fi.Size()) != e.Size {
+		return false
+	}
+	c, _, err := unixfs.Import(ctx, f, func(context.Context, cid.Cid, []byte) error { return nil })
+	return err == nil && c.Equals(e.Target)
 }
 
 // fileMode is the mode of the file ac-get writes for entry e: e's
@@ -197,6 +268,9 @@ func writeLocal(dest string, e schema.Entry, umask os.FileMode, data []byte, src
 	err := createFile(dest, fileMode(e, umask), time.Unix(0, e.Mtime), data, src)
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, fs.ErrExist) && sameFile(context.Background(), dest, e) {
+		return nil // written by an earlier export, whole
 	}
 	// A failure of the store reading src keeps its own kind.
 	kind := acerr.Other

@@ -364,3 +364,41 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestGetAgainCompletesAnInterruptedOne kills ac-get in the middle of an
+// export (at its 40th file created), then runs the same ac-get again: it
+// completes the export in place, byte for byte, instead of nesting a
+// second copy inside the first.
+func TestGetAgainCompletesAnInterruptedOne(t *testing.T) {
+	strace := needStrace(t)
+	home := newHome(t)
+	src := filepath.Join(t.TempDir(), "src")
+	for d := range 4 {
+		for f := range 25 {
+			p := filepath.Join(src, fmt.Sprintf("d%d", d), fmt.Sprintf("f%02d.txt", f))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.WriteFile(p, []byte(fmt.Sprintf("file %d of %d\n", f, d)), 0o644)
+		}
+	}
+	ac(t, home, nil, "ac-add", src, "root/projects/src")
+	out := filepath.Join(t.TempDir(), "out")
+	sargs := []string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=openat", "-e", "inject=openat:signal=KILL:when=40",
+		"ac-get", "-j", "1", "root/projects/src", out}
+	cmd := exec.Command(strace, sargs...)
+	cmd.Env = append(os.Environ(), "AC_HOME="+home, "AC_API=")
+	if err := cmd.Run(); err == nil {
+		t.Fatalf("ac-get under strace was not killed")
+	}
+	entries, _ := os.ReadDir(out)
+	if len(entries) == 0 {
+		t.Fatalf("the killed ac-get left nothing to complete")
+	}
+	ac(t, home, nil, "ac-get", "root/projects/src", out)
+	if _, err := os.Stat(filepath.Join(out, "src")); err == nil {
+		t.Errorf("the second ac-get nested a copy in the first")
+	}
+	diff := exec.Command("diff", "-r", src, out)
+	if b, err := diff.CombinedOutput(); err != nil {
+		t.Errorf("after the second ac-get, diff -r: %v\n%s", err, b)
+	}
+}
