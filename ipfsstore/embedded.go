@@ -56,7 +56,11 @@ type Embedded struct {
 	rollSize int64
 	rehash   bool // Get checks hashes too (Config.Rehash)
 
-	scanMu    sync.Mutex // serialises reads of index files
+	scanMu    sync.Mutex      // serialises reads of index files
+	seenMulti map[string]bool // under scanMu: the multi-pack tables looked at, used or not
+	// mergeHook, if set (by tests), is called at each step of a merge of
+	// tables, which stops where it returns an error (mergeTables).
+	mergeHook func(step string) error
 	syncMu    sync.Mutex // serialises Sync
 	closeOnce sync.Once
 	closeErr  error
@@ -69,7 +73,8 @@ type Embedded struct {
 	cond      sync.Cond             // on mu: broadcast when a buffer is queued or written, and on Close
 	index     map[string]blockLoc   // of the packs without a table, by multihash
 	alt       map[string][]blockLoc // other copies of blocks held more than once, by multihash
-	tables    []uint32              // the packs with a table, oldest first
+	tables    []uint32              // the packs with a table of their own in use, oldest first
+	multis    []*multiTable         // the multi-pack tables in use (multitable.go)
 	badTables []*damage             // tables found damaged; their packs are read from their index
 	damaged   map[string]*damage    // blocks no usable record locates, found damaged by a scan
 	lost      []*damage             // index damage that may hide blocks it cannot name
@@ -112,6 +117,8 @@ type packFile struct {
 	v1      bool        // the index is of the first version, without sums
 	seals   bool        // the index is of a version whose writers seal their packs
 	table   *table      // the pack's table; nil: its index is read into the map
+	covered bool        // a multi-pack table in use lists it: neither its table nor its index is read
+	retable bool        // the multi-pack table that listed it was dropped: the next scan maps its table
 	size    int64       // of the pack, if it has a table (sealed packs do not grow)
 	w       *packWriter // set for the packs this process writes
 }
@@ -140,6 +147,15 @@ type packWriter struct {
 	// keeps. durable is 0 until a record has been synced.
 	durable, idxDurable int64
 }
+
+// multiTable is a multi-pack table in use: ids maps the numbers of its
+// packs to pack ids, noPack for a pack not in the directory.
+type multiTable struct {
+	t   *table
+	ids []uint32
+}
+
+const noPack = ^uint32(0)
 
 // flushBuf is a full buffer on its way to the pack.
 type flushBuf struct {
@@ -173,11 +189,12 @@ func openEmbedded(ctx context.Context, dir string, rollSize int64) (*Embedded, e
 		return nil, acerr.E(op, dir, acerr.IO, err)
 	}
 	e := &Embedded{
-		dir:      pdir,
-		rollSize: rollSize,
-		index:    make(map[string]blockLoc),
-		alt:      make(map[string][]blockLoc),
-		damaged:  make(map[string]*damage),
+		dir:       pdir,
+		rollSize:  rollSize,
+		index:     make(map[string]blockLoc),
+		alt:       make(map[string][]blockLoc),
+		damaged:   make(map[string]*damage),
+		seenMulti: make(map[string]bool),
 	}
 	e.cond.L = &e.mu
 	e.scratch.New = func() any { b := make([]byte, schema.MaxBlockSize); return &b }
@@ -266,19 +283,21 @@ func (e *Embedded) load(c cid.Cid, key string, rehash bool, buf []byte) ([]byte,
 }
 
 // locateLocked returns where the block with key is: in the map, which
-// holds this process's writes and so its repairs, else in the newest
-// table that lists it. A table whose bucket fails its check is dropped
-// (dropTableLocked). e.mu must be held.
+// holds this process's writes and so its repairs, else, of the copies the
+// tables list, the one in the newest pack. A table whose bucket fails its
+// check is dropped. e.mu must be held.
 func (e *Embedded) locateLocked(key string) (blockLoc, bool) {
 	if loc, ok := e.index[key]; ok {
 		return loc, true
 	}
-	for i := len(e.tables) - 1; i >= 0; i-- {
-		if loc, ok := e.findLocked(e.tables[i], key); ok {
-			return loc, true
+	var best blockLoc
+	found := false
+	e.tableCopiesLocked(key, func(loc blockLoc) {
+		if !found || e.packs[loc.pack].name > e.packs[best.pack].name {
+			best, found = loc, true
 		}
-	}
-	return blockLoc{}, false
+	})
+	return best, found
 }
 
 // copiesLocked returns every location of the block with key that the
@@ -290,12 +309,38 @@ func (e *Embedded) copiesLocked(key string) []blockLoc {
 		locs = append(locs, loc)
 	}
 	locs = append(locs, e.alt[key]...)
-	for i := len(e.tables) - 1; i >= 0; i-- {
-		if loc, ok := e.findLocked(e.tables[i], key); ok {
-			locs = append(locs, loc)
+	var listed []blockLoc
+	e.tableCopiesLocked(key, func(loc blockLoc) { listed = append(listed, loc) })
+	slices.SortStableFunc(listed, func(a, b blockLoc) int { return strings.Compare(e.packs[b.pack].name, e.packs[a.pack].name) })
+	return append(locs, listed...)
+}
+
+// tableCopiesLocked calls fn with each copy of the block with key that
+// the tables in use list: the multi-pack tables, and the packs' own
+// tables. A table whose bucket fails its check is dropped
+// (dropTableLocked, dropMultiLocked). e.mu must be held.
+func (e *Embedded) tableCopiesLocked(key string, fn func(blockLoc)) {
+	for i := len(e.multis) - 1; i >= 0; i-- {
+		m := e.multis[i]
+		lo, hi, err := m.t.find(key)
+		for j := lo; j < hi && err == nil; j++ {
+			_, te := m.t.entry(j)
+			switch {
+			case int(te.pack) >= len(m.ids):
+				err = m.t.damaged(fmt.Sprintf("entry %d names pack %d of %d", j, te.pack, len(m.ids)))
+			case m.ids[te.pack] != noPack && !e.pastEndLocked(e.packs[m.ids[te.pack]], key, te.off, te.length):
+				fn(blockLoc{pack: m.ids[te.pack], length: te.length, off: te.off, sum: te.sum})
+			}
+		}
+		if err != nil {
+			e.dropMultiLocked(m, err)
 		}
 	}
-	return locs
+	for i := len(e.tables) - 1; i >= 0; i-- {
+		if loc, ok := e.findLocked(e.tables[i], key); ok {
+			fn(loc)
+		}
+	}
 }
 
 // findLocked looks key up in the table of pack id. e.mu must be held.
@@ -304,15 +349,19 @@ func (e *Embedded) findLocked(id uint32, key string) (blockLoc, bool) {
 	if p.table == nil {
 		return blockLoc{}, false // dropped
 	}
-	off, length, sum, ok, err := p.table.find(key)
+	lo, hi, err := p.table.find(key)
 	if err != nil {
 		e.dropTableLocked(id, err)
 		return blockLoc{}, false
 	}
-	if !ok || e.pastEndLocked(p, key, off, length) {
+	if lo == hi {
 		return blockLoc{}, false
 	}
-	return blockLoc{pack: id, length: length, off: off, sum: sum}, true
+	_, te := p.table.entry(lo)
+	if e.pastEndLocked(p, key, te.off, te.length) {
+		return blockLoc{}, false
+	}
+	return blockLoc{pack: id, length: te.length, off: te.off, sum: te.sum}, true
 }
 
 // pastEndLocked reports whether the block with key that the table of p
@@ -342,6 +391,26 @@ func (e *Embedded) dropTableLocked(id uint32, err error) {
 	p.table.close()
 	p.table, p.idxOff, p.dataEnd = nil, 0, 0
 	e.tables = slices.DeleteFunc(e.tables, func(x uint32) bool { return x == id })
+}
+
+// dropMultiLocked records the damage err of the multi-pack table m and
+// stops using it: the next scan maps the tables of its packs instead, or
+// reads their indexes. e.mu must be held.
+func (e *Embedded) dropMultiLocked(m *multiTable, err error) {
+	why := err
+	var d *damage
+	if errors.As(err, &d) {
+		why = d.err
+	}
+	e.badTables = append(e.badTables, &damage{file: m.t.path,
+		err: fmt.Errorf("%w; it may be removed: its packs' own tables and indexes hold what it lists", why)})
+	m.t.close()
+	for _, id := range m.ids {
+		if id != noPack {
+			e.packs[id].covered, e.packs[id].retable = false, true
+		}
+	}
+	e.multis = slices.DeleteFunc(e.multis, func(x *multiTable) bool { return x == m })
 }
 
 // readChecked reads the copy of block c at loc and checks it against the
@@ -896,6 +965,7 @@ func (e *Embedded) close() error {
 	}
 	e.mu.Lock()
 	var serr error
+	sealed := e.failed == nil && slices.ContainsFunc(e.packs, func(p *packFile) bool { return p.w != nil })
 	if e.failed != nil {
 		serr = e.giveBackLocked()
 	} else {
@@ -903,6 +973,10 @@ func (e *Embedded) close() error {
 	}
 	cerr := e.closeFiles()
 	e.mu.Unlock()
+	if sealed && serr == nil {
+		// Best effort, as a table is: it costs readers speed, not blocks.
+		_ = mergeTables(e.dir, e.mergeHook)
+	}
 	if err == nil {
 		err = serr
 	}
@@ -935,6 +1009,10 @@ func (e *Embedded) closeFiles() error {
 			keep(p.w.idx.Close())
 		}
 	}
+	for _, m := range e.multis {
+		keep(m.t.close())
+	}
+	e.multis = nil
 	return first
 }
 
@@ -971,18 +1049,15 @@ type damagedBlock struct {
 	d   *damage
 }
 
-// rescan looks for the packs of other processes. It maps the table of a
-// new pack that has one; it reads the index files of the others, new ones
-// whole and known ones from where the last scan stopped, and the blocks
-// they list join the map.
+// rescan looks for the packs of other processes. It maps the new
+// multi-pack tables that list no pack it knows (multitable.go) and the
+// table of a new pack that has one and none of those lists; it reads the
+// index files of the others, new ones whole and known ones from where
+// the last scan stopped, and the blocks they list join the map.
 func (e *Embedded) rescan() (err error) {
 	e.scanMu.Lock()
 	defer e.scanMu.Unlock()
 
-	ents, err := os.ReadDir(e.dir)
-	if err != nil {
-		return err
-	}
 	type seen struct {
 		id      uint32
 		idxOff  int64
@@ -991,6 +1066,8 @@ func (e *Embedded) rescan() (err error) {
 		v1      bool
 		seals   bool
 		table   bool
+		covered bool
+		retable bool
 	}
 	e.mu.Lock()
 	if e.closed {
@@ -999,14 +1076,40 @@ func (e *Embedded) rescan() (err error) {
 	}
 	known := make(map[string]seen, len(e.packs))
 	for id, p := range e.packs {
-		known[p.name] = seen{id: uint32(id), idxOff: p.idxOff, dataEnd: p.dataEnd, own: p.w != nil, v1: p.v1, seals: p.seals, table: p.table != nil}
+		known[p.name] = seen{id: uint32(id), idxOff: p.idxOff, dataEnd: p.dataEnd, own: p.w != nil, v1: p.v1, seals: p.seals,
+			table: p.table != nil, covered: p.covered, retable: p.retable}
 	}
 	e.mu.Unlock()
 
+	ents, multis, badMultis, err := e.listPacks()
+	if err != nil {
+		return err
+	}
+	present := make(map[string]bool)
 	tables := make(map[string]bool)
 	for _, ent := range ents {
 		if name, ok := strings.CutSuffix(ent.Name(), ".tbl"); ok && ent.Type().IsRegular() {
 			tables[name] = true
+		}
+		if name, ok := strings.CutSuffix(ent.Name(), ".pack"); ok {
+			present[name] = true
+		}
+	}
+	use, skip := chooseMulti(multis)
+	use = slices.DeleteFunc(use, func(t *table) bool {
+		if slices.ContainsFunc(t.packs, func(p tablePack) bool { _, ok := known[p.name]; return ok }) {
+			skip = append(skip, t) // this process reads those packs otherwise already
+			return true
+		}
+		return false
+	})
+	for _, t := range skip {
+		t.close()
+	}
+	covered := make(map[string]bool)
+	for _, t := range use {
+		for _, p := range t.packs {
+			covered[p.name] = true
 		}
 	}
 	var found []scanned
@@ -1016,6 +1119,9 @@ func (e *Embedded) rescan() (err error) {
 				if s.table != nil {
 					s.table.close()
 				}
+			}
+			for _, t := range use {
+				t.close()
 			}
 		}
 	}()
@@ -1032,11 +1138,11 @@ func (e *Embedded) rescan() (err error) {
 			continue
 		}
 		k, isKnown := known[name]
-		if isKnown && (k.own || k.idxOff < 0 || k.table) {
+		if covered[name] || isKnown && (k.own || k.idxOff < 0 || k.table || k.covered) {
 			continue
 		}
 		var badTable *damage
-		if !isKnown && tables[name] {
+		if (!isKnown || k.retable) && tables[name] {
 			pst, err := os.Stat(e.path(name, ".pack"))
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
@@ -1046,7 +1152,7 @@ func (e *Embedded) rescan() (err error) {
 			}
 			t, err := openTable(e.path(name, ".tbl"))
 			if err == nil {
-				found = append(found, scanned{name: name, table: t, size: pst.Size()})
+				found = append(found, scanned{name: name, id: k.id, known: isKnown, table: t, size: pst.Size()})
 				continue
 			}
 			if !errors.As(err, &badTable) {
@@ -1070,6 +1176,18 @@ func (e *Embedded) rescan() (err error) {
 		return errClosed
 	}
 	e.unsealed = unsealed
+	e.badTables = append(e.badTables, badMultis...)
+	for _, t := range use {
+		m := &multiTable{t: t, ids: make([]uint32, len(t.packs))}
+		for i, tp := range t.packs {
+			m.ids[i] = noPack
+			if present[tp.name] {
+				m.ids[i] = uint32(len(e.packs))
+				e.packs = append(e.packs, &packFile{name: tp.name, size: tp.size, covered: true})
+			}
+		}
+		e.multis = append(e.multis, m)
+	}
 	if len(found) == 0 {
 		return nil
 	}
@@ -1087,6 +1205,7 @@ func (e *Embedded) rescan() (err error) {
 			e.packs = append(e.packs, &packFile{name: s.name})
 		}
 		p := e.packs[id]
+		p.retable = false
 		if s.badTable != nil {
 			e.badTables = append(e.badTables, s.badTable)
 		}
@@ -1116,6 +1235,55 @@ func (e *Embedded) rescan() (err error) {
 		e.lost = append(e.lost, s.lost...)
 	}
 	return nil
+}
+
+// listPacks lists the packs directory and maps the multi-pack tables in
+// it that no scan has looked at, returning those found damaged apart. A
+// multi-pack table that is gone when it is opened was replaced by a merge
+// since the listing: the directory is listed again. e.scanMu must be held.
+func (e *Embedded) listPacks() (ents []os.DirEntry, multis []*table, bad []*damage, err error) {
+	for attempt := 0; ; attempt++ {
+		ents, err = os.ReadDir(e.dir)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		multis, bad = multis[:0], bad[:0]
+		gone := false
+		for _, ent := range ents {
+			path := filepath.Join(e.dir, ent.Name())
+			if !strings.HasSuffix(ent.Name(), ".mtbl") || !ent.Type().IsRegular() || e.seenMulti[path] {
+				continue
+			}
+			t, err := openTable(path)
+			var d *damage
+			switch {
+			case err == nil:
+				multis = append(multis, t)
+			case errors.As(err, &d):
+				bad = append(bad, d)
+			case errors.Is(err, fs.ErrNotExist) && attempt < 3:
+				gone = true
+			case !errors.Is(err, fs.ErrNotExist):
+				for _, t := range multis {
+					t.close()
+				}
+				return nil, nil, nil, err
+			}
+		}
+		if !gone {
+			break
+		}
+		for _, t := range multis {
+			t.close()
+		}
+	}
+	for _, t := range multis {
+		e.seenMulti[t.path] = true
+	}
+	for _, d := range bad {
+		e.seenMulti[d.file] = true
+	}
+	return ents, multis, bad, nil
 }
 
 // scanIndex reads the index file of pack name from off, where the last

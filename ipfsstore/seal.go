@@ -72,7 +72,11 @@ func (e *Embedded) writeTable(name string) error {
 			entries = append(entries, tableEntry{key: string(mh), off: r.Offset, length: r.Length, sum: r.Sum})
 		}
 	}
-	return atomicfile.Create(e.path(name, ".tbl"), encodeTable(entries), 0o644)
+	tbl, err := encodeTable(entries)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Create(e.path(name, ".tbl"), tbl, 0o644)
 }
 
 // giveBackLocked cuts each of this process's packs and indexes back to

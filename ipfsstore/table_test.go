@@ -33,7 +33,11 @@ func TestTableFind(t *testing.T) {
 	dup := entries[5]
 	entries = append(entries, tableEntry{key: dup.key, off: 99999, length: 1, sum: 2})
 	path := filepath.Join(t.TempDir(), "x.tbl")
-	if err := os.WriteFile(path, encodeTable(entries), 0o644); err != nil {
+	tbl, err := encodeTable(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, tbl, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tb, err := openTable(path)
@@ -48,19 +52,22 @@ func TestTableFind(t *testing.T) {
 		if want.key == dup.key {
 			want = entries[len(entries)-1]
 		}
-		off, length, sum, ok, err := tb.find(want.key)
-		if err != nil || !ok || off != want.off || length != want.length || sum != want.sum {
-			t.Fatalf("find(%x) = %d, %d, %d, %v, %v; want %d, %d, %d", want.key, off, length, sum, ok, err, want.off, want.length, want.sum)
+		lo, hi, err := tb.find(want.key)
+		if err != nil || hi != lo+1 {
+			t.Fatalf("find(%x) = %d, %d, %v; want one entry", want.key, lo, hi, err)
+		}
+		if _, got := tb.entry(lo); got.off != want.off || got.length != want.length || got.sum != want.sum {
+			t.Fatalf("find(%x) = %+v; want %d, %d, %d", want.key, got, want.off, want.length, want.sum)
 		}
 	}
 	for _, k := range absent {
-		if _, _, _, ok, err := tb.find(k); ok || err != nil {
-			t.Fatalf("find(%x), not in the table = %v, %v", k, ok, err)
+		if lo, hi, err := tb.find(k); lo != hi || err != nil {
+			t.Fatalf("find(%x), not in the table = %d, %d, %v", k, lo, hi, err)
 		}
 	}
 	n := 0
 	if err := tb.each(func(e tableEntry) {
-		if _, _, _, ok, _ := tb.find(e.key); !ok {
+		if lo, hi, _ := tb.find(e.key); lo == hi {
 			t.Fatalf("each gave %x, which find does not find", e.key)
 		}
 		n++
