@@ -975,7 +975,7 @@ func (e *Embedded) close() error {
 	e.mu.Unlock()
 	if sealed && serr == nil {
 		// Best effort, as a table is: it costs readers speed, not blocks.
-		_ = mergeTables(e.dir, e.mergeHook)
+		_ = e.mergeTables()
 	}
 	if err == nil {
 		err = serr
@@ -1079,6 +1079,12 @@ func (e *Embedded) rescan() (err error) {
 		known[p.name] = seen{id: uint32(id), idxOff: p.idxOff, dataEnd: p.dataEnd, own: p.w != nil, v1: p.v1, seals: p.seals,
 			table: p.table != nil, covered: p.covered, retable: p.retable}
 	}
+	listedWith := make(map[string][]tablePack) // by pack: the packs of the multi-pack table in use that lists it
+	for _, m := range e.multis {
+		for _, tp := range m.t.packs {
+			listedWith[tp.name] = m.t.packs
+		}
+	}
 	e.mu.Unlock()
 
 	ents, multis, badMultis, err := e.listPacks()
@@ -1096,10 +1102,22 @@ func (e *Embedded) rescan() (err error) {
 		}
 	}
 	use, skip := chooseMulti(multis)
+	// A new multi-pack table replaces the tables this process uses for the
+	// packs it lists (a merge since the last scan), unless it lists a pack
+	// read otherwise, or only some of the packs of a multi-pack table in
+	// use.
 	use = slices.DeleteFunc(use, func(t *table) bool {
-		if slices.ContainsFunc(t.packs, func(p tablePack) bool { _, ok := known[p.name]; return ok }) {
-			skip = append(skip, t) // this process reads those packs otherwise already
-			return true
+		in := make(map[string]bool, len(t.packs))
+		for _, p := range t.packs {
+			in[p.name] = true
+		}
+		for _, p := range t.packs {
+			k, ok := known[p.name]
+			if ok && (k.own || !k.table && !k.covered && !k.retable ||
+				slices.ContainsFunc(listedWith[p.name], func(q tablePack) bool { return !in[q.name] })) {
+				skip = append(skip, t)
+				return true
+			}
 		}
 		return false
 	})
@@ -1177,16 +1195,8 @@ func (e *Embedded) rescan() (err error) {
 	}
 	e.unsealed = unsealed
 	e.badTables = append(e.badTables, badMultis...)
-	for _, t := range use {
-		m := &multiTable{t: t, ids: make([]uint32, len(t.packs))}
-		for i, tp := range t.packs {
-			m.ids[i] = noPack
-			if present[tp.name] {
-				m.ids[i] = uint32(len(e.packs))
-				e.packs = append(e.packs, &packFile{name: tp.name, size: tp.size, covered: true})
-			}
-		}
-		e.multis = append(e.multis, m)
+	if len(use) > 0 {
+		e.useMultisLocked(use, present)
 	}
 	if len(found) == 0 {
 		return nil
@@ -1235,6 +1245,49 @@ func (e *Embedded) rescan() (err error) {
 		e.lost = append(e.lost, s.lost...)
 	}
 	return nil
+}
+
+// useMultisLocked starts using the multi-pack tables use, in place of the
+// tables of the packs they list that this process uses (rescan checked
+// that they may replace them). present holds the packs in the directory.
+// e.mu must be held.
+func (e *Embedded) useMultisLocked(use []*table, present map[string]bool) {
+	ids := make(map[string]uint32, len(e.packs))
+	for id, p := range e.packs {
+		ids[p.name] = uint32(id)
+	}
+	for _, t := range use {
+		m := &multiTable{t: t, ids: make([]uint32, len(t.packs))}
+		listed := make(map[string]bool, len(t.packs))
+		for i, tp := range t.packs {
+			listed[tp.name] = true
+			id, known := ids[tp.name]
+			switch {
+			case known:
+				p := e.packs[id]
+				if p.table != nil {
+					p.table.close()
+					p.table = nil
+					e.tables = slices.DeleteFunc(e.tables, func(x uint32) bool { return x == id })
+				}
+				p.covered, p.retable = true, false
+			case present[tp.name]:
+				id = uint32(len(e.packs))
+				e.packs = append(e.packs, &packFile{name: tp.name, size: tp.size, covered: true})
+			default:
+				id = noPack
+			}
+			m.ids[i] = id
+		}
+		e.multis = slices.DeleteFunc(e.multis, func(x *multiTable) bool {
+			if slices.ContainsFunc(x.t.packs, func(tp tablePack) bool { return !listed[tp.name] }) {
+				return false
+			}
+			x.t.close()
+			return true
+		})
+		e.multis = append(e.multis, m)
+	}
 }
 
 // listPacks lists the packs directory and maps the multi-pack tables in

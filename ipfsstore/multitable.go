@@ -173,9 +173,12 @@ type mergeUnit struct {
 // mergeTables merges the smallest tables of the store into a multi-pack
 // table when readers would map more than maxTables (see above). It is a
 // best effort: what it does not do costs readers speed, not blocks.
-// hook, if not nil, is called after each step, and a merge stops where it
-// returns an error, as if its process had died there.
-func mergeTables(dir string, hook func(step string) error) error {
+// e.mergeHook, if not nil, is called after each step, and a merge stops
+// where it returns an error, as if its process had died there. A damaged
+// table it meets is replaced (replaceDamaged), and the merge left to the
+// next writer.
+func (e *Embedded) mergeTables() error {
+	dir, hook := e.dir, e.mergeHook
 	lf, err := os.OpenFile(filepath.Join(dir, mergeLockName), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
@@ -205,7 +208,7 @@ func mergeTables(dir string, hook func(step string) error) error {
 			t, err := openTable(filepath.Join(dir, name))
 			var d *damage
 			if errors.As(err, &d) {
-				os.Remove(d.file) // derived, and its packs' own tables stay
+				e.replaceDamaged(d)
 				continue
 			}
 			if err != nil {
@@ -237,6 +240,10 @@ func mergeTables(dir string, hook func(step string) error) error {
 			continue
 		}
 		t, err := openTable(filepath.Join(dir, name+".tbl"))
+		var d *damage
+		if errors.As(err, &d) {
+			e.replaceDamaged(d)
+		}
 		if err != nil {
 			continue // read from its index, as readers do
 		}
@@ -256,7 +263,7 @@ func mergeTables(dir string, hook func(step string) error) error {
 			sizes[i] = u.t.n
 		}
 		m := max(geometricSplit(sizes), 2)
-		if err := writeMerged(dir, units[:m], hook); err != nil {
+		if err := e.writeMerged(units[:m]); err != nil {
 			return err
 		}
 		for _, u := range units[:m] {
@@ -283,10 +290,10 @@ func callHook(hook func(string) error, step string) error {
 	return hook(step)
 }
 
-// writeMerged writes the multi-pack table of units. An input multi-pack
-// table found damaged is removed (derived, and its packs' own tables
-// stay) and the merge given up.
-func writeMerged(dir string, units []mergeUnit, hook func(string) error) error {
+// writeMerged writes the multi-pack table of units. A table of units
+// found damaged is replaced (replaceDamaged) and the merge given up.
+func (e *Embedded) writeMerged(units []mergeUnit) error {
+	dir := e.dir
 	var packs []tablePack
 	n, w := 0, 0
 	for _, u := range units {
@@ -351,12 +358,24 @@ func writeMerged(dir string, units []mergeUnit, hook func(string) error) error {
 	})
 	var d *damage
 	if errors.As(err, &d) {
-		os.Remove(d.file)
+		e.replaceDamaged(d)
 	}
 	if err != nil {
 		return fmt.Errorf("merging tables: %w", err)
 	}
-	return callHook(hook, "written")
+	return callHook(e.mergeHook, "written")
+}
+
+// replaceDamaged removes the damaged table d names, derived data: a
+// multi-pack table's packs keep their own tables, and a pack's own table
+// is written again from the pack's index.
+func (e *Embedded) replaceDamaged(d *damage) {
+	if os.Remove(d.file) != nil {
+		return
+	}
+	if name, ok := strings.CutSuffix(filepath.Base(d.file), ".tbl"); ok {
+		_ = e.writeTable(name)
+	}
 }
 
 // mergeEntry is an entry on its way into a merged table: its pack

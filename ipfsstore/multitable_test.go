@@ -358,3 +358,62 @@ func TestMultiTableTwoProcesses(t *testing.T) {
 		t.Errorf("a lookup searches %d tables, want at most %d", n, maxTables+1)
 	}
 }
+
+// TestMultiTableLongReader keeps a store open while other writers seal
+// many packs and merge their tables: the open store finds each new block,
+// and takes each new multi-pack table in place of the tables it replaces,
+// so its lookups still search at most maxTables tables.
+func TestMultiTableLongReader(t *testing.T) {
+	dir := t.TempDir()
+	reader := mustOpen(t, dir)
+	var all []testBlock
+	for i := range 5 * maxTables {
+		bs := makeBlocks(t, uint64(500+i), 3, 300)
+		sealPack(t, dir, bs)
+		all = append(all, bs...)
+		wantAll(t, reader, bs)
+		if n := tablesInUse(reader); n > maxTables+1 {
+			t.Fatalf("after %d packs the open store searches %d tables, want at most %d", i+1, n, maxTables+1)
+		}
+	}
+	wantAll(t, reader, all)
+	if n, err := reader.Check(t.Context()); err != nil || n != len(all) {
+		t.Fatalf("Check = %d, %v; want %d, nil", n, err, len(all))
+	}
+}
+
+// TestMultiTableMergeReplacesDamage damages the table of one pack in an
+// entry: the merge that reads it writes it again from the pack's index
+// and leaves the merge to the next writer, after which every table is
+// whole and merged.
+func TestMultiTableMergeReplacesDamage(t *testing.T) {
+	dir := t.TempDir()
+	var all []testBlock
+	for i := range maxTables {
+		bs := makeBlocks(t, uint64(600+i), 20, 300)
+		all = append(all, bs...)
+		sealPack(t, dir, bs)
+	}
+	tbl := packFiles(t, dir, ".tbl")[2]
+	st, err := os.Stat(tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipAt(t, tbl, st.Size()-3, 1)
+	for i := range 2 {
+		bs := makeBlocks(t, uint64(700+i), 5, 300)
+		all = append(all, bs...)
+		sealPack(t, dir, bs)
+		if got := len(packFiles(t, dir, ".mtbl")); got != i {
+			t.Fatalf("after merge %d, %d multi-pack tables; want %d", i+1, got, i)
+		}
+	}
+	e := mustOpen(t, dir)
+	wantAll(t, e, all)
+	if n, err := e.Check(t.Context()); err != nil || n != len(all) {
+		t.Fatalf("Check = %d, %v; want %d, nil", n, err, len(all))
+	}
+	if n := tablesInUse(e); n != 1 {
+		t.Errorf("a lookup searches %d tables, want the one multi-pack table", n)
+	}
+}
