@@ -43,7 +43,8 @@ const (
 // rules are described at the top of pack.go.
 //
 // Blocks are found through the tables of sealed packs, mapped and
-// searched in place (table.go), and through an in-memory index (multihash
+// searched in place (table.go), most of them merged into multi-pack
+// tables (multitable.go), and through an in-memory index (multihash
 // → pack, offset, length) of the blocks in packs without one: this
 // process's own, and others' unsealed or older packs, read from their
 // index files. Put appends to a
@@ -1093,14 +1094,19 @@ func (e *Embedded) rescan() (err error) {
 	}
 	present := make(map[string]bool)
 	tables := make(map[string]bool)
+	var indexes []os.DirEntry // and markers, oldest first
 	for _, ent := range ents {
-		if name, ok := strings.CutSuffix(ent.Name(), ".tbl"); ok && ent.Type().IsRegular() {
-			tables[name] = true
-		}
-		if name, ok := strings.CutSuffix(ent.Name(), ".pack"); ok {
-			present[name] = true
+		name := ent.Name()
+		switch {
+		case strings.HasSuffix(name, ".tbl") && ent.Type().IsRegular():
+			tables[name[:len(name)-4]] = true
+		case strings.HasSuffix(name, ".pack"):
+			present[name[:len(name)-5]] = true
+		case strings.HasSuffix(name, ".idx"), strings.HasSuffix(name, ".unsealed"):
+			indexes = append(indexes, ent)
 		}
 	}
+	slices.SortFunc(indexes, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	use, skip := chooseMulti(multis)
 	// A new multi-pack table replaces the tables this process uses for the
 	// packs it lists (a merge since the last scan), unless it lists a pack
@@ -1144,7 +1150,7 @@ func (e *Embedded) rescan() (err error) {
 		}
 	}()
 	var unsealed []string
-	for _, ent := range ents {
+	for _, ent := range indexes {
 		if name, ok := strings.CutSuffix(ent.Name(), ".unsealed"); ok {
 			if k, isKnown := known[name]; !isKnown || !k.own {
 				unsealed = append(unsealed, name)
@@ -1290,21 +1296,35 @@ func (e *Embedded) useMultisLocked(use []*table, present map[string]bool) {
 	}
 }
 
+// readDir lists the directory dir, in no order: os.ReadDir's sort of
+// every entry would cost more than the listing.
+func readDir(dir string) ([]os.DirEntry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
+}
+
 // listPacks lists the packs directory and maps the multi-pack tables in
 // it that no scan has looked at, returning those found damaged apart. A
 // multi-pack table that is gone when it is opened was replaced by a merge
 // since the listing: the directory is listed again. e.scanMu must be held.
 func (e *Embedded) listPacks() (ents []os.DirEntry, multis []*table, bad []*damage, err error) {
 	for attempt := 0; ; attempt++ {
-		ents, err = os.ReadDir(e.dir)
+		ents, err = readDir(e.dir)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		multis, bad = multis[:0], bad[:0]
 		gone := false
 		for _, ent := range ents {
+			if !strings.HasSuffix(ent.Name(), ".mtbl") || !ent.Type().IsRegular() {
+				continue
+			}
 			path := filepath.Join(e.dir, ent.Name())
-			if !strings.HasSuffix(ent.Name(), ".mtbl") || !ent.Type().IsRegular() || e.seenMulti[path] {
+			if e.seenMulti[path] {
 				continue
 			}
 			t, err := openTable(path)

@@ -187,7 +187,7 @@ func (e *Embedded) mergeTables() error {
 	if free, err := probeLock(lf); err != nil || !free {
 		return err
 	}
-	ents, err := os.ReadDir(dir)
+	ents, err := readDir(dir)
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,8 @@ import (
 // Check, which checks every bucket, reports the table. Packs without a
 // table (unsealed, left by a writer that died, or written by earlier
 // versions) are read the old way too: their index records are scanned into
-// a map, from where the last scan stopped.
+// a map, from where the last scan stopped. The tables of small packs are
+// merged into multi-pack tables of the same layout (multitable.go).
 
 const (
 	tableMagic = "ACTBL001"
