@@ -29,9 +29,10 @@ import (
 //   - pebble: a pebble database of multihash → location beside the packs,
 //     as a persistent index would be (its lookups only: no block is read).
 //
-// The store holds n blocks of 8 bytes in p packs. heapMB is the heap the
-// open leaves in use; readMB the bytes the open and lookups read with
-// read(2) (mapped pages are not counted).
+// The store holds n blocks of 8 bytes in p packs, each sealed by an open
+// and close of its own. heapMB is the heap the open leaves in use; readMB
+// the bytes the open and lookups read with read(2) (mapped pages are not
+// counted); tables the tables a lookup searches.
 //
 //	go test ./ipfsstore -run '^$' -bench IndexOptions -benchtime 20x
 func BenchmarkIndexOptions(b *testing.B) {
@@ -47,6 +48,10 @@ func BenchmarkIndexOptions(b *testing.B) {
 					heap, read := heapInUse(), bytesRead()
 					s := open()
 					heapMB := float64(int64(heapInUse()-heap)) / (1 << 20)
+					tables := -1
+					if e, ok := s.(*Embedded); ok {
+						tables = tablesInUse(e)
+					}
 					lookupAll(b, s, lookup, cids, r)
 					readMB := float64(bytesRead()-read) / (1 << 20)
 					s.Close()
@@ -57,6 +62,9 @@ func BenchmarkIndexOptions(b *testing.B) {
 					}
 					b.ReportMetric(heapMB, "heapMB")
 					b.ReportMetric(readMB, "readMB")
+					if tables >= 0 {
+						b.ReportMetric(float64(tables), "tables")
+					}
 				})
 			}
 		})
