@@ -93,7 +93,8 @@
 //     are more than eight (multitable.go), so Open reads a directory
 //     listing and maps at most eight tables, and a lookup reads a few
 //     pages of each; only packs without a table (being written, left by
-//     a dead writer, or older) have their index files read into a map.
+//     a dead writer until the next writer cuts them back and seals them,
+//     or older) have their index files read into a map.
 //     Open creates nothing; the first Put creates this process's pack.
 //
 // Every process writes to a pack of its own, so processes sharing a home

@@ -27,8 +27,9 @@ import (
 //     takes the lock of each pack whose marker it saw at its last scan; if
 //     it gets one, it cuts that pack back to the blocks its index records
 //     and the index back to its last whole record, or removes both if no
-//     record was synced. Only marked packs are looked at, so the cost is
-//     one open and one flock per dead writer, not a read of every pack.
+//     record was synced, and writes the table of what is left. Only marked
+//     packs are looked at, so the cost is one open and one flock per dead
+//     writer, not a read of every pack.
 //
 // Blocks a dead writer had synced stay, and a later write of the same data
 // finds them. Packs written before markers existed are never cut.
@@ -171,6 +172,9 @@ func (e *Embedded) reclaim(name string) {
 		if st, err := f.Stat(); err != nil || (st.Size() > end && f.Truncate(end) != nil) {
 			return
 		}
+		// Cut back, the pack is whole: it is sealed as its writer would
+		// have sealed it, with a table.
+		_ = e.writeTable(name)
 	}
 	os.Remove(marker)
 }

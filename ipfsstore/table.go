@@ -53,8 +53,8 @@ import (
 // shifts the bucket's range, and its checksum fails. A table that fails a
 // check is damage: the pack is read the old way, from its index, and
 // Check, which checks every bucket, reports the table. Packs without a
-// table (unsealed, left by a writer that died, or written by earlier
-// versions) are read the old way too: their index records are scanned into
+// table (unsealed, left by a writer that died and not yet cut back, or
+// written by earlier versions) are read the old way too: their index records are scanned into
 // a map, from where the last scan stopped. The tables of small packs are
 // merged into multi-pack tables of the same layout (multitable.go).
 
