@@ -198,7 +198,7 @@ func (tw *tableWriter) add(e tableEntry, f int) error {
 		return tw.err
 	}
 	if f < tw.bucket || tw.added == tw.n || len(e.key) > tw.keyWidth {
-		tw.err = errors.New("table entries out of order")
+		tw.err = errors.New("table entries out of order, too many, or wider than the table's keys")
 		return tw.err
 	}
 	tw.closeBuckets(f)
@@ -236,26 +236,24 @@ func (tw *tableWriter) head() ([]byte, error) {
 		return nil, tw.err
 	}
 	tw.closeBuckets(len(tw.fan) / 2)
-	var b []byte
-	if tw.packs == nil {
-		b = append(b, tableMagic...)
-		b = binary.LittleEndian.AppendUint32(b, uint32(tw.keyWidth))
-		b = binary.LittleEndian.AppendUint32(b, uint32(tw.n))
-		b = binary.LittleEndian.AppendUint32(b, uint32(tw.fanBits))
-	} else {
-		list := encodePackList(tw.packs)
-		b = append(b, multiMagic...)
-		b = binary.LittleEndian.AppendUint32(b, uint32(tw.keyWidth))
-		b = binary.LittleEndian.AppendUint32(b, uint32(tw.n))
-		b = binary.LittleEndian.AppendUint32(b, uint32(tw.fanBits))
+	magic, multi := tableMagic, tw.packs != nil
+	if multi {
+		magic = multiMagic
+	}
+	b := append([]byte(nil), magic...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(tw.keyWidth))
+	b = binary.LittleEndian.AppendUint32(b, uint32(tw.n))
+	b = binary.LittleEndian.AppendUint32(b, uint32(tw.fanBits))
+	var list []byte
+	if multi {
+		list = encodePackList(tw.packs)
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(tw.packs)))
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(list)))
-		b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	}
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	if multi {
 		b = append(b, list...)
 		b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(list, castagnoli))
-	}
-	if tw.packs == nil {
-		b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	}
 	for _, x := range tw.fan {
 		b = binary.LittleEndian.AppendUint32(b, x)
