@@ -25,6 +25,7 @@ const (
 	envWriterChild = "AC_IPFSSTORE_WRITER_CHILD" // store dir: write a set, then wait for the peer's
 	envWriterID    = "AC_IPFSSTORE_WRITER_ID"
 	envSealerChild = "AC_IPFSSTORE_SEALER_CHILD" // store dir: seal many small packs
+	envSealLoop    = "AC_IPFSSTORE_SEAL_LOOP"    // store dir: seal small packs until killed
 )
 
 func TestMain(m *testing.M) {
@@ -36,6 +37,9 @@ func TestMain(m *testing.M) {
 	}
 	if dir := os.Getenv(envSealerChild); dir != "" {
 		os.Exit(sealerChild(dir, os.Getenv(envWriterID)))
+	}
+	if dir := os.Getenv(envSealLoop); dir != "" {
+		os.Exit(sealLoopChild(dir, os.Getenv(envWriterID)))
 	}
 	if dir := os.Getenv(envHalfChild); dir != "" {
 		os.Exit(halfChild(dir, os.Getenv(envHalfSeed)))

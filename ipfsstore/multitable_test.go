@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/archivecache/archivecache/acerr"
 )
@@ -415,5 +416,94 @@ func TestMultiTableMergeReplacesDamage(t *testing.T) {
 	}
 	if n := tablesInUse(e); n != 1 {
 		t.Errorf("a lookup searches %d tables, want the one multi-pack table", n)
+	}
+}
+
+// sealLoopChild seals packs of sealLoopSet(id, i), i = 0, 1, ..., one
+// open and close each, printing "sealed i" after each close, until it is
+// killed.
+func sealLoopChild(dir, id string) int {
+	n, _ := strconv.Atoi(id)
+	for i := 0; ; i++ {
+		e, err := OpenEmbedded(context.Background(), Config{Dir: dir})
+		if err == nil {
+			for _, b := range sealLoopSet(n, i) {
+				if err = e.Put(context.Background(), b.c, b.data); err != nil {
+					break
+				}
+			}
+			if cerr := e.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println("sealed", i)
+	}
+}
+
+func sealLoopSet(id, i int) []testBlock { return makeBlocksNoT(uint64(id)<<32|uint64(i), 3, 200) }
+
+// TestMultiTableKill9 kills processes that seal packs one after another,
+// and so merge tables, with SIGKILL at random moments: the store opens,
+// reads every block of every pack a child had closed, passes Check, and
+// the next merge leaves no temporary file behind.
+func TestMultiTableKill9(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(44, 45))
+	var sealed []testBlock
+	for round := range 5 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), envSealLoop+"="+dir, envWriterID+"="+strconv.Itoa(round))
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan int)
+		go func() {
+			n := 0
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				if _, err := fmt.Sscanf(sc.Text(), "sealed %d", &n); err == nil {
+					n++
+				}
+			}
+			done <- n
+		}()
+		time.Sleep(time.Duration(50+r.IntN(300)) * time.Millisecond)
+		if err := cmd.Process.Kill(); err != nil { // SIGKILL, on the child we started
+			t.Fatal(err)
+		}
+		n := <-done
+		if ee, ok := cmd.Wait().(*exec.ExitError); !ok || ee.Exited() {
+			t.Fatalf("round %d: child ended before it was killed: %s", round, stderr.String())
+		}
+		for i := range n {
+			sealed = append(sealed, sealLoopSet(round, i)...)
+		}
+		t.Logf("round %d: %d packs sealed before SIGKILL", round, n)
+	}
+	if len(sealed) == 0 {
+		t.Fatal("no child sealed a pack before being killed; the test proved nothing")
+	}
+	e := mustOpen(t, dir)
+	wantAll(t, e, sealed)
+	if _, err := e.Check(t.Context()); err != nil {
+		t.Fatalf("Check after the kills: %v", err)
+	}
+	if n := tablesInUse(e); n > maxTables+1 {
+		t.Errorf("a lookup searches %d tables", n)
+	}
+	e.Close()
+	sealPack(t, dir, makeBlocks(t, 46, 1, 10))
+	if m, _ := filepath.Glob(filepath.Join(dir, packsDir, ".tmp-*")); len(m) != 0 {
+		t.Errorf("temporary files are left after a merge: %v", m)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/archivecache/archivecache/internal/atomicfile"
 )
@@ -27,7 +28,8 @@ import (
 //     takes the lock of each pack whose marker it saw at its last scan; if
 //     it gets one, it cuts that pack back to the blocks its index records
 //     and the index back to its last whole record, or removes both if no
-//     record was synced, and writes the table of what is left. Only marked
+//     record was synced, and writes the table of what is left (removing
+//     any its writer left half-written). Only marked
 //     packs are looked at, so the cost is one open and one flock per dead
 //     writer, not a read of every pack.
 //
@@ -137,6 +139,12 @@ func (e *Embedded) reclaim(name string) {
 	}
 	if _, err := os.Stat(marker); err != nil {
 		return // sealed since the scan
+	}
+	// A table its writer was writing when it died.
+	if tmps, err := filepath.Glob(filepath.Join(e.dir, ".tmp-"+name+".tbl-*")); err == nil {
+		for _, tmp := range tmps {
+			os.Remove(tmp)
+		}
 	}
 	idxPath := e.path(name, ".idx")
 	idx, err := os.ReadFile(idxPath)
