@@ -29,9 +29,9 @@ import (
 //     it gets one, it cuts that pack back to the blocks its index records
 //     and the index back to its last whole record, or removes both if no
 //     record was synced, and writes the table of what is left (removing
-//     any its writer left half-written). Only marked
-//     packs are looked at, so the cost is one open and one flock per dead
-//     writer, not a read of every pack.
+//     any its writer left half-written). Only marked packs are looked at,
+//     so the cost is one open and one flock per dead writer, not a read
+//     of every pack.
 //
 // Blocks a dead writer had synced stay, and a later write of the same data
 // finds them. Packs written before markers existed are never cut.
