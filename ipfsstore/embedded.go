@@ -1092,8 +1092,8 @@ func (e *Embedded) rescan() (err error) {
 	if err != nil {
 		return err
 	}
-	present := make(map[string]bool)
-	tables := make(map[string]bool)
+	present := make(map[string]bool, len(ents)/3)
+	tables := make(map[string]bool, len(ents)/3)
 	var indexes []os.DirEntry // and markers, oldest first
 	for _, ent := range ents {
 		name := ent.Name()
@@ -1113,12 +1113,15 @@ func (e *Embedded) rescan() (err error) {
 	// read otherwise, or only some of the packs of a multi-pack table in
 	// use.
 	use = slices.DeleteFunc(use, func(t *table) bool {
-		in := make(map[string]bool, len(t.packs))
-		for _, p := range t.packs {
-			in[p.name] = true
-		}
+		var in map[string]bool // t's packs, made at the first known one
 		for _, p := range t.packs {
 			k, ok := known[p.name]
+			if ok && in == nil {
+				in = make(map[string]bool, len(t.packs))
+				for _, p := range t.packs {
+					in[p.name] = true
+				}
+			}
 			if ok && (k.own || !k.table && !k.covered && !k.retable ||
 				slices.ContainsFunc(listedWith[p.name], func(q tablePack) bool { return !in[q.name] })) {
 				skip = append(skip, t)
@@ -1130,7 +1133,7 @@ func (e *Embedded) rescan() (err error) {
 	for _, t := range skip {
 		t.close()
 	}
-	covered := make(map[string]bool)
+	covered := make(map[string]bool, len(present))
 	for _, t := range use {
 		for _, p := range t.packs {
 			covered[p.name] = true
