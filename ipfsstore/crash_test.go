@@ -24,6 +24,8 @@ const (
 	envCrashChild  = "AC_IPFSSTORE_CRASH_CHILD"  // store dir: Put and Sync until killed
 	envWriterChild = "AC_IPFSSTORE_WRITER_CHILD" // store dir: write a set, then wait for the peer's
 	envWriterID    = "AC_IPFSSTORE_WRITER_ID"
+	envSealerChild = "AC_IPFSSTORE_SEALER_CHILD" // store dir: seal many small packs
+	envSealLoop    = "AC_IPFSSTORE_SEAL_LOOP"    // store dir: seal small packs until killed
 )
 
 func TestMain(m *testing.M) {
@@ -32,6 +34,12 @@ func TestMain(m *testing.M) {
 	}
 	if dir := os.Getenv(envWriterChild); dir != "" {
 		os.Exit(writerChild(dir, os.Getenv(envWriterID)))
+	}
+	if dir := os.Getenv(envSealerChild); dir != "" {
+		os.Exit(sealerChild(dir, os.Getenv(envWriterID)))
+	}
+	if dir := os.Getenv(envSealLoop); dir != "" {
+		os.Exit(sealLoopChild(dir, os.Getenv(envWriterID)))
 	}
 	if dir := os.Getenv(envHalfChild); dir != "" {
 		os.Exit(halfChild(dir, os.Getenv(envHalfSeed)))

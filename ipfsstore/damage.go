@@ -61,6 +61,11 @@ func (e *Embedded) Check(ctx context.Context) (int, error) {
 	// Check every table whole; a damaged one is dropped, and its pack's
 	// index read instead.
 	e.mu.Lock()
+	for _, m := range slices.Clone(e.multis) {
+		if err := m.t.each(func(tableEntry) {}); err != nil {
+			e.dropMultiLocked(m, err)
+		}
+	}
 	for _, id := range slices.Clone(e.tables) {
 		if err := e.packs[id].table.each(func(tableEntry) {}); err != nil {
 			e.dropTableLocked(id, err)
@@ -74,6 +79,16 @@ func (e *Embedded) Check(ctx context.Context) (int, error) {
 	keys := make([]string, 0, len(e.index))
 	for k := range e.index {
 		keys = append(keys, k)
+	}
+	for _, m := range e.multis {
+		m.t.each(func(te tableEntry) {
+			if int(te.pack) >= len(m.ids) {
+				return // damage, which the Get of a block of its bucket reports
+			}
+			if id := m.ids[te.pack]; id != noPack && !e.pastEndLocked(e.packs[id], te.key, te.off, te.length) {
+				keys = append(keys, te.key)
+			}
+		})
 	}
 	for _, id := range e.tables {
 		p := e.packs[id]

@@ -86,13 +86,16 @@
 //   - No garbage per chunk. The importer's chunk buffers circulate and are
 //     kept between imports, so a large import keeps a small heap (under 50
 //     MB of RSS for a 512 MiB file) whatever the GC does.
-//   - Opening is free: its cost does not grow with the blocks held. A
-//     sealed pack has a sorted table beside it, mapped and searched in
-//     place (table.go), so Open reads a directory listing and a 24-byte
-//     header per pack, and a lookup a few pages; only packs without a
-//     table (being written, left by a dead writer, or older) have their
-//     index files read into a map. Open creates nothing; the first Put
-//     creates this process's pack.
+//   - Opening is free: its cost grows neither with the blocks held nor
+//     with the packs. A sealed pack has a sorted table beside it, mapped
+//     and searched in place (table.go), and the writer that seals a pack
+//     merges the tables of small packs into multi-pack tables once there
+//     are more than eight (multitable.go), so Open reads a directory
+//     listing and maps at most eight tables, and a lookup reads a few
+//     pages of each; only packs without a table (being written, left by
+//     a dead writer until the next writer cuts them back and seals them,
+//     or older) have their index files read into a map.
+//     Open creates nothing; the first Put creates this process's pack.
 //
 // Every process writes to a pack of its own, so processes sharing a home
 // never interleave their writes; a Get or Has that misses maps the tables

@@ -43,7 +43,8 @@ const (
 // rules are described at the top of pack.go.
 //
 // Blocks are found through the tables of sealed packs, mapped and
-// searched in place (table.go), and through an in-memory index (multihash
+// searched in place (table.go), most of them merged into multi-pack
+// tables (multitable.go), and through an in-memory index (multihash
 // → pack, offset, length) of the blocks in packs without one: this
 // process's own, and others' unsealed or older packs, read from their
 // index files. Put appends to a
@@ -56,7 +57,11 @@ type Embedded struct {
 	rollSize int64
 	rehash   bool // Get checks hashes too (Config.Rehash)
 
-	scanMu    sync.Mutex // serialises reads of index files
+	scanMu    sync.Mutex      // serialises reads of index files
+	seenMulti map[string]bool // under scanMu: the multi-pack tables looked at, used or not
+	// mergeHook, if set (by tests), is called at each step of a merge of
+	// tables, which stops where it returns an error (mergeTables).
+	mergeHook func(step string) error
 	syncMu    sync.Mutex // serialises Sync
 	closeOnce sync.Once
 	closeErr  error
@@ -69,7 +74,8 @@ type Embedded struct {
 	cond      sync.Cond             // on mu: broadcast when a buffer is queued or written, and on Close
 	index     map[string]blockLoc   // of the packs without a table, by multihash
 	alt       map[string][]blockLoc // other copies of blocks held more than once, by multihash
-	tables    []uint32              // the packs with a table, oldest first
+	tables    []uint32              // the packs with a table of their own in use, oldest first
+	multis    []*multiTable         // the multi-pack tables in use (multitable.go)
 	badTables []*damage             // tables found damaged; their packs are read from their index
 	damaged   map[string]*damage    // blocks no usable record locates, found damaged by a scan
 	lost      []*damage             // index damage that may hide blocks it cannot name
@@ -112,6 +118,8 @@ type packFile struct {
 	v1      bool        // the index is of the first version, without sums
 	seals   bool        // the index is of a version whose writers seal their packs
 	table   *table      // the pack's table; nil: its index is read into the map
+	covered bool        // a multi-pack table in use lists it: neither its table nor its index is read
+	retable bool        // the multi-pack table that listed it was dropped: the next scan maps its table
 	size    int64       // of the pack, if it has a table (sealed packs do not grow)
 	w       *packWriter // set for the packs this process writes
 }
@@ -140,6 +148,15 @@ type packWriter struct {
 	// keeps. durable is 0 until a record has been synced.
 	durable, idxDurable int64
 }
+
+// multiTable is a multi-pack table in use: ids maps the numbers of its
+// packs to pack ids, noPack for a pack not in the directory.
+type multiTable struct {
+	t   *table
+	ids []uint32
+}
+
+const noPack = ^uint32(0)
 
 // flushBuf is a full buffer on its way to the pack.
 type flushBuf struct {
@@ -173,11 +190,12 @@ func openEmbedded(ctx context.Context, dir string, rollSize int64) (*Embedded, e
 		return nil, acerr.E(op, dir, acerr.IO, err)
 	}
 	e := &Embedded{
-		dir:      pdir,
-		rollSize: rollSize,
-		index:    make(map[string]blockLoc),
-		alt:      make(map[string][]blockLoc),
-		damaged:  make(map[string]*damage),
+		dir:       pdir,
+		rollSize:  rollSize,
+		index:     make(map[string]blockLoc),
+		alt:       make(map[string][]blockLoc),
+		damaged:   make(map[string]*damage),
+		seenMulti: make(map[string]bool),
 	}
 	e.cond.L = &e.mu
 	e.scratch.New = func() any { b := make([]byte, schema.MaxBlockSize); return &b }
@@ -266,19 +284,21 @@ func (e *Embedded) load(c cid.Cid, key string, rehash bool, buf []byte) ([]byte,
 }
 
 // locateLocked returns where the block with key is: in the map, which
-// holds this process's writes and so its repairs, else in the newest
-// table that lists it. A table whose bucket fails its check is dropped
-// (dropTableLocked). e.mu must be held.
+// holds this process's writes and so its repairs, else, of the copies the
+// tables list, the one in the newest pack. A table whose bucket fails its
+// check is dropped. e.mu must be held.
 func (e *Embedded) locateLocked(key string) (blockLoc, bool) {
 	if loc, ok := e.index[key]; ok {
 		return loc, true
 	}
-	for i := len(e.tables) - 1; i >= 0; i-- {
-		if loc, ok := e.findLocked(e.tables[i], key); ok {
-			return loc, true
+	var best blockLoc
+	found := false
+	e.tableCopiesLocked(key, func(loc blockLoc) {
+		if !found || e.packs[loc.pack].name > e.packs[best.pack].name {
+			best, found = loc, true
 		}
-	}
-	return blockLoc{}, false
+	})
+	return best, found
 }
 
 // copiesLocked returns every location of the block with key that the
@@ -290,12 +310,38 @@ func (e *Embedded) copiesLocked(key string) []blockLoc {
 		locs = append(locs, loc)
 	}
 	locs = append(locs, e.alt[key]...)
-	for i := len(e.tables) - 1; i >= 0; i-- {
-		if loc, ok := e.findLocked(e.tables[i], key); ok {
-			locs = append(locs, loc)
+	var listed []blockLoc
+	e.tableCopiesLocked(key, func(loc blockLoc) { listed = append(listed, loc) })
+	slices.SortStableFunc(listed, func(a, b blockLoc) int { return strings.Compare(e.packs[b.pack].name, e.packs[a.pack].name) })
+	return append(locs, listed...)
+}
+
+// tableCopiesLocked calls fn with each copy of the block with key that
+// the tables in use list: the multi-pack tables, and the packs' own
+// tables. A table whose bucket fails its check is dropped
+// (dropTableLocked, dropMultiLocked). e.mu must be held.
+func (e *Embedded) tableCopiesLocked(key string, fn func(blockLoc)) {
+	for i := len(e.multis) - 1; i >= 0; i-- {
+		m := e.multis[i]
+		lo, hi, err := m.t.find(key)
+		for j := lo; j < hi && err == nil; j++ {
+			_, te := m.t.entry(j)
+			switch {
+			case int(te.pack) >= len(m.ids):
+				err = m.t.damaged(fmt.Sprintf("entry %d names pack %d of %d", j, te.pack, len(m.ids)))
+			case m.ids[te.pack] != noPack && !e.pastEndLocked(e.packs[m.ids[te.pack]], key, te.off, te.length):
+				fn(blockLoc{pack: m.ids[te.pack], length: te.length, off: te.off, sum: te.sum})
+			}
+		}
+		if err != nil {
+			e.dropMultiLocked(m, err)
 		}
 	}
-	return locs
+	for i := len(e.tables) - 1; i >= 0; i-- {
+		if loc, ok := e.findLocked(e.tables[i], key); ok {
+			fn(loc)
+		}
+	}
 }
 
 // findLocked looks key up in the table of pack id. e.mu must be held.
@@ -304,15 +350,19 @@ func (e *Embedded) findLocked(id uint32, key string) (blockLoc, bool) {
 	if p.table == nil {
 		return blockLoc{}, false // dropped
 	}
-	off, length, sum, ok, err := p.table.find(key)
+	lo, hi, err := p.table.find(key)
 	if err != nil {
 		e.dropTableLocked(id, err)
 		return blockLoc{}, false
 	}
-	if !ok || e.pastEndLocked(p, key, off, length) {
+	if lo == hi {
 		return blockLoc{}, false
 	}
-	return blockLoc{pack: id, length: length, off: off, sum: sum}, true
+	_, te := p.table.entry(lo)
+	if e.pastEndLocked(p, key, te.off, te.length) {
+		return blockLoc{}, false
+	}
+	return blockLoc{pack: id, length: te.length, off: te.off, sum: te.sum}, true
 }
 
 // pastEndLocked reports whether the block with key that the table of p
@@ -342,6 +392,26 @@ func (e *Embedded) dropTableLocked(id uint32, err error) {
 	p.table.close()
 	p.table, p.idxOff, p.dataEnd = nil, 0, 0
 	e.tables = slices.DeleteFunc(e.tables, func(x uint32) bool { return x == id })
+}
+
+// dropMultiLocked records the damage err of the multi-pack table m and
+// stops using it: the next scan maps the tables of its packs instead, or
+// reads their indexes. e.mu must be held.
+func (e *Embedded) dropMultiLocked(m *multiTable, err error) {
+	why := err
+	var d *damage
+	if errors.As(err, &d) {
+		why = d.err
+	}
+	e.badTables = append(e.badTables, &damage{file: m.t.path,
+		err: fmt.Errorf("%w; it may be removed: its packs' own tables and indexes hold what it lists", why)})
+	m.t.close()
+	for _, id := range m.ids {
+		if id != noPack {
+			e.packs[id].covered, e.packs[id].retable = false, true
+		}
+	}
+	e.multis = slices.DeleteFunc(e.multis, func(x *multiTable) bool { return x == m })
 }
 
 // readChecked reads the copy of block c at loc and checks it against the
@@ -896,6 +966,7 @@ func (e *Embedded) close() error {
 	}
 	e.mu.Lock()
 	var serr error
+	sealed := e.failed == nil && slices.ContainsFunc(e.packs, func(p *packFile) bool { return p.w != nil })
 	if e.failed != nil {
 		serr = e.giveBackLocked()
 	} else {
@@ -903,6 +974,10 @@ func (e *Embedded) close() error {
 	}
 	cerr := e.closeFiles()
 	e.mu.Unlock()
+	if sealed && serr == nil {
+		// Best effort, as a table is: it costs readers speed, not blocks.
+		_ = e.mergeTables()
+	}
 	if err == nil {
 		err = serr
 	}
@@ -935,6 +1010,10 @@ func (e *Embedded) closeFiles() error {
 			keep(p.w.idx.Close())
 		}
 	}
+	for _, m := range e.multis {
+		keep(m.t.close())
+	}
+	e.multis = nil
 	return first
 }
 
@@ -971,18 +1050,15 @@ type damagedBlock struct {
 	d   *damage
 }
 
-// rescan looks for the packs of other processes. It maps the table of a
-// new pack that has one; it reads the index files of the others, new ones
-// whole and known ones from where the last scan stopped, and the blocks
-// they list join the map.
+// rescan looks for the packs of other processes. It maps the new
+// multi-pack tables that list no pack it knows (multitable.go) and the
+// table of a new pack that has one and none of those lists; it reads the
+// index files of the others, new ones whole and known ones from where
+// the last scan stopped, and the blocks they list join the map.
 func (e *Embedded) rescan() (err error) {
 	e.scanMu.Lock()
 	defer e.scanMu.Unlock()
 
-	ents, err := os.ReadDir(e.dir)
-	if err != nil {
-		return err
-	}
 	type seen struct {
 		id      uint32
 		idxOff  int64
@@ -991,6 +1067,8 @@ func (e *Embedded) rescan() (err error) {
 		v1      bool
 		seals   bool
 		table   bool
+		covered bool
+		retable bool
 	}
 	e.mu.Lock()
 	if e.closed {
@@ -999,14 +1077,66 @@ func (e *Embedded) rescan() (err error) {
 	}
 	known := make(map[string]seen, len(e.packs))
 	for id, p := range e.packs {
-		known[p.name] = seen{id: uint32(id), idxOff: p.idxOff, dataEnd: p.dataEnd, own: p.w != nil, v1: p.v1, seals: p.seals, table: p.table != nil}
+		known[p.name] = seen{id: uint32(id), idxOff: p.idxOff, dataEnd: p.dataEnd, own: p.w != nil, v1: p.v1, seals: p.seals,
+			table: p.table != nil, covered: p.covered, retable: p.retable}
+	}
+	listedWith := make(map[string][]tablePack) // by pack: the packs of the multi-pack table in use that lists it
+	for _, m := range e.multis {
+		for _, tp := range m.t.packs {
+			listedWith[tp.name] = m.t.packs
+		}
 	}
 	e.mu.Unlock()
 
-	tables := make(map[string]bool)
+	ents, multis, badMultis, err := e.listPacks()
+	if err != nil {
+		return err
+	}
+	present := make(map[string]bool, len(ents)/3)
+	tables := make(map[string]bool, len(ents)/3)
+	var indexes []os.DirEntry // and markers, oldest first
 	for _, ent := range ents {
-		if name, ok := strings.CutSuffix(ent.Name(), ".tbl"); ok && ent.Type().IsRegular() {
-			tables[name] = true
+		name := ent.Name()
+		switch {
+		case strings.HasSuffix(name, ".tbl") && ent.Type().IsRegular():
+			tables[name[:len(name)-4]] = true
+		case strings.HasSuffix(name, ".pack"):
+			present[name[:len(name)-5]] = true
+		case strings.HasSuffix(name, ".idx"), strings.HasSuffix(name, ".unsealed"):
+			indexes = append(indexes, ent)
+		}
+	}
+	slices.SortFunc(indexes, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	use, skip := chooseMulti(multis)
+	// A new multi-pack table replaces the tables this process uses for the
+	// packs it lists (a merge since the last scan), unless it lists a pack
+	// read otherwise, or only some of the packs of a multi-pack table in
+	// use.
+	use = slices.DeleteFunc(use, func(t *table) bool {
+		var in map[string]bool // t's packs, made at the first known one
+		for _, p := range t.packs {
+			k, ok := known[p.name]
+			if ok && in == nil {
+				in = make(map[string]bool, len(t.packs))
+				for _, p := range t.packs {
+					in[p.name] = true
+				}
+			}
+			if ok && (k.own || !k.table && !k.covered && !k.retable ||
+				slices.ContainsFunc(listedWith[p.name], func(q tablePack) bool { return !in[q.name] })) {
+				skip = append(skip, t)
+				return true
+			}
+		}
+		return false
+	})
+	for _, t := range skip {
+		t.close()
+	}
+	covered := make(map[string]bool, len(present))
+	for _, t := range use {
+		for _, p := range t.packs {
+			covered[p.name] = true
 		}
 	}
 	var found []scanned
@@ -1017,10 +1147,13 @@ func (e *Embedded) rescan() (err error) {
 					s.table.close()
 				}
 			}
+			for _, t := range use {
+				t.close()
+			}
 		}
 	}()
 	var unsealed []string
-	for _, ent := range ents {
+	for _, ent := range indexes {
 		if name, ok := strings.CutSuffix(ent.Name(), ".unsealed"); ok {
 			if k, isKnown := known[name]; !isKnown || !k.own {
 				unsealed = append(unsealed, name)
@@ -1032,11 +1165,11 @@ func (e *Embedded) rescan() (err error) {
 			continue
 		}
 		k, isKnown := known[name]
-		if isKnown && (k.own || k.idxOff < 0 || k.table) {
+		if covered[name] || isKnown && (k.own || k.idxOff < 0 || k.table || k.covered) {
 			continue
 		}
 		var badTable *damage
-		if !isKnown && tables[name] {
+		if (!isKnown || k.retable) && tables[name] {
 			pst, err := os.Stat(e.path(name, ".pack"))
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
@@ -1046,7 +1179,7 @@ func (e *Embedded) rescan() (err error) {
 			}
 			t, err := openTable(e.path(name, ".tbl"))
 			if err == nil {
-				found = append(found, scanned{name: name, table: t, size: pst.Size()})
+				found = append(found, scanned{name: name, id: k.id, known: isKnown, table: t, size: pst.Size()})
 				continue
 			}
 			if !errors.As(err, &badTable) {
@@ -1070,6 +1203,10 @@ func (e *Embedded) rescan() (err error) {
 		return errClosed
 	}
 	e.unsealed = unsealed
+	e.badTables = append(e.badTables, badMultis...)
+	if len(use) > 0 {
+		e.useMultisLocked(use, present)
+	}
 	if len(found) == 0 {
 		return nil
 	}
@@ -1087,6 +1224,7 @@ func (e *Embedded) rescan() (err error) {
 			e.packs = append(e.packs, &packFile{name: s.name})
 		}
 		p := e.packs[id]
+		p.retable = false
 		if s.badTable != nil {
 			e.badTables = append(e.badTables, s.badTable)
 		}
@@ -1116,6 +1254,112 @@ func (e *Embedded) rescan() (err error) {
 		e.lost = append(e.lost, s.lost...)
 	}
 	return nil
+}
+
+// useMultisLocked starts using the multi-pack tables use, in place of the
+// tables of the packs they list that this process uses (rescan checked
+// that they may replace them). present holds the packs in the directory.
+// e.mu must be held.
+func (e *Embedded) useMultisLocked(use []*table, present map[string]bool) {
+	ids := make(map[string]uint32, len(e.packs))
+	for id, p := range e.packs {
+		ids[p.name] = uint32(id)
+	}
+	for _, t := range use {
+		m := &multiTable{t: t, ids: make([]uint32, len(t.packs))}
+		listed := make(map[string]bool, len(t.packs))
+		for i, tp := range t.packs {
+			listed[tp.name] = true
+			id, known := ids[tp.name]
+			switch {
+			case known:
+				p := e.packs[id]
+				if p.table != nil {
+					p.table.close()
+					p.table = nil
+					e.tables = slices.DeleteFunc(e.tables, func(x uint32) bool { return x == id })
+				}
+				p.covered, p.retable = true, false
+			case present[tp.name]:
+				id = uint32(len(e.packs))
+				e.packs = append(e.packs, &packFile{name: tp.name, size: tp.size, covered: true})
+			default:
+				id = noPack
+			}
+			m.ids[i] = id
+		}
+		e.multis = slices.DeleteFunc(e.multis, func(x *multiTable) bool {
+			if slices.ContainsFunc(x.t.packs, func(tp tablePack) bool { return !listed[tp.name] }) {
+				return false
+			}
+			x.t.close()
+			return true
+		})
+		e.multis = append(e.multis, m)
+	}
+}
+
+// readDir lists the directory dir, in no order: os.ReadDir's sort of
+// every entry would cost more than the listing.
+func readDir(dir string) ([]os.DirEntry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
+}
+
+// listPacks lists the packs directory and maps the multi-pack tables in
+// it that no scan has looked at, returning those found damaged apart. A
+// multi-pack table that is gone when it is opened was replaced by a merge
+// since the listing: the directory is listed again. e.scanMu must be held.
+func (e *Embedded) listPacks() (ents []os.DirEntry, multis []*table, bad []*damage, err error) {
+	for attempt := 0; ; attempt++ {
+		ents, err = readDir(e.dir)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		multis, bad = multis[:0], bad[:0]
+		gone := false
+		for _, ent := range ents {
+			if !strings.HasSuffix(ent.Name(), ".mtbl") || !ent.Type().IsRegular() {
+				continue
+			}
+			path := filepath.Join(e.dir, ent.Name())
+			if e.seenMulti[path] {
+				continue
+			}
+			t, err := openTable(path)
+			var d *damage
+			switch {
+			case err == nil:
+				multis = append(multis, t)
+			case errors.As(err, &d):
+				bad = append(bad, d)
+			case errors.Is(err, fs.ErrNotExist) && attempt < 3:
+				gone = true
+			case !errors.Is(err, fs.ErrNotExist):
+				for _, t := range multis {
+					t.close()
+				}
+				return nil, nil, nil, err
+			}
+		}
+		if !gone {
+			break
+		}
+		for _, t := range multis {
+			t.close()
+		}
+	}
+	for _, t := range multis {
+		e.seenMulti[t.path] = true
+	}
+	for _, d := range bad {
+		e.seenMulti[d.file] = true
+	}
+	return ents, multis, bad, nil
 }
 
 // scanIndex reads the index file of pack name from off, where the last

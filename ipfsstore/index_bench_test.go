@@ -22,39 +22,52 @@ import (
 //
 //   - map: every index file read into a map at open (packs without a
 //     table, the only way before tables);
-//   - table: the sealed packs' tables, mapped and searched (table.go);
+//   - table: each sealed pack's own table, mapped and searched (table.go),
+//     as before tables were merged;
+//   - merged: the tables as the store keeps them, the small ones merged
+//     into multi-pack tables (multitable.go);
 //   - pebble: a pebble database of multihash → location beside the packs,
 //     as a persistent index would be (its lookups only: no block is read).
 //
-// The store holds n blocks of 8 bytes in p packs. heapMB is the heap the
-// open leaves in use; readMB the bytes the open and lookups read with
-// read(2) (mapped pages are not counted).
+// The store holds n blocks of 8 bytes in p packs, each sealed by an open
+// and close of its own. heapMB is the heap the open leaves in use; readMB
+// the bytes the open and lookups read with read(2) (mapped pages are not
+// counted); tables the tables a lookup searches.
 //
 //	go test ./ipfsstore -run '^$' -bench IndexOptions -benchtime 20x
 func BenchmarkIndexOptions(b *testing.B) {
-	for _, sz := range []struct{ blocks, packs int }{{10_000, 1}, {1_000_000, 1}, {1_000_000, 200}} {
-		base := b.TempDir()
-		cids := buildIndexStore(b, base, sz.blocks, sz.packs)
-		for _, opt := range []string{"map", "table", "pebble"} {
-			b.Run(fmt.Sprintf("blocks=%d/packs=%d/index=%s", sz.blocks, sz.packs, opt), func(b *testing.B) {
-				dir := indexVariant(b, base, opt, cids)
-				open, lookup := indexOption(b, opt, dir)
-				r := rand.New(rand.NewPCG(7, 8))
-				heap, read := heapInUse(), bytesRead()
-				s := open()
-				heapMB := float64(int64(heapInUse()-heap)) / (1 << 20)
-				lookupAll(b, s, lookup, cids, r)
-				readMB := float64(bytesRead()-read) / (1 << 20)
-				s.Close()
-				for b.Loop() {
+	for _, sz := range []struct{ blocks, packs int }{{10_000, 1}, {1_000_000, 1}, {1_000_000, 200}, {1_000_000, 1000}} {
+		b.Run(fmt.Sprintf("blocks=%d/packs=%d", sz.blocks, sz.packs), func(b *testing.B) {
+			base := b.TempDir()
+			cids := buildIndexStore(b, base, sz.blocks, sz.packs)
+			for _, opt := range []string{"map", "table", "merged", "pebble"} {
+				b.Run("index="+opt, func(b *testing.B) {
+					dir := indexVariant(b, base, opt, cids)
+					open, lookup := indexOption(b, opt, dir)
+					r := rand.New(rand.NewPCG(7, 8))
+					heap, read := heapInUse(), bytesRead()
 					s := open()
+					heapMB := float64(int64(heapInUse()-heap)) / (1 << 20)
+					tables := -1
+					if e, ok := s.(*Embedded); ok {
+						tables = tablesInUse(e)
+					}
 					lookupAll(b, s, lookup, cids, r)
+					readMB := float64(bytesRead()-read) / (1 << 20)
 					s.Close()
-				}
-				b.ReportMetric(heapMB, "heapMB")
-				b.ReportMetric(readMB, "readMB")
-			})
-		}
+					for b.Loop() {
+						s := open()
+						lookupAll(b, s, lookup, cids, r)
+						s.Close()
+					}
+					b.ReportMetric(heapMB, "heapMB")
+					b.ReportMetric(readMB, "readMB")
+					if tables >= 0 {
+						b.ReportMetric(float64(tables), "tables")
+					}
+				})
+			}
+		})
 	}
 }
 
@@ -94,19 +107,24 @@ func buildIndexStore(b *testing.B, dir string, n, p int) []cid.Cid {
 }
 
 // indexVariant returns the directory of the store at base as option opt
-// reads it: the store itself for table; for map, a copy (hard links)
-// without the tables; for pebble, a database of the tables' entries.
+// reads it: the store itself for merged; for map, a copy (hard links)
+// without the tables, for table one without the multi-pack tables; for
+// pebble, a database of the tables' entries.
 func indexVariant(b *testing.B, base, opt string, cids []cid.Cid) string {
 	b.Helper()
 	switch opt {
-	case "table":
+	case "merged":
 		return base
-	case "map":
+	case "map", "table":
+		exts := []string{".pack", ".idx"}
+		if opt == "table" {
+			exts = append(exts, ".tbl")
+		}
 		dir := b.TempDir()
 		if err := os.Mkdir(filepath.Join(dir, packsDir), 0o755); err != nil {
 			b.Fatal(err)
 		}
-		for _, ext := range []string{".pack", ".idx"} {
+		for _, ext := range exts {
 			for _, f := range packFiles(b, base, ext) {
 				if err := os.Link(f, filepath.Join(dir, packsDir, filepath.Base(f))); err != nil {
 					b.Fatal(err)

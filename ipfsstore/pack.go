@@ -17,6 +17,8 @@ import (
 //	<dir>/packs/<id>.idx        where each block of <id>.pack is
 //	<dir>/packs/<id>.unsealed   empty; there while <id>.pack is written
 //	<dir>/packs/<id>.tbl        the sorted table of a sealed pack (table.go)
+//	<dir>/packs/<id>.mtbl       the tables of several packs, merged (multitable.go)
+//	<dir>/packs/merge.lock      held while tables are merged
 //
 // <id> is the creation time in hex and 64 random bits, so every process
 // that writes creates its own pair and two processes never append to the
@@ -74,7 +76,8 @@ import (
 // looks for the next record that decodes (parseIndex).
 //
 // Many processes. Each process appends only to the pack it created. The
-// tables of other processes' sealed packs are mapped, and the index files
+// multi-pack tables and the tables of other processes' sealed packs are
+// mapped, and the index files
 // of their packs without a table read, at Open, and again (new tables, and
 // index files from where the last read stopped) whenever a Get or Has
 // misses, so a block another process has synced becomes visible without

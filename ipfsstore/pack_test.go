@@ -196,7 +196,7 @@ func TestMultihashOf(t *testing.T) {
 	}
 }
 
-func mustSum(t *testing.T, codec, mh uint64, data []byte) cid.Cid {
+func mustSum(t testing.TB, codec, mh uint64, data []byte) cid.Cid {
 	t.Helper()
 	c, err := cid.V1Builder{Codec: codec, MhType: mh}.Sum(data)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/archivecache/archivecache/internal/atomicfile"
 )
@@ -27,8 +28,10 @@ import (
 //     takes the lock of each pack whose marker it saw at its last scan; if
 //     it gets one, it cuts that pack back to the blocks its index records
 //     and the index back to its last whole record, or removes both if no
-//     record was synced. Only marked packs are looked at, so the cost is
-//     one open and one flock per dead writer, not a read of every pack.
+//     record was synced, and writes the table of what is left (removing
+//     any its writer left half-written). Only marked packs are looked at,
+//     so the cost is one open and one flock per dead writer, not a read
+//     of every pack.
 //
 // Blocks a dead writer had synced stay, and a later write of the same data
 // finds them. Packs written before markers existed are never cut.
@@ -72,7 +75,11 @@ func (e *Embedded) writeTable(name string) error {
 			entries = append(entries, tableEntry{key: string(mh), off: r.Offset, length: r.Length, sum: r.Sum})
 		}
 	}
-	return atomicfile.Create(e.path(name, ".tbl"), encodeTable(entries), 0o644)
+	tbl, err := encodeTable(entries)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Create(e.path(name, ".tbl"), tbl, 0o644)
 }
 
 // giveBackLocked cuts each of this process's packs and indexes back to
@@ -133,6 +140,12 @@ func (e *Embedded) reclaim(name string) {
 	if _, err := os.Stat(marker); err != nil {
 		return // sealed since the scan
 	}
+	// A table its writer was writing when it died.
+	if tmps, err := filepath.Glob(filepath.Join(e.dir, ".tmp-"+name+".tbl-*")); err == nil {
+		for _, tmp := range tmps {
+			os.Remove(tmp)
+		}
+	}
 	idxPath := e.path(name, ".idx")
 	idx, err := os.ReadFile(idxPath)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -167,6 +180,9 @@ func (e *Embedded) reclaim(name string) {
 		if st, err := f.Stat(); err != nil || (st.Size() > end && f.Truncate(end) != nil) {
 			return
 		}
+		// Cut back, the pack is whole: it is sealed as its writer would
+		// have sealed it, with a table.
+		_ = e.writeTable(name)
 	}
 	os.Remove(marker)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,6 +227,9 @@ func TestEmbeddedReclaimsDeadWriter(t *testing.T) {
 	if _, err := os.Stat(path(deadPack, ".unsealed")); !os.IsNotExist(err) {
 		t.Errorf("dead writer's marker: %v, want it removed", err)
 	}
+	if _, err := os.Stat(path(deadPack, ".tbl")); err != nil {
+		t.Errorf("dead writer's pack, cut back: %v, want its table written", err)
+	}
 	if got := fileSize(t, path(alivePack, ".pack")); got != aliveBefore {
 		t.Errorf("live writer's pack changed from %d to %d bytes", aliveBefore, got)
 	}
@@ -237,6 +241,9 @@ func TestEmbeddedReclaimsDeadWriter(t *testing.T) {
 	}
 	e = mustOpen(t, dir)
 	wantAll(t, e, synced)
+	if p := e.packs[slices.IndexFunc(e.packs, func(p *packFile) bool { return p.name == deadPack })]; p.table == nil {
+		t.Errorf("the dead writer's pack is read from its index, not its table")
+	}
 	if _, err := e.Get(ctx, unsynced[0].c); !acerr.Is(acerr.NotExist, err) {
 		t.Errorf("Get(block the dead writer never synced) = %v, want NotExist", err)
 	}

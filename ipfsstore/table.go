@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math/bits"
 	"os"
 	"slices"
@@ -52,9 +53,10 @@ import (
 // shifts the bucket's range, and its checksum fails. A table that fails a
 // check is damage: the pack is read the old way, from its index, and
 // Check, which checks every bucket, reports the table. Packs without a
-// table (unsealed, left by a writer that died, or written by earlier
-// versions) are read the old way too: their index records are scanned into
-// a map, from where the last scan stopped.
+// table (unsealed, left by a writer that died and not yet cut back, or
+// written by earlier versions) are read the old way too: their index records are scanned into
+// a map, from where the last scan stopped. The tables of small packs are
+// merged into multi-pack tables of the same layout (multitable.go).
 
 const (
 	tableMagic = "ACTBL001"
@@ -73,6 +75,7 @@ type tableEntry struct {
 	off    int64
 	length uint32
 	sum    uint32
+	pack   uint32 // in a multi-pack table, the number of the block's pack in its list
 }
 
 // fanBits is B for a table of n entries.
@@ -118,7 +121,7 @@ func compareKey(padded []byte, mh string) int {
 
 // encodeTable returns the table of entries, which are in pack order; of
 // the entries of one block the last is kept.
-func encodeTable(entries []tableEntry) []byte {
+func encodeTable(entries []tableEntry) ([]byte, error) {
 	type sorted struct {
 		tableEntry
 		bucket int
@@ -142,31 +145,123 @@ func encodeTable(entries []tableEntry) []byte {
 	})
 	s = slices.CompactFunc(s, func(a, b sorted) bool { return a.key == b.key })
 
-	nb := 1 << fb
-	body := tableHeader + 8*nb
-	b := make([]byte, body, body+len(s)*(w+tableEntryFixed))
-	copy(b, tableMagic)
-	binary.LittleEndian.PutUint32(b[8:], uint32(w))
-	binary.LittleEndian.PutUint32(b[12:], uint32(len(s)))
-	binary.LittleEndian.PutUint32(b[16:], uint32(fb))
-	binary.LittleEndian.PutUint32(b[20:], crc32.Checksum(b[:20], castagnoli))
-	i := 0
-	for f := range nb {
-		start := len(b)
-		for ; i < len(s) && s[i].bucket == f; i++ {
-			b = append(b, s[i].key...)
-			b = append(b, make([]byte, w-len(s[i].key))...)
-			b = binary.LittleEndian.AppendUint64(b, uint64(s[i].off))
-			b = binary.LittleEndian.AppendUint32(b, s[i].length)
-			b = binary.LittleEndian.AppendUint32(b, s[i].sum)
-		}
-		binary.LittleEndian.PutUint32(b[tableHeader+4*f:], uint32(i))
-		binary.LittleEndian.PutUint32(b[tableHeader+4*(nb+f):], crc32.Checksum(b[start:], castagnoli))
+	var b bytes.Buffer
+	tw := newTableWriter(&b, len(s), w, nil)
+	b.Write(make([]byte, tw.headSize()))
+	for _, e := range s {
+		tw.add(e.tableEntry, e.bucket)
 	}
-	return b
+	head, err := tw.head()
+	if err != nil {
+		return nil, err
+	}
+	out := b.Bytes()
+	copy(out, head)
+	return out, nil
 }
 
-// table is a mapped table file.
+// tableWriter writes the entries of a table, given in table order, to w;
+// head then returns what goes before them: the header, the pack list of a
+// multi-pack table (packs not nil) and the fan-out. It keeps the fan-out
+// and no entry, so a table of any size is written in bounded memory.
+type tableWriter struct {
+	w        io.Writer
+	keyWidth int
+	n        int
+	fanBits  int
+	packs    []tablePack
+	fan      []uint32 // fan-out words, then bucket checksums
+	bucket   int      // of the entries being added
+	crc      uint32   // of the entries of bucket added so far
+	added    int
+	buf      []byte
+	err      error
+}
+
+func newTableWriter(w io.Writer, n, keyWidth int, packs []tablePack) *tableWriter {
+	fb := fanBits(n)
+	return &tableWriter{w: w, keyWidth: keyWidth, n: n, fanBits: fb, packs: packs, fan: make([]uint32, 2<<fb)}
+}
+
+// headSize is the length of head.
+func (tw *tableWriter) headSize() int {
+	if tw.packs == nil {
+		return tableHeader + 4*len(tw.fan)
+	}
+	return multiHeader + len(encodePackList(tw.packs)) + 4 + 4*len(tw.fan)
+}
+
+// add writes entry e, of bucket f; entries come in table order. It
+// reports the first error of the writer, or of the order.
+func (tw *tableWriter) add(e tableEntry, f int) error {
+	if tw.err != nil {
+		return tw.err
+	}
+	if f < tw.bucket || tw.added == tw.n || len(e.key) > tw.keyWidth {
+		tw.err = errors.New("table entries out of order, too many, or wider than the table's keys")
+		return tw.err
+	}
+	tw.closeBuckets(f)
+	b := append(tw.buf[:0], e.key...)
+	b = append(b, make([]byte, tw.keyWidth-len(e.key))...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(e.off))
+	b = binary.LittleEndian.AppendUint32(b, e.length)
+	b = binary.LittleEndian.AppendUint32(b, e.sum)
+	if tw.packs != nil {
+		b = binary.LittleEndian.AppendUint32(b, e.pack)
+	}
+	tw.buf = b
+	tw.crc = crc32.Update(tw.crc, castagnoli, b)
+	tw.added++
+	_, tw.err = tw.w.Write(b)
+	return tw.err
+}
+
+// closeBuckets records the fan-out and checksums of the buckets before f.
+func (tw *tableWriter) closeBuckets(f int) {
+	nb := len(tw.fan) / 2
+	for ; tw.bucket < f; tw.bucket++ {
+		tw.fan[tw.bucket] = uint32(tw.added)
+		tw.fan[nb+tw.bucket] = tw.crc
+		tw.crc = 0
+	}
+}
+
+// head returns what goes before the entries, once they are all added.
+func (tw *tableWriter) head() ([]byte, error) {
+	if tw.err == nil && tw.added != tw.n {
+		tw.err = fmt.Errorf("table of %d entries was given %d", tw.n, tw.added)
+	}
+	if tw.err != nil {
+		return nil, tw.err
+	}
+	tw.closeBuckets(len(tw.fan) / 2)
+	magic, multi := tableMagic, tw.packs != nil
+	if multi {
+		magic = multiMagic
+	}
+	b := append([]byte(nil), magic...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(tw.keyWidth))
+	b = binary.LittleEndian.AppendUint32(b, uint32(tw.n))
+	b = binary.LittleEndian.AppendUint32(b, uint32(tw.fanBits))
+	var list []byte
+	if multi {
+		list = encodePackList(tw.packs)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(tw.packs)))
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(list)))
+	}
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	if multi {
+		b = append(b, list...)
+		b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(list, castagnoli))
+	}
+	for _, x := range tw.fan {
+		b = binary.LittleEndian.AppendUint32(b, x)
+	}
+	return b, nil
+}
+
+// table is a mapped table file: a pack's own, or a multi-pack table.
 type table struct {
 	path     string
 	data     []byte // the whole file, mapped
@@ -174,13 +269,16 @@ type table struct {
 	width    int // of an entry
 	n        int
 	fanBits  int
-	entries  int // where the entries start in data
+	fan      int         // where the fan-out starts in data
+	entries  int         // where the entries start in data
+	packs    []tablePack // the packs of a multi-pack table, in name order; nil for a pack's own
 }
 
 var errTableDamaged = errors.New("table is damaged")
 
-// openTable maps the table file path and checks its header and size. A
-// table that fails the check is returned as a *damage.
+// openTable maps the table file path, a pack's own or a multi-pack table,
+// and checks its header, its pack list and its size. A table that fails
+// the check is returned as a *damage.
 func openTable(path string) (*table, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -207,22 +305,45 @@ func openTable(path string) (*table, error) {
 }
 
 func (t *table) checkHeader() error {
-	h := t.data[:tableHeader]
-	if string(h[:len(tableMagic)]) != tableMagic {
+	h := t.data
+	switch string(h[:len(tableMagic)]) {
+	case tableMagic:
+		if crc32.Checksum(h[:20], castagnoli) != binary.LittleEndian.Uint32(h[20:]) {
+			return errors.New("its header does not match its checksum")
+		}
+		t.fan = tableHeader
+		t.width = tableEntryFixed
+	case multiMagic:
+		if len(h) < multiHeader || crc32.Checksum(h[:multiHeader-4], castagnoli) != binary.LittleEndian.Uint32(h[multiHeader-4:]) {
+			return errors.New("its header does not match its checksum")
+		}
+		np, nl := int(binary.LittleEndian.Uint32(h[20:])), int(binary.LittleEndian.Uint32(h[24:]))
+		if len(h) < multiHeader+nl+4 {
+			return fmt.Errorf("%d bytes, too short for its list of packs", len(h))
+		}
+		list := h[multiHeader : multiHeader+nl]
+		if crc32.Checksum(list, castagnoli) != binary.LittleEndian.Uint32(h[multiHeader+nl:]) {
+			return errors.New("its list of packs does not match its checksum")
+		}
+		packs, err := decodePackList(list, np)
+		if err != nil {
+			return err
+		}
+		t.packs = packs
+		t.fan = multiHeader + nl + 4
+		t.width = multiEntryFixed
+	default:
 		return errors.New("not a table of this store")
-	}
-	if crc32.Checksum(h[:20], castagnoli) != binary.LittleEndian.Uint32(h[20:]) {
-		return errors.New("its header does not match its checksum")
 	}
 	t.keyWidth = int(binary.LittleEndian.Uint32(h[8:]))
 	t.n = int(binary.LittleEndian.Uint32(h[12:]))
 	t.fanBits = int(binary.LittleEndian.Uint32(h[16:]))
-	t.width = t.keyWidth + tableEntryFixed
-	t.entries = tableHeader + 8<<t.fanBits
+	t.width += t.keyWidth
 	if t.keyWidth > maxCIDLen || t.fanBits < minFanBits || t.fanBits > maxFanBits ||
-		int64(len(t.data)) != int64(t.entries)+int64(t.n)*int64(t.width) {
+		int64(len(t.data)) != int64(t.fan)+8<<t.fanBits+int64(t.n)*int64(t.width) {
 		return fmt.Errorf("%d bytes, not what its header says", len(t.data))
 	}
+	t.entries = t.fan + 8<<t.fanBits
 	return nil
 }
 
@@ -234,56 +355,76 @@ func (t *table) damaged(why string) *damage {
 func (t *table) bucket(f int) (lo, hi int, err error) {
 	nb := 1 << t.fanBits
 	if f > 0 {
-		lo = int(binary.LittleEndian.Uint32(t.data[tableHeader+4*(f-1):]))
+		lo = int(binary.LittleEndian.Uint32(t.data[t.fan+4*(f-1):]))
 	}
-	hi = int(binary.LittleEndian.Uint32(t.data[tableHeader+4*f:]))
+	hi = int(binary.LittleEndian.Uint32(t.data[t.fan+4*f:]))
 	if lo > hi || hi > t.n {
 		return 0, 0, t.damaged(fmt.Sprintf("its fan-out is out of order at bucket %d", f))
 	}
-	want := binary.LittleEndian.Uint32(t.data[tableHeader+4*(nb+f):])
+	want := binary.LittleEndian.Uint32(t.data[t.fan+4*(nb+f):])
 	if crc32.Checksum(t.data[t.entries+lo*t.width:t.entries+hi*t.width], castagnoli) != want {
 		return 0, 0, t.damaged(fmt.Sprintf("the entries of bucket %d do not match their checksum", f))
 	}
 	return lo, hi, nil
 }
 
-// entry decodes entry i.
-func (t *table) entry(i int) (padded []byte, off int64, length, sum uint32) {
-	e := t.data[t.entries+i*t.width:][:t.width]
+// entry decodes entry i, its key padded.
+func (t *table) entry(i int) (padded []byte, e tableEntry) {
+	b := t.data[t.entries+i*t.width:][:t.width]
 	k := t.keyWidth
-	return e[:k], int64(binary.LittleEndian.Uint64(e[k:])), binary.LittleEndian.Uint32(e[k+8:]), binary.LittleEndian.Uint32(e[k+12:])
+	e = tableEntry{off: int64(binary.LittleEndian.Uint64(b[k:])), length: binary.LittleEndian.Uint32(b[k+8:]), sum: binary.LittleEndian.Uint32(b[k+12:])}
+	if t.packs != nil {
+		e.pack = binary.LittleEndian.Uint32(b[k+16:])
+	}
+	return b[:k], e
 }
 
-// find looks up the block with multihash key. It returns a *damage if the
-// bucket it searched fails its check.
-func (t *table) find(key string) (off int64, length, sum uint32, ok bool, err error) {
+// find looks up the block with multihash key: its entries are lo to hi,
+// one in a pack's own table, one per pack holding it in a multi-pack
+// table, the newest pack first. It returns a *damage if the bucket it
+// searched fails its check.
+func (t *table) find(key string) (lo, hi int, err error) {
 	if len(key) > t.keyWidth {
-		return 0, 0, 0, false, nil
+		return 0, 0, nil
 	}
 	lo, end, err := t.bucket(bucketOf(key, t.fanBits))
 	if err != nil {
-		return 0, 0, 0, false, err
+		return 0, 0, err
 	}
 	for hi := end; lo < hi; {
 		m := int(uint(lo+hi) >> 1)
-		if padded, _, _, _ := t.entry(m); compareKey(padded, key) < 0 {
+		if padded, _ := t.entry(m); compareKey(padded, key) < 0 {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	if lo < end {
-		if padded, off, length, sum := t.entry(lo); compareKey(padded, key) == 0 {
-			return off, length, sum, true, nil
+	hi = lo
+	for hi < end {
+		if padded, _ := t.entry(hi); compareKey(padded, key) != 0 {
+			break
 		}
+		hi++
 	}
-	return 0, 0, 0, false, nil
+	return lo, hi, nil
 }
 
 // each calls fn for every entry, checking every bucket; it stops at the
 // first bucket that fails its check and returns its damage.
 func (t *table) each(fn func(e tableEntry)) error {
+	return t.eachBucket(func(_ int, es []tableEntry) {
+		for _, e := range es {
+			fn(e)
+		}
+	})
+}
+
+// eachBucket calls fn with the entries of each bucket in turn, checking
+// every bucket; it stops at the first bucket that fails its check and
+// returns its damage. es is reused from one call to the next.
+func (t *table) eachBucket(fn func(f int, es []tableEntry)) error {
 	next := 0
+	var es []tableEntry
 	for f := range 1 << t.fanBits {
 		lo, hi, err := t.bucket(f)
 		if err != nil {
@@ -292,10 +433,13 @@ func (t *table) each(fn func(e tableEntry)) error {
 		if lo != next {
 			return t.damaged(fmt.Sprintf("its fan-out is out of order at bucket %d", f))
 		}
+		es = es[:0]
 		for i := lo; i < hi; i++ {
-			padded, off, length, sum := t.entry(i)
-			fn(tableEntry{key: unpad(padded), off: off, length: length, sum: sum})
+			padded, e := t.entry(i)
+			e.key = unpad(padded)
+			es = append(es, e)
 		}
+		fn(f, es)
 		next = hi
 	}
 	if next != t.n {

@@ -1,6 +1,7 @@
 package ipfsstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -33,7 +34,11 @@ func TestTableFind(t *testing.T) {
 	dup := entries[5]
 	entries = append(entries, tableEntry{key: dup.key, off: 99999, length: 1, sum: 2})
 	path := filepath.Join(t.TempDir(), "x.tbl")
-	if err := os.WriteFile(path, encodeTable(entries), 0o644); err != nil {
+	tbl, err := encodeTable(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, tbl, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tb, err := openTable(path)
@@ -48,19 +53,22 @@ func TestTableFind(t *testing.T) {
 		if want.key == dup.key {
 			want = entries[len(entries)-1]
 		}
-		off, length, sum, ok, err := tb.find(want.key)
-		if err != nil || !ok || off != want.off || length != want.length || sum != want.sum {
-			t.Fatalf("find(%x) = %d, %d, %d, %v, %v; want %d, %d, %d", want.key, off, length, sum, ok, err, want.off, want.length, want.sum)
+		lo, hi, err := tb.find(want.key)
+		if err != nil || hi != lo+1 {
+			t.Fatalf("find(%x) = %d, %d, %v; want one entry", want.key, lo, hi, err)
+		}
+		if _, got := tb.entry(lo); got.off != want.off || got.length != want.length || got.sum != want.sum {
+			t.Fatalf("find(%x) = %+v; want %d, %d, %d", want.key, got, want.off, want.length, want.sum)
 		}
 	}
 	for _, k := range absent {
-		if _, _, _, ok, err := tb.find(k); ok || err != nil {
-			t.Fatalf("find(%x), not in the table = %v, %v", k, ok, err)
+		if lo, hi, err := tb.find(k); lo != hi || err != nil {
+			t.Fatalf("find(%x), not in the table = %d, %d, %v", k, lo, hi, err)
 		}
 	}
 	n := 0
 	if err := tb.each(func(e tableEntry) {
-		if _, _, _, ok, _ := tb.find(e.key); !ok {
+		if lo, hi, _ := tb.find(e.key); lo == hi {
 			t.Fatalf("each gave %x, which find does not find", e.key)
 		}
 		n++
@@ -199,4 +207,77 @@ func TestEmbeddedOpenIsFree(t *testing.T) {
 		t.Errorf("open of %d blocks read the old way holds %d heap bytes and read %d bytes; the bounds %d and %d would not tell it apart", n, oldHeap, oldRead, heapBound, readBound)
 	}
 	t.Logf("%d blocks: open holds %d heap bytes and reads %d bytes; read the old way, %d and %d", n, heap, read, oldHeap, oldRead)
+}
+
+// FuzzTable opens any bytes as a table, a pack's own or a multi-pack
+// table: it is refused as damage or reads without panicking, and every
+// entry its buckets hold is found by its key.
+func FuzzTable(f *testing.F) {
+	var entries []tableEntry
+	for i := range 40 {
+		data := binary.LittleEndian.AppendUint64(nil, uint64(i))
+		entries = append(entries, tableEntry{key: blockKey(mustSum(f, cid.Raw, multihash.SHA2_256, data)), off: int64(8 + i), length: 8, sum: uint32(i)})
+	}
+	own, err := encodeTable(entries)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(own)
+	var multi bytes.Buffer
+	sorted, _ := encodeTable(entries) // sorted entries, read back below
+	tb := tableFromBytes(f, sorted)
+	packs := []tablePack{{"a", 100}, {"b", 200}}
+	tw := newTableWriter(&multi, tb.n*2, tb.keyWidth, packs)
+	multi.Write(make([]byte, tw.headSize()))
+	tb.eachBucket(func(fb int, es []tableEntry) {
+		for _, e := range es {
+			for _, p := range []uint32{1, 0} {
+				e.pack = p
+				tw.add(e, bucketOf(e.key, tw.fanBits))
+			}
+		}
+	})
+	tb.close()
+	head, err := tw.head()
+	if err != nil {
+		f.Fatal(err)
+	}
+	m := multi.Bytes()
+	copy(m, head)
+	f.Add(m)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(t.TempDir(), "t")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tb, err := openTable(path)
+		var d *damage
+		if errors.As(err, &d) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tb.close()
+		tb.each(func(e tableEntry) {
+			lo, hi, err := tb.find(e.key)
+			if err != nil || lo == hi {
+				t.Fatalf("entry %x of a table whose buckets check is not found: %d, %d, %v", e.key, lo, hi, err)
+			}
+		})
+	})
+}
+
+// tableFromBytes opens the table b, written to a temporary file.
+func tableFromBytes(t testing.TB, b []byte) *table {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "t.tbl")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := openTable(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb
 }

@@ -22,7 +22,7 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 		return err
 	}
 	tmp := f.Name()
-	if err := fill(f, data, perm); err != nil {
+	if err := fill(f, perm, writeData(data)); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -38,13 +38,20 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 // fs.ErrExist) if path exists: the file appears whole (by a hard link of
 // the fsynced temporary file) or not at all, and is never replaced.
 func Create(path string, data []byte, perm fs.FileMode) error {
+	return CreateWith(path, perm, writeData(data))
+}
+
+// CreateWith is Create for content written by write, which writes it to
+// the temporary file from its start: for files too large to hold in
+// memory. If write fails, nothing is created.
+func CreateWith(path string, perm fs.FileMode, write func(f *os.File) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
-	if err := fill(f, data, perm); err != nil {
+	if err := fill(f, perm, write); err != nil {
 		return err
 	}
 	if err := os.Link(tmp, path); err != nil {
@@ -64,17 +71,25 @@ func WriteTemp(tmp string, data []byte, perm fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	if err := fill(f, data, perm); err != nil {
+	if err := fill(f, perm, writeData(data)); err != nil {
 		os.Remove(tmp)
 		return err
 	}
 	return nil
 }
 
-// fill writes data to the new file f, sets its permissions (a umask may
-// have narrowed them at creation), fsyncs and closes it.
-func fill(f *os.File, data []byte, perm fs.FileMode) error {
-	_, err := f.Write(data)
+// writeData returns the write function of content data.
+func writeData(data []byte) func(*os.File) error {
+	return func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	}
+}
+
+// fill writes the new file f with write, sets its permissions (a umask
+// may have narrowed them at creation), fsyncs and closes it.
+func fill(f *os.File, perm fs.FileMode, write func(*os.File) error) error {
+	err := write(f)
 	if err == nil {
 		err = f.Chmod(perm)
 	}
