@@ -60,21 +60,7 @@ func (t *Tree) PutTree(ctx context.Context, root cid.Cid, path string, src *Sour
 // by one would make; a concurrent edit of the old place by another
 // replica stays there, as an edit beats a delete.
 func (t *Tree) Move(ctx context.Context, root cid.Cid, src, dst string) (cid.Cid, error) {
-	const op = "tree.Move"
-	if src == dst || strings.HasPrefix(dst+"/", src+"/") {
-		return cid.Undef, wrap(op, src, fail(acerr.Invalid, "%s cannot move into itself", src))
-	}
-	if _, err := t.Lookup(ctx, root, dst); err == nil {
-		return cid.Undef, wrap(op, dst, fail(acerr.Exist, "%s is there already", dst))
-	} else if !acerr.Is(acerr.NotExist, err) {
-		return cid.Undef, err
-	}
-	s, err := t.SourceOf(ctx, root, src)
-	if err != nil {
-		return cid.Undef, err
-	}
-	s.Entry.Name = dst[strings.LastIndexByte(dst, '/')+1:]
-	ops, err := t.treeOps(ctx, root, dst, s, true)
+	ops, err := t.relocation(ctx, "tree.Move", "move", root, src, dst)
 	if err != nil {
 		return cid.Undef, err
 	}
@@ -87,21 +73,31 @@ func (t *Tree) Move(ctx context.Context, root cid.Cid, src, dst string) (cid.Cid
 // with the original; src stays as it is. The versions at dst continue
 // what dst held (a tombstone, say), as Move's do.
 func (t *Tree) Copy(ctx context.Context, root cid.Cid, src, dst string) (cid.Cid, error) {
-	const op = "tree.Copy"
-	if src == dst || strings.HasPrefix(dst+"/", src+"/") {
-		return cid.Undef, wrap(op, src, fail(acerr.Invalid, "%s cannot be copied into itself", src))
-	}
-	if _, err := t.Lookup(ctx, root, dst); err == nil {
-		return cid.Undef, wrap(op, dst, fail(acerr.Exist, "%s is there already", dst))
-	} else if !acerr.Is(acerr.NotExist, err) {
-		return cid.Undef, err
-	}
-	s, err := t.SourceOf(ctx, root, src)
+	ops, err := t.relocation(ctx, "tree.Copy", "be copied", root, src, dst)
 	if err != nil {
 		return cid.Undef, err
 	}
+	return t.Apply(ctx, root, ops)
+}
+
+// relocation returns the ops that put what src shows at dst, where
+// nothing is shown, for Move and Copy (op names them in errors; what
+// says what src cannot do into itself).
+func (t *Tree) relocation(ctx context.Context, op, what string, root cid.Cid, src, dst string) ([]Op, error) {
+	if src == dst || strings.HasPrefix(dst+"/", src+"/") {
+		return nil, wrap(op, src, fail(acerr.Invalid, "%s cannot %s into itself", src, what))
+	}
+	if _, err := t.Lookup(ctx, root, dst); err == nil {
+		return nil, wrap(op, dst, fail(acerr.Exist, "%s is there already", dst))
+	} else if !acerr.Is(acerr.NotExist, err) {
+		return nil, err
+	}
+	s, err := t.SourceOf(ctx, root, src)
+	if err != nil {
+		return nil, err
+	}
 	s.Entry.Name = dst[strings.LastIndexByte(dst, '/')+1:]
-	return t.PutTree(ctx, root, dst, s, true)
+	return t.treeOps(ctx, root, dst, s, true)
 }
 
 // treeOps returns the ops that make the entry at path what src is.
