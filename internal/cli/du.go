@@ -44,24 +44,11 @@ type duRow struct {
 }
 
 func runDu(ctx context.Context, e *Env, o duOpts, args []string) error {
-	if err := nargs(args, 0, 1); err != nil {
-		return err
-	}
-	p := "root"
-	if len(args) == 1 {
-		var err error
-		if p, err = treePath(args[0]); err != nil {
-			return err
-		}
-	}
-	h, head, err := openHead(ctx, e)
+	h, head, p, err := openAt(ctx, e, args, "root")
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if p, err = h.ResolvePath(ctx, head, p); err != nil {
-		return err
-	}
 	// Walk visits a directory before what it holds: a stack of the open
 	// directories gets each file's size, and a directory is done when
 	// the walk leaves it.

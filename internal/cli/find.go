@@ -45,16 +45,6 @@ type findOpts struct {
 }
 
 func runFind(ctx context.Context, e *Env, o findOpts, args []string) error {
-	if err := nargs(args, 0, 1); err != nil {
-		return err
-	}
-	p := "root"
-	if len(args) == 1 {
-		var err error
-		if p, err = treePath(args[0]); err != nil {
-			return err
-		}
-	}
 	if o.name != "" {
 		if _, err := path.Match(o.name, ""); err != nil {
 			return usagef("--name %q: %v", o.name, err)
@@ -63,14 +53,11 @@ func runFind(ctx context.Context, e *Env, o findOpts, args []string) error {
 	if o.kind != "" && o.kind != "f" && o.kind != "d" {
 		return usagef("--type %q: want f (files) or d (directories)", o.kind)
 	}
-	h, head, err := openHead(ctx, e)
+	h, head, p, err := openAt(ctx, e, args, "root")
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if p, err = h.ResolvePath(ctx, head, p); err != nil {
-		return err
-	}
 	t := h.Tree(cid.Undef)
 	var after int64
 	if o.newer != "" {

@@ -47,24 +47,11 @@ type lsOpts struct {
 }
 
 func runLs(ctx context.Context, e *Env, o lsOpts, args []string) error {
-	if err := nargs(args, 0, 1); err != nil {
-		return err
-	}
-	p := ""
-	if len(args) == 1 {
-		var err error
-		if p, err = treePath(args[0]); err != nil {
-			return err
-		}
-	}
-	h, head, err := openHead(ctx, e)
+	h, head, p, err := openAt(ctx, e, args, "")
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if p, err = h.ResolvePath(ctx, head, p); err != nil {
-		return err
-	}
 	t := h.Tree(cid.Undef)
 	ents, err := t.List(ctx, head, p)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/schema"
+	"github.com/ipfs/go-cid"
 )
 
 // treePath cleans a path in the tree database given on the command line:
@@ -35,6 +36,31 @@ func friendPath(ctx context.Context, h *home.Home, p string) (string, error) {
 		return "", err
 	}
 	return h.ResolvePath(ctx, head, p)
+}
+
+// openAt opens the home for a command that reads the tree at one
+// optional PATH argument (dflt if there is none): the home, its HEAD, and
+// the path cleaned and with a friend it names resolved.
+func openAt(ctx context.Context, e *Env, args []string, dflt string) (*home.Home, cid.Cid, string, error) {
+	if err := nargs(args, 0, 1); err != nil {
+		return nil, cid.Undef, "", err
+	}
+	p := dflt
+	if len(args) == 1 {
+		var err error
+		if p, err = treePath(args[0]); err != nil {
+			return nil, cid.Undef, "", err
+		}
+	}
+	h, head, err := openHead(ctx, e)
+	if err != nil {
+		return nil, cid.Undef, "", err
+	}
+	if p, err = h.ResolvePath(ctx, head, p); err != nil {
+		h.Close()
+		return nil, cid.Undef, "", err
+	}
+	return h, head, p, nil
 }
 
 // base returns the last component of a clean tree path.
