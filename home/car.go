@@ -13,6 +13,7 @@ import (
 	"github.com/archivecache/archivecache/ipfsstore/unixfs"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
 )
 
 // Exported says what Export wrote.
@@ -126,14 +127,57 @@ type dagExport struct {
 	store ipfsstore.Store
 	path  string // for errors
 
-	old  map[string]struct{} // blocks of --since: those read, and what they link
-	seen map[string]struct{} // blocks written
+	old  blockSet // blocks of --since: those read, and what they link
+	seen blockSet // blocks written
 
 	blocks int
 	bytes  int64
 }
 
 func (x *dagExport) fail(err error) error { return acerr.E("export", x.path, acerr.Other, err) }
+
+// A blockSet is a set of CIDs that holds the usual one (a sha2-256
+// multihash under a codec below 256) in 33 bytes without an allocation of
+// its own, so that an export of a million blocks remembers them in tens
+// of MiB; any other CID is kept whole.
+type blockSet struct {
+	sha   map[[33]byte]struct{}
+	other map[string]struct{}
+}
+
+func newBlockSet() blockSet {
+	return blockSet{sha: map[[33]byte]struct{}{}, other: map[string]struct{}{}}
+}
+
+// short is c's codec and sha2-256 digest, if it has them.
+func (s blockSet) short(c cid.Cid) ([33]byte, bool) {
+	var k [33]byte
+	p := c.Prefix()
+	b := c.KeyString()
+	if p.Version != 1 || p.Codec > 0xff || p.MhType != multihash.SHA2_256 || p.MhLength != 32 || len(b) < 32 {
+		return k, false
+	}
+	k[0] = byte(p.Codec)
+	copy(k[1:], b[len(b)-32:])
+	return k, true
+}
+
+func (s blockSet) add(c cid.Cid) {
+	if k, ok := s.short(c); ok {
+		s.sha[k] = struct{}{}
+	} else {
+		s.other[c.KeyString()] = struct{}{}
+	}
+}
+
+func (s blockSet) has(c cid.Cid) bool {
+	if k, ok := s.short(c); ok {
+		_, in := s.sha[k]
+		return in
+	}
+	_, in := s.other[c.KeyString()]
+	return in
+}
 
 // pending is a block to write, and the block of --since at its place.
 type pending struct {
@@ -148,10 +192,9 @@ func (x *dagExport) write(w io.Writer, root dagLink, since cid.Cid) error {
 	if err != nil {
 		return x.fail(err)
 	}
-	x.seen = make(map[string]struct{})
-	x.old = make(map[string]struct{})
+	x.seen, x.old = newBlockSet(), newBlockSet()
 	if since.Defined() {
-		x.old[since.KeyString()] = struct{}{}
+		x.old.add(since)
 	}
 	absent := make(map[string]struct{}) // optional blocks found missing
 	stack := []pending{{root, since}}
@@ -160,10 +203,10 @@ func (x *dagExport) write(w io.Writer, root dagLink, since cid.Cid) error {
 		stack = stack[:len(stack)-1]
 		l := p.l
 		key := l.c.KeyString()
-		if _, ok := x.seen[key]; ok {
+		if x.seen.has(l.c) {
 			continue
 		}
-		if _, ok := x.old[key]; ok {
+		if x.old.has(l.c) {
 			continue
 		}
 		if err := x.ctx.Err(); err != nil {
@@ -183,7 +226,7 @@ func (x *dagExport) write(w io.Writer, root dagLink, since cid.Cid) error {
 				continue
 			}
 		}
-		x.seen[key] = struct{}{}
+		x.seen.add(l.c)
 		data, err := x.store.Get(x.ctx, l.c)
 		if err != nil {
 			if l.from.Defined() {
@@ -206,7 +249,7 @@ func (x *dagExport) write(w io.Writer, root dagLink, since cid.Cid) error {
 			}
 		}
 		for i := len(links) - 1; i >= 0; i-- {
-			if _, ok := x.seen[links[i].c.KeyString()]; !ok {
+			if !x.seen.has(links[i].c) {
 				stack = append(stack, pending{links[i], partner[links[i].place]})
 			}
 		}
@@ -224,7 +267,7 @@ func (x *dagExport) write(w io.Writer, root dagLink, since cid.Cid) error {
 // pairs its root with it. A block of --since that the store lacks pairs
 // nothing.
 func (x *dagExport) partner(l dagLink, old cid.Cid) (map[string]cid.Cid, error) {
-	x.old[old.KeyString()] = struct{}{}
+	x.old.add(old)
 	if old.Type() == cid.Raw {
 		return nil, nil
 	}
@@ -241,7 +284,7 @@ func (x *dagExport) partner(l dagLink, old cid.Cid) (map[string]cid.Cid, error) 
 	}
 	out := make(map[string]cid.Cid, len(links))
 	for _, ol := range links {
-		x.old[ol.c.KeyString()] = struct{}{}
+		x.old.add(ol.c)
 		out[ol.place] = ol.c
 	}
 	if l.kind == schema.KindNode && old.Type() == cid.DagCBOR {
