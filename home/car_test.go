@@ -13,6 +13,7 @@ import (
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
 )
 
 // TestExportSinceFollowsTheDifference: an update of one file in a tree
@@ -108,4 +109,34 @@ func carBlocks(t *testing.T, data []byte) map[cid.Cid]bool {
 		out[c] = true
 	}
 	return out
+}
+
+// TestBlockSet: a CID is in the set once added, under its codec (the
+// same digest under another codec is another block), whatever its hash.
+func TestBlockSet(t *testing.T) {
+	s := newBlockSet()
+	sum := func(codec uint64, mh uint64, data string) cid.Cid {
+		c, err := cid.Prefix{Version: 1, Codec: codec, MhType: mh, MhLength: -1}.Sum([]byte(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	raw, cbor := sum(cid.Raw, multihash.SHA2_256, "x"), sum(cid.DagCBOR, multihash.SHA2_256, "x")
+	id, other := sum(cid.Raw, multihash.IDENTITY, "small"), sum(cid.Raw, multihash.SHA2_512, "x")
+	for _, c := range []cid.Cid{raw, id, other} {
+		if s.has(c) {
+			t.Errorf("%s is in the empty set", c)
+		}
+		s.add(c)
+		if !s.has(c) {
+			t.Errorf("%s is not in the set after add", c)
+		}
+	}
+	if s.has(cbor) {
+		t.Errorf("the same digest under another codec counts as held")
+	}
+	if len(s.sha) != 1 || len(s.other) != 2 {
+		t.Errorf("the set keeps %d short and %d whole CIDs, want 1 and 2", len(s.sha), len(s.other))
+	}
 }
