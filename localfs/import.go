@@ -2,6 +2,7 @@ package localfs
 
 import (
 	"context"
+	"io"
 	"errors"
 	"io/fs"
 	"os"
@@ -203,12 +204,33 @@ func (im *importer) importFile(ctx context.Context, n *fsNode) error {
 		return acerr.E("add", n.path, FSKind(err), err)
 	}
 	defer f.Close()
-	c, size, err := im.store.AddFile(ctx, f)
+	var r io.Reader = f
+	counted := n.info.Size() > ipfsstore.ChunkSize
+	if counted {
+		// A large file counts its bytes as they are read, so progress
+		// moves inside it.
+		r = &countingReader{r: f, n: &im.progress.Bytes}
+	}
+	c, size, err := im.store.AddFile(ctx, r)
 	if err != nil {
 		return acerr.E("add", n.path, acerr.Other, err)
 	}
 	n.entry = im.entry(n, schema.KindFile, c, size)
 	im.progress.Files.Add(1)
-	im.progress.Bytes.Add(int64(size))
+	if !counted {
+		im.progress.Bytes.Add(int64(size))
+	}
 	return nil
+}
+
+// countingReader adds what it reads to n.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n.Add(int64(k))
+	return k, err
 }

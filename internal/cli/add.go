@@ -89,8 +89,11 @@ func showProgress(e *Env, p *localfs.Progress) func() {
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
+	start := time.Now()
 	line := func() string {
-		return fmt.Sprintf("\r%s: %d files, %.1f MB", e.Name, p.Files.Load(), float64(p.Bytes.Load())/1e6)
+		mb := float64(p.Bytes.Load()) / 1e6
+		rate := mb / max(time.Since(start).Seconds(), 0.001)
+		return fmt.Sprintf("\r%s: %d files, %.1f MB, %.1f MB/s ", e.Name, p.Files.Load(), mb, rate)
 	}
 	wg.Go(func() {
 		tick := time.NewTicker(250 * time.Millisecond)

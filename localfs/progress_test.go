@@ -1,0 +1,53 @@
+package localfs
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/ipfs/go-cid"
+)
+
+// peekStore notes the progress when a large file's import is half read.
+type peekStore struct {
+	*ipfsstore.Memory
+	p       *Progress
+	midFile []int64 // bytes counted, then files counted, halfway through the first large file
+}
+
+func (s *peekStore) AddFile(ctx context.Context, r io.Reader) (cid.Cid, uint64, error) {
+	var buf bytes.Buffer
+	half := make([]byte, 3<<19)
+	n, err := io.ReadFull(r, half)
+	buf.Write(half[:n])
+	if err == nil && s.midFile == nil {
+		s.midFile = []int64{s.p.Bytes.Load(), s.p.Files.Load()}
+	}
+	if _, err := io.Copy(&buf, r); err != nil {
+		return cid.Undef, 0, err
+	}
+	return s.Memory.AddFile(ctx, &buf)
+}
+
+// TestProgressMovesInsideALargeFile: the bytes of a large file count as
+// they are read, not only once it is done, and every byte counts once.
+func TestProgressMovesInsideALargeFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "big"), bytes.Repeat([]byte("x"), 3<<20), 0o644)
+	os.WriteFile(filepath.Join(dir, "small"), []byte("small"), 0o644)
+	p := &Progress{}
+	st := &peekStore{Memory: ipfsstore.NewMemory(), p: p}
+	if _, err := Import(context.Background(), st, dir, ImportConfig{Workers: 1, Progress: p}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Bytes.Load(), int64(3<<20+5); got != want {
+		t.Errorf("progress counted %d bytes, want %d", got, want)
+	}
+	if s := st.midFile; s == nil || s[0] < 3<<19 {
+		t.Errorf("halfway through the large file progress said %v bytes, want at least %d", s, 3<<19)
+	}
+}
