@@ -2,8 +2,8 @@ package localfs
 
 import (
 	"context"
-	"io"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
