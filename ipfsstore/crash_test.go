@@ -240,11 +240,24 @@ func writerSet(id int) []testBlock {
 // time; each must see all of the other's blocks, and a third open sees both.
 func TestTwoProcesses(t *testing.T) {
 	dir := t.TempDir()
+	runChildren(t, envWriterChild, dir, 2)
+	e := mustOpen(t, dir)
+	wantAll(t, e, append(writerSet(0), writerSet(1)...))
+	if got := len(packFiles(t, dir, ".pack")); got != 2 {
+		t.Errorf("two writing processes made %d packs, want 2", got)
+	}
+}
+
+// runChildren runs n copies of this test binary at once, each told by
+// the variable env to work on the store at dir (and by envWriterID which
+// it is), waits for them all, and fails the test for each that failed.
+func runChildren(t *testing.T, env, dir string, n int) {
+	t.Helper()
 	var cmds []*exec.Cmd
 	var outs []*bytes.Buffer
-	for id := range 2 {
+	for id := range n {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), envWriterChild+"="+dir, envWriterID+"="+strconv.Itoa(id))
+		cmd.Env = append(os.Environ(), env+"="+dir, envWriterID+"="+strconv.Itoa(id))
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
@@ -254,13 +267,8 @@ func TestTwoProcesses(t *testing.T) {
 	}
 	for i, cmd := range cmds {
 		if err := cmd.Wait(); err != nil {
-			t.Errorf("writer %d: %v: %s", i, err, outs[i])
+			t.Errorf("child %d (%s): %v: %s", i, env, err, outs[i])
 		}
-	}
-	e := mustOpen(t, dir)
-	wantAll(t, e, append(writerSet(0), writerSet(1)...))
-	if got := len(packFiles(t, dir, ".pack")); got != 2 {
-		t.Errorf("two writing processes made %d packs, want 2", got)
 	}
 }
 

@@ -332,23 +332,7 @@ func sealerSet(id int) []testBlock { return makeBlocksNoT(uint64(400+id), 4*30, 
 // tables, and Check passes.
 func TestMultiTableTwoProcesses(t *testing.T) {
 	dir := t.TempDir()
-	var cmds []*exec.Cmd
-	var outs []*bytes.Buffer
-	for id := range 2 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), envSealerChild+"="+dir, envWriterID+"="+strconv.Itoa(id))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds, outs = append(cmds, cmd), append(outs, &out)
-	}
-	for i, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("sealer %d: %v: %s", i, err, outs[i])
-		}
-	}
+	runChildren(t, envSealerChild, dir, 2)
 	e := mustOpen(t, dir)
 	all := append(sealerSet(0), sealerSet(1)...)
 	wantAll(t, e, all)
