@@ -277,28 +277,41 @@ func cancelRead(t *testing.T, s ipfsstore.Store, root cid.Cid, mayNotExist bool)
 	if _, err := f.ReadAt(t.Context(), make([]byte, 500), 0); err != nil {
 		t.Fatalf("ReadAt of the held leaf = %v", err)
 	}
+	early := func(err error) bool {
+		return mayNotExist && acerr.Is(acerr.NotExist, err) // the store does not wait for missing blocks
+	}
+	WaitsForCancel(t, 50*time.Millisecond, early, func(ctx context.Context) error {
+		_, err := f.ReadAt(ctx, make([]byte, 100), 600)
+		return err
+	})
+}
+
+// WaitsForCancel checks that read, given a context, is still waiting
+// after wait, and that once the context is cancelled it returns within
+// 100 ms (an upper bound of waiting on the test's own clock, not a
+// benchmark), with an error that is context.Canceled. early, if not nil,
+// may accept an error read returns before the cancel.
+func WaitsForCancel(t *testing.T, wait time.Duration, early func(error) bool, read func(context.Context) error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() {
-		_, err := f.ReadAt(ctx, make([]byte, 100), 600)
-		done <- err
-	}()
+	go func() { done <- read(ctx) }()
 	select {
 	case err := <-done:
-		if mayNotExist && acerr.Is(acerr.NotExist, err) {
-			return // the store does not wait for missing blocks
+		if early != nil && early(err) {
+			return
 		}
-		t.Fatalf("ReadAt of a missing block = %v before the cancel", err)
-	case <-time.After(50 * time.Millisecond):
+		t.Fatalf("the read returned %v before the cancel", err)
+	case <-time.After(wait):
 	}
 	cancel()
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("ReadAt after cancel = %v, want context.Canceled", err)
+			t.Fatalf("the read after the cancel = %v, want context.Canceled", err)
 		}
 	case <-time.After(100 * time.Millisecond):
-		t.Fatal("ReadAt did not return within 100 ms of the cancel")
+		t.Fatal("the read did not return within 100 ms of the cancel")
 	}
 }

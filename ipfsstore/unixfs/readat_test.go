@@ -192,26 +192,10 @@ func TestReadAtContext(t *testing.T) {
 			cancelOpen() // ends Read, not ReadAt
 			checkReadAt(t, f, data, 10, 100)
 
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() {
+			storetest.WaitsForCancel(t, 20*time.Millisecond, nil, func(ctx context.Context) error {
 				_, err := f.ReadAt(ctx, make([]byte, 100), k+10)
-				done <- err
-			}()
-			select {
-			case err := <-done:
-				t.Fatalf("ReadAt of a stalled block returned %v before the cancel", err)
-			case <-time.After(20 * time.Millisecond):
-			}
-			cancel()
-			select {
-			case err := <-done:
-				if !errors.Is(err, context.Canceled) {
-					t.Fatalf("ReadAt after cancel = %v, want context.Canceled", err)
-				}
-			case <-time.After(100 * time.Millisecond):
-				t.Fatal("ReadAt did not return within 100 ms of the cancel")
-			}
+				return err
+			})
 		})
 	}
 	f, err := unixfs.Open(t.Context(), b.get, root)
