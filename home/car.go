@@ -12,6 +12,7 @@ import (
 	"github.com/archivecache/archivecache/ipfsstore/car"
 	"github.com/archivecache/archivecache/ipfsstore/unixfs"
 	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -60,7 +61,7 @@ func (h *Home) Export(ctx context.Context, w io.Writer, p string, since cid.Cid)
 // schema.KindFile for a file's UnixFS root), from store to w as Export
 // does; name names root in errors.
 func WriteCAR(ctx context.Context, w io.Writer, store ipfsstore.Store, name string, root cid.Cid, kind schema.Kind, since cid.Cid) (Exported, error) {
-	x := &dagExport{ctx: ctx, store: store, path: name}
+	x := &dagExport{ctx: ctx, store: store, path: name, tree: tree.New(store, tree.Config{NodeCache: 1024})}
 	if err := x.write(w, dagLink{c: root, kind: kind}, since); err != nil {
 		return Exported{}, err
 	}
@@ -86,6 +87,10 @@ func Import(ctx context.Context, st ipfsstore.Store, r io.Reader) ([]cid.Cid, er
 		}
 		if err != nil {
 			return nil, err
+		}
+		if c.Type() == cid.DagCBOR && schema.OldFormat(data) {
+			_, err := schema.Decode(data)
+			return nil, acerr.E("import", "", acerr.Invalid, err).WithCID(c.String())
 		}
 		if err := st.Put(ctx, c, data); err != nil {
 			return nil, err
@@ -127,8 +132,14 @@ type dagExport struct {
 	store ipfsstore.Store
 	path  string // for errors
 
-	old  blockSet // blocks of --since: those read, and what they link
-	seen blockSet // blocks written
+	old  blockSet   // blocks of --since: those read, and what they link
+	seen blockSet   // blocks written
+	tree *tree.Tree // reads the directories of --since
+
+	// The last entry of --since looked up by name (entryPartner).
+	lastDir  cid.Cid
+	lastName string
+	lastOld  map[string]cid.Cid
 
 	blocks int
 	bytes  int64
@@ -179,10 +190,15 @@ func (s blockSet) has(c cid.Cid) bool {
 	return in
 }
 
-// pending is a block to write, and the block of --since at its place.
+// pending is a block to write, the block of --since at its place, and
+// for a node of a directory's tree the directory of --since at its place,
+// in which its entries are found by name: the two trees may be cut
+// differently (one inline, the other not), so their entries need not
+// sit at the same places.
 type pending struct {
-	l   dagLink
-	old cid.Cid
+	l      dagLink
+	old    cid.Cid
+	oldDir cid.Cid
 }
 
 // write writes the CAR rooted at root to w: the blocks in depth-first
@@ -197,7 +213,7 @@ func (x *dagExport) write(w io.Writer, root dagLink, since cid.Cid) error {
 		x.old.add(since)
 	}
 	absent := make(map[string]struct{}) // optional blocks found missing
-	stack := []pending{{root, since}}
+	stack := []pending{{l: root, old: since}}
 	for len(stack) > 0 {
 		p := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -248,10 +264,29 @@ func (x *dagExport) write(w io.Writer, root dagLink, since cid.Cid) error {
 				return x.fail(err)
 			}
 		}
+		var dir cid.Cid // the directory of --since where this block's entries are
+		switch l.kind {
+		case schema.KindDirectory:
+			dir = p.old
+		case schema.KindDirNode:
+			dir = p.oldDir
+		}
 		for i := len(links) - 1; i >= 0; i-- {
-			if !x.seen.has(links[i].c) {
-				stack = append(stack, pending{links[i], partner[links[i].place]})
+			ln := links[i]
+			if x.seen.has(ln.c) {
+				continue
 			}
+			old := partner[ln.place]
+			if !old.Defined() && dir.Defined() && ln.kind != schema.KindDirNode {
+				if old, err = x.entryPartner(dir, ln.place); err != nil {
+					return x.fail(err)
+				}
+			}
+			next := pending{l: ln, old: old}
+			if ln.kind == schema.KindDirNode {
+				next.oldDir = dir
+			}
+			stack = append(stack, next)
 		}
 	}
 	if err := cw.Flush(); err != nil {
@@ -293,6 +328,36 @@ func (x *dagExport) partner(l dagLink, old cid.Cid) (map[string]cid.Cid, error) 
 		}
 	}
 	return out, nil
+}
+
+// entryPartner returns the link at place (an entry's, schema.Link.Place)
+// of the entry of the same name in dir, a directory of --since, and
+// notes it as held by the receiver; undefined if there is none.
+func (x *dagExport) entryPartner(dir cid.Cid, place string) (cid.Cid, error) {
+	name, ok := schema.PlaceName(place)
+	if !ok {
+		return cid.Undef, nil
+	}
+	if !dir.Equals(x.lastDir) || name != x.lastName {
+		e, err := x.tree.DirEntry(x.ctx, dir, name)
+		if acerr.Is(acerr.NotExist, err) || acerr.Is(acerr.NotDir, err) {
+			e, err = nil, nil
+		}
+		if err != nil {
+			return cid.Undef, err
+		}
+		x.lastDir, x.lastName, x.lastOld = dir, name, map[string]cid.Cid{}
+		if e != nil {
+			for _, ol := range schema.Links(&schema.Directory{Entries: []schema.Entry{*e}}) {
+				x.lastOld[ol.Place] = ol.CID
+			}
+		}
+	}
+	old := x.lastOld[place]
+	if old.Defined() {
+		x.old.add(old)
+	}
+	return old, nil
 }
 
 // blockLinks decodes data, the block l leads to, checks that it is what

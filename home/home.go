@@ -178,7 +178,7 @@ func Init(ctx context.Context, opts Options) (*Home, error) {
 	if err != nil {
 		return nil, acerr.E(op, opts.Dir, acerr.IO, err)
 	}
-	cfg := Config{Version: 1, Replica: replica, API: opts.API}
+	cfg := Config{Version: configVersion, Replica: replica, API: opts.API}
 	h, err := open(ctx, opts, cfg)
 	if err != nil {
 		return nil, err
@@ -270,11 +270,21 @@ func readConfig(dir string) (Config, error) {
 		return Config{}, acerr.E("home.readConfig", dir, acerr.IO, err)
 	}
 	var cfg Config
-	if err := json.Unmarshal(data, &cfg); err != nil || cfg.Version != 1 || !validReplica(cfg.Replica) {
+	err = json.Unmarshal(data, &cfg)
+	if err == nil && cfg.Version >= 1 && cfg.Version < configVersion {
+		return Config{}, acerr.E("home.Open", dir, acerr.Invalid, schema.ErrOldFormat).
+			WithHint("make a new home with ac-init elsewhere; this one is left as it is")
+	}
+	if err != nil || cfg.Version != configVersion || !validReplica(cfg.Replica) {
 		return Config{}, errBadConfig
 	}
 	return cfg, nil
 }
+
+// configVersion is the data format a home's config names: 2 since
+// directories became trees of small nodes (version 1 homes are refused,
+// not read).
+const configVersion = 2
 
 // validReplica reports whether s can be a replica id (Init makes 16
 // characters of lower-case base32).

@@ -209,19 +209,19 @@ func TestDamagedWithoutHistory(t *testing.T) {
 // to the newest one whose tree blocks are all held, file contents or not.
 func TestRepairSkipsIncompleteEntries(t *testing.T) {
 	ctx := context.Background()
-	for _, lose := range []string{"directory", "shard"} {
+	for _, lose := range []string{"directory", "tree node"} {
 		dir, whole, _ := richHome(t)
 		h, err := Open(ctx, Options{Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
-		// A change made in a store of its own, with small limits so that
-		// the new directory is sharded; not all of it comes into the
-		// home's store.
+		// A change made in a store of its own, with small targets so
+		// that the new directory is a tree of several nodes; not all of
+		// it comes into the home's store.
 		mem := ipfsstore.NewMemory()
 		copyBlocks(t, h.Store, mem, whole, func(cid.Cid, schema.Object) bool { return false })
 		cfg := h.TreeConfig(cid.Undef, nil)
-		cfg.InlineLimit, cfg.LeafLimit = 512, 512
+		cfg.LeafTarget, cfg.InnerTarget = 512, 512
 		tr := tree.New(mem, cfg)
 		broken := whole
 		for i := range 40 {
@@ -232,8 +232,8 @@ func TestRepairSkipsIncompleteEntries(t *testing.T) {
 		}
 		dropped := 0
 		copyBlocks(t, mem, h.Store, broken, func(c cid.Cid, n schema.Object) bool {
-			_, isShard := n.(*schema.Shard)
-			if (lose == "directory" && !c.Equals(broken)) || (lose == "shard" && isShard && dropped == 0) {
+			_, isNode := n.(*schema.DirNode)
+			if (lose == "directory" && !c.Equals(broken)) || (lose == "tree node" && isNode && dropped == 0) {
 				dropped++
 				return true
 			}
@@ -290,10 +290,10 @@ func copyBlocks(t *testing.T, from, to ipfsstore.Store, root cid.Cid, drop func(
 	switch n := n.(type) {
 	case *schema.Directory:
 		entries = n.Entries
-		if n.Shard.Defined() {
-			copyBlocks(t, from, to, n.Shard, drop)
+		for _, ch := range n.Children {
+			copyBlocks(t, from, to, ch.Link, drop)
 		}
-	case *schema.Shard:
+	case *schema.DirNode:
 		entries = n.Entries
 		for _, ch := range n.Children {
 			copyBlocks(t, from, to, ch.Link, drop)

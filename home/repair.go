@@ -60,7 +60,7 @@ func Repair(ctx context.Context, opts Options) (*Repaired, error) {
 	}
 	if err != nil {
 		rep.Config = true
-		cfg = Config{Version: 1, API: opts.API}
+		cfg = Config{Version: configVersion, API: opts.API}
 		cfg.Replica, rep.ReplicaFrom = findReplica(opts.Dir)
 		if cfg.Replica == "" {
 			if cfg.Replica, err = newReplica(); err != nil {

@@ -28,7 +28,7 @@ func TestOverlayLeavesBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := ipfsstore.NewOverlay(base)
-	c1, b1 := schema.Block(&schema.Shard{Depth: 1})
+	c1, b1 := schema.Block(&schema.DirNode{})
 	if err := o.Put(ctx, c1, b1); err != nil {
 		t.Fatal(err)
 	}

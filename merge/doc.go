@@ -49,7 +49,8 @@
 // runs tree.Check under policy.Rules over the incoming tree beside mine:
 // every block of it that my tree does not hold at the same place is read
 // once, hash-checked and decoded strictly, its shape and limits checked
-// (canonical shards, no directory deeper than MaxDepth), every owned
+// (each directory's tree cut as the rule cuts it, no directory deeper
+// than MaxDepth), every owned
 // directory's signature verified against an owner who is mine or a
 // friend, every entry's claims checked (who owns what it links, the size
 // of a file whose root block is held, the kinds a filesystem holds). Any
@@ -65,19 +66,19 @@
 // For the merge of shared directories and of directories owned by
 // others, Merge is commutative, associative and idempotent to the CID:
 // the result is a function of the set of versions seen, laid out in the
-// tree's canonical form (sorted entries, canonical shard tries). The
+// tree's canonical form (sorted entries, cut into nodes by content). The
 // property tests check this on random histories over three replicas,
 // drawn from every operation by which a command changes a filesystem
 // (puts, deletes, renames, whole folders added again, restores), with
-// conflicts, owned directories, sharded directories, and a hostile
+// conflicts, owned directories, directories of many nodes, and a hostile
 // friend whose forgeries must be refused. Re-signing my own diverged
 // directory is commutative and idempotent, but the seq it gets depends
 // on the order of the merges.
 //
 // # Cost
 //
-// A merge reads only what differs: equal subtrees (and equal shard
-// subtrees) are skipped by CID without being read; a name only the
+// A merge reads only what differs: equal subtrees (and equal subtrees
+// of a directory's tree) are skipped by CID without being read; a name only the
 // incoming tree has is checked and then taken whole; file contents are
 // never read, but for the root block of a file, where held, whose size
 // is checked. Merging two 100,000-file trees that differ in ten files

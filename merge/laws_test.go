@@ -439,15 +439,15 @@ func contents(t *rapid.T, tr *tree.Tree, root cid.Cid) map[cid.Cid]bool {
 
 // TestMergeLaws checks, on random histories, that merge is commutative,
 // associative and idempotent to the root CID, and that nothing written is
-// lost but by a change that saw it. The sharded case uses limits so small
-// that most directories are shard tries.
+// lost but by a change that saw it. The "tree" case uses targets so
+// small that most directories are trees of several nodes.
 func TestMergeLaws(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		limits tree.Config
 	}{
 		{"inline", tree.Config{}},
-		{"sharded", tree.Config{InlineLimit: 200, LeafLimit: 300}},
+		{"tree", tree.Config{LeafTarget: 200, InnerTarget: 150}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkLaws(t, tc.limits) })
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
-// nodeCache is how many decoded directory and shard nodes a Merger keeps:
+// nodeCache is how many decoded directory and tree nodes a Merger keeps:
 // a merge reads the nodes on the paths to the differences several times.
 const nodeCache = 4096
 

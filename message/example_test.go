@@ -56,7 +56,7 @@ func Example() {
 	// policy: node_v1
 	// from:   alice bafyreic3qvyatf7lthlj3kg3nf6qfucnmzo3eomdbtrerukivvkzrceswa
 	// seq:    1
-	// root:   bafyreig7yhehjg3fht7wfoo2hh3m5v5ppl7w66j7aszlshjhjjwc3hj4fa
+	// root:   bafyreia52tcilukhal2h6gpxvig2aorpopawsbg7m665hmbv6dm3zeyyeu
 	// blocks: 2
 }
 
@@ -107,5 +107,5 @@ func ExampleParse_forged() {
 	fmt.Println("Parse:", err)
 	// Output:
 	// FromJSON: <nil>
-	// Parse: message.Parse bafyreib7nar65x3oqtizw3v237nw3y6vkocyg4kv5using7mqt5lvkhysu: invalid: the seq field 2 is not the node's seq 1
+	// Parse: message.Parse bafyreichtilq2rmd666whohzqpsuqpcus5iy7qzb5asatwbzv5z32h2c2m: invalid: the seq field 2 is not the node's seq 1
 }

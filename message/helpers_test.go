@@ -5,11 +5,8 @@ import (
 	"compress/zlib"
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"io"
-	"slices"
 	"testing"
 
 	"github.com/archivecache/archivecache/acerr"
@@ -85,7 +82,7 @@ type fixture struct {
 	nodeBlk  []byte
 	bobDir   *schema.Directory
 	bobBlk   []byte
-	dirCount int // directory and shard blocks under the node
+	dirCount int // directory and tree blocks under the node
 }
 
 func newFixture() *fixture {
@@ -95,29 +92,14 @@ func newFixture() *fixture {
 	identity.Sign(bob.priv, bobDir)
 	bobCID := s.put(bobDir)
 
-	// A shard tree: an inner node at depth 0 over two leaves at depth 1.
-	// Leaf a holds names whose hashes start like "x0"'s, leaf b one other.
-	leafA := []schema.Entry{entry("x0", schema.KindDirectory, docs)} // docs again, by another name
-	var leafB []schema.Entry
-	for i := 1; len(leafA) < 2 || len(leafB) < 1; i++ {
-		name := fmt.Sprintf("x%d", i)
-		switch {
-		case firstByte(name) == firstByte("x0"):
-			if len(leafA) < 2 {
-				leafA = append(leafA, file(name))
-			}
-		case len(leafB) == 0:
-			leafB = append(leafB, file(name))
-		}
+	// A directory's tree: an inner node over two leaves.
+	leafA := []schema.Entry{entry("x0", schema.KindDirectory, docs), file("x1")} // docs again, by another name
+	leafB := []schema.Entry{file("x2")}
+	children := []schema.DirChild{
+		{Name: "x0", Link: s.put(&schema.DirNode{Entries: leafA})},
+		{Name: "x2", Link: s.put(&schema.DirNode{Entries: leafB})},
 	}
-	schema.SortEntries(leafA)
-	children := []schema.ShardChild{
-		{Index: int(firstByte(leafA[0].Name)), Link: s.put(&schema.Shard{Depth: 1, Entries: leafA}), Bytes: 100},
-		{Index: int(firstByte(leafB[0].Name)), Link: s.put(&schema.Shard{Depth: 1, Entries: leafB}), Bytes: 50},
-	}
-	slices.SortFunc(children, func(a, b schema.ShardChild) int { return a.Index - b.Index })
-	inner := s.put(&schema.Shard{Depth: 0, Children: children})
-	big := s.put(&schema.Directory{Shard: inner})
+	big := s.put(&schema.Directory{Level: 1, Children: children})
 
 	gone := schema.Entry{Name: "gone", Kind: schema.KindFile, Mtime: 5, VV: schema.VV{"r1": 2}, Deleted: true}
 	root := s.put(&schema.Directory{Entries: []schema.Entry{
@@ -132,10 +114,8 @@ func newFixture() *fixture {
 	nodeCID := s.put(node)
 	s[alice.cid] = alice.block
 	return &fixture{s: s, root: root, node: node, nodeCID: nodeCID, nodeBlk: s[nodeCID],
-		bobDir: bobDir, bobBlk: s[bobCID], dirCount: 7}
+		bobDir: bobDir, bobBlk: s[bobCID], dirCount: 6}
 }
-
-func firstByte(name string) byte { h := sha256.Sum256([]byte(name)); return h[0] }
 
 func mustReference(t testing.TB, nodeBlock, ownerBlock []byte) []byte {
 	t.Helper()

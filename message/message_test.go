@@ -598,7 +598,7 @@ func TestNewReferenceRefuses(t *testing.T) {
 	leaf := newFixture().s
 	var shard []byte
 	for _, b := range leaf {
-		if n, err := schema.Decode(b); err == nil && n.Kind() == schema.KindShard {
+		if n, err := schema.Decode(b); err == nil && n.Kind() == schema.KindDirNode {
 			shard = b
 			break
 		}

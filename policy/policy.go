@@ -56,7 +56,7 @@ func Check(ctx context.Context, r Resolver, c cid.Cid, n schema.Object) error {
 			return nil
 		}
 		owner = n.Owner
-	default: // *schema.Shard: CheckStructure refused every other type
+	default: // *schema.DirNode: CheckStructure refused every other type
 		return nil
 	}
 	signer, err := resolve(ctx, r, owner)
@@ -109,7 +109,7 @@ func CheckStructure(c cid.Cid, n schema.Object) error {
 		return acerr.E(op, "", acerr.Invalid, errors.New("no node")).WithCID(c.String())
 	}
 	switch n.(type) {
-	case *schema.Identity, *schema.Node, *schema.Directory, *schema.Shard:
+	case *schema.Identity, *schema.Node, *schema.Directory, *schema.DirNode:
 	default:
 		return fail(acerr.Invalid, n.Kind(), "unknown node type %T", n)
 	}
@@ -127,8 +127,8 @@ func CheckStructure(c cid.Cid, n schema.Object) error {
 		err = checkNode(n)
 	case *schema.Directory:
 		err = checkDirectory(n)
-	case *schema.Shard:
-		err = checkShard(n)
+	case *schema.DirNode:
+		err = checkDirNode(n)
 	}
 	if err != nil {
 		return fail(acerr.Invalid, n.Kind(), "%v", err)
@@ -174,28 +174,21 @@ func checkDirectory(d *schema.Directory) error {
 			return err
 		}
 	}
-	if err := optionalNodeLink("shard", d.Shard); err != nil {
-		return err
+	for _, ch := range d.Children {
+		if err := nodeLink("child "+ch.Name, ch.Link); err != nil {
+			return err
+		}
 	}
 	return checkEntries(d.Entries)
 }
 
-func checkShard(s *schema.Shard) error {
-	for _, ch := range s.Children {
-		if err := nodeLink(fmt.Sprintf("child %d", ch.Index), ch.Link); err != nil {
+func checkDirNode(n *schema.DirNode) error {
+	for _, ch := range n.Children {
+		if err := nodeLink("child "+ch.Name, ch.Link); err != nil {
 			return err
 		}
 	}
-	if s.Depth > 0 && len(s.Entries) > 1 {
-		first := sha256.Sum256([]byte(s.Entries[0].Name))
-		for _, e := range s.Entries[1:] {
-			h := sha256.Sum256([]byte(e.Name))
-			if string(h[:s.Depth]) != string(first[:s.Depth]) {
-				return fmt.Errorf("entries %q and %q cannot share a shard at depth %d", s.Entries[0].Name, e.Name, s.Depth)
-			}
-		}
-	}
-	return checkEntries(s.Entries)
+	return checkEntries(n.Entries)
 }
 
 func checkEntries(entries []schema.Entry) error {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -81,25 +79,6 @@ func ownedDir(u user, seq uint64, entries ...schema.Entry) *schema.Directory {
 	return d
 }
 
-// leafShard returns a depth-1 shard leaf holding names whose hashes share
-// their first byte, found by search.
-func leafShard(n int) *schema.Shard {
-	var entries []schema.Entry
-	want := -1
-	for i := 0; len(entries) < n; i++ {
-		name := fmt.Sprintf("f%d", i)
-		h := sha256.Sum256([]byte(name))
-		if want == -1 {
-			want = int(h[0])
-		}
-		if int(h[0]) == want {
-			entries = append(entries, entry(name, schema.KindFile, fileCID(name)))
-		}
-	}
-	schema.SortEntries(entries)
-	return &schema.Shard{Depth: 1, Entries: entries}
-}
-
 func TestCheck(t *testing.T) {
 	r := friends{alice.cid: alice.id, bob.cid: bob.id}
 
@@ -127,13 +106,10 @@ func TestCheck(t *testing.T) {
 	shared := &schema.Directory{Entries: []schema.Entry{entry("x", schema.KindDirectory, fakeCID("x"))}}
 	sharedDirAsFile := &schema.Directory{Entries: []schema.Entry{entry("x", schema.KindDirectory, fileCID("x"))}}
 
-	leaf := leafShard(3)
-	badLeaf := leafShard(2)
-	badLeaf.Entries[1].Name = "zzz-not-same-prefix" // sorted still: "f…" < "z…"
-	for sha256.Sum256([]byte(badLeaf.Entries[1].Name))[0] == sha256.Sum256([]byte(badLeaf.Entries[0].Name))[0] {
-		badLeaf.Entries[1].Name += "z"
-	}
-	inner := &schema.Shard{Depth: 0, Children: []schema.ShardChild{{Index: 3, Link: cidOf(leaf), Bytes: 10}}}
+	leaf := &schema.DirNode{Entries: []schema.Entry{entry("a", schema.KindFile, fileCID("a")), entry("b", schema.KindFile, fileCID("b"))}}
+	inner := &schema.DirNode{Level: 1, Children: []schema.DirChild{{Name: "a", Link: cidOf(leaf)}, {Name: "m", Link: fakeCID("m")}}}
+	fileChild := &schema.DirNode{Level: 1, Children: []schema.DirChild{{Name: "a", Link: fileCID("a")}}}
+	badLeaf := &schema.DirNode{Entries: []schema.Entry{entry("x", schema.KindDirectory, fileCID("x"))}}
 
 	tests := []struct {
 		name string
@@ -163,9 +139,10 @@ func TestCheck(t *testing.T) {
 		{name: "owned dir file target dag-cbor", n: fileAsDir, kind: acerr.Invalid},
 		{name: "shared dir", n: shared, r: friends{}},
 		{name: "shared dir target raw", n: sharedDirAsFile, kind: acerr.Invalid},
-		{name: "shard leaf", n: leaf},
-		{name: "shard inner", n: inner},
-		{name: "shard prefix mismatch", n: badLeaf, kind: acerr.Invalid},
+		{name: "tree leaf", n: leaf},
+		{name: "tree inner node", n: inner},
+		{name: "tree node linking a file", n: fileChild, kind: acerr.Invalid},
+		{name: "tree leaf with a directory entry linking a file", n: badLeaf, kind: acerr.Invalid},
 		{name: "nil node", c: fakeCID("x"), kind: acerr.Invalid},
 		{name: "lying resolver", n: node, r: resolverFunc(func(context.Context, cid.Cid) (*schema.Identity, error) {
 			return mallory.id, nil

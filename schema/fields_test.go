@@ -48,15 +48,15 @@ func full() map[string]any {
 		VV: VV{"r": 1}, Deleted: true, By: testCID("by"), Owner: testCID("owner")}
 	entry := version
 	entry.Conflicts = []Entry{version}
-	child := ShardChild{Index: 1, Link: testCID("c"), Bytes: 1}
+	child := DirChild{Name: "c", Link: testCID("c")}
 	return map[string]any{
 		"Identity": &Identity{Name: "a", Key: pub(1), Created: 1, Sig: sig(1)},
 		"Directory": &Directory{Owner: testCID("o"), Seq: 1, Prev: testCID("p"), Entries: []Entry{entry},
-			Shard: testCID("s"), Sig: sig(2)},
-		"Entry":      &entry,
-		"Version":    &version,
-		"Shard":      &Shard{Depth: 1, Entries: []Entry{entry}, Children: []ShardChild{child}},
-		"ShardChild": &child,
+			Level: 1, Children: []DirChild{child}, Sig: sig(2)},
+		"Entry":    &entry,
+		"Version":  &version,
+		"DirNode":  &DirNode{Level: 1, Entries: []Entry{entry}, Children: []DirChild{child}},
+		"DirChild": &child,
 		"Node": &Node{Owner: testCID("o"), Seq: 1, Prev: testCID("p"), Root: testCID("r"), Addrs: []string{"a:1"},
 			Created: 1, Sig: sig(3)},
 	}
@@ -71,17 +71,24 @@ func encodedKeys(t *testing.T, name string, v any) []string {
 		enc = Encode(v)
 	case *Entry:
 		enc = EncodeEntry(v)
-	case *ShardChild:
-		enc = Encode(&Shard{Children: []ShardChild{*v}})
+	case *DirChild:
+		enc = Encode(&DirNode{Level: 1, Children: []DirChild{*v}})
 	}
 	nb := basicnode.Prototype.Any.NewBuilder()
 	if err := dagcbor.Decode(nb, bytes.NewReader(enc)); err != nil {
 		t.Fatalf("%s: decode with go-ipld-prime: %v", name, err)
 	}
 	n := nb.Build()
-	if _, ok := v.(*ShardChild); ok {
+	if _, ok := v.(*DirChild); ok {
+		// A tuple: its fields are its positions.
 		ch, _ := n.LookupByString("children")
-		n, _ = ch.LookupByIndex(0)
+		pair, _ := ch.LookupByIndex(0)
+		first, _ := pair.LookupByIndex(0)
+		link, _ := pair.LookupByIndex(1)
+		if pair.Length() != 2 || first.Kind() != datamodel.Kind_String || link.Kind() != datamodel.Kind_Link {
+			t.Fatalf("%s: not encoded as [name, link]", name)
+		}
+		return []string{"name", "link"}
 	}
 	var keys []string
 	for it := n.MapIterator(); it != nil && !it.Done(); {

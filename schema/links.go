@@ -2,6 +2,7 @@ package schema
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/ipfs/go-cid"
 )
@@ -11,9 +12,8 @@ type LinkRole uint8
 
 const (
 	// LinkStructure is the directory structure under a node: a node's
-	// root, a directory's shard and the directories its entries link (of
-	// every version, tombstones included), a shard's children and the
-	// directories its entries link.
+	// root, a directory's or tree node's children and the directories
+	// their entries link (of every version, tombstones included).
 	LinkStructure LinkRole = iota
 	// LinkContent is what an entry links that is not a directory: a
 	// file's UnixFS root, an identity, a published node.
@@ -35,7 +35,7 @@ type Link struct {
 	Role LinkRole
 	// Place names where in the node the link is, the same in every
 	// version of the node that has that place: a field ("root", "prev",
-	// "owner", "shard"), a shard child's index ("child 3"), or an
+	// "owner"), a tree node's child by its first name ("child a.txt"), or an
 	// entry's name with the index of the version among its versions and
 	// the field ("target 0 notes.txt"). Two versions of one directory
 	// pair their links by it, so a walk of what changed follows only the
@@ -77,6 +77,11 @@ func Links(n Object) []Link {
 			}
 		}
 	}
+	children := func(cs []DirChild) {
+		for _, ch := range cs {
+			add(ch.Link, KindDirNode, LinkStructure, "child "+ch.Name)
+		}
+	}
 	switch n := n.(type) {
 	case *Node:
 		add(n.Owner, KindIdentity, LinkIdentity, "owner")
@@ -84,14 +89,23 @@ func Links(n Object) []Link {
 		add(n.Prev, KindNode, LinkHistory, "prev")
 	case *Directory:
 		add(n.Owner, KindIdentity, LinkIdentity, "owner")
-		add(n.Shard, KindShard, LinkStructure, "shard")
+		children(n.Children)
 		entries(n.Entries)
 		add(n.Prev, KindDirectory, LinkHistory, "prev")
-	case *Shard:
-		for _, ch := range n.Children {
-			add(ch.Link, KindShard, LinkStructure, "child "+strconv.Itoa(int(ch.Index)))
-		}
+	case *DirNode:
+		children(n.Children)
 		entries(n.Entries)
 	}
 	return append(out, later...)
+}
+
+// PlaceName returns the entry name in an entry link's Place ("target 0
+// notes.txt" names notes.txt); false for the place of any other link.
+func PlaceName(place string) (string, bool) {
+	field, rest, ok := strings.Cut(place, " ")
+	if !ok || (field != "target" && field != "by" && field != "owner") {
+		return "", false
+	}
+	_, name, ok := strings.Cut(rest, " ")
+	return name, ok && name != ""
 }

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -18,11 +19,37 @@ type Kind string
 // whose target is a UnixFS root.
 const (
 	KindIdentity  Kind = "identity_v1"
-	KindDirectory Kind = "directory_v1"
+	KindDirectory Kind = "directory_v2"
 	KindFile      Kind = "file_v1"
 	KindNode      Kind = "node_v1"
-	KindShard     Kind = "shard_v1"
+	KindDirNode   Kind = "dirnode_v2"
 )
+
+// ErrOldFormat is the error of a block in the data format of an earlier
+// version of ArchiveCache. Format changes are not converted: such blocks
+// are refused by name, never read wrongly.
+var ErrOldFormat = errors.New("made by an older ArchiveCache data format, which this version does not read (see the README on format changes)")
+
+// oldKinds are the kinds of an earlier data format, which this version
+// refuses by name rather than as unknown.
+var oldKinds = map[Kind]bool{"directory_v1": true, "shard_v1": true}
+
+// OldFormat reports whether data is a node of an earlier data format
+// (the error Decode gives it wraps ErrOldFormat). It costs a scan for
+// the encoded policy field of each old kind, and a decode only where
+// one occurs, so it can be asked of every block of a CAR.
+func OldFormat(data []byte) bool {
+	for k := range oldKinds {
+		e := &encoder{}
+		e.text("policy")
+		e.text(string(k))
+		if bytes.Contains(data, e.buf) {
+			_, err := Decode(data)
+			return errors.Is(err, ErrOldFormat)
+		}
+	}
+	return false
+}
 
 // Noun names the kind for a user: "a file", "a directory".
 func (k Kind) Noun() string {
@@ -35,7 +62,7 @@ func (k Kind) Noun() string {
 		return "a file"
 	case KindNode:
 		return "a published node"
-	case KindShard:
+	case KindDirNode:
 		return "a part of a directory"
 	}
 	return fmt.Sprintf("a node of kind %q", string(k))
@@ -60,7 +87,8 @@ const (
 	MaxReplicaLen = 64      // bytes in a replica id
 	MaxConflicts  = 256     // concurrent versions kept beside one entry
 	MaxMode       = 0o7777  // permission bits of a file
-	MaxUint       = 1 << 62 // a seq, a size, a shard's byte count
+	MaxUint       = 1 << 62 // a seq, a size
+	MaxLevel      = 32      // levels of one directory's tree above its leaves
 	MaxAddrs      = 16      // addresses in a node_v1
 	MaxAddrLen    = 256     // bytes in one address
 	KeySize       = 32      // ed25519 public key
@@ -68,7 +96,7 @@ const (
 )
 
 // Object is a node of any kind, what one block decodes to: an *Identity,
-// *Directory, *Shard or *Node. (A Node is the node_v1 kind only.)
+// *Directory, *DirNode or *Node. (A Node is the node_v1 kind only.)
 type Object interface {
 	Kind() Kind
 	encode(e *encoder, withSig bool)
@@ -88,15 +116,19 @@ type Identity struct {
 	Sig     []byte
 }
 
-// Directory is a directory_v1 node. Owner.Defined() tells owned from shared.
-// At most one of Entries and Shard is set.
+// Directory is a directory_v2 node. Owner.Defined() tells owned from shared.
+// It holds the root of its tree of entries (see DirNode): a directory
+// whose entries make one leaf holds them, a larger one the children of
+// its tree's root, a node of Level 1 or more. At most one of Entries and
+// Children is set.
 type Directory struct {
-	Owner   cid.Cid
-	Seq     uint64
-	Prev    cid.Cid
-	Entries []Entry // sorted by Name, unique
-	Shard   cid.Cid
-	Sig     []byte
+	Owner    cid.Cid
+	Seq      uint64
+	Prev     cid.Cid
+	Level    int        // of the root; 0 when it holds Entries
+	Entries  []Entry    // sorted by Name, unique
+	Children []DirChild // ascending Name, at least two
+	Sig      []byte
 }
 
 // Entry is one name in a directory or shard.
@@ -126,18 +158,19 @@ type Entry struct {
 // VV is a version vector: replica id → counter.
 type VV map[string]uint64
 
-// Shard is a shard_v1 node of a directory's hash trie.
-type Shard struct {
-	Depth    int
-	Entries  []Entry      // a leaf
-	Children []ShardChild // an inner node, ascending Index
+// DirNode is a dirnode_v2 node of a directory's tree: a leaf (level 0)
+// holds entries sorted by name, an inner node (level 1 or more) links
+// the nodes of the level below in name order, each under its first name.
+type DirNode struct {
+	Level    int
+	Entries  []Entry    // a leaf
+	Children []DirChild // an inner node, ascending Name
 }
 
-// ShardChild links one child of an inner shard node.
-type ShardChild struct {
-	Index int
-	Link  cid.Cid
-	Bytes uint64 // encoded size of all entries below
+// DirChild links one child of an inner DirNode.
+type DirChild struct {
+	Name string // the child's first name
+	Link cid.Cid
 }
 
 // Node is a node_v1: a user's published, signed node.
@@ -153,7 +186,7 @@ type Node struct {
 
 func (*Identity) Kind() Kind  { return KindIdentity }
 func (*Directory) Kind() Kind { return KindDirectory }
-func (*Shard) Kind() Kind     { return KindShard }
+func (*DirNode) Kind() Kind   { return KindDirNode }
 func (*Node) Kind() Kind      { return KindNode }
 
 func (n *Identity) Signature() []byte  { return n.Sig }
@@ -220,9 +253,10 @@ func (n *Directory) encode(e *encoder, withSig bool) {
 	if len(n.Entries) > 0 {
 		m.add("entries", func(e *encoder) { encodeEntries(e, n.Entries) })
 	}
-	if n.Shard.Defined() {
-		m.add("shard", func(e *encoder) { e.cid(n.Shard) })
+	if n.Level != 0 {
+		m.add("level", func(e *encoder) { e.uint(uint64(n.Level)) })
 	}
+	encodeChildren(&m, n.Children)
 	if withSig && len(n.Sig) > 0 {
 		m.add("sig", func(e *encoder) { e.bytes(n.Sig) })
 	}
@@ -332,26 +366,41 @@ func EntrySize(e *Entry) int {
 	return len(enc.buf)
 }
 
-func (n *Shard) encode(e *encoder, _ bool) {
+func (n *DirNode) encode(e *encoder, _ bool) {
 	m := mapWriter{e: e}
-	m.add("policy", func(e *encoder) { e.text(string(KindShard)) })
-	m.add("depth", func(e *encoder) { e.uint(uint64(n.Depth)) })
+	m.add("level", func(e *encoder) { e.uint(uint64(n.Level)) })
+	m.add("policy", func(e *encoder) { e.text(string(KindDirNode)) })
 	if len(n.Entries) > 0 {
 		m.add("entries", func(e *encoder) { encodeEntries(e, n.Entries) })
 	}
-	if len(n.Children) > 0 {
+	encodeChildren(&m, n.Children)
+	m.finish()
+}
+
+func encodeChildren(m *mapWriter, children []DirChild) {
+	if len(children) > 0 {
 		m.add("children", func(e *encoder) {
-			e.head(majArray, uint64(len(n.Children)))
-			for _, c := range n.Children {
-				cm := mapWriter{e: e}
-				cm.add("index", func(e *encoder) { e.uint(uint64(c.Index)) })
-				cm.add("link", func(e *encoder) { e.cid(c.Link) })
-				cm.add("bytes", func(e *encoder) { e.uint(c.Bytes) })
-				cm.finish()
+			e.head(majArray, uint64(len(children)))
+			for _, c := range children {
+				c.encode(e)
 			}
 		})
 	}
-	m.finish()
+}
+
+// encode writes the child as the pair [name, link].
+func (c *DirChild) encode(e *encoder) {
+	e.head(majArray, 2)
+	e.text(c.Name)
+	e.cid(c.Link)
+}
+
+// DirChildSize returns the number of bytes c adds to an encoded list of
+// children.
+func DirChildSize(c *DirChild) int {
+	enc := &encoder{}
+	c.encode(enc)
+	return len(enc.buf)
 }
 
 func (n *Node) encode(e *encoder, withSig bool) {
@@ -428,13 +477,16 @@ func decode(data []byte) (Object, error) {
 		n = f.identity()
 	case KindDirectory:
 		n = f.directory()
-	case KindShard:
-		n = f.shard()
+	case KindDirNode:
+		n = f.dirNode()
 	case KindNode:
 		n = f.node()
 	default:
 		if f.err != nil {
 			return nil, f.err
+		}
+		if oldKinds[k] {
+			return nil, fmt.Errorf("%s block: %w", k, ErrOldFormat)
 		}
 		return nil, fmt.Errorf("unknown policy %q", k)
 	}
@@ -616,16 +668,21 @@ func (f *fields) directory() *Directory {
 		Owner: f.cid("owner", false),
 		Seq:   f.uint("seq", false, MaxUint),
 		Prev:  f.cid("prev", false),
-		Shard: f.cid("shard", false),
+		Level: int(f.uint("level", false, MaxLevel)),
 		Sig:   f.bytes("sig", false, SigSize),
 	}
 	n.Entries = f.entries()
+	n.Children = f.children()
 	if f.err != nil {
 		return n
 	}
 	switch {
-	case len(n.Entries) > 0 && n.Shard.Defined():
-		f.setErr("directory has both entries and shard")
+	case len(n.Entries) > 0 && len(n.Children) > 0:
+		f.setErr("directory has both entries and children")
+	case (n.Level > 0) != (len(n.Children) > 0):
+		f.setErr("directory's level and children disagree")
+	case len(n.Children) == 1:
+		f.setErr("directory's tree root has one child")
 	case !n.Owner.Defined() && (n.Seq != 0 || n.Prev.Defined() || n.Sig != nil):
 		f.setErr("shared directory carries seq, prev or sig")
 	case n.Owner.Defined() && n.Seq == 0:
@@ -653,30 +710,42 @@ func (f *fields) entries() []Entry {
 	return re.list
 }
 
-func (f *fields) shard() *Shard {
-	n := &Shard{Depth: int(f.uint("depth", true, 31))}
-	n.Entries = f.entries()
-	for i, v := range f.list("children", 256) {
-		cf := f.sub(v, fmt.Sprintf("child %d", i))
-		c := ShardChild{
-			Index: int(cf.uint("index", true, 255)),
-			Link:  cf.cid("link", true),
-			Bytes: cf.uint("bytes", true, MaxUint),
+// children returns the node's children, if any.
+func (f *fields) children() []DirChild {
+	var out []DirChild
+	for i, v := range f.list("children", MaxBlockSize) {
+		pair, ok := v.([]value)
+		if !ok || len(pair) != 2 {
+			f.setErr("child %d is not a pair of a name and a link", i)
+			return nil
 		}
-		if err := cf.done(); err != nil {
-			if f.err == nil {
-				f.err = err
-			}
-			return n
+		name, ok1 := pair[0].(string)
+		link, ok2 := pair[1].(cid.Cid)
+		if !ok1 || !ok2 || ValidName(name) != nil {
+			f.setErr("child %d is not a pair of a name and a link", i)
+			return nil
 		}
-		if i > 0 && n.Children[i-1].Index >= c.Index {
-			f.setErr("shard children not in ascending order")
-			return n
+		if i > 0 && out[i-1].Name >= name {
+			f.setErr("children not in ascending order of name")
+			return nil
 		}
-		n.Children = append(n.Children, c)
+		out = append(out, DirChild{Name: name, Link: link})
 	}
-	if f.err == nil && len(n.Entries) > 0 && len(n.Children) > 0 {
-		f.setErr("shard has both entries and children")
+	return out
+}
+
+func (f *fields) dirNode() *DirNode {
+	n := &DirNode{Level: int(f.uint("level", true, MaxLevel))}
+	n.Entries = f.entries()
+	n.Children = f.children()
+	switch {
+	case f.err != nil:
+	case n.Level == 0 && len(n.Children) > 0:
+		f.setErr("a leaf (level 0) has children")
+	case n.Level > 0 && len(n.Entries) > 0:
+		f.setErr("an inner node (level %d) has entries", n.Level)
+	case n.Level > 0 && len(n.Children) == 0:
+		f.setErr("an inner node (level %d) has no children", n.Level)
 	}
 	return n
 }

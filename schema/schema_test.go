@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -57,11 +58,12 @@ var samples = map[string]Object{
 	"Directory":           &Directory{Entries: sampleEntries()},
 	"Directory owned": &Directory{Owner: testCID("alice"), Seq: 4, Prev: testCID("v3"),
 		Entries: sampleEntries()[:1], Sig: sig(2)},
-	"Directory sharded": &Directory{Shard: testCID("shard")},
-	"Directory empty":   &Directory{},
-	"Shard":             &Shard{Depth: 2, Entries: sampleEntries()},
-	"Shard inner": &Shard{Depth: 0, Children: []ShardChild{
-		{Index: 0, Link: testCID("c0"), Bytes: 100}, {Index: 255, Link: testCID("c255"), Bytes: 1 << 33}}},
+	"Directory large": &Directory{Level: 2, Children: []DirChild{
+		{Name: "a", Link: testCID("c0")}, {Name: "m", Link: testCID("c1")}}},
+	"Directory empty": &Directory{},
+	"DirNode":         &DirNode{Entries: sampleEntries()},
+	"DirNode inner": &DirNode{Level: 3, Children: []DirChild{
+		{Name: "a", Link: testCID("c0")}, {Name: "zz", Link: testCID("c1")}}},
 	"Node": &Node{Owner: testCID("alice"), Seq: 1, Root: testCID("root"), Created: 5, Sig: sig(3)},
 	"Node full": &Node{Owner: testCID("alice"), Seq: 9, Prev: testCID("n8"), Root: testCID("root"),
 		Addrs: []string{"127.0.0.1:4001", "[::1]:4001"}, Created: 5, Sig: sig(3)},
@@ -288,6 +290,37 @@ var badNodes = []struct {
 		mw.finish()
 		return e2.buf
 	}, acerr.Invalid},
+	{"old format directory", func(*testing.T) []byte { return policyOnly("directory_v1") }, acerr.Invalid},
+	{"old format shard", func(*testing.T) []byte { return policyOnly("shard_v1") }, acerr.Invalid},
+	{"directory with entries and children", func(*testing.T) []byte {
+		return Encode(&Directory{Entries: sampleEntries(), Level: 1, Children: []DirChild{{Name: "a", Link: testCID("a")}, {Name: "b", Link: testCID("b")}}})
+	}, acerr.Invalid},
+	{"directory with one child", func(*testing.T) []byte {
+		return Encode(&Directory{Level: 1, Children: []DirChild{{Name: "a", Link: testCID("a")}}})
+	}, acerr.Invalid},
+	{"directory with children and no level", func(*testing.T) []byte {
+		return Encode(&Directory{Children: []DirChild{{Name: "a", Link: testCID("a")}, {Name: "b", Link: testCID("b")}}})
+	}, acerr.Invalid},
+	{"directory with a level and no children", func(*testing.T) []byte { return Encode(&Directory{Level: 1}) }, acerr.Invalid},
+	{"tree leaf with children", func(*testing.T) []byte {
+		return Encode(&DirNode{Children: []DirChild{{Name: "a", Link: testCID("a")}}})
+	}, acerr.Invalid},
+	{"tree inner node with entries", func(*testing.T) []byte {
+		return Encode(&DirNode{Level: 1, Entries: sampleEntries()})
+	}, acerr.Invalid},
+	{"tree inner node without children", func(*testing.T) []byte { return Encode(&DirNode{Level: 1}) }, acerr.Invalid},
+	{"tree node too high", func(*testing.T) []byte {
+		return Encode(&DirNode{Level: MaxLevel + 1, Children: []DirChild{{Name: "a", Link: testCID("a")}}})
+	}, acerr.Invalid},
+	{"tree children unsorted", func(*testing.T) []byte {
+		return Encode(&DirNode{Level: 1, Children: []DirChild{{Name: "b", Link: testCID("b")}, {Name: "a", Link: testCID("a")}}})
+	}, acerr.Invalid},
+	{"tree child with a bad name", func(*testing.T) []byte {
+		return Encode(&DirNode{Level: 1, Children: []DirChild{{Name: "a/b", Link: testCID("b")}}})
+	}, acerr.Invalid},
+	{"tree child not a pair", func(t *testing.T) []byte {
+		return withField(t, policyOnly(string(KindDirNode)), "children", []value{[]value{"a"}})
+	}, acerr.Invalid},
 	{"shared with seq", func(*testing.T) []byte { return Encode(&Directory{Seq: 3}) }, acerr.Invalid},
 	{"short key", func(*testing.T) []byte { return Encode(&Identity{Name: "a", Key: []byte{1}, Created: 1}) }, acerr.Invalid},
 	{"non-minimal int", func(*testing.T) []byte {
@@ -299,6 +332,38 @@ var badNodes = []struct {
 	{"too large", func(*testing.T) []byte { return make([]byte, MaxBlockSize+1) }, acerr.TooLarge},
 	{"deep nesting", func(*testing.T) []byte { return append(bytes.Repeat([]byte{0x81}, 100), 0) }, acerr.Invalid},
 	{"huge array claim", func(*testing.T) []byte { return []byte{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff} }, acerr.Invalid},
+}
+
+// policyOnly encodes a map holding only a policy field.
+func policyOnly(kind string) []byte {
+	e := &encoder{}
+	mw := mapWriter{e: e}
+	mw.add("policy", writeValue(kind))
+	mw.finish()
+	return e.buf
+}
+
+// TestDecodeRefusesOldFormat: blocks of the earlier format are refused
+// as such, with a line that says so, never read as something else.
+func TestDecodeRefusesOldFormat(t *testing.T) {
+	for _, k := range []string{"directory_v1", "shard_v1"} {
+		_, err := Decode(policyOnly(k))
+		if !errors.Is(err, ErrOldFormat) || !strings.Contains(err.Error(), "older ArchiveCache data format") {
+			t.Errorf("Decode(%s) = %v, want the old-format error", k, err)
+		}
+		if !OldFormat(policyOnly(k)) {
+			t.Errorf("OldFormat(%s) = false", k)
+		}
+	}
+	// A current block that merely holds the bytes of an old one's policy
+	// field (in a name) is no old block.
+	e := &encoder{}
+	e.text("policy")
+	e.text("directory_v1")
+	tricky := Encode(&Directory{Entries: []Entry{{Name: string(e.buf), Kind: KindFile, Target: testCID("x"), VV: VV{"r": 1}}}})
+	if OldFormat(tricky) || OldFormat(Encode(samples["Directory"])) {
+		t.Errorf("OldFormat is true of a current directory")
+	}
 }
 
 func TestDecodeRejects(t *testing.T) {

@@ -56,7 +56,7 @@ type Op struct {
 //
 // The cost is that of the directories the ops touch, not of the ops:
 //
-//   - every directory and shard node on the paths of the ops is read
+//   - every directory and tree node on the paths of the ops is read
 //     from the store once: the batch keeps what it reads there until it
 //     returns (and only that: the subtrees a deletion walks go through a
 //     bounded cache);
@@ -66,11 +66,9 @@ type Op struct {
 //     OpDelete changes between ops below it, which is written (and
 //     signed) once for each run of ops below it that such an op
 //     divides (an OpMkdir of it divides nothing);
-//   - of the shard trie of a directory only the nodes on the hash paths
-//     of the names that change are read and rewritten (a subtree that
-//     shrinks to fit one leaf is still written before it is collapsed
-//     into it); a trie that the batch brings back inline is read whole,
-//     and no trie written.
+//   - of a directory's tree only the nodes on the paths to the names
+//     that change are read and rewritten, with the nodes after them
+//     that a new cut reaches (see setEntries).
 func (t *Tree) Apply(ctx context.Context, root cid.Cid, ops []Op) (cid.Cid, error) {
 	if len(ops) == 0 {
 		return root, nil
@@ -117,7 +115,7 @@ func failOp(r relOp, err error) error {
 // batch is one Apply in progress.
 type batch struct {
 	// t reads through a cache of the batch's own that keeps every node
-	// it reads: the directories and shard nodes on the paths of the
+	// it reads: the directories and tree nodes on the paths of the
 	// ops, which a batch reads twice (once to find the entries, once to
 	// set them), with what a name's ops look up beside it.
 	t *Tree
@@ -156,7 +154,7 @@ func (b *batch) dir(ctx context.Context, dir cid.Cid, i int, ops []relOp) (cid.C
 	if err := ctx.Err(); err != nil {
 		return cid.Undef, err
 	}
-	d, total, err := t.readDirectory(ctx, dir)
+	d, err := t.readDirectory(ctx, dir)
 	if err != nil {
 		return cid.Undef, failOp(ops[0], err)
 	}
@@ -178,7 +176,7 @@ func (b *batch) dir(ctx context.Context, dir cid.Cid, i int, ops []relOp) (cid.C
 	byName := map[string]*group{}
 	for _, r := range ops {
 		name, copyOf := r.comps[i], (*schema.Entry)(nil)
-		s, err := t.slotIn(ctx, d, total, name)
+		s, err := t.slotIn(ctx, d, name)
 		if err != nil {
 			return cid.Undef, failOp(r, err)
 		}
@@ -197,7 +195,7 @@ func (b *batch) dir(ctx context.Context, dir cid.Cid, i int, ops []relOp) (cid.C
 		g := byName[name]
 		if g == nil {
 			if copyOf != nil {
-				if s, err = t.slotIn(ctx, d, total, name); err != nil {
+				if s, err = t.slotIn(ctx, d, name); err != nil {
 					return cid.Undef, failOp(r, err)
 				}
 			}
@@ -208,10 +206,7 @@ func (b *batch) dir(ctx context.Context, dir cid.Cid, i int, ops []relOp) (cid.C
 		g.ops = append(g.ops, nameOp{relOp: r, copyOf: copyOf})
 	}
 	var set []schema.Entry
-	var single *slot
-	oldSizes := make(map[string]uint64, len(groups))
 	for _, g := range groups {
-		oldSizes[g.name] = g.slot.oldSize
 		ne, copies, changed, err := b.name(ctx, dir, i, g.slot.old, g.ops)
 		if err != nil {
 			return cid.Undef, err
@@ -221,17 +216,11 @@ func (b *batch) dir(ctx context.Context, dir cid.Cid, i int, ops []relOp) (cid.C
 		}
 		set = append(set, ne)
 		set = append(set, copies...)
-		single = g.slot
 	}
 	if len(set) == 0 {
 		return dir, nil
 	}
-	var nd *schema.Directory
-	if len(set) == 1 {
-		nd, err = t.withEntry(ctx, single, set[0])
-	} else {
-		nd, err = b.setEntries(ctx, d, groups[0].slot.total, oldSizes, dedupeNames(set))
-	}
+	nd, err := t.setEntries(ctx, d, dedupeNames(set))
 	if err != nil {
 		return cid.Undef, failOp(ops[0], err)
 	}
@@ -246,37 +235,6 @@ func (b *batch) dir(ctx context.Context, dir cid.Cid, i int, ops []relOp) (cid.C
 		return cid.Undef, failOp(ops[0], err)
 	}
 	return c, nil
-}
-
-// setEntries returns d with set set (see Tree.setEntries). A sharded d,
-// whose entries sum to total bytes, that the change lets fit inline is
-// laid out inline from its entries read once, rather than changed in
-// its trie, which would write a trie only to read it back and drop it.
-// oldSizes holds the sizes of the entries some of set replace.
-func (b *batch) setEntries(ctx context.Context, d *schema.Directory, total uint64, oldSizes map[string]uint64, set []schema.Entry) (*schema.Directory, error) {
-	t := b.t
-	if !d.Shard.Defined() {
-		return t.setEntries(ctx, d, set)
-	}
-	for i := range set {
-		old, ok := oldSizes[set[i].Name]
-		if !ok {
-			s, err := t.slotIn(ctx, d, 0, set[i].Name)
-			if err != nil {
-				return nil, err
-			}
-			old = s.oldSize
-		}
-		total = total - min(old, total) + uint64(schema.EntrySize(&set[i]))
-	}
-	if total > uint64(t.cfg.InlineLimit) {
-		return t.setEntries(ctx, d, set)
-	}
-	all, err := t.dirEntries(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	return t.layout(ctx, d, mergeSorted(all, set))
 }
 
 // dedupeNames keeps the last entry of each name: a frozen conflict copy
@@ -439,7 +397,7 @@ func (b *batch) name(ctx context.Context, dir cid.Cid, i int, old *schema.Entry,
 // ownerOf returns the owner of the directory at c: what an entry linking
 // it must name.
 func (b *batch) ownerOf(ctx context.Context, c cid.Cid) (cid.Cid, error) {
-	d, _, err := b.t.readDirectory(ctx, c)
+	d, err := b.t.readDirectory(ctx, c)
 	if err != nil {
 		return cid.Undef, err
 	}

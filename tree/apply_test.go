@@ -16,7 +16,7 @@ import (
 )
 
 // countStore counts, per CID, the dag-cbor blocks read and written
-// through it: the directories and shard nodes of a tree.
+// through it: the directories and tree nodes of a tree.
 type countStore struct {
 	ipfsstore.Store
 	mu         sync.Mutex
@@ -85,7 +85,7 @@ func (s *countSigner) counts() map[cid.Cid]int {
 }
 
 // blocks returns the dag-cbor blocks reachable from the directory at
-// root (directories and shard nodes, through every version of every
+// root (directories and tree nodes, through every version of every
 // entry, tombstones included; not the previous versions of owned
 // directories), read straight from st.
 func blocks(t *testing.T, st ipfsstore.Store, root cid.Cid) map[cid.Cid]bool {
@@ -112,9 +112,11 @@ func blocks(t *testing.T, st ipfsstore.Store, root cid.Cid) map[cid.Cid]bool {
 		}
 		switch n := n.(type) {
 		case *schema.Directory:
-			visit(n.Shard)
+			for _, ch := range n.Children {
+				visit(ch.Link)
+			}
 			entries(n.Entries)
-		case *schema.Shard:
+		case *schema.DirNode:
 			for _, ch := range n.Children {
 				visit(ch.Link)
 			}
@@ -125,30 +127,29 @@ func blocks(t *testing.T, st ipfsstore.Store, root cid.Cid) map[cid.Cid]bool {
 	return seen
 }
 
-// hashPaths returns the blocks of the shard trie at c (a shard node at
-// depth) on the hash paths of names: what reading or changing those
-// names must read of it.
-func hashPaths(t *testing.T, st ipfsstore.Store, c cid.Cid, depth int, names []string, out map[cid.Cid]bool) {
+// treePaths adds to out the blocks of d's tree on the paths to names:
+// what looking them up reads.
+func treePaths(t *testing.T, st ipfsstore.Store, d *schema.Directory, names []string, out map[cid.Cid]bool) {
 	t.Helper()
-	out[c] = true
-	n, _, err := getBlock(st, c)
-	if err != nil {
-		t.Fatalf("shard %s: %v", c, err)
-	}
-	byByte := map[int][]string{}
 	for _, name := range names {
-		h := hashOf(name)
-		byByte[int(h[depth])] = append(byByte[int(h[depth])], name)
-	}
-	for _, ch := range n.(*schema.Shard).Children {
-		if names := byByte[ch.Index]; len(names) > 0 {
-			hashPaths(t, st, ch.Link, depth+1, names, out)
+		for kids := d.Children; len(kids) > 0; {
+			i := 0
+			for i+1 < len(kids) && kids[i+1].Name <= name {
+				i++
+			}
+			at := kids[i].Link
+			out[at] = true
+			n, _, err := getBlock(st, at)
+			if err != nil {
+				t.Fatalf("tree node %s: %v", at, err)
+			}
+			kids = n.(*schema.DirNode).Children
 		}
 	}
 }
 
 // ownedDir stores a version of a directory owned by owner that holds
-// entries, laid out (inline or sharded) as tr lays them out, and
+// entries, laid out (inline or in a tree) as tr lays them out, and
 // returns its CID.
 func ownedDir(t *testing.T, tr *tree.Tree, st ipfsstore.Store, owner cid.Cid, entries []schema.Entry) cid.Cid {
 	t.Helper()
@@ -180,7 +181,7 @@ func fileEntries(from, to int, name func(int) string) []schema.Entry {
 // checkBatchCounts checks what an Apply from old to root cost, as cs
 // and signer counted it: every block written is a block of root that
 // old lacks, written once, and every such block is written; every block
-// read is one of want, read once, and every one of want is read; the
+// read is a block of old, read once, and every one of want is read; the
 // signer signed each owner in signs once and nothing else.
 func checkBatchCounts(t *testing.T, st ipfsstore.Store, cs *countStore, signer *countSigner, old, root cid.Cid, want map[cid.Cid]bool, signs []cid.Cid) {
 	t.Helper()
@@ -205,17 +206,14 @@ func checkBatchCounts(t *testing.T, st ipfsstore.Store, cs *countStore, signer *
 		t.Errorf("%d blocks written, want the %d new blocks of the result", len(puts), written)
 	}
 	for c, n := range gets {
-		if n != 1 || !want[c] {
-			t.Errorf("block %s read %d times; on the paths of the batch: %v", c, n, want[c])
+		if n != 1 || !before[c] {
+			t.Errorf("block %s read %d times; a block of the old tree: %v", c, n, before[c])
 		}
 	}
 	for c := range want {
 		if gets[c] == 0 {
 			t.Errorf("block %s on the paths of the batch never read", c)
 		}
-	}
-	if len(gets) != len(want) {
-		t.Errorf("%d blocks read, want the %d on the paths of the batch", len(gets), len(want))
 	}
 	wantSigns := map[cid.Cid]int{}
 	for _, o := range signs {
@@ -226,10 +224,11 @@ func checkBatchCounts(t *testing.T, st ipfsstore.Store, cs *countStore, signer *
 	}
 }
 
-// TestApplyCounts: applying 1,000 puts under one directory, inline or
-// sharded, shared or owned, reads each directory and shard node on the
-// paths once, writes each new one once and nothing else, and signs the
-// owned directory once; the result is what the puts one by one give.
+// TestApplyCounts: applying 1,000 puts under one directory of a tree of
+// several levels, shared or owned, reads each directory and tree node on
+// the paths once (and no block the old tree lacks), writes each new one
+// once and nothing else, and signs the owned directory once; the result
+// is what the puts one by one give.
 func TestApplyCounts(t *testing.T) {
 	const existing, puts = 300, 1000
 	alice := rawCID("alice")
@@ -238,11 +237,10 @@ func TestApplyCounts(t *testing.T) {
 		name string
 		cfg  tree.Config
 	}{
-		{"inline", tree.Config{InlineLimit: tree.MaxLimit}},
-		{"sharded", tree.Config{InlineLimit: 2 << 10, LeafLimit: 600}},
+		{"tree", tree.Config{LeafTarget: 600, InnerTarget: 300}},
 		// A tree whose own node cache is too small to hold the paths:
 		// the batch still reads each block once.
-		{"sharded+cache", tree.Config{InlineLimit: 2 << 10, LeafLimit: 600, NodeCache: 4}},
+		{"tree+cache", tree.Config{LeafTarget: 600, InnerTarget: 300, NodeCache: 4}},
 	} {
 		for _, owned := range []bool{false, true} {
 			dirName := "shared"
@@ -281,16 +279,16 @@ func TestApplyCounts(t *testing.T) {
 					names = append(names, name(i))
 				}
 				// What the batch must read: the top directory, root,
-				// root/<dir>, and where sharded the trie nodes on the
-				// hash paths of the names it puts.
+				// root/<dir>, and the nodes of its tree on the paths
+				// to the names it puts.
 				want := map[cid.Cid]bool{root: true}
 				top, _ := tr.Lookup(ctx, root, "root")
 				want[top.Target] = true
 				want[dir] = true
 				n, _, _ := getBlock(cs.Store, dir)
-				if d := n.(*schema.Directory); d.Shard.Defined() {
-					hashPaths(t, cs.Store, d.Shard, 0, names, want)
-				} else if layout.name != "inline" {
+				if d := n.(*schema.Directory); len(d.Children) > 0 {
+					treePaths(t, cs.Store, d, names, want)
+				} else {
 					t.Fatal("the directory is inline before the batch")
 				}
 
@@ -309,12 +307,12 @@ func TestApplyCounts(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sh := checkCanonical(t, cs.Store, e.Target, cfg.InlineLimit, cfg.LeafLimit)
+				sh := checkCanonical(t, cs.Store, e.Target, cfg)
 				if sh.entries != existing-100+puts {
 					t.Errorf("the directory holds %d entries, want %d", sh.entries, existing-100+puts)
 				}
-				if (sh.depth > 0) != (layout.name != "inline") || layout.name != "inline" && sh.depth < 2 {
-					t.Errorf("the directory has %d shard levels", sh.depth)
+				if sh.levels < 2 {
+					t.Errorf("the directory's tree has its root at level %d", sh.levels)
 				}
 				if testing.Short() {
 					return
@@ -341,23 +339,20 @@ func TestApplyCounts(t *testing.T) {
 	}
 }
 
-// TestApplyDeletesCounts: deleting names of a sharded directory in one
-// batch writes each block once. Where the directory goes back inline it
-// writes only the blocks of the result; where it stays sharded, the
-// shard subtrees that shrink into one leaf are written before they
-// collapse (Tree.setEntries), and only those.
+// TestApplyDeletesCounts: deleting names of a directory's tree in one
+// batch writes each block of the result once and nothing else: the
+// nodes a later step of the batch replaces are never written.
 func TestApplyDeletesCounts(t *testing.T) {
 	ctx := context.Background()
 	name := func(i int) string { return fmt.Sprintf("f%04d", i) }
 	for _, tt := range []struct {
 		deletes int
-		inline  bool // the directory goes back inline
-	}{{100, false}, {900, true}, {1000, true}} {
+	}{{100}, {900}, {1000}} {
 		t.Run(fmt.Sprint("deletes=", tt.deletes), func(t *testing.T) {
 			cs := newCountStore(ipfsstore.NewMemory())
 			t.Cleanup(func() { cs.Close() })
 			signer := &countSigner{}
-			cfg := tree.Config{InlineLimit: 64 << 10, LeafLimit: 300, Replica: "r1", Now: fixedNow, Signer: signer}
+			cfg := tree.Config{LeafTarget: 300, InnerTarget: 300, Replica: "r1", Now: fixedNow, Signer: signer}
 			tr := tree.New(cs, cfg)
 			dir, err := tr.MakeDir(ctx, fileEntries(0, 1000, name))
 			if err != nil {
@@ -390,11 +385,10 @@ func TestApplyDeletesCounts(t *testing.T) {
 				}
 			}
 			e, _ := tr.Lookup(ctx, got, "root/d")
-			sh := checkCanonical(t, cs.Store, e.Target, cfg.InlineLimit, cfg.LeafLimit)
-			if (sh.depth == 0) != tt.inline {
-				t.Fatalf("the directory has %d shard levels after the batch", sh.depth)
+			if sh := checkCanonical(t, cs.Store, e.Target, cfg); sh.entries != 1000 {
+				t.Errorf("the directory holds %d entries after the batch, want 1000", sh.entries)
 			}
-			if tt.inline && extra > 0 {
+			if extra > 0 {
 				t.Errorf("%d blocks written that the result does not hold", extra)
 			}
 		})

@@ -112,48 +112,19 @@ func (t *Tree) putNode(ctx context.Context, n schema.Object) (cid.Cid, error) {
 	return c, nil
 }
 
-// readDirectory reads the directory at c and the summed size of its
-// inline entries. The undefined CID is the empty directory.
-func (t *Tree) readDirectory(ctx context.Context, c cid.Cid) (*schema.Directory, uint64, error) {
+// readDirectory reads the directory at c. The undefined CID is the empty
+// directory.
+func (t *Tree) readDirectory(ctx context.Context, c cid.Cid) (*schema.Directory, error) {
 	if !c.Defined() {
-		return &schema.Directory{}, 0, nil
+		return &schema.Directory{}, nil
 	}
-	n, size, err := t.getNode(ctx, c)
+	n, _, err := t.getNode(ctx, c)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	d, ok := n.(*schema.Directory)
 	if !ok {
-		return nil, 0, fail(acerr.NotDir, "is %s", n.Kind().Noun()).WithCID(c.String())
+		return nil, fail(acerr.NotDir, "is %s", n.Kind().Noun()).WithCID(c.String())
 	}
-	var total uint64
-	if len(d.Entries) > 0 {
-		bare := *d
-		bare.Entries = nil
-		total = entriesBytes(size, len(schema.Encode(&bare)), len(d.Entries))
-	}
-	return d, total, nil
-}
-
-// entriesBytes returns the summed schema.EntrySize of n entries in a block
-// of size bytes whose encoding without the "entries" field is bare bytes
-// long. The codec is canonical, so the entries field adds exactly its key
-// ("entries", 8 bytes), the array head and the entries.
-func entriesBytes(size, bare, n int) uint64 {
-	return uint64(size - bare - 8 - cborHeadLen(uint64(n)))
-}
-
-// cborHeadLen is the length of a dag-cbor item head carrying n.
-func cborHeadLen(n uint64) int {
-	switch {
-	case n < 24:
-		return 1
-	case n <= 0xff:
-		return 2
-	case n <= 0xffff:
-		return 3
-	case n <= 0xffffffff:
-		return 5
-	}
-	return 9
+	return d, nil
 }

@@ -16,10 +16,12 @@ import (
 // it into my tree, a Check reads every block of it that my tree does not
 // already hold at the same place, and checks each once, however many
 // paths lead to it. The structure is checked here: every directory and
-// shard block is present, hashes to its CID and decodes strictly; shards
-// sit at their depth and prefix and hold the sizes their parents claim;
-// directories and shards have the canonical shape the limits give (inline
-// only when small enough, a leaf only when it fits); every entry is valid
+// tree node block is present, hashes to its CID and decodes strictly;
+// every node of a directory's tree sits at its level, begins with the
+// name its parent gives it, holds only names below the next one, and is
+// cut exactly where the rule cuts (inline only as one leaf, no cut inside
+// a node, a cut at its end unless it is the last of its level), so the
+// same entries cannot come under another CID; every entry is valid
 // (schema.ValidName, kinds, version vectors, canonical conflicts); no
 // directory is nested deeper than MaxDepth. What structure cannot decide
 // (signatures, who is trusted, what a file's root block says) a Checker
@@ -27,8 +29,8 @@ import (
 // version read.
 //
 // Cost follows the difference. What the trusted tree holds at the same
-// place (an equal directory, an equal shard subtree, an equal entry or
-// version) is skipped unread: my tree verified when it was made, so its
+// place (an equal directory, an equal subtree of a directory's tree at a
+// place where it fits, an equal entry or version) is skipped unread: my tree verified when it was made, so its
 // blocks are trusted wherever they occur. Every other block is read once
 // per Check, so a tree whose directories share children (a DAG with
 // exponentially many paths) costs its distinct blocks, not its paths.
@@ -66,7 +68,7 @@ type Check struct {
 	t       *Tree
 	chk     Checker
 	dirs    map[cid.Cid]checked
-	shards  map[cid.Cid]checkedShard
+	nodes   map[cid.Cid]checkedNode
 	heights map[cid.Cid]int // exact heights of blocks, computed only when needed
 	blocks  map[cid.Cid]struct{}
 }
@@ -78,11 +80,12 @@ type checked struct {
 	linked Linked
 }
 
-// checkedShard is what a Check knows of a shard subtree it has checked.
-type checkedShard struct {
-	prefix string // the hash prefix it was checked under
-	total  uint64 // the entry bytes below it
-	height int    // as checked.height, counted from the directory it belongs to
+// checkedNode is what a Check knows of a subtree of a directory's tree
+// that it has checked: where (its first name and bound) and what it
+// found below.
+type checkedNode struct {
+	place  elem
+	height int // as checked.height, counted from the directory it belongs to
 	exact  bool
 }
 
@@ -92,7 +95,7 @@ func (t *Tree) NewCheck(chk Checker) *Check {
 		t:       t,
 		chk:     chk,
 		dirs:    map[cid.Cid]checked{},
-		shards:  map[cid.Cid]checkedShard{},
+		nodes:   map[cid.Cid]checkedNode{},
 		heights: map[cid.Cid]int{},
 		blocks:  map[cid.Cid]struct{}{},
 	}
@@ -155,17 +158,17 @@ func tooDeep() *acerr.Error {
 }
 
 // readDir reads directory block c for the Check.
-func (k *Check) readDir(ctx context.Context, c cid.Cid) (*schema.Directory, uint64, error) {
+func (k *Check) readDir(ctx context.Context, c cid.Cid) (*schema.Directory, error) {
 	k.blocks[c] = struct{}{}
-	d, total, err := k.t.readDirectory(ctx, c)
+	d, err := k.t.readDirectory(ctx, c)
 	if err != nil && acerr.Is(acerr.NotExist, err) {
-		return nil, 0, fail(acerr.NotExist, "directory block not held")
+		return nil, fail(acerr.NotExist, "directory block not held")
 	}
-	return d, total, err
+	return d, err
 }
 
 func linkedOf(d *schema.Directory) Linked {
-	return Linked{Owner: d.Owner, Seq: d.Seq, Empty: len(d.Entries) == 0 && !d.Shard.Defined()}
+	return Linked{Owner: d.Owner, Seq: d.Seq, Empty: len(d.Entries) == 0 && len(d.Children) == 0}
 }
 
 // dir checks the directory c, met at path and depth, in the place where
@@ -188,7 +191,7 @@ func (k *Check) dir(ctx context.Context, path string, trusted, c cid.Cid, depth 
 	}
 	if c.Equals(trusted) {
 		// Held at the same place: trusted, and its height fits there.
-		d, _, err := k.readDir(ctx, c)
+		d, err := k.readDir(ctx, c)
 		if err != nil {
 			return checked{}, k.fail(path, c, err)
 		}
@@ -196,72 +199,123 @@ func (k *Check) dir(ctx context.Context, path string, trusted, c cid.Cid, depth 
 		k.dirs[c] = m
 		return m, nil
 	}
-	d, total, err := k.readDir(ctx, c)
+	d, err := k.readDir(ctx, c)
 	if err != nil {
 		return checked{}, k.fail(path, c, err)
 	}
 	if err := k.chk.CheckDirectory(ctx, c, d); err != nil {
 		return checked{}, k.fail(path, c, err)
 	}
-	var td *schema.Directory
+	troot := &pnode{} // the trusted directory's tree
 	if trusted.Defined() {
-		if x, _, err := k.t.readDirectory(ctx, trusted); err == nil {
-			td = x
-		} else if !acerr.Is(acerr.NotDir, err) {
+		td, err := k.t.readDirectory(ctx, trusted)
+		switch {
+		case err == nil:
+			troot = rootNode(td)
+		case !acerr.Is(acerr.NotDir, err):
 			return checked{}, k.fail(path, trusted, err)
 		}
 	}
-	look := func(name string) (*schema.Entry, error) {
-		if td == nil {
-			return nil, nil
-		}
-		if !td.Shard.Defined() {
-			if i, ok := findEntry(td.Entries, name); ok {
-				return &td.Entries[i], nil
-			}
-			return nil, nil
-		}
-		return k.t.lookupIn(ctx, trusted, name)
-	}
 	m = checked{exact: true, linked: linkedOf(d)}
-	switch {
-	case d.Shard.Defined() && td != nil && td.Shard.Equals(d.Shard):
-		// The trusted directory's own entries, under another header.
-		m.height, m.exact = MaxDepth-depth, false
-	case d.Shard.Defined():
-		var tn *shardNode
-		if td != nil && td.Shard.Defined() {
-			if tn, err = k.t.readShard(ctx, td.Shard, 0, nil, 0, false); err != nil {
-				return checked{}, k.fail(path, td.Shard, err)
-			}
+	root := rootNode(d)
+	if err := k.t.checkCuts(root, false); err != nil {
+		return checked{}, k.fail(path, c, err)
+	}
+	// Walk the tree beside the trusted one: subtrees that the trusted
+	// tree holds in a place that fits are skipped unread.
+	add := func(h int, exact bool) { m.height, m.exact = max(m.height, h), m.exact && exact }
+	same := func(x, y *elem) bool {
+		if x.link.Equals(y.link) && fits(y, x) {
+			add(MaxDepth-depth, false) // the trusted tree's own subtree
+			return true
 		}
-		var prefix [32]byte
-		s, err := k.shard(ctx, path, look, tn, schema.ShardChild{Link: d.Shard}, 0, &prefix, false, depth)
+		return false
+	}
+	readX := func(ctx context.Context, el *elem) (*pnode, error) {
+		if cn, ok := k.nodes[el.link]; ok && fits(&cn.place, el) {
+			h, exact, err := k.fit(ctx, el.link, depth, cn.height, cn.exact, k.exactNodeHeight)
+			if err != nil {
+				return nil, k.fail(path, el.link, err)
+			}
+			add(h, exact)
+			return &pnode{level: el.level}, nil // checked before, in a place that fits this one
+		}
+		k.blocks[el.link] = struct{}{}
+		n, err := k.t.readNode(ctx, el.link, el.level)
+		if err == nil {
+			err = k.t.checkNode(n, el)
+		}
 		if err != nil {
-			return checked{}, err
-		}
-		if s.total <= uint64(k.t.cfg.InlineLimit) {
-			return checked{}, k.fail(path, c, fail(acerr.Integrity, "sharded directory of %d entry bytes, which fit inline (limit %d)", s.total, k.t.cfg.InlineLimit))
-		}
-		m.height, m.exact = s.height, s.exact
-	default:
-		if total > uint64(k.t.cfg.InlineLimit) {
-			return checked{}, k.fail(path, c, fail(acerr.Integrity, "inline entries of %d bytes pass the inline limit %d", total, k.t.cfg.InlineLimit))
-		}
-		for i := range d.Entries {
-			te, err := look(d.Entries[i].Name)
-			if err != nil {
-				return checked{}, k.fail(path, trusted, err)
+			if acerr.Is(acerr.NotExist, err) {
+				err = fail(acerr.NotExist, "directory block not held")
 			}
-			h, exact, err := k.entry(ctx, path, &d.Entries[i], te, depth)
-			if err != nil {
-				return checked{}, err
-			}
-			m.height, m.exact = max(m.height, h), m.exact && exact
+			return nil, k.fail(path, el.link, err)
 		}
+		// What lies below is counted into the directory's height; met
+		// again, the node is taken at the bound of the whole directory.
+		k.nodes[el.link] = checkedNode{place: *el, height: MaxDepth - depth}
+		return n, nil
+	}
+	err = k.t.zipTrees(ctx, root, troot, same, readX, func(x, y *schema.Entry) error {
+		if x == nil {
+			return nil
+		}
+		h, exact, err := k.entry(ctx, path, x, y, depth)
+		if err != nil {
+			return err
+		}
+		add(h, exact)
+		return nil
+	})
+	if err != nil {
+		return checked{}, err
 	}
 	k.dirs[c] = m
 	return m, nil
+}
+
+// fits reports whether a subtree checked (or trusted) at place is
+// canonical at el too: the same first name and level, and a bound that
+// lets it end where it ends. A subtree that was the last of its level
+// may end without a cut, so it fits only as the last again.
+func fits(place, el *elem) bool {
+	return place.key == el.key && place.level == el.level &&
+		(!el.bounded || place.bounded && el.hi >= place.hi)
+}
+
+// checkNode checks a node of a directory's tree, read where el links it:
+// items in name order, beginning with el's name, below el's bound, and
+// cut as the rule cuts them.
+func (t *Tree) checkNode(n *pnode, el *elem) error {
+	if len(n.items) == 0 {
+		return fail(acerr.Integrity, "an empty node in a directory's tree")
+	}
+	if n.items[0].key != el.key {
+		return fail(acerr.Integrity, "a directory's tree node begins with %q, its parent says %q", n.items[0].key, el.key)
+	}
+	if last := n.items[len(n.items)-1].key; el.bounded && last >= el.hi {
+		return fail(acerr.Integrity, "a directory's tree node holds %q, past %q where its place ends", last, el.hi)
+	}
+	return t.checkCuts(n, el.bounded)
+}
+
+// checkCuts checks that the items of n are cut as the rule cuts them: no
+// item but the last ends the node, and the last does unless the node is
+// the last of its level (bounded false). Otherwise the same entries
+// would have another CID.
+func (t *Tree) checkCuts(n *pnode, bounded bool) error {
+	before := 0
+	for i, it := range n.items {
+		cut := t.boundary(n.level, it.key, before, it.size)
+		switch {
+		case cut && i < len(n.items)-1:
+			return fail(acerr.Integrity, "a directory's tree node goes on past a cut (after %q): not in canonical form", it.key)
+		case !cut && i == len(n.items)-1 && bounded:
+			return fail(acerr.Integrity, "a directory's tree node ends before its cut (at %q): not in canonical form", it.key)
+		}
+		before += it.size
+	}
+	return nil
 }
 
 // entry checks entry e of the directory at dir (depth), where the trusted
@@ -330,103 +384,6 @@ func counterpart(tvs []schema.Entry, v *schema.Entry) cid.Cid {
 	return best
 }
 
-// shardResult is what checking a shard subtree gives its parent.
-type shardResult struct {
-	total  uint64
-	height int
-	exact  bool
-}
-
-// shard checks the shard subtree that link ch points at, at shard depth
-// sd under prefix (prefix[:sd]), in the directory at path and depth;
-// checkWant says whether ch.Bytes is a claim to check (a parent's). tn is
-// the trusted trie's node at the same place (nil: none), look finds the
-// trusted directory's entries by name.
-func (k *Check) shard(ctx context.Context, path string, look func(string) (*schema.Entry, error), tn *shardNode,
-	ch schema.ShardChild, sd int, prefix *[32]byte, checkWant bool, depth int) (shardResult, error) {
-	if err := ctx.Err(); err != nil {
-		return shardResult{}, err
-	}
-	c := ch.Link
-	if m, ok := k.shards[c]; ok && m.prefix == string(prefix[:sd]) && (!checkWant || m.total == ch.Bytes) {
-		var err error
-		if m.height, m.exact, err = k.fit(ctx, c, depth, m.height, m.exact, k.exactShardHeight); err != nil {
-			return shardResult{}, k.fail(path, c, err)
-		}
-		k.shards[c] = m
-		return shardResult{m.total, m.height, m.exact}, nil
-	}
-	k.blocks[c] = struct{}{}
-	n, err := k.t.readShard(ctx, c, sd, prefix[:sd], ch.Bytes, checkWant)
-	if err != nil {
-		if acerr.Is(acerr.NotExist, err) {
-			err = fail(acerr.NotExist, "shard block not held")
-		}
-		return shardResult{}, k.fail(path, c, err)
-	}
-	limit := uint64(k.t.cfg.LeafLimit)
-	switch {
-	case n.leaf() && n.total > limit && sd < maxShardDepth:
-		return shardResult{}, k.fail(path, c, fail(acerr.Integrity, "shard leaf of %d entry bytes passes the leaf limit %d", n.total, limit))
-	case !n.leaf() && n.total <= limit:
-		return shardResult{}, k.fail(path, c, fail(acerr.Integrity, "inner shard of %d entry bytes, which fit one leaf (limit %d)", n.total, limit))
-	}
-	r := shardResult{total: n.total, exact: true}
-	add := func(h int, exact bool) { r.height, r.exact = max(r.height, h), r.exact && exact }
-	if n.leaf() {
-		if tn != nil && tn.leaf() {
-			// The trusted trie's leaf at the same place holds every
-			// trusted entry that could share a name with these.
-			look = func(name string) (*schema.Entry, error) {
-				if i, ok := findEntry(tn.s.Entries, name); ok {
-					return &tn.s.Entries[i], nil
-				}
-				return nil, nil
-			}
-		}
-		for i := range n.s.Entries {
-			e := &n.s.Entries[i]
-			te, err := look(e.Name)
-			if err != nil {
-				return shardResult{}, k.fail(path, cid.Undef, err)
-			}
-			h, exact, err := k.entry(ctx, path, e, te, depth)
-			if err != nil {
-				return shardResult{}, err
-			}
-			add(h, exact)
-		}
-	} else {
-		for _, x := range n.s.Children {
-			var tc *schema.ShardChild
-			if tn != nil && !tn.leaf() {
-				if i, ok := findChild(tn.s.Children, byte(x.Index)); ok {
-					tc = &tn.s.Children[i]
-				}
-			}
-			if tc != nil && tc.Link.Equals(x.Link) && tc.Bytes == x.Bytes {
-				add(MaxDepth-depth, false) // the trusted trie's own subtree
-				continue
-			}
-			var tchild *shardNode
-			if tc != nil {
-				prefix[sd] = byte(tc.Index)
-				if tchild, err = k.t.readShard(ctx, tc.Link, sd+1, prefix[:sd+1], tc.Bytes, true); err != nil {
-					return shardResult{}, k.fail(path, tc.Link, err)
-				}
-			}
-			prefix[sd] = byte(x.Index)
-			s, err := k.shard(ctx, path, look, tchild, x, sd+1, prefix, true, depth)
-			if err != nil {
-				return shardResult{}, err
-			}
-			add(s.height, s.exact)
-		}
-	}
-	k.shards[c] = checkedShard{prefix: string(prefix[:sd]), total: r.total, height: r.height, exact: r.exact}
-	return r, nil
-}
-
 // fit returns the height of block c, already checked, where it is met
 // again at depth, given what the check recorded (height, and whether it
 // is exact), or an error if it is too deep there. A recorded bound that
@@ -462,25 +419,28 @@ func (k *Check) exactHeight(ctx context.Context, c cid.Cid, depth int) (int, err
 		return 0, err
 	}
 	k.blocks[c] = struct{}{}
-	d, _, err := k.t.readDirectory(ctx, c)
+	d, err := k.t.readDirectory(ctx, c)
 	if err != nil {
 		return 0, err
 	}
-	h := 0
-	if d.Shard.Defined() {
-		if h, err = k.exactShardHeight(ctx, d.Shard, depth); err != nil {
+	h, err := k.entriesHeight(ctx, d.Entries, depth)
+	if err != nil {
+		return 0, err
+	}
+	for _, ch := range d.Children {
+		x, err := k.exactNodeHeight(ctx, ch.Link, depth)
+		if err != nil {
 			return 0, err
 		}
-	} else if h, err = k.entriesHeight(ctx, d.Entries, depth); err != nil {
-		return 0, err
+		h = max(h, x)
 	}
 	k.heights[c] = h
 	return h, nil
 }
 
-// exactShardHeight is exactHeight for the shard subtree c of a directory
-// at depth.
-func (k *Check) exactShardHeight(ctx context.Context, c cid.Cid, depth int) (int, error) {
+// exactNodeHeight is exactHeight for the subtree c of the tree of a
+// directory at depth.
+func (k *Check) exactNodeHeight(ctx context.Context, c cid.Cid, depth int) (int, error) {
 	if h, ok := k.heights[c]; ok {
 		return h, nil
 	}
@@ -489,18 +449,18 @@ func (k *Check) exactShardHeight(ctx context.Context, c cid.Cid, depth int) (int
 	if err != nil {
 		return 0, err
 	}
-	s, ok := n.(*schema.Shard)
+	s, ok := n.(*schema.DirNode)
 	if !ok {
-		return 0, fail(acerr.Integrity, "is %s, not %s", n.Kind().Noun(), schema.KindShard.Noun()).WithCID(c.String())
+		return 0, fail(acerr.Integrity, "is %s, not %s", n.Kind().Noun(), schema.KindDirNode.Noun()).WithCID(c.String())
 	}
 	h := 0
-	if len(s.Children) == 0 {
+	if s.Level == 0 {
 		if h, err = k.entriesHeight(ctx, s.Entries, depth); err != nil {
 			return 0, err
 		}
 	}
 	for _, ch := range s.Children {
-		x, err := k.exactShardHeight(ctx, ch.Link, depth)
+		x, err := k.exactNodeHeight(ctx, ch.Link, depth)
 		if err != nil {
 			return 0, err
 		}

@@ -8,19 +8,20 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
-// Default limits. Every replica must use the same limits for the same
-// entries to give the same CIDs, so these are part of the data format:
-// change them only in tests.
+// The targets of a directory's tree nodes, in encoded bytes of their
+// items (see boundary): leaves average about their target, and no node
+// passes four times it. Every replica must cut the same entries in the
+// same places to give the same CIDs, so these are part of the data
+// format: change them only in tests.
 const (
-	DefaultInlineLimit = 64 << 10  // entry bytes a directory keeps inline
-	DefaultLeafLimit   = 256 << 10 // entry bytes in one shard leaf
+	DefaultLeafTarget  = 2 << 10
+	DefaultInnerTarget = 1 << 10
 )
 
-// MaxLimit is the largest InlineLimit or LeafLimit a Tree uses; larger
-// values are lowered to it so that no block exceeds schema.MaxBlockSize.
-// The 4 KiB margin covers a directory's owner, prev, seq and sig fields and
-// a shard's header.
-const MaxLimit = schema.MaxBlockSize - 4<<10
+// MaxTarget is the largest LeafTarget or InnerTarget a Tree uses; larger
+// values are lowered to it, so that a node (at most four targets and one
+// item) stays within schema.MaxBlockSize.
+const MaxTarget = 64 << 10
 
 // MaxPathLen is the longest path, in bytes, that a Tree accepts.
 const MaxPathLen = 4096
@@ -28,16 +29,11 @@ const MaxPathLen = 4096
 // Config controls how a Tree builds nodes. The zero value of each field is
 // usable and documented on the field; DefaultConfig spells the defaults out.
 type Config struct {
-	// InlineLimit is the largest summed schema.EntrySize of a directory's
-	// entries (tombstones included) that the directory keeps inline; above
-	// it the entries move to a shard tree. Zero or less means
-	// DefaultInlineLimit; values above MaxLimit mean MaxLimit.
-	InlineLimit int
-
-	// LeafLimit is the largest summed entry size of one shard leaf; a
-	// shard node whose entries pass it becomes an inner node. Zero or less
-	// means DefaultLeafLimit; values above MaxLimit mean MaxLimit.
-	LeafLimit int
+	// LeafTarget and InnerTarget are the targets of the leaves and the
+	// inner nodes of directories' trees. Zero or less means the default;
+	// values above MaxTarget mean MaxTarget. Tests set them small to get
+	// trees of many nodes from few entries.
+	LeafTarget, InnerTarget int
 
 	// Replica is this replica's id, the key that Put and Delete increment
 	// in version vectors: 1 to 64 bytes. Empty means read-only: Put and
@@ -58,7 +54,7 @@ type Config struct {
 	Signer Signer
 
 	// NodeCache is how many decoded nodes the Tree keeps, so that work
-	// that reads the same directories and shards several times (a merge)
+	// that reads the same directories and tree nodes several times (a merge)
 	// decodes each once. Zero keeps none.
 	NodeCache int
 }
@@ -75,22 +71,22 @@ type Signer interface {
 // with every default filled in.
 func DefaultConfig() Config {
 	return Config{
-		InlineLimit: DefaultInlineLimit,
-		LeafLimit:   DefaultLeafLimit,
+		LeafTarget:  DefaultLeafTarget,
+		InnerTarget: DefaultInnerTarget,
 		Now:         time.Now,
 	}
 }
 
-// normalize fills in defaults and clamps the limits.
+// normalize fills in defaults and clamps the targets.
 func (c Config) normalize() Config {
-	if c.InlineLimit <= 0 {
-		c.InlineLimit = DefaultInlineLimit
+	if c.LeafTarget <= 0 {
+		c.LeafTarget = DefaultLeafTarget
 	}
-	c.InlineLimit = min(c.InlineLimit, MaxLimit)
-	if c.LeafLimit <= 0 {
-		c.LeafLimit = DefaultLeafLimit
+	c.LeafTarget = min(c.LeafTarget, MaxTarget)
+	if c.InnerTarget <= 0 {
+		c.InnerTarget = DefaultInnerTarget
 	}
-	c.LeafLimit = min(c.LeafLimit, MaxLimit)
+	c.InnerTarget = min(c.InnerTarget, MaxTarget)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -35,7 +35,7 @@ func (t *Tree) deletedDir(ctx context.Context, c cid.Cid, now int64, depth int, 
 	if err := ctx.Err(); err != nil {
 		return cid.Undef, cid.Undef, err
 	}
-	d, _, err := t.readDirectory(ctx, c)
+	d, err := t.readDirectory(ctx, c)
 	if err != nil {
 		return cid.Undef, cid.Undef, err
 	}
@@ -57,7 +57,7 @@ func (t *Tree) deletedDir(ctx context.Context, c cid.Cid, now int64, depth int, 
 			return cid.Undef, cid.Undef, err
 		}
 	}
-	nd, err := t.layout(ctx, &schema.Directory{}, out)
+	nd, err := t.build(ctx, &schema.Directory{}, out)
 	if err != nil {
 		return cid.Undef, cid.Undef, err
 	}
@@ -117,7 +117,7 @@ func (t *Tree) deletedContents(ctx context.Context, old *schema.Entry) (cid.Cid,
 		if v.Kind != schema.KindDirectory || !v.Target.Defined() || v.Owner.Defined() {
 			continue
 		}
-		d, _, err := t.readDirectory(ctx, v.Target)
+		d, err := t.readDirectory(ctx, v.Target)
 		if err != nil {
 			return cid.Undef, err
 		}

@@ -1,12 +1,12 @@
 // Package tree owns the tree database: immutable directory nodes,
-// copy-on-write path operations over them, and the canonical sharding of
-// large directories. It reads and writes blocks through an
+// copy-on-write path operations over them, and the canonical cutting of
+// each directory's entries into a tree of small nodes. It reads and writes blocks through an
 // ipfsstore.Store and touches no file; which root is current, and how it
 // changes safely beside other processes, is package head's.
 //
 // # Nodes and paths
 //
-// A tree is a directory_v1 node (see schema.Directory) whose entries link
+// A tree is a directory_v2 node (see schema.Directory) whose entries link
 // files, identities, published nodes and further directories by CID.
 // Nothing is changed in place: Put and Delete write new blocks for the
 // directories on the path they touch and return a new root CID; every
@@ -72,58 +72,53 @@
 // # Comparing and checking
 //
 // Diff reports the names whose entries differ between two directories,
-// skipping equal shard subtrees unread; Changes reports the same as a
+// skipping equal subtrees of their trees unread; Changes reports the same as a
 // listing shows it; WithEntries sets many entries at once. Check reads a
 // tree from outside beside a trusted one and checks every block the
 // trusted tree does not hold at the same place, once per distinct block,
 // asking a Checker (package policy's Rules) for what structure cannot
 // decide. The merge package builds on these.
 //
-// # Sharding
+// # A directory's tree
 //
-// A directory keeps its entries inline while their summed encoded size
-// (schema.EntrySize, tombstones included) is at most InlineLimit (64 KiB).
-// Beyond that it links a shard trie: a hash array mapped trie over
-// sha2-256(name), in which a node at depth d holds every entry whose hash
-// begins with the d bytes on the path to it. A node is a leaf, its entries
-// sorted by name, when they sum to at most LeafLimit (256 KiB) or d is 31;
-// otherwise it is an inner node with one child per value of hash byte d
-// that occurs, each child link carrying the summed entry size below it:
+// A directory's entries, sorted by name, are cut into leaves by content
+// (a prolly tree): a leaf ends after an entry with a chance that grows
+// with the bytes already in the leaf, read from the sha2-256 of the
+// entry's name, so leaves cluster near LeafTarget (2 KiB) and none
+// passes four times it. The leaves' first names and links are cut into
+// the nodes of level 1 the same way (InnerTarget, 1 KiB; an inner node
+// holds two children at least), and so on until a level is one node.
+// A directory whose entries make one leaf holds them inline; a larger
+// one links the root of its tree:
 //
 //	Directory
-//	  shard --> Shard depth 0, inner
-//	              [0x00] bytes 301777 --> Shard depth 1, inner (over LeafLimit)
-//	                                        [0x00] bytes 1302 --> Shard depth 2, leaf
-//	                                        [0x17] bytes  911 --> Shard depth 2, leaf
-//	                                        ...
-//	              [0x01] bytes  98001 --> Shard depth 1, leaf: entries sorted by
-//	                                      name, each with sha2-256(name)[0] = 0x01
-//	              ...
-//	              [0xff] bytes 120440 --> Shard depth 1, leaf
+//	  root --> DirNode level 2: [a.jpg →] [k.jpg →]
+//	             [a.jpg] --> DirNode level 1: [a.jpg →] [c.jpg →] [f.jpg →]
+//	                           [a.jpg] --> DirNode level 0: a.jpg b.jpg
+//	                           [c.jpg] --> DirNode level 0: c.jpg d.jpg e.jpg
+//	                           ...
+//	             [k.jpg] --> ...
 //
-// The shape is a function of the set of entries alone: whether a node is
-// a leaf depends only on the entries under it, and which entries are under
-// it depends only on their names' hashes. So the same entries give the
-// same blocks and the same CIDs whatever order they were added, replaced
-// or deleted in, on every replica; merges and comparisons can skip equal
-// subtrees by CID. Sizes are exact encoded sizes, so no block exceeds
-// 1 MiB (the limits are capped below MaxLimit for that).
-//
-// Put and Delete keep that form incrementally, reading and rewriting only
-// the trie nodes on the hash path of the name they change: a leaf that
-// grows past LeafLimit splits; the topmost node on the path whose total
-// falls to LeafLimit or below collapses into one leaf (the child sizes in
-// the parent make that decision without reading the children); a
-// directory whose total falls to InlineLimit or below goes back inline.
-// MakeDir builds a directory from many entries at once in O(n log n):
-// sort by hash, cut into runs, encode each leaf once.
+// Where a node ends depends only on its items, so the nodes are a
+// function of the set of entries: the same entries give the same blocks
+// and CIDs whatever order they were added, replaced or deleted in, on
+// every replica, and merges and comparisons skip equal subtrees by CID.
+// A change rewrites the leaf it falls in and the nodes above it (a few
+// KiB whatever the directory's size), and the nodes after it only until
+// a new cut meets an old one, usually at once; a batch (setEntries)
+// re-cuts each touched stretch of each level once, and writes only the
+// nodes the result keeps. Names are ordered, so a directory streams in
+// name order holding one path of nodes (eachEntry), and MakeDir builds
+// from scratch in one pass.
 //
 // Every block read is checked: its bytes must hash to its CID and decode
-// strictly (schema.Decode); a shard must sit at the depth it is found at,
-// hold only names of its hash prefix, and hold the size its parent says
+// strictly (schema.Decode); a node must be at the level its parent's
+// implies, and a directory's root an inner node of two children or more
 // (acerr.Integrity otherwise). A hostile store can make operations fail,
-// never crash or mislead them.
+// never crash or mislead them. A Check (check.go) verifies besides that
+// a tree from outside is cut exactly as the rule cuts it, so that the
+// same entries cannot come under another CID.
 //
-// The limits are part of the data format: replicas with different limits
-// build different CIDs for the same entries. Change them only in tests.
+// The targets are part of the data format: replicas with other targets
+// build other CIDs for the same entries. Change them only in tests.
 package tree

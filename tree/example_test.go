@@ -48,10 +48,10 @@ func Example() {
 	fmt.Println(err)
 
 	// Output:
-	// root directory_v1 map[laptop:3]
-	// root/forum directory_v1 map[laptop:1]
+	// root directory_v2 map[laptop:3]
+	// root/forum directory_v2 map[laptop:1]
 	// root/forum/welcome.txt file_v1 map[laptop:1]
-	// root/projects directory_v1 map[laptop:2]
+	// root/projects directory_v2 map[laptop:2]
 	// tree.Lookup root/projects/hello.txt: does not exist
 	// before the delete: 13 bytes
 	// tree.Put root/forum/welcome.txt/x: not a directory: root/forum/welcome.txt is a file

@@ -3,6 +3,7 @@ package tree
 import (
 	"context"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
@@ -29,6 +30,9 @@ func New(store ipfsstore.Store, cfg Config) *Tree {
 	}
 	return t
 }
+
+// Config returns the configuration t uses, its defaults filled in.
+func (t *Tree) Config() Config { return t.cfg }
 
 // splitPath splits a path into its components. Paths are relative and
 // clean: components separated by single slashes, each a valid entry name
@@ -92,32 +96,43 @@ func (t *Tree) nodeRootEntry(ctx context.Context, c cid.Cid) (schema.Entry, erro
 	}, nil
 }
 
+// DirEntry returns the entry name of the directory at dir as stored:
+// tombstones and conflicts included, no conflict copy looked up by its
+// shown name; nil if there is none.
+func (t *Tree) DirEntry(ctx context.Context, dir cid.Cid, name string) (*schema.Entry, error) {
+	e, err := t.lookupIn(ctx, dir, name)
+	if err != nil {
+		return nil, wrap("tree.DirEntry", name, err)
+	}
+	return e, nil
+}
+
 // lookupIn returns the entry name of the directory at dir, tombstones
 // included; nil if there is none.
 func (t *Tree) lookupIn(ctx context.Context, dir cid.Cid, name string) (*schema.Entry, error) {
-	d, _, err := t.readDirectory(ctx, dir)
+	d, err := t.readDirectory(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	if !d.Shard.Defined() {
+	return t.lookupDir(ctx, d, name)
+}
+
+// lookupDir returns the entry name of d, tombstones included; nil if
+// there is none.
+func (t *Tree) lookupDir(ctx context.Context, d *schema.Directory, name string) (*schema.Entry, error) {
+	if len(d.Children) == 0 {
 		if i, ok := findEntry(d.Entries, name); ok {
 			return &d.Entries[i], nil
 		}
 		return nil, nil
 	}
-	h := hashName(name)
-	path, err := t.locate(ctx, d.Shard, &h)
-	if err != nil {
-		return nil, err
-	}
-	leaf := path[len(path)-1]
-	if !leaf.leaf() {
-		return nil, nil
-	}
-	if i, ok := findEntry(leaf.s.Entries, name); ok {
-		return &leaf.s.Entries[i], nil
-	}
-	return nil, nil
+	return t.lookupNode(ctx, rootNode(d), name)
+}
+
+func findEntry(entries []schema.Entry, name string) (int, bool) {
+	return slices.BinarySearchFunc(entries, name, func(e schema.Entry, n string) int {
+		return strings.Compare(e.Name, n)
+	})
 }
 
 // resolve walks comps from root. A component under a directory_v1 names
@@ -201,14 +216,24 @@ func (t *Tree) ReadDir(ctx context.Context, dir cid.Cid) ([]schema.Entry, error)
 }
 
 func (t *Tree) readDir(ctx context.Context, dir cid.Cid) ([]schema.Entry, error) {
-	d, _, err := t.readDirectory(ctx, dir)
+	d, err := t.readDirectory(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	if !d.Shard.Defined() {
+	return t.dirEntries(ctx, d)
+}
+
+// dirEntries returns every entry of d, sorted by name.
+func (t *Tree) dirEntries(ctx context.Context, d *schema.Directory) ([]schema.Entry, error) {
+	if len(d.Children) == 0 {
 		return d.Entries, nil
 	}
-	return t.readShardEntries(ctx, d.Shard)
+	var out []schema.Entry
+	err := t.eachEntry(ctx, rootNode(d), func(e *schema.Entry) error {
+		out = append(out, *e)
+		return nil
+	})
+	return out, err
 }
 
 // entriesOf returns the entries of the directory-like entry e: a
@@ -317,8 +342,8 @@ func (t *Tree) Walk(ctx context.Context, root cid.Cid, path string, fn func(path
 // MakeDir builds a shared directory holding entries, in one pass, and
 // returns its CID. The entries are stored as given (names, version vectors
 // and all); they must be valid, and their names unique (acerr.Invalid
-// otherwise). The result is canonical: sharded as the limits require, and
-// the same CID as any sequence of Puts giving the same entries.
+// otherwise). The result is canonical: cut into nodes as the targets give,
+// and the same CID as any sequence of Puts giving the same entries.
 func (t *Tree) MakeDir(ctx context.Context, entries []schema.Entry) (cid.Cid, error) {
 	const op = "tree.MakeDir"
 	for i := range entries {
@@ -326,27 +351,16 @@ func (t *Tree) MakeDir(ctx context.Context, entries []schema.Entry) (cid.Cid, er
 			return cid.Undef, wrap(op, "", err)
 		}
 	}
-	items, total := itemsByHash(entries)
-	// Names are unique exactly when hashes are (a sha2-256 collision
-	// aside), and equal names sort next to each other by hash.
-	for i := 1; i < len(items); i++ {
-		if items[i].h == items[i-1].h {
-			return cid.Undef, wrap(op, "", fail(acerr.Invalid, "duplicate name %q", items[i].e.Name))
+	sorted := slices.Clone(entries)
+	schema.SortEntries(sorted)
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i].Name == sorted[i-1].Name {
+			return cid.Undef, wrap(op, "", fail(acerr.Invalid, "duplicate name %q", sorted[i].Name))
 		}
 	}
-	d := &schema.Directory{}
-	if total <= uint64(t.cfg.InlineLimit) {
-		d.Entries = make([]schema.Entry, len(items))
-		for i := range items {
-			d.Entries[i] = items[i].e
-		}
-		schema.SortEntries(d.Entries)
-	} else {
-		s, err := t.buildShard(ctx, items, 0, total)
-		if err != nil {
-			return cid.Undef, wrap(op, "", err)
-		}
-		d.Shard = s
+	d, err := t.build(ctx, &schema.Directory{}, sorted)
+	if err != nil {
+		return cid.Undef, wrap(op, "", err)
 	}
 	c, err := t.putNode(ctx, d)
 	if err != nil {
@@ -423,75 +437,15 @@ func (t *Tree) bump(old *schema.Entry) schema.VV {
 
 // slot is one name in one directory, as found for an update.
 type slot struct {
-	d       *schema.Directory
-	total   uint64        // summed entry size of the directory
-	path    []*shardNode  // sharded: the trie path towards the name
-	h       [32]byte      // sharded: the name's hash
-	old     *schema.Entry // the current entry, nil if none
-	oldSize uint64        // its size
+	d   *schema.Directory
+	old *schema.Entry // the current entry, nil if none
 }
 
-// slotIn finds name in the directory d, whose inline entries sum to
-// total bytes, as read by readDirectory.
-func (t *Tree) slotIn(ctx context.Context, d *schema.Directory, total uint64, name string) (*slot, error) {
-	s := &slot{d: d, total: total}
-	var err error
-	if !d.Shard.Defined() {
-		if i, ok := findEntry(d.Entries, name); ok {
-			s.old = &d.Entries[i]
-		}
-	} else {
-		s.h = hashName(name)
-		if s.path, err = t.locate(ctx, d.Shard, &s.h); err != nil {
-			return nil, err
-		}
-		s.total = s.path[0].total
-		if leaf := s.path[len(s.path)-1]; leaf.leaf() {
-			if i, ok := findEntry(leaf.s.Entries, name); ok {
-				s.old = &leaf.s.Entries[i]
-			}
-		}
+// slotIn finds name in the directory d.
+func (t *Tree) slotIn(ctx context.Context, d *schema.Directory, name string) (*slot, error) {
+	old, err := t.lookupDir(ctx, d, name)
+	if err != nil {
+		return nil, err
 	}
-	if s.old != nil {
-		s.oldSize = uint64(schema.EntrySize(s.old))
-	}
-	return s, nil
-}
-
-// withEntry returns the directory of s with e set, inline or sharded as
-// its new size requires. Only the shard nodes on e's hash path are
-// rewritten, except when the directory moves between inline and sharded.
-func (t *Tree) withEntry(ctx context.Context, s *slot, e schema.Entry) (*schema.Directory, error) {
-	newSize := uint64(schema.EntrySize(&e))
-	total := s.total - s.oldSize + newSize
-	nd := *s.d
-	nd.Entries, nd.Shard, nd.Sig = nil, cid.Undef, nil
-	sharded := s.d.Shard.Defined()
-	switch {
-	case total <= uint64(t.cfg.InlineLimit):
-		entries := s.d.Entries
-		if sharded {
-			var prefix [32]byte
-			var err error
-			if entries, err = t.gather(ctx, s.path[0], 0, &prefix, nil); err != nil {
-				return nil, err
-			}
-			schema.SortEntries(entries)
-		}
-		nd.Entries = setEntry(entries, e)
-	case !sharded:
-		items, _ := itemsByHash(setEntry(s.d.Entries, e))
-		c, err := t.buildShard(ctx, items, 0, total)
-		if err != nil {
-			return nil, err
-		}
-		nd.Shard = c
-	default:
-		c, err := t.updateShard(ctx, s.path, &s.h, e, s.oldSize, newSize)
-		if err != nil {
-			return nil, err
-		}
-		nd.Shard = c
-	}
-	return &nd, nil
+	return &slot{d: d, old: old}, nil
 }

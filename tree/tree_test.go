@@ -593,28 +593,22 @@ func TestHostileBlocks(t *testing.T) {
 	leafEntry := func(name string) schema.Entry {
 		return schema.Entry{Name: name, Kind: schema.KindFile, Target: rawCID(name), Mtime: 1, VV: schema.VV{"r": 1}}
 	}
-	// Two names in different first-byte buckets.
 	x, y := "x", "y"
-	hx, hy := hashOf(x), hashOf(y)
-	if hx[0] == hy[0] {
-		t.Fatal("test names share a hash byte")
-	}
 	validDir := putBlock(t, mem, &schema.Directory{Entries: []schema.Entry{leafEntry(x)}})
-	leafY := putBlock(t, mem, &schema.Shard{Depth: 1, Entries: []schema.Entry{leafEntry(y)}})
-	leafX := &schema.Shard{Depth: 1, Entries: []schema.Entry{leafEntry(x)}}
-	leafXCID := putBlock(t, mem, leafX)
-	sizeX := uint64(schema.EntrySize(&leafX.Entries[0]))
-	inner := func(idx byte, link cid.Cid, bytes uint64) cid.Cid {
-		return putBlock(t, mem, &schema.Shard{Children: []schema.ShardChild{{Index: int(idx), Link: link, Bytes: bytes}}})
+	leafX := putBlock(t, mem, &schema.DirNode{Entries: []schema.Entry{leafEntry(x)}})
+	leafY := putBlock(t, mem, &schema.DirNode{Entries: []schema.Entry{leafEntry(y)}})
+	inner := func(level int, kids ...schema.DirChild) cid.Cid {
+		return putBlock(t, mem, &schema.DirNode{Level: level, Children: kids})
 	}
-	sharded := func(root cid.Cid) cid.Cid { return putBlock(t, mem, &schema.Directory{Shard: root}) }
+	big := func(level int, kids ...schema.DirChild) cid.Cid {
+		return putBlock(t, mem, &schema.Directory{Level: level, Children: kids})
+	}
 	garbage := schema.Sum([]byte("garbage"))
 	st.set(garbage, []byte{0xff, 0x00})
 	swapped := schema.Sum([]byte("swapped"))
 	st.set(swapped, schema.Encode(&schema.Directory{}))
-	wellFormed := sharded(inner(hx[0], leafXCID, sizeX))
+	wellFormed := big(1, schema.DirChild{Name: x, Link: leafX}, schema.DirChild{Name: y, Link: leafY})
 
-	sizeY := uint64(schema.EntrySize(&[]schema.Entry{leafEntry(y)}[0]))
 	tests := []struct {
 		name   string
 		target cid.Cid // of entry "d" in the root
@@ -625,14 +619,13 @@ func TestHostileBlocks(t *testing.T) {
 		{"garbage bytes", garbage, acerr.Integrity, "block does not match its CID"},
 		{"bytes of another block", swapped, acerr.Integrity, "block does not match its CID"},
 		{"raw link", rawCID("data"), acerr.Integrity, "not a dag-cbor node"},
-		{"directory is a shard", leafXCID, acerr.NotDir, "is a part of a directory"},
-		{"shard link to a directory", sharded(validDir), acerr.Integrity, "is a directory, not a part of a directory"},
-		{"shard root at depth 1", sharded(leafXCID), acerr.Integrity, "shard has depth 1, want 0"},
-		{"leaf at depth 0 under a child", sharded(inner(hx[0], putBlock(t, mem, &schema.Shard{Entries: leafX.Entries}), sizeX)), acerr.Integrity, "shard has depth 0, want 1"},
-		{"entry outside its bucket", sharded(inner(hx[0], leafY, sizeY)), acerr.Integrity, `entry "y" does not belong under this shard`},
-		{"child size lies", sharded(inner(hx[0], leafXCID, sizeX+1)), acerr.Integrity, "its parent says"},
-		{"child size zero", sharded(inner(hx[0], leafXCID, 0)), acerr.Integrity, "bad size"},
-		{"child is a directory", sharded(inner(hx[0], validDir, sizeX)), acerr.Integrity, "is a directory, not a part of a directory"},
+		{"directory is a tree node", leafX, acerr.NotDir, "is a part of a directory"},
+		{"leaf where level 1 belongs", big(2, schema.DirChild{Name: x, Link: leafX}, schema.DirChild{Name: y, Link: leafY}),
+			acerr.Integrity, "of level 0 where level 1 belongs"},
+		{"inner node where a leaf belongs", big(1, schema.DirChild{Name: x, Link: inner(1, schema.DirChild{Name: x, Link: leafX})}, schema.DirChild{Name: y, Link: leafY}),
+			acerr.Integrity, "of level 1 where level 0 belongs"},
+		{"child is a directory", big(1, schema.DirChild{Name: x, Link: validDir}, schema.DirChild{Name: y, Link: leafY}),
+			acerr.Integrity, "is a directory, not a part of a directory"},
 	}
 	for _, tt := range tests {
 		root := putBlock(t, mem, &schema.Directory{Entries: []schema.Entry{
@@ -656,7 +649,7 @@ func TestHostileBlocks(t *testing.T) {
 	good := putBlock(t, mem, &schema.Directory{Entries: []schema.Entry{
 		{Name: "d", Kind: schema.KindDirectory, Target: wellFormed, Mtime: 1, VV: schema.VV{"r": 1}}}})
 	if e, err := tr.Lookup(ctx, good, "d/x"); err != nil || e.Name != x {
-		t.Errorf("Lookup(d/x) in a well-formed hand-made shard = %+v, %v", e, err)
+		t.Errorf("Lookup(d/x) in a well-formed hand-made tree = %+v, %v", e, err)
 	}
 
 	// The node_v1 link must lead to a node.

@@ -147,7 +147,7 @@ func entryInfo(ctx context.Context, h *home.Home, head cid.Cid, p string) ([]kv,
 		} else {
 			info = append(info, kv{"owner", "none (shared)"})
 		}
-		info = append(info, kv{"sharded", n.Shard.Defined()})
+		info = append(info, kv{"inline", len(n.Children) == 0})
 	}
 	return info, nil
 }

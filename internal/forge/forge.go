@@ -45,7 +45,7 @@ type Forger struct {
 	Victim  cid.Cid            // the identity of the home under attack
 	Replica string             // the replica id the forged entries carry
 	Mtime   int64              // unix nanoseconds of the forged changes
-	Limits  tree.Config        // the directory limits of the trees attacked
+	Limits  tree.Config        // the directory targets of the trees attacked
 
 	rec *recorder
 }
@@ -210,12 +210,29 @@ func Cases() []Case {
 			c, err := f.put(&schema.Directory{Entries: []schema.Entry{f.file("x", "x")}})
 			return f.entry(schema.KindFile, c, cid.Undef), err
 		}},
-		Case{"sharded-small", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
-			s, err := f.put(&schema.Shard{Entries: []schema.Entry{f.file("x", "x")}})
+		Case{"tree-needless-split", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
+			// Two entries that make one leaf, cut into two.
+			kids, err := f.leaves("a", "b")
 			if err != nil {
 				return schema.Entry{}, err
 			}
-			c, err := f.put(&schema.Directory{Shard: s})
+			c, err := f.put(&schema.Directory{Level: 1, Children: kids})
+			return f.entry(schema.KindDirectory, c, cid.Undef), err
+		}},
+		Case{"tree-root-one-child", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
+			kids, err := f.leaves("x")
+			if err != nil {
+				return schema.Entry{}, err
+			}
+			c, err := f.put(&schema.Directory{Level: 1, Children: kids})
+			return f.entry(schema.KindDirectory, c, cid.Undef), err
+		}},
+		Case{"tree-wrong-level", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
+			kids, err := f.leaves("a", "b")
+			if err != nil {
+				return schema.Entry{}, err
+			}
+			c, err := f.put(&schema.Directory{Level: 2, Children: kids})
 			return f.entry(schema.KindDirectory, c, cid.Undef), err
 		}},
 		Case{"inline-too-large", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
@@ -225,14 +242,25 @@ func Cases() []Case {
 			}
 			return f.rawDirEntry(es)
 		}},
-		Case{"shard-size-lie", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
-			return f.lyingShard(ctx, func(children []schema.ShardChild) { children[0].Bytes++ })
+		Case{"tree-past-a-cut", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
+			// The same entries, two leaves made one: another CID for them.
+			return f.lyingTree(ctx, func(p *schema.DirNode, leaves []*schema.DirNode) []*schema.DirNode {
+				leaves[0].Entries = append(leaves[0].Entries, leaves[1].Entries...)
+				p.Children = slices.Delete(p.Children, 1, 2)
+				return slices.Delete(leaves, 1, 2)
+			})
 		}},
-		Case{"shard-wrong-prefix", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
-			return f.lyingShard(ctx, func(children []schema.ShardChild) {
-				children[0].Index, children[1].Index = children[1].Index, children[0].Index
-				children[0].Bytes, children[1].Bytes = children[1].Bytes, children[0].Bytes
-				children[0], children[1] = children[1], children[0]
+		Case{"tree-child-name-lie", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
+			return f.lyingTree(ctx, func(p *schema.DirNode, leaves []*schema.DirNode) []*schema.DirNode {
+				p.Children[1].Name += "0"
+				return leaves
+			})
+		}},
+		Case{"tree-overlap", acerr.Integrity, func(ctx context.Context, f *Forger) (schema.Entry, error) {
+			// A name in the first leaf that belongs in the second.
+			return f.lyingTree(ctx, func(p *schema.DirNode, leaves []*schema.DirNode) []*schema.DirNode {
+				leaves[0].Entries = append(leaves[0].Entries, f.file(leaves[1].Entries[0].Name+"0", "x"))
+				return leaves
 			})
 		}},
 	)
@@ -329,10 +357,25 @@ func (f *Forger) forgedOwned(_ context.Context, owner cid.Cid) (schema.Entry, er
 	return f.entry(schema.KindDirectory, c, owner), err
 }
 
-// lyingShard builds a canonical sharded directory of enough entries for a
-// two-level trie, then rewrites its root with lie applied to the
-// children's links.
-func (f *Forger) lyingShard(ctx context.Context, lie func([]schema.ShardChild)) (schema.Entry, error) {
+// leaves stores a leaf of one file for each name and returns their
+// links as the children of an inner node.
+func (f *Forger) leaves(names ...string) ([]schema.DirChild, error) {
+	var kids []schema.DirChild
+	for _, name := range names {
+		leaf, err := f.put(&schema.DirNode{Entries: []schema.Entry{f.file(name, name)}})
+		if err != nil {
+			return nil, err
+		}
+		kids = append(kids, schema.DirChild{Name: name, Link: leaf})
+	}
+	return kids, nil
+}
+
+// lyingTree builds a canonical directory of enough entries for a tree
+// of several levels, then rewrites the first node above its leaves (and
+// the path to it from the root) with lie applied to that node and its
+// leaves; lie returns the leaves to link, in order, from p.Children.
+func (f *Forger) lyingTree(ctx context.Context, lie func(p *schema.DirNode, leaves []*schema.DirNode) []*schema.DirNode) (schema.Entry, error) {
 	var es []schema.Entry
 	for i := range 2000 {
 		es = append(es, f.file(fmt.Sprintf("file-%04d-%s", i, strings.Repeat("n", 40)), fmt.Sprint(i)))
@@ -345,23 +388,47 @@ func (f *Forger) lyingShard(ctx context.Context, lie func([]schema.ShardChild)) 
 	if err != nil {
 		return schema.Entry{}, err
 	}
-	data, err := f.store().Get(ctx, d.Shard)
-	if err != nil {
-		return schema.Entry{}, err
+	read := func(c cid.Cid) (*schema.DirNode, error) {
+		data, err := f.store().Get(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return schema.DecodeAs[*schema.DirNode](data)
 	}
-	root, err := schema.DecodeAs[*schema.Shard](data)
-	if err != nil {
-		return schema.Entry{}, err
+	// The leftmost path down to level 1, from the root the directory
+	// holds.
+	path := []*schema.DirNode{{Level: d.Level, Children: d.Children}}
+	for path[len(path)-1].Level > 1 {
+		n, err := read(path[len(path)-1].Children[0].Link)
+		if err != nil {
+			return schema.Entry{}, err
+		}
+		path = append(path, n)
 	}
-	if len(root.Children) < 2 {
-		return schema.Entry{}, fmt.Errorf("forge: the trie has %d children at its root", len(root.Children))
+	p := path[len(path)-1]
+	if len(p.Children) < 2 {
+		return schema.Entry{}, fmt.Errorf("forge: the first node above the leaves has %d children", len(p.Children))
 	}
-	lie(root.Children)
-	s, err := f.put(root)
-	if err != nil {
-		return schema.Entry{}, err
+	leaves := make([]*schema.DirNode, len(p.Children))
+	for i := range leaves {
+		if leaves[i], err = read(p.Children[i].Link); err != nil {
+			return schema.Entry{}, err
+		}
 	}
-	c, err = f.put(&schema.Directory{Shard: s})
+	leaves = lie(p, leaves)
+	for i, l := range leaves {
+		if p.Children[i].Link, err = f.put(l); err != nil {
+			return schema.Entry{}, err
+		}
+	}
+	for i := len(path) - 1; i > 0; i-- {
+		at, err := f.put(path[i])
+		if err != nil {
+			return schema.Entry{}, err
+		}
+		path[i-1].Children[0].Link = at
+	}
+	c, err = f.put(&schema.Directory{Level: path[0].Level, Children: path[0].Children})
 	return f.entry(schema.KindDirectory, c, cid.Undef), err
 }
 

@@ -19,91 +19,81 @@ import (
 // shape describes a directory as checkCanonical found it.
 type shape struct {
 	entries int // all entries, tombstones included
-	blocks  int // directory and shard blocks
-	depth   int // shard levels; 0 when inline
+	blocks  int // directory and tree node blocks
+	levels  int // the root's level: 0 when inline
 }
 
+// acceptAll is a Checker that leaves every decision to the structure.
+type acceptAll struct{}
+
+func (acceptAll) CheckDirectory(context.Context, cid.Cid, *schema.Directory) error { return nil }
+func (acceptAll) CheckEntry(context.Context, *schema.Entry, *tree.Linked) error    { return nil }
+
 // checkCanonical reads the directory at c straight from the store and
-// checks, independently of the tree package, that it has the canonical
-// form for the limits: inline exactly when its entries fit inlineLimit;
-// every shard node at its depth, a leaf exactly when its entries fit
-// leafLimit, holding only names of its hash prefix, sorted; every child's
-// Bytes right; every block within schema.MaxBlockSize.
-func checkCanonical(t *testing.T, st ipfsstore.Store, c cid.Cid, inlineLimit, leafLimit int) shape {
+// checks its form: every node at its level, in name order, each child
+// named by its first name, no block over schema.MaxBlockSize or four
+// targets and an item; then a Check from nothing (which checks every cut
+// as a hostile friend's tree is checked) must pass.
+func checkCanonical(t *testing.T, st ipfsstore.Store, c cid.Cid, cfg tree.Config) shape {
 	t.Helper()
-	n, size, err := getBlock(st, c)
+	cfg = tree.New(st, cfg).Config()
+	n, _, err := getBlock(st, c)
 	if err != nil {
 		t.Fatalf("directory %s: %v", c, err)
 	}
 	d := n.(*schema.Directory)
-	var sh shape
-	sh.blocks = 1
-	if size > schema.MaxBlockSize {
-		t.Errorf("directory block is %d bytes", size)
-	}
-	if !d.Shard.Defined() {
-		if total := sumSizes(d.Entries); total > inlineLimit {
-			t.Errorf("inline directory holds %d bytes of entries, limit %d", total, inlineLimit)
-		}
+	sh := shape{blocks: 1, levels: d.Level}
+	if len(d.Children) == 0 {
 		sh.entries = len(d.Entries)
-		return sh
-	}
-	var walk func(c cid.Cid, depth int, prefix []byte) int
-	walk = func(c cid.Cid, depth int, prefix []byte) int {
-		n, size, err := getBlock(st, c)
-		if err != nil {
-			t.Fatalf("shard %s: %v", c, err)
-		}
-		s := n.(*schema.Shard)
-		sh.blocks++
-		sh.depth = max(sh.depth, depth+1)
-		if size > schema.MaxBlockSize {
-			t.Errorf("shard block is %d bytes", size)
-		}
-		if s.Depth != depth {
-			t.Errorf("shard at depth %d says %d", depth, s.Depth)
-		}
-		if len(s.Children) == 0 {
-			total := sumSizes(s.Entries)
-			if total > leafLimit && depth < 31 {
-				t.Errorf("leaf at depth %d holds %d bytes, limit %d", depth, total, leafLimit)
+	} else {
+		var last string
+		var walk func(c cid.Cid, level int, first string)
+		walk = func(c cid.Cid, level int, first string) {
+			n, size, err := getBlock(st, c)
+			if err != nil {
+				t.Fatalf("tree node %s: %v", c, err)
 			}
-			if !slices.IsSortedFunc(s.Entries, func(a, b schema.Entry) int { return strings.Compare(a.Name, b.Name) }) {
-				t.Errorf("leaf at depth %d is not sorted", depth)
+			s := n.(*schema.DirNode)
+			sh.blocks++
+			if level >= 0 && s.Level != level {
+				t.Errorf("node at level %d says %d", level, s.Level)
 			}
+			target := cfg.InnerTarget
+			if s.Level == 0 {
+				target = cfg.LeafTarget
+			}
+			if size > schema.MaxBlockSize || size > 4*target+1024 {
+				t.Errorf("node of level %d is %d bytes, target %d", s.Level, size, target)
+			}
+			var names []string
 			for _, e := range s.Entries {
-				if h := hashOf(e.Name); string(h[:depth]) != string(prefix) {
-					t.Errorf("entry %q is in the wrong leaf", e.Name)
-				}
+				names = append(names, e.Name)
 			}
-			sh.entries += len(s.Entries)
-			return total
-		}
-		total := 0
-		for _, ch := range s.Children {
-			got := walk(ch.Link, depth+1, append(slices.Clip(prefix), byte(ch.Index)))
-			if uint64(got) != ch.Bytes {
-				t.Errorf("child %d at depth %d says %d bytes, holds %d", ch.Index, depth, ch.Bytes, got)
+			for _, ch := range s.Children {
+				names = append(names, ch.Name)
 			}
-			total += got
+			if first != "" && (len(names) == 0 || names[0] != first) {
+				t.Errorf("node of level %d begins with %v, its parent says %q", s.Level, names[:min(1, len(names))], first)
+			}
+			if len(names) > 0 && names[0] <= last && last != "" && s.Level == 0 {
+				t.Errorf("leaf begins with %q after %q", names[0], last)
+			}
+			if s.Level == 0 {
+				sh.entries += len(s.Entries)
+				last = names[len(names)-1]
+			}
+			for _, ch := range s.Children {
+				walk(ch.Link, s.Level-1, ch.Name)
+			}
 		}
-		if total <= leafLimit {
-			t.Errorf("inner shard at depth %d holds only %d bytes, limit %d: should be a leaf", depth, total, leafLimit)
+		for _, ch := range d.Children {
+			walk(ch.Link, d.Level-1, ch.Name)
 		}
-		return total
 	}
-	if total := walk(d.Shard, 0, nil); total <= inlineLimit {
-		t.Errorf("sharded directory holds only %d bytes, inline limit %d", total, inlineLimit)
+	if err := tree.New(st, cfg).NewCheck(acceptAll{}).Dir(context.Background(), cid.Undef, c); err != nil {
+		t.Errorf("Check of the directory: %v", err)
 	}
 	return sh
-}
-
-func sumSizes(entries []schema.Entry) int {
-	n := 0
-	for i := range entries {
-		n += schema.EntrySize(&entries[i])
-	}
-	return n
 }
 
 // randomName returns a name of 1 to 60 bytes, some of them not ASCII.
@@ -189,40 +179,32 @@ func applyShuffled(t *testing.T, tr *tree.Tree, rng *rand.Rand, hs []history) ci
 	return root
 }
 
-// TestCanonicalSharding applies random histories (creations, shrinking
-// replacements, deletions) in random orders, under limits small enough
-// for deep tries, and checks that every order gives the same CIDs, that
+// TestCanonicalTree applies random histories (creations, shrinking
+// replacements, deletions) in random orders, under targets small enough
+// for tall trees, and checks that every order gives the same CIDs, that
 // the result has the canonical shape, and that MakeDir of the final
 // entries gives the same directory.
-func TestCanonicalSharding(t *testing.T) {
-	// Each limit pair gets sizes that take the directory from inline to a
-	// single leaf to tries of two or three levels.
-	// A size below zero means: that many entries, all deleted at the end,
-	// so that the directory shrinks back through every threshold.
+func TestCanonicalTree(t *testing.T) {
 	cases := []struct {
-		inline, leaf int
-		sizes        []int
+		leaf, inner int
+		sizes       []int
 	}{
-		{2 << 10, 4 << 10, []int{1, -8, 15, 22, -40, 150, 600}},
-		{4 << 10, 1 << 10, []int{8, -40, 150, -600}},
-		{200, 400, []int{1, -3, 8, 22, -150, 600}},
+		{512, 256, []int{1, 3, 8, 15, 22, 40, 150, 600}},
+		{1 << 10, 512, []int{8, 40, 150, 600}},
+		{256, 128, []int{1, 3, 5, 8, 22, 150, 600}},
 	}
-	const orders = 2
-	// The shard levels the final directories had, by limits: the test
-	// must reach every shape it means to check.
+	const orders = 3
 	seen := map[[2]int]map[int]bool{}
 	seed := uint64(0)
-	for _, lim := range cases {
-		key := [2]int{lim.inline, lim.leaf}
+	for _, tg := range cases {
+		key := [2]int{tg.leaf, tg.inner}
 		seen[key] = map[int]bool{}
-		for _, n := range lim.sizes {
-			wipe := n < 0
-			n = max(n, -n)
+		for _, n := range tg.sizes {
 			if testing.Short() && n > 150 {
 				continue
 			}
 			seed++
-			t.Run(fmt.Sprintf("inline=%d/leaf=%d/n=%d/wipe=%v", lim.inline, lim.leaf, n, wipe), func(t *testing.T) {
+			t.Run(fmt.Sprintf("leaf=%d/inner=%d/n=%d", tg.leaf, tg.inner, n), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(seed, 1))
 				hs := make([]history, n)
 				for i := range hs {
@@ -236,16 +218,9 @@ func TestCanonicalSharding(t *testing.T) {
 						hs[i].ops = append(hs[i].ops, opReplace, opDelete, opPut)
 					}
 				}
-				if wipe {
-					for i := range hs {
-						if hs[i].ops[len(hs[i].ops)-1] != opDelete {
-							hs[i].ops = append(hs[i].ops, opDelete)
-						}
-					}
-				}
 				st := ipfsstore.NewMemory()
 				defer st.Close()
-				cfg := tree.Config{InlineLimit: lim.inline, LeafLimit: lim.leaf, Replica: "r1", Now: fixedNow}
+				cfg := tree.Config{LeafTarget: tg.leaf, InnerTarget: tg.inner, Replica: "r1", Now: fixedNow}
 				tr := tree.New(st, cfg)
 				var first cid.Cid
 				for o := range orders {
@@ -260,8 +235,8 @@ func TestCanonicalSharding(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sh := checkCanonical(t, st, dir.Target, lim.inline, lim.leaf)
-				seen[key][sh.depth] = true
+				sh := checkCanonical(t, st, dir.Target, cfg)
+				seen[key][sh.levels] = true
 				if sh.entries != n {
 					t.Errorf("directory holds %d entries, want %d", sh.entries, n)
 				}
@@ -283,16 +258,13 @@ func TestCanonicalSharding(t *testing.T) {
 	if testing.Short() {
 		return
 	}
-	want := map[[2]int][]int{
-		{2 << 10, 4 << 10}: {0, 1, 2},
-		{4 << 10, 1 << 10}: {0, 2},
-		{200, 400}:         {0, 2, 3},
-	}
-	for key, depths := range want {
-		for _, d := range depths {
-			if !seen[key][d] {
-				t.Errorf("limits %v: no case ended with %d shard levels; saw %v", key, d, seen[key])
-			}
+	for key, levels := range seen {
+		high := false
+		for l := range levels {
+			high = high || l >= 2
+		}
+		if !levels[0] || !levels[1] || !high {
+			t.Errorf("targets %v: the cases ended with roots at levels %v, want 0, 1 and 2 or more", key, levels)
 		}
 	}
 }
@@ -332,9 +304,9 @@ func TestLargeDirectory(t *testing.T) {
 	if again, err := tr.MakeDir(ctx, shuffled); err != nil || !again.Equals(big) {
 		t.Fatalf("MakeDir(shuffled) = %s, %v; want %s", again, err, big)
 	}
-	sh := checkCanonical(t, mem, big, tree.DefaultInlineLimit, tree.DefaultLeafLimit)
-	if sh.entries != n || sh.depth < 2 {
-		t.Fatalf("directory shape %+v, want %d entries in a trie of 2 or more levels", sh, n)
+	sh := checkCanonical(t, mem, big, tree.Config{})
+	if sh.entries != n || sh.levels < 2 {
+		t.Fatalf("directory shape %+v, want %d entries in a tree of 2 or more levels", sh, n)
 	}
 	root, err := tr.MakeDir(ctx, []schema.Entry{{Name: "big", Kind: schema.KindDirectory, Target: big, VV: schema.VV{"r1": 1}}})
 	if err != nil {
@@ -350,8 +322,10 @@ func TestLargeDirectory(t *testing.T) {
 	_, err = tr.Lookup(ctx, root, "big/photo-x.jpg")
 	wantKind(t, "Lookup(big/photo-x.jpg)", err, acerr.NotExist)
 
-	// Each change reads the root, the directory and one trie path.
-	maxReads := int64(2 + sh.depth)
+	// Each change reads the root, the directory and one path of its
+	// tree, with a node or two after it where a new cut falls past the
+	// old one.
+	maxReads := int64(2 + sh.levels + 2)
 	added := schema.Entry{Kind: schema.KindFile, Target: rawCID("new"), Size: 3, Mtime: 5}
 	changes := []struct {
 		name string
@@ -370,7 +344,7 @@ func TestLargeDirectory(t *testing.T) {
 			t.Fatalf("%s: %v", ch.name, err)
 		}
 		if got := counter.Gets.Load(); got > maxReads {
-			t.Errorf("%s read %d blocks, want at most %d (trie of %d levels)", ch.name, got, maxReads, sh.depth)
+			t.Errorf("%s read %d blocks, want at most %d (tree of %d levels)", ch.name, got, maxReads, sh.levels)
 		}
 		if ch.name == "Put new" {
 			putRoot = r
@@ -387,32 +361,34 @@ func TestLargeDirectory(t *testing.T) {
 	}
 }
 
-// TestSplitAndCollapse follows one directory across every threshold, up
-// and down, entry by entry, checking the shape at each step.
-func TestSplitAndCollapse(t *testing.T) {
-	const inline, leaf = 1 << 10, 2 << 10
-	tr, st := newTree(t, tree.Config{InlineLimit: inline, LeafLimit: leaf})
+// TestGrowAndShrink follows one directory across every level, up and
+// down, entry by entry, checking the shape at each step; the way down
+// removes names (as WithEntries of a smaller set cannot, this goes
+// through tombstones being replaced by shorter entries).
+func TestGrowAndShrink(t *testing.T) {
+	cfg := tree.Config{LeafTarget: 256, InnerTarget: 128}
+	tr, st := newTree(t, cfg)
 	ctx := context.Background()
-	entries := genEntries(200)
+	entries := genEntries(300)
 	root := cid.Undef
-	depths := map[int]bool{}
+	levels := map[int]bool{}
 	for _, e := range entries {
 		root = mustPut(t, tr, root, "d/"+e.Name, e)
 		d, _ := tr.Lookup(ctx, root, "d")
-		depths[checkCanonical(t, st, d.Target, inline, leaf).depth] = true
+		levels[checkCanonical(t, st, d.Target, cfg).levels] = true
 	}
-	// Replace every entry by a tombstone: the directory shrinks back down.
+	// Replace every entry by a tombstone, smaller than the entry.
 	for _, e := range entries {
 		var err error
 		if root, err = tr.Delete(ctx, root, "d/"+e.Name); err != nil {
 			t.Fatal(err)
 		}
 		d, _ := tr.Lookup(ctx, root, "d")
-		depths[checkCanonical(t, st, d.Target, inline, leaf).depth] = true
+		levels[checkCanonical(t, st, d.Target, cfg).levels] = true
 	}
-	for _, want := range []int{0, 1, 2} {
-		if !depths[want] {
-			t.Errorf("no step had %d shard levels; saw %v", want, depths)
+	for _, want := range []int{0, 1, 2, 3} {
+		if !levels[want] {
+			t.Errorf("no step had a root at level %d; saw %v", want, levels)
 		}
 	}
 	if list, err := tr.List(ctx, root, "d"); err != nil || len(list) != 0 {
