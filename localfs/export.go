@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
@@ -317,12 +318,11 @@ type fileWriter struct {
 // an export cut short (mkdirOrResume); dry, it checks that nothing else
 // stands there.
 func (w *fileWriter) mkdir(path string) error {
-	err := mkdirOrResume(path)
-	if w.cfg.DryRun {
-		err = nil
-		if fi, lerr := os.Lstat(path); lerr == nil && !fi.IsDir() {
-			err = &fs.PathError{Op: "mkdir", Path: path, Err: fs.ErrExist}
-		}
+	var err error
+	if !w.cfg.DryRun {
+		err = mkdirOrResume(path)
+	} else if fi, lerr := os.Lstat(path); lerr == nil && !fi.IsDir() {
+		err = syscall.EEXIST // as mkdir says it
 	}
 	if err != nil {
 		return acerr.E("get", path, FSKind(err), err)
@@ -352,7 +352,7 @@ func (w *fileWriter) write(dest string, e schema.Entry, data []byte, src io.Read
 	var err error
 	if w.cfg.DryRun {
 		if _, err = os.Lstat(dest); err == nil {
-			err = &fs.PathError{Op: "open", Path: dest, Err: fs.ErrExist}
+			err = syscall.EEXIST // as the create would say it
 		} else if errors.Is(err, fs.ErrNotExist) {
 			err = nil
 		}

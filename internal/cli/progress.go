@@ -62,11 +62,12 @@ func jsonFlag(fs *flag.FlagSet) bool {
 
 // startMeter starts showing c as the command works: redrawn on stderr
 // if it is a terminal, as JSON status lines if asJSON (the command's
-// --json), else not at all. Until stop, what the command writes to
+// --json), else not at all; nor if c is nil, for a command that has no
+// long work this time. Until stop, what the command writes to
 // e.Stderr goes around the line (or, with asJSON, into a warning line).
 func (e *Env) startMeter(c *progress.Counter, asJSON bool) *meter {
 	m := &meter{e: e, c: c, asJSON: asJSON, stderr: e.Stderr, start: time.Now(), done: make(chan struct{})}
-	if !asJSON && !e.interactive() {
+	if c == nil || !asJSON && !e.interactive() {
 		return m
 	}
 	e.Stderr = meterWriter{m}
@@ -169,7 +170,12 @@ type warningLine struct {
 // meterCounts says what is done, of the totals once they are counted:
 // "12/40 files, 118M/300M".
 func meterCounts(s progress.Snapshot) string {
-	if !s.Final {
+	switch {
+	case s.Files == 0 && s.TotalFiles == 0 && !s.Final:
+		return humanSize(uint64(s.Bytes)) // bytes alone: a CAR
+	case s.Files == 0 && s.TotalFiles == 0:
+		return humanSize(uint64(s.Bytes)) + "/" + humanSize(uint64(s.TotalBytes))
+	case !s.Final:
 		return fmt.Sprintf("%d files, %s", s.Files, humanSize(uint64(s.Bytes)))
 	}
 	return fmt.Sprintf("%d/%d files, %s/%s", s.Files, s.TotalFiles, humanSize(uint64(s.Bytes)), humanSize(uint64(s.TotalBytes)))

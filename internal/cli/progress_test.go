@@ -216,7 +216,8 @@ func TestMeterEstimate(t *testing.T) {
 		{progress.Snapshot{Files: 1, Bytes: 10, TotalFiles: 4, TotalBytes: 40}, 0, 0, false, "1 files, 10"},
 		{progress.Snapshot{Files: 1, Bytes: 10, TotalFiles: 4, TotalBytes: 40, Final: true}, 0.25, 30 * time.Second, true, "1/4 files, 10/40"},
 		{progress.Snapshot{Files: 3, TotalFiles: 4, Final: true}, 0.75, 10 * time.Second / 3, true, "3/4 files, 0/0"},
-		{progress.Snapshot{Final: true}, 1, 0, true, "0/0 files, 0/0"},
+		{progress.Snapshot{Final: true}, 1, 0, true, "0/0"},
+		{progress.Snapshot{Bytes: 2048}, 0, 0, false, "2.0K"},
 	} {
 		done, left, known := estimate(c.s, 10*time.Second)
 		if done != c.done || left != c.left || known != c.known {
