@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/identity"
+	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/ipfsstore/unixfs"
 	"github.com/archivecache/archivecache/localfs"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
@@ -74,19 +78,24 @@ type AddOptions struct {
 	// Stdin is read for the SRC "-": its bytes become one file at DEST
 	// (mode 0644, modified now).
 	Stdin io.Reader
+	// DryRun reads and hashes SRC and computes the change on an overlay
+	// of the store that is then dropped: no block is kept (a file's are
+	// not even held in memory), HEAD does not move.
+	DryRun bool
 	// Workers, Progress and Skipped are localfs.ImportConfig's.
 	Workers  int
-	Progress *localfs.Progress
+	Progress *progress.Counter
 	Skipped  func(path, why string)
 }
 
 // Added is what AddLocal added.
 type Added struct {
-	Path    string       // where: DEST, or DEST/NAME when it went into a directory
-	Entry   schema.Entry // the entry at DEST afterwards
-	Files   int64        // files read
-	Bytes   int64        // bytes read
-	Changed bool         // whether HEAD moved: false when nothing differed
+	Path    string        // where: DEST, or DEST/NAME when it went into a directory
+	Entry   schema.Entry  // the entry at DEST afterwards
+	Files   int64         // files read
+	Bytes   int64         // bytes read
+	Changed bool          // whether HEAD moved (or, dry, would): false when nothing differed
+	Changes []tree.Change // what changed (or would), paths from the top of the tree database
 }
 
 // AddLocal imports the local file or directory src into the tree at
@@ -99,24 +108,30 @@ func (h *Home) AddLocal(ctx context.Context, src, dest string, o AddOptions) (Ad
 	if !strings.HasPrefix(dest, Root+"/") {
 		return Added{}, acerr.E(op, dest, acerr.Invalid, errors.New("a destination is a path under root/, such as root/projects/NAME"))
 	}
-	progress := o.Progress
-	if progress == nil {
-		progress = &localfs.Progress{}
+	counts := o.Progress
+	if counts == nil {
+		counts = &progress.Counter{}
+	}
+	var st ipfsstore.Store = h.Store
+	if o.DryRun {
+		ov := dryRunStore{ipfsstore.NewOverlay(h.Store)}
+		defer ov.Close()
+		st = ov
 	}
 	var s *tree.Source
 	var err error
 	if src == "-" {
-		s, err = h.stdinSource(ctx, o.Stdin, progress)
+		s, err = stdinSource(ctx, st, o.Stdin, counts, h.Now())
 	} else {
-		s, err = localfs.Import(ctx, h.Store, src, localfs.ImportConfig{Workers: o.Workers, Progress: progress, Skipped: o.Skipped})
+		s, err = localfs.Import(ctx, st, src, localfs.ImportConfig{Workers: o.Workers, Progress: counts, Skipped: o.Skipped})
 	}
 	if err != nil {
 		return Added{}, err
 	}
-	t := h.writer()
+	t := tree.New(st, h.TreeConfig(cid.Undef, h.keys()))
 	var before cid.Cid
 	to := dest
-	head, err := h.Update(ctx, command(o.Command, "add "+dest), func(old cid.Cid) (cid.Cid, error) {
+	put := func(old cid.Cid) (cid.Cid, error) {
 		before, to = old, dest
 		if o.Into || s.Entry.Kind != schema.KindDirectory {
 			if e, err := t.Lookup(ctx, old, dest); err == nil && e.Kind == schema.KindDirectory {
@@ -127,7 +142,15 @@ func (h *Home) AddLocal(ctx context.Context, src, dest string, o AddOptions) (Ad
 			}
 		}
 		return t.PutTree(ctx, old, to, s, true)
-	})
+	}
+	var head cid.Cid
+	if o.DryRun {
+		if before, err = h.Get(); err == nil {
+			head, err = put(before)
+		}
+	} else {
+		head, err = h.Update(ctx, command(o.Command, "add "+dest), put)
+	}
 	if err != nil {
 		return Added{}, err
 	}
@@ -135,21 +158,37 @@ func (h *Home) AddLocal(ctx context.Context, src, dest string, o AddOptions) (Ad
 	if err != nil {
 		return Added{}, err
 	}
-	return Added{Path: to, Entry: e, Files: progress.Files.Load(), Bytes: progress.Bytes.Load(), Changed: !head.Equals(before)}, nil
+	done := counts.Snapshot()
+	a := Added{Path: to, Entry: e, Files: done.Files, Bytes: done.Bytes, Changed: !head.Equals(before)}
+	if a.Changed {
+		err = t.Changes(ctx, before, head, func(c tree.Change) error {
+			a.Changes = append(a.Changes, c)
+			return nil
+		})
+	}
+	return a, err
+}
+
+// dryRunStore is an Overlay whose AddFile only hashes: a dry run of
+// AddLocal computes every file's CID and keeps none of its blocks,
+// however large the file.
+type dryRunStore struct{ *ipfsstore.Overlay }
+
+func (dryRunStore) AddFile(ctx context.Context, r io.Reader) (cid.Cid, uint64, error) {
+	return unixfs.Import(ctx, r, func(context.Context, cid.Cid, []byte) error { return nil })
 }
 
 // stdinSource stores what r holds as one file: the Source of ac-add -.
-func (h *Home) stdinSource(ctx context.Context, r io.Reader, p *localfs.Progress) (*tree.Source, error) {
+func stdinSource(ctx context.Context, st ipfsstore.Store, r io.Reader, p *progress.Counter, now time.Time) (*tree.Source, error) {
 	if r == nil {
 		return nil, acerr.E("add", "-", acerr.Invalid, errors.New("no standard input to read"))
 	}
-	c, n, err := h.Store.AddFile(ctx, r)
+	c, n, err := st.AddFile(ctx, progress.Reader(r, p))
 	if err != nil {
 		return nil, acerr.E("add", "standard input", acerr.KindOf(err), err)
 	}
-	p.Files.Add(1)
-	p.Bytes.Add(int64(n))
-	return &tree.Source{Entry: schema.Entry{Kind: schema.KindFile, Target: c, Size: n, Mode: 0o644, Mtime: h.Now().UnixNano()}}, nil
+	p.Add(1, 0)
+	return &tree.Source{Entry: schema.Entry{Kind: schema.KindFile, Target: c, Size: n, Mode: 0o644, Mtime: now.UnixNano()}}, nil
 }
 
 // GetLocal exports the file or directory at p to the local path dest, as

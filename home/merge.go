@@ -10,6 +10,7 @@ import (
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/merge"
 	"github.com/archivecache/archivecache/policy"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
@@ -30,6 +31,10 @@ type MergeOptions struct {
 	// Command is what the log records; empty: "merge DST SRC" for one
 	// job, "merge" for more.
 	Command string
+	// Progress, if not nil, counts the bytes of the blocks the merge
+	// reads: with a kubo daemon, those it fetches from its peers among
+	// them.
+	Progress *progress.Counter
 }
 
 // Merged is what a merge changed, and what it met that the tree does not
@@ -62,6 +67,9 @@ func (h *Home) Merge(ctx context.Context, jobs []MergeJob, o MergeOptions) (*Mer
 	var res *Merged
 	do := func(st ipfsstore.Store, old cid.Cid) (cid.Cid, error) {
 		res = &Merged{}
+		if o.Progress != nil {
+			st = countingStore{st, o.Progress}
+		}
 		signer := h.keys()
 		t := tree.New(st, h.TreeConfig(cid.Undef, signer))
 		m := merge.New(merge.Config{Store: st, Tree: h.TreeConfig(cid.Undef, nil), Resolver: h.Trust(old), Signer: signer})
@@ -241,4 +249,16 @@ func shortID(c cid.Cid) string {
 		return s
 	}
 	return "…" + s[len(s)-10:]
+}
+
+// countingStore counts the bytes of the blocks read through it.
+type countingStore struct {
+	ipfsstore.Store
+	c *progress.Counter
+}
+
+func (s countingStore) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	b, err := s.Store.Get(ctx, c)
+	s.c.Add(0, int64(len(b)))
+	return b, err
 }

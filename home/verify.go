@@ -10,6 +10,7 @@ import (
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/policy"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
@@ -22,6 +23,9 @@ type VerifyOptions struct {
 	// RepairFrom, if not nil, is where a block found damaged or missing
 	// is read again from (a CAR file, a daemon); the check then goes on.
 	RepairFrom ipfsstore.Store
+	// Progress, if not nil, counts with Content the files and bytes
+	// read, as they are read.
+	Progress *progress.Counter
 }
 
 // Verify checks the entry at p, and all below it, as a merge checks what
@@ -33,8 +37,8 @@ type VerifyOptions struct {
 // RepairFrom lacks stays an error that says it was not repaired.
 func (h *Home) Verify(ctx context.Context, p string, o VerifyOptions) ([]cid.Cid, error) {
 	var repaired []cid.Cid
-	err := h.verify(ctx, p, o.Content)
-	for tried := map[cid.Cid]bool{}; err != nil && o.RepairFrom != nil; err = h.verify(ctx, p, o.Content) {
+	err := h.verify(ctx, p, o)
+	for tried := map[cid.Cid]bool{}; err != nil && o.RepairFrom != nil; err = h.verify(ctx, p, o) {
 		c := damagedBlock(err)
 		if !c.Defined() || tried[c] {
 			break
@@ -73,10 +77,11 @@ func damagedBlock(err error) cid.Cid {
 
 // verify checks the entry at p, and all below it, as a merge checks what
 // it takes in (tree.Check under policy.Rules), once per distinct block;
-// with content, every distinct file's bytes are read too. The tree
+// with o.Content, every distinct file's bytes are read too. The tree
 // database itself ("") is checked part by part: root/ as a filesystem,
 // identities/, friends/, nodes/ and node as what they hold.
-func (h *Home) verify(ctx context.Context, p string, content bool) error {
+func (h *Home) verify(ctx context.Context, p string, o VerifyOptions) error {
+	content := o.Content
 	head, err := h.Get()
 	if err != nil {
 		return err
@@ -93,7 +98,7 @@ func (h *Home) verify(ctx context.Context, p string, content bool) error {
 		filesystem := comps[0] == Root || comps[0] == Nodes && len(comps) > 2
 		var chk tree.Checker = policy.NewRules(policy.RulesConfig{Resolver: trust, Store: h.Store, Filesystem: filesystem})
 		if content {
-			chk = &contentRules{Checker: chk, t: t, read: map[cid.Cid]bool{}}
+			chk = &contentRules{Checker: chk, t: t, read: map[cid.Cid]bool{}, progress: o.Progress}
 		}
 		if e.Kind == schema.KindDirectory {
 			return t.NewCheck(chk).Dir(ctx, cid.Undef, e.Target)
@@ -137,8 +142,9 @@ func (h *Home) verify(ctx context.Context, p string, content bool) error {
 // block hash-checked, the size the one its entry states.
 type contentRules struct {
 	tree.Checker
-	t    *tree.Tree
-	read map[cid.Cid]bool
+	t        *tree.Tree
+	read     map[cid.Cid]bool
+	progress *progress.Counter
 }
 
 func (c *contentRules) CheckEntry(ctx context.Context, v *schema.Entry, target *tree.Linked) error {
@@ -153,9 +159,10 @@ func (c *contentRules) CheckEntry(ctx context.Context, v *schema.Entry, target *
 		return err
 	}
 	defer f.Close()
-	if _, err := io.Copy(io.Discard, f); err != nil {
+	if _, err := io.Copy(io.Discard, progress.Reader(f, c.progress)); err != nil {
 		return err
 	}
+	c.progress.Add(1, 0)
 	c.read[v.Target] = true
 	return nil
 }

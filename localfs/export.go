@@ -12,11 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/ipfsstore/unixfs"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
@@ -28,10 +30,22 @@ type dirTime struct {
 }
 
 // ExportConfig says how Export works. Zero values: one fetcher and one
-// writer per CPU.
+// writer per CPU, no progress, a real export.
 type ExportConfig struct {
 	Fetchers int // files fetched (and checked) ahead at a time
 	Writers  int // directories written at a time
+	// Progress, if not nil, counts the files and bytes written (a file
+	// kept counts as done, a large one moves as it is written) and, from
+	// a walk beside the export, their totals.
+	Progress *progress.Counter
+	// DryRun writes nothing and reads no file's content: it finds which
+	// files the export would write and which it would keep, and fails
+	// where a file or directory stands in the way.
+	DryRun bool
+	// Done, if not nil, is told of each local file written (or, dry, to
+	// be written), and of each kept because it already held the entry's
+	// bytes. It is called from several goroutines at once.
+	Done func(local string, kept bool)
 }
 
 // Export writes the entry at p (a file or directory) of the tree at root
@@ -56,23 +70,36 @@ func Export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, root cid.C
 	if cfg.Writers <= 0 {
 		cfg.Writers = n
 	}
-	return export(ctx, t, store, root, p, dest, cfg.Fetchers, cfg.Writers)
+	if cfg.Done == nil {
+		cfg.Done = func(string, bool) {}
+	}
+	return export(ctx, t, store, root, p, dest, cfg)
 }
 
-// export writes the entry at p under head to dest. Up to fetchers
-// goroutines fetch files (which the store checks) ahead of writers
+// export writes the entry at p under head to dest. Up to cfg.Fetchers
+// goroutines fetch files (which the store checks) ahead of cfg.Writers
 // goroutines, each of which creates the files of whole directories in walk
 // order. Two writers never share a directory: ext4 creates the files of
 // one directory one at a time. When ext4 is slow at creating files (for
 // half a minute or more after many were deleted) its time goes to the
 // CPU, and two writers on two cores take 40% off it; when it is fast
 // they cost nothing over one.
-func export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, head cid.Cid, p, dest string, fetchers, writers int) error {
+func export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, head cid.Cid, p, dest string, cfg ExportConfig) error {
 	umask := processUmask() // before any goroutine creates a file
 	ent, err := t.Lookup(ctx, head, p)
 	if err != nil {
 		return err
 	}
+	if cfg.Progress != nil {
+		// The walk that counts the totals goes on beside the export,
+		// which waits for it (it is the cheaper of the two).
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() { countEntries(cctx, t, head, p, ent, cfg.Progress) })
+	}
+	w := &fileWriter{umask: umask, canLink: namelessFiles(), cfg: cfg}
 	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
 		name := ent.Name
 		if p == "" {
@@ -85,20 +112,23 @@ func export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, head cid.C
 	}
 	switch ent.Kind {
 	case schema.KindFile:
-		return writeFile(ctx, t, dest, ent, umask)
+		return w.writeFile(ctx, t, dest, ent)
 	case schema.KindDirectory:
 	default:
 		return acerr.E("get", p, acerr.Invalid, fmt.Errorf("is %s: only files and directories can be exported", ent.Kind))
 	}
-	if err := mkdirOrResume(dest); err != nil {
-		return acerr.E("get", dest, FSKind(err), err)
+	if err := w.mkdir(dest); err != nil {
+		return err
 	}
 	dirs := []dirTime{{dest, time.Unix(0, ent.Mtime)}}
 	modes := map[string]os.FileMode{dest: dirMode(ent, umask)}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	x := newExporter(ctx, t, store, fetchers, writers, umask)
+	var x *exporter
+	if !cfg.DryRun {
+		x = newExporter(ctx, t, store, w)
+	}
 	prefix := p + "/"
 	if p == "" {
 		prefix = ""
@@ -107,20 +137,25 @@ func export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, head cid.C
 		local := filepath.Join(dest, filepath.FromSlash(strings.TrimPrefix(path, prefix)))
 		switch e.Kind {
 		case schema.KindDirectory:
-			if err := mkdirOrResume(local); err != nil {
-				return acerr.E("get", local, FSKind(err), err)
+			if err := w.mkdir(local); err != nil {
+				return err
 			}
 			dirs = append(dirs, dirTime{local, time.Unix(0, e.Mtime)})
 			modes[local] = dirMode(e, umask)
 		case schema.KindFile:
+			if x == nil {
+				return w.write(local, e, nil, nil)
+			}
 			return x.add(local, e)
 		}
 		return nil
 	})
-	if err := x.finish(); err != nil {
-		return err
+	if x != nil {
+		if err := x.finish(); err != nil {
+			return err
+		}
 	}
-	if walkErr != nil {
+	if walkErr != nil || cfg.DryRun {
 		return walkErr
 	}
 	// Directory times and modes last, deepest first, so writing files
@@ -251,26 +286,94 @@ func FSKind(err error) acerr.Kind {
 	return acerr.IO
 }
 
+// countEntries counts into c, as totals, the files under the entry ent
+// at p and their sizes, and says when it is done. It stops quietly when
+// ctx is done or a block cannot be read: the export reports that.
+func countEntries(ctx context.Context, t *tree.Tree, head cid.Cid, p string, ent schema.Entry, c *progress.Counter) {
+	if ent.Kind == schema.KindFile {
+		c.AddTotal(1, int64(ent.Size))
+		c.Final()
+		return
+	}
+	err := t.Walk(ctx, head, p, func(_ string, e schema.Entry) error {
+		if e.Kind == schema.KindFile {
+			c.AddTotal(1, int64(e.Size))
+		}
+		return ctx.Err()
+	})
+	if err == nil {
+		c.Final()
+	}
+}
+
+// fileWriter creates the local files and directories of an export, or,
+// dry, finds what it would create.
+type fileWriter struct {
+	umask   os.FileMode // the process's, read once
+	canLink bool        // createFile's: namelessFiles, asked once
+	cfg     ExportConfig
+}
+
+// mkdir makes the local directory path, or takes the one there, left by
+// an export cut short (mkdirOrResume); dry, it checks that nothing else
+// stands there.
+func (w *fileWriter) mkdir(path string) error {
+	var err error
+	if !w.cfg.DryRun {
+		err = mkdirOrResume(path)
+	} else if fi, lerr := os.Lstat(path); lerr == nil && !fi.IsDir() {
+		err = syscall.EEXIST // as mkdir says it
+	}
+	if err != nil {
+		return acerr.E("get", path, FSKind(err), err)
+	}
+	return nil
+}
+
 // writeFile exports the file entry e to the new local file dest.
-func writeFile(ctx context.Context, t *tree.Tree, dest string, e schema.Entry, umask os.FileMode) error {
+func (w *fileWriter) writeFile(ctx context.Context, t *tree.Tree, dest string, e schema.Entry) error {
+	if w.cfg.DryRun {
+		return w.write(dest, e, nil, nil)
+	}
 	src, err := t.Open(ctx, e)
 	if err != nil {
 		return acerr.E("get", dest, acerr.Other, err)
 	}
 	defer src.Close()
-	return writeLocal(dest, e, umask, nil, src)
+	return w.write(dest, e, nil, src)
 }
 
-// writeLocal creates dest, which must not exist, with the bytes of data,
-// or if data is nil those read from src, and gives it e's mtime and the
-// mode fileMode gives. A file that could not be written whole is removed.
-func writeLocal(dest string, e schema.Entry, umask os.FileMode, data []byte, src io.Reader) error {
-	err := createFile(dest, fileMode(e, umask), time.Unix(0, e.Mtime), data, src)
-	if err == nil {
-		return nil
+// write creates dest, which must not exist, with the bytes of data, or
+// if data is nil those read from src, and gives it e's mtime and the
+// mode fileMode gives. A file already there that holds e's bytes is kept;
+// anything else there is an error. A file that could not be written
+// whole is removed. Dry, it only finds which of these it would be.
+func (w *fileWriter) write(dest string, e schema.Entry, data []byte, src io.Reader) error {
+	var err error
+	if w.cfg.DryRun {
+		if _, err = os.Lstat(dest); err == nil {
+			err = syscall.EEXIST // as the create would say it
+		} else if errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+	} else {
+		if data == nil {
+			src = progress.Reader(src, w.cfg.Progress)
+		}
+		err = createFile(dest, fileMode(e, w.umask), time.Unix(0, e.Mtime), data, src, w.canLink)
 	}
+	kept := false
 	if errors.Is(err, fs.ErrExist) && sameFile(context.Background(), dest, e) {
-		return nil // written by an earlier export, whole
+		err, kept = nil, true // written by an earlier export, whole
+	}
+	if err == nil {
+		if data == nil && !kept && !w.cfg.DryRun {
+			w.cfg.Progress.Add(1, 0) // its bytes counted as they were written
+		} else {
+			w.cfg.Progress.Add(1, int64(e.Size))
+		}
+		w.cfg.Done(dest, kept)
+		return nil
 	}
 	// A failure of the store reading src keeps its own kind.
 	kind := acerr.Other
@@ -323,7 +426,7 @@ type exporter struct {
 	cancel context.CancelFunc
 	store  ipfsstore.Store
 	tree   *tree.Tree
-	umask  os.FileMode         // the process's, read once
+	w      *fileWriter
 	cur    *exportBatch        // being filled by add
 	last   string              // the directory of the last batch sent
 	dirs   int                 // directories begun so far
@@ -335,16 +438,16 @@ type exporter struct {
 	err    error // the first error
 }
 
-func newExporter(ctx context.Context, t *tree.Tree, store ipfsstore.Store, fetchers, writers int, umask os.FileMode) *exporter {
+func newExporter(ctx context.Context, t *tree.Tree, store ipfsstore.Store, w *fileWriter) *exporter {
 	ctx, cancel := context.WithCancel(ctx)
-	writers = max(writers, 1)
+	fetchers, writers := w.cfg.Fetchers, max(w.cfg.Writers, 1)
 	window := max(exportWindow/writers, 2)
 	x := &exporter{
 		ctx:    ctx,
 		cancel: cancel,
 		store:  store,
 		tree:   t,
-		umask:  umask,
+		w:      w,
 		// Every batch in fetch is also in a write channel or being
 		// written, so fetch never fills.
 		fetch: make(chan *exportBatch, writers*window+1),
@@ -490,7 +593,7 @@ func (x *exporter) writer(batches <-chan *exportBatch) {
 			j := &b.jobs[i]
 			err := j.err
 			if err == nil && !x.failed() {
-				err = writeLocal(j.dest, j.e, x.umask, j.data, j.src)
+				err = x.w.write(j.dest, j.e, j.data, j.src)
 			}
 			if j.src != nil {
 				j.src.Close()

@@ -3,6 +3,8 @@ package localfs
 import (
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,14 +16,40 @@ import (
 // the modification time mt. It goes straight to the system calls: an
 // os.File costs an exporter of many small files four fcntl calls and a
 // failed epoll registration per file on top of the open, write, utimensat
-// and close it needs. A file it created but could not finish is removed
-// again.
-func createFile(path string, mode os.FileMode, mt time.Time, data []byte, src io.Reader) error {
+// and close it needs.
+//
+// The file is written whole before it has a name: made with O_TMPFILE
+// in path's directory, it is linked at path only once its bytes, mode
+// and time are in place, and linkat fails if path exists meanwhile. So a
+// process killed while it writes (kill -9 in the middle of a large file)
+// leaves no torn file and no temporary one: the kernel frees the nameless
+// inode, and an export run again writes the file anew. Where the file
+// system has no O_TMPFILE, or the caller found no /proc for the link
+// (canLink false: see namelessFiles), path is created at once, and
+// removed again if it could not be finished.
+func createFile(path string, mode os.FileMode, mt time.Time, data []byte, src io.Reader, canLink bool) error {
+	if data == nil {
+		// A file that is there already is not fetched and written in
+		// vain before the link finds it.
+		if _, err := os.Lstat(path); err == nil {
+			return unix.EEXIST
+		}
+	}
 	var fd int
-	err := retry(func() (err error) {
-		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, uint32(mode|0o200))
-		return err
-	})
+	var err error = unix.EOPNOTSUPP
+	if canLink {
+		err = retry(func() (err error) {
+			fd, err = unix.Open(filepath.Dir(path), unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, uint32(mode|0o200))
+			return err
+		})
+	}
+	nameless := err == nil
+	if err == unix.EOPNOTSUPP || err == unix.EISDIR || err == unix.EINVAL {
+		err = retry(func() (err error) {
+			fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, uint32(mode|0o200))
+			return err
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -37,18 +65,30 @@ func createFile(path string, mode os.FileMode, mt time.Time, data []byte, src io
 	if err == nil {
 		ts := unix.NsecToTimespec(mt.UnixNano())
 		err = unix.UtimesNanoAt(fd, "", []unix.Timespec{ts, ts}, unix.AT_EMPTY_PATH)
-		if err != nil {
+		if err != nil && !nameless {
 			// A kernel without utimensat on a descriptor: by path.
 			err = os.Chtimes(path, mt, mt)
 		}
 	}
+	if err == nil && nameless {
+		err = retry(func() error {
+			return unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
+		})
+	}
 	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
-	if err != nil {
+	if err != nil && !nameless {
 		os.Remove(path)
 	}
 	return err
+}
+
+// namelessFiles reports whether createFile can link a nameless file:
+// whether /proc/self/fd is there.
+func namelessFiles() bool {
+	_, err := os.Stat("/proc/self/fd")
+	return err == nil
 }
 
 func writeFull(fd int, b []byte) error {

@@ -3,34 +3,29 @@ package localfs
 import (
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
 )
-
-// Progress counts the files and bytes of long work as it goes, for a
-// front end to show; its counters are safe to read at any time.
-type Progress struct {
-	Files, Bytes atomic.Int64
-}
 
 // ImportConfig says how Import works. Zero values are usable.
 type ImportConfig struct {
 	// Workers is how many files are imported at a time. Zero or less:
 	// two per CPU.
 	Workers int
-	// Progress, if not nil, counts the files and bytes imported.
-	Progress *Progress
+	// Progress, if not nil, counts the files and bytes imported, those
+	// of a large file as they are read, and their totals, which a walk
+	// beside the import counts.
+	Progress *progress.Counter
 	// Skipped, if not nil, is told of each name under SRC that is not
 	// imported (a symbolic link, a special file, a name no entry may
 	// have) and why. Nil skips in silence.
@@ -46,19 +41,54 @@ func Import(ctx context.Context, store ipfsstore.Store, src string, cfg ImportCo
 	if im.workers <= 0 {
 		im.workers = 2 * runtime.GOMAXPROCS(0)
 	}
-	if im.progress == nil {
-		im.progress = &Progress{}
-	}
 	if im.skipped == nil {
 		im.skipped = func(string, string) {}
 	}
-	return im.importPath(ctx, src)
+	if cfg.Progress == nil {
+		return im.importPath(ctx, src)
+	}
+	// The walk that counts the totals goes on beside the import and is
+	// waited for (it is the cheaper of the two), or stopped if the
+	// import fails.
+	cctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { countTree(cctx, src, cfg.Progress) })
+	s, err := im.importPath(ctx, src)
+	if err != nil {
+		cancel()
+	}
+	wg.Wait()
+	cancel()
+	return s, err
+}
+
+// countTree counts into c, as totals, the files Import imports from src
+// and their sizes, and says when it is done. It stops quietly when ctx
+// is done or a directory cannot be read: the import reports that.
+func countTree(ctx context.Context, src string, c *progress.Counter) {
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || ctx.Err() != nil {
+			return fs.SkipAll
+		}
+		if p != src && schema.ValidName(d.Name()) != nil {
+			return nil
+		}
+		if d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				c.AddTotal(1, info.Size())
+			}
+		}
+		return nil
+	})
+	if err == nil && ctx.Err() == nil {
+		c.Final()
+	}
 }
 
 type importer struct {
 	store    ipfsstore.Store
 	workers  int
-	progress *Progress
+	progress *progress.Counter
 	skipped  func(path, why string)
 }
 
@@ -204,33 +234,13 @@ func (im *importer) importFile(ctx context.Context, n *fsNode) error {
 		return acerr.E("add", n.path, FSKind(err), err)
 	}
 	defer f.Close()
-	var r io.Reader = f
-	counted := n.info.Size() > ipfsstore.ChunkSize
-	if counted {
-		// A large file counts its bytes as they are read, so progress
-		// moves inside it.
-		r = &countingReader{r: f, n: &im.progress.Bytes}
-	}
-	c, size, err := im.store.AddFile(ctx, r)
+	// A file counts its bytes as they are read, so progress moves
+	// inside a large one.
+	c, size, err := im.store.AddFile(ctx, progress.Reader(f, im.progress))
 	if err != nil {
 		return acerr.E("add", n.path, acerr.Other, err)
 	}
 	n.entry = im.entry(n, schema.KindFile, c, size)
-	im.progress.Files.Add(1)
-	if !counted {
-		im.progress.Bytes.Add(int64(size))
-	}
+	im.progress.Add(1, 0)
 	return nil
-}
-
-// countingReader adds what it reads to n.
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	k, err := c.r.Read(p)
-	c.n.Add(int64(k))
-	return k, err
 }

@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/ipfs/go-cid"
 )
 
 // peekStore notes the progress when a large file's import is half read.
 type peekStore struct {
 	*ipfsstore.Memory
-	p       *Progress
+	p       *progress.Counter
 	midFile []int64 // bytes counted, then files counted, halfway through the first large file
 }
 
@@ -25,7 +26,8 @@ func (s *peekStore) AddFile(ctx context.Context, r io.Reader) (cid.Cid, uint64, 
 	n, err := io.ReadFull(r, half)
 	buf.Write(half[:n])
 	if err == nil && s.midFile == nil {
-		s.midFile = []int64{s.p.Bytes.Load(), s.p.Files.Load()}
+		snap := s.p.Snapshot()
+		s.midFile = []int64{snap.Bytes, snap.Files}
 	}
 	if _, err := io.Copy(&buf, r); err != nil {
 		return cid.Undef, 0, err
@@ -34,18 +36,22 @@ func (s *peekStore) AddFile(ctx context.Context, r io.Reader) (cid.Cid, uint64, 
 }
 
 // TestProgressMovesInsideALargeFile: the bytes of a large file count as
-// they are read, not only once it is done, and every byte counts once.
+// they are read, not only once it is done, and every byte counts once;
+// the totals the walk beside the import counts are the files and bytes
+// imported, a symbolic link left out.
 func TestProgressMovesInsideALargeFile(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "big"), bytes.Repeat([]byte("x"), 3<<20), 0o644)
 	os.WriteFile(filepath.Join(dir, "small"), []byte("small"), 0o644)
-	p := &Progress{}
+	os.Symlink("big", filepath.Join(dir, "link"))
+	p := &progress.Counter{}
 	st := &peekStore{Memory: ipfsstore.NewMemory(), p: p}
 	if _, err := Import(context.Background(), st, dir, ImportConfig{Workers: 1, Progress: p}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := p.Bytes.Load(), int64(3<<20+5); got != want {
-		t.Errorf("progress counted %d bytes, want %d", got, want)
+	got := p.Snapshot()
+	if want := (progress.Snapshot{Files: 2, Bytes: 3<<20 + 5, TotalFiles: 2, TotalBytes: 3<<20 + 5, Final: true}); got != want {
+		t.Errorf("progress after the import = %+v, want %+v", got, want)
 	}
 	if s := st.midFile; s == nil || s[0] < 3<<19 {
 		t.Errorf("halfway through the large file progress said %v bytes, want at least %d", s, 3<<19)

@@ -5,16 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/archivecache/archivecache/home"
-	"github.com/archivecache/archivecache/localfs"
+	"github.com/archivecache/archivecache/progress"
 )
 
 func cmdAdd() *command {
 	return &command{
-		usage: "ac-add SRC DEST",
+		usage: "ac-add [--dry-run] [-v] [--json] SRC DEST",
 		help: `Ac-add imports the local file or directory SRC into the tree database
 at DEST, a path under root/ (for example root/projects/pictures). Files
 become UnixFS files with the CIDs "ipfs add --cid-version=1" gives;
@@ -29,21 +27,45 @@ as with cp; so does a directory when DEST ends in "/" (ac-add ~/Pictures
 root/projects/). A directory where a file is must be deleted first (the
 old version stays reachable through ac-log). SRC "-" is standard input,
 which becomes one file at DEST. Symbolic links and special files are
-skipped with a warning. Progress goes to stderr when it is a terminal.
+skipped with a warning.
+
+It prints the CID of the entry at DEST, its path, and the files and
+bytes read, then what changed, counted: "3 added, 1 modified, 0
+deleted" (a directory that is new counts once, as ac-merge shows it);
+-v lists the changes before that line, "A path", "M path", "D path", as
+ac-merge and ac-log -p do. --dry-run reads and hashes SRC and prints
+the changes and their count, keeping nothing: no block is stored and
+HEAD does not move.
+
+While it works, stderr shows, when it is a terminal, the files and
+bytes done of those SRC holds (counted by a walk beside the import),
+the rate and the time left, moving inside a large file. --json makes
+that a stream of JSON lines on stderr, as restic's: {"message_type":
+"status", "percent_done", "total_files", "files_done", "total_bytes",
+"bytes_done", "seconds_elapsed", "seconds_remaining"} about once a
+second, then {"message_type":"summary", ...} at the end; an error is
+then one JSON object, and stdout stays as it is.
 
 example:
   ac-add ~/Pictures root/projects/pictures
+  ac-add --dry-run ~/Pictures root/projects/pictures
   ac-add notes.txt root/projects/
   date | ac-add - root/projects/when.txt`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
 			var o addOpts
 			fs.IntVar(&o.jobs, "j", 0, "import `n` files at a time (default: 2 per CPU)")
+			fs.BoolVar(&o.dry, "dry-run", false, "print what would change, change nothing")
+			fs.BoolVar(&o.verbose, "v", false, "list the changes, one A/M/D line each")
+			fs.BoolVar(&o.asJSON, "json", false, "progress as JSON status lines on stderr")
 			return func(ctx context.Context, args []string) error { return runAdd(ctx, e, o, args) }
 		},
 	}
 }
 
-type addOpts struct{ jobs int }
+type addOpts struct {
+	jobs                 int
+	dry, verbose, asJSON bool
+}
 
 func runAdd(ctx context.Context, e *Env, o addOpts, args []string) error {
 	if err := nargs(args, 2, 2); err != nil {
@@ -61,52 +83,29 @@ func runAdd(ctx context.Context, e *Env, o addOpts, args []string) error {
 		return err
 	}
 	defer h.Close()
-	progress := &localfs.Progress{}
-	stop := showProgress(e, progress)
+	counts := &progress.Counter{}
+	m := e.startMeter(counts, o.asJSON)
 	added, err := h.AddLocal(ctx, args[0], dest, home.AddOptions{
 		Command:  e.Name + " " + dest,
 		Into:     strings.HasSuffix(args[1], "/"),
 		Stdin:    e.Stdin,
+		DryRun:   o.dry,
 		Workers:  o.jobs,
-		Progress: progress,
+		Progress: counts,
 		Skipped: func(p, why string) {
 			fmt.Fprintf(e.Stderr, "%s: skipping %s: %s\n", e.Name, quote(p), oneLine(why))
 		},
 	})
-	stop()
+	m.stop(err == nil)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stdout, "%s %s (%d files, %d bytes)\n", added.Entry.Target, quote(added.Path), added.Files, added.Bytes)
+	if !o.dry {
+		fmt.Fprintf(e.Stdout, "%s %s (%d files, %d bytes)\n", added.Entry.Target, quote(added.Path), added.Files, added.Bytes)
+	}
+	if o.dry || o.verbose {
+		printChanges(e, added.Changes, false)
+	}
+	fmt.Fprintln(e.Stdout, countChanges(added.Changes).summary(0))
 	return nil
-}
-
-// showProgress prints the counts of p to stderr while work goes on, if it
-// is a terminal, and returns the function that stops it.
-func showProgress(e *Env, p *localfs.Progress) func() {
-	if !e.interactive() {
-		return func() {}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	start := time.Now()
-	line := func() string {
-		mb := float64(p.Bytes.Load()) / 1e6
-		rate := mb / max(time.Since(start).Seconds(), 0.001)
-		return fmt.Sprintf("\r%s: %d files, %.1f MB, %.1f MB/s ", e.Name, p.Files.Load(), mb, rate)
-	}
-	wg.Go(func() {
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprintln(e.Stderr, line())
-				return
-			case <-tick.C:
-				fmt.Fprint(e.Stderr, line())
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
 }

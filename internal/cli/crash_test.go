@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -399,6 +401,51 @@ func TestGetAgainCompletesAnInterruptedOne(t *testing.T) {
 	}
 	diff := exec.Command("diff", "-r", src, out)
 	if b, err := diff.CombinedOutput(); err != nil {
+		t.Errorf("after the second ac-get, diff -r: %v\n%s", err, b)
+	}
+}
+
+// TestGetAgainCompletesATornFile kills ac-get (kill -9, from strace) at
+// its 40th write, in the middle of a 32 MiB file that comes after five
+// small ones: nothing of the large file is left, neither torn nor under a
+// temporary name, and running the same ac-get again keeps the five files
+// that are whole, writes the large one, and gives a copy byte for byte.
+func TestGetAgainCompletesATornFile(t *testing.T) {
+	strace := needStrace(t)
+	home := newHome(t)
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(src, 0o755)
+	for i := range 5 {
+		os.WriteFile(filepath.Join(src, fmt.Sprintf("a%d.txt", i)), []byte(fmt.Sprintf("small file %d\n", i)), 0o644)
+	}
+	big := make([]byte, 32<<20)
+	rand.New(rand.NewSource(7)).Read(big)
+	if err := os.WriteFile(filepath.Join(src, "big.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ac(t, home, nil, "ac-add", src, "root/projects/src")
+	out := filepath.Join(t.TempDir(), "out")
+	// One write a small file, then the large one's in pieces of at
+	// most 256 KiB: the 40th is well inside it, and far from its end.
+	cmd := exec.Command(strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=write", "-e", "inject=write:signal=KILL:when=40",
+		"ac-get", "-j", "1", "root/projects/src", out)
+	cmd.Env = append(os.Environ(), "AC_HOME="+home, "AC_API=")
+	if b, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("ac-get under strace was not killed: %s", b)
+	}
+	var left []string
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if want := []string{"a0.txt", "a1.txt", "a2.txt", "a3.txt", "a4.txt"}; !slices.Equal(left, want) {
+		t.Fatalf("the killed ac-get left %q, want the five small files and nothing of the large one", left)
+	}
+	got := ac(t, home, nil, "ac-get", "root/projects/src", out)
+	if want := "1 added, 0 modified, 0 deleted, 5 unchanged\n"; got != want {
+		t.Errorf("the second ac-get said %q, want %q", got, want)
+	}
+	if b, err := exec.Command("diff", "-r", src, out).CombinedOutput(); err != nil {
 		t.Errorf("after the second ac-get, diff -r: %v\n%s", err, b)
 	}
 }

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/archivecache/archivecache/progress"
 	"github.com/ipfs/go-cid"
 	"golang.org/x/term"
 )
 
 func cmdExport() *command {
 	return &command{
-		usage: "ac-export [--since CID] PATH > FILE.car",
+		usage: "ac-export [--since CID] [--json] PATH > FILE.car",
 		help: `Ac-export writes the entry at PATH (usually "node", my published node)
 to stdout as a CAR v1 file whose one root is the entry's CID, holding
 every block reachable from it, each once: for a node, the node block,
@@ -33,7 +34,9 @@ moved) is sent again. The receiver must already hold what CID reaches.
 A block of CID that this store lacks is left out itself.
 
 ac-import and "ipfs dag import" read the output. When stderr is a
-terminal, the root, the number of blocks and of bytes are shown there.
+terminal, the bytes written and the rate are shown there as it goes,
+then the root, the number of blocks and of bytes; --json makes the
+progress a stream of JSON status lines on stderr (see ac-add -h).
 
 example:
   ac-export node > alice.car
@@ -41,13 +44,15 @@ example:
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
 			var o exportOpts
 			fs.StringVar(&o.since, "since", "", "leave out what `CID` holds (what the receiver has), walking both side by side")
+			fs.BoolVar(&o.asJSON, "json", false, "progress as JSON status lines on stderr")
 			return func(ctx context.Context, args []string) error { return runExport(ctx, e, o, args) }
 		},
 	}
 }
 
 type exportOpts struct {
-	since string
+	since  string
+	asJSON bool
 }
 
 func runExport(ctx context.Context, e *Env, o exportOpts, args []string) error {
@@ -75,7 +80,10 @@ func runExport(ctx context.Context, e *Env, o exportOpts, args []string) error {
 	if p, err = friendPath(ctx, h, p); err != nil {
 		return err
 	}
-	x, err := h.Export(ctx, e.Stdout, p, old)
+	counts := &progress.Counter{}
+	m := e.startMeter(counts, o.asJSON)
+	x, err := h.Export(ctx, progress.Writer(e.Stdout, counts), p, old)
+	m.stop(err == nil)
 	if err != nil {
 		return err
 	}

@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/progress"
 )
 
 // defaultMaxImport is the default of ac-import --max-bytes: far beyond any
@@ -19,7 +21,7 @@ const defaultMaxImport = 64 << 30
 
 func cmdImport() *command {
 	return &command{
-		usage: "ac-import [--max-bytes N] < FILE.car",
+		usage: "ac-import [--max-bytes N] [--json] < FILE.car",
 		help: `Ac-import reads a CAR v1 file on stdin (raw bytes, as ac-export or
 "ipfs dag export" write it), checks every block's bytes against its CID,
 stores the blocks in the home's store, and prints the CAR's roots, one
@@ -40,6 +42,11 @@ block that does not hash to its CID, CIDs other than CIDv1 with
 sha2-256. Blocks stored before it stay in the store, unreferenced. A
 root that is neither in the CAR nor already in the store is an error.
 
+While it reads, stderr shows, when it is a terminal, the bytes read and
+the rate, and, when stdin is a file, of how many and the time left;
+--json makes that a stream of JSON status lines on stderr (see ac-add
+-h).
+
 --max-bytes caps the input read (default 64G; suffixes K, M, G and T
 count in KiB, MiB, GiB and TiB); longer input is refused.
 
@@ -49,12 +56,16 @@ example:
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
 			o := importOpts{maxBytes: byteSize(defaultMaxImport)}
 			fs.Var(&o.maxBytes, "max-bytes", "refuse input longer than `N` bytes")
+			fs.BoolVar(&o.asJSON, "json", false, "progress as JSON status lines on stderr")
 			return func(ctx context.Context, args []string) error { return runImport(ctx, e, o, args) }
 		},
 	}
 }
 
-type importOpts struct{ maxBytes byteSize }
+type importOpts struct {
+	maxBytes byteSize
+	asJSON   bool
+}
 
 func runImport(ctx context.Context, e *Env, o importOpts, args []string) error {
 	if err := nargs(args, 0, 0); err != nil {
@@ -67,7 +78,17 @@ func runImport(ctx context.Context, e *Env, o importOpts, args []string) error {
 		return err
 	}
 	defer st.Close()
-	roots, err := home.Import(ctx, st, &capReader{r: e.Stdin, left: int64(o.maxBytes), max: int64(o.maxBytes)})
+	counts := &progress.Counter{}
+	if f, ok := e.Stdin.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			counts.AddTotal(0, fi.Size())
+			counts.Final()
+		}
+	}
+	m := e.startMeter(counts, o.asJSON)
+	in := progress.Reader(&capReader{r: e.Stdin, left: int64(o.maxBytes), max: int64(o.maxBytes)}, counts)
+	roots, err := home.Import(ctx, st, in)
+	m.stop(err == nil)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,10 @@ concurrent edits of a file keep both versions, and deletions win only
 over what their author had seen. Owned directories change only by their
 owners' signatures. The blocks of SRC must be here: taken in with
 ac-import, or fetched through a kubo daemon (--api). --dry-run prints
-what would change and writes nothing.
+what would change and writes nothing. With a daemon, stderr shows, when
+it is a terminal, the bytes of the blocks read (those fetched among
+them) and the rate; --json prints the changes as JSON and makes that
+progress a stream of JSON status lines on stderr (see ac-add -h).
 
 example:
   ac-merge root nodes/bafyrei.../root`,

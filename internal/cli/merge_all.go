@@ -6,7 +6,9 @@ import (
 	"fmt"
 
 	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/policy"
+	"github.com/archivecache/archivecache/progress"
 )
 
 func cmdMergeAll() *command {
@@ -54,7 +56,14 @@ func runMergeAll(ctx context.Context, e *Env, o mergeOpts, args []string) error 
 // mergeJobs runs the jobs as one change (or a dry run) and prints what
 // they changed and met.
 func mergeJobs(ctx context.Context, e *Env, h *home.Home, jobs []home.MergeJob, o mergeOpts, command string) error {
-	res, err := h.Merge(ctx, jobs, home.MergeOptions{DryRun: o.dry, Command: command})
+	// A merge is long only when a daemon fetches the blocks it lacks.
+	var counts *progress.Counter
+	if _, daemon := h.Store.(*ipfsstore.Kubo); daemon {
+		counts = &progress.Counter{}
+	}
+	m := e.startMeter(counts, o.asJSON)
+	res, err := h.Merge(ctx, jobs, home.MergeOptions{DryRun: o.dry, Command: command, Progress: counts})
+	m.stop(err == nil)
 	if err != nil {
 		return err
 	}

@@ -11,17 +11,20 @@ import (
 	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/ipfsstore/car"
+	"github.com/archivecache/archivecache/progress"
 )
 
 func cmdVerify() *command {
 	return &command{
-		usage: "ac-verify [--content] [--repair SOURCE] PATH",
+		usage: "ac-verify [--content [--json]] [--repair SOURCE] PATH",
 		help: `Ac-verify checks the node at PATH and prints OK or FAIL with the reason
 (exit 0 or 1). An identity must verify its own signature; a node or an
 owned directory must be signed by its owner, who must be me or a friend;
 a directory is checked all the way down, as a merge checks a friend's
 tree, every block read hash-checked against its CID. With --content the
-bytes of every file are read and checked too.
+bytes of every file are read and checked too; stderr then shows, when it
+is a terminal, the files and bytes read and the rate, and --json makes
+that a stream of JSON status lines on stderr (see ac-add -h).
 
 With --repair, each block found damaged or missing is read again from
 SOURCE, a CAR file (as ac-export writes, from this home earlier or from
@@ -37,14 +40,15 @@ example:
 			var o verifyOpts
 			fs.BoolVar(&o.content, "content", false, "also read and hash-check every file's blocks")
 			fs.StringVar(&o.repair, "repair", "", "read damaged or missing blocks again from `source`: a CAR file or a kubo RPC address")
+			fs.BoolVar(&o.asJSON, "json", false, "progress of --content as JSON status lines on stderr")
 			return func(ctx context.Context, args []string) error { return runVerify(ctx, e, o, args) }
 		},
 	}
 }
 
 type verifyOpts struct {
-	content bool
-	repair  string
+	content, asJSON bool
+	repair          string
 }
 
 func runVerify(ctx context.Context, e *Env, o verifyOpts, args []string) error {
@@ -76,7 +80,13 @@ func runVerify(ctx context.Context, e *Env, o verifyOpts, args []string) error {
 		}
 		defer from.Close()
 	}
-	repaired, err := h.Verify(ctx, p, home.VerifyOptions{Content: o.content, RepairFrom: from})
+	var counts *progress.Counter
+	if o.content {
+		counts = &progress.Counter{}
+	}
+	m := e.startMeter(counts, o.asJSON && o.content)
+	repaired, err := h.Verify(ctx, p, home.VerifyOptions{Content: o.content, RepairFrom: from, Progress: counts})
+	m.stop(err == nil)
 	for _, c := range repaired {
 		fmt.Fprintf(e.Stdout, "repaired %s\n", c)
 	}

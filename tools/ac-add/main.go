@@ -2,7 +2,7 @@
 
 // Command ac-add is one of the ArchiveCache commands.
 //
-//	usage: ac-add SRC DEST
+//	usage: ac-add [--dry-run] [-v] [--json] SRC DEST
 //
 //	Ac-add imports the local file or directory SRC into the tree database
 //	at DEST, a path under root/ (for example root/projects/pictures). Files
@@ -18,22 +18,45 @@
 //	root/projects/). A directory where a file is must be deleted first (the
 //	old version stays reachable through ac-log). SRC "-" is standard input,
 //	which becomes one file at DEST. Symbolic links and special files are
-//	skipped with a warning. Progress goes to stderr when it is a terminal.
+//	skipped with a warning.
+//
+//	It prints the CID of the entry at DEST, its path, and the files and
+//	bytes read, then what changed, counted: "3 added, 1 modified, 0
+//	deleted" (a directory that is new counts once, as ac-merge shows it);
+//	-v lists the changes before that line, "A path", "M path", "D path", as
+//	ac-merge and ac-log -p do. --dry-run reads and hashes SRC and prints
+//	the changes and their count, keeping nothing: no block is stored and
+//	HEAD does not move.
+//
+//	While it works, stderr shows, when it is a terminal, the files and
+//	bytes done of those SRC holds (counted by a walk beside the import),
+//	the rate and the time left, moving inside a large file. --json makes
+//	that a stream of JSON lines on stderr, as restic's: {"message_type":
+//	"status", "percent_done", "total_files", "files_done", "total_bytes",
+//	"bytes_done", "seconds_elapsed", "seconds_remaining"} about once a
+//	second, then {"message_type":"summary", ...} at the end; an error is
+//	then one JSON object, and stdout stays as it is.
 //
 //	example:
 //	  ac-add ~/Pictures root/projects/pictures
+//	  ac-add --dry-run ~/Pictures root/projects/pictures
 //	  ac-add notes.txt root/projects/
 //	  date | ac-add - root/projects/when.txt
 //
 //	flags:
 //	  -api address
 //	    	kubo RPC address, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)
+//	  -dry-run
+//	    	print what would change, change nothing
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
 //	  -j n
 //	    	import n files at a time (default: 2 per CPU)
+//	  -json
+//	    	progress as JSON status lines on stderr
 //	  -lock-timeout duration
 //	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)
+//	  -v	list the changes, one A/M/D line each
 //	  -version
 //	    	print the version of the command and exit
 //

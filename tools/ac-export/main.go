@@ -2,7 +2,7 @@
 
 // Command ac-export is one of the ArchiveCache commands.
 //
-//	usage: ac-export [--since CID] PATH > FILE.car
+//	usage: ac-export [--since CID] [--json] PATH > FILE.car
 //
 //	Ac-export writes the entry at PATH (usually "node", my published node)
 //	to stdout as a CAR v1 file whose one root is the entry's CID, holding
@@ -24,7 +24,9 @@
 //	A block of CID that this store lacks is left out itself.
 //
 //	ac-import and "ipfs dag import" read the output. When stderr is a
-//	terminal, the root, the number of blocks and of bytes are shown there.
+//	terminal, the bytes written and the rate are shown there as it goes,
+//	then the root, the number of blocks and of bytes; --json makes the
+//	progress a stream of JSON status lines on stderr (see ac-add -h).
 //
 //	example:
 //	  ac-export node > alice.car
@@ -35,6 +37,8 @@
 //	    	kubo RPC address, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
+//	  -json
+//	    	progress as JSON status lines on stderr
 //	  -lock-timeout duration
 //	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)
 //	  -since CID

@@ -2,12 +2,27 @@
 
 // Command ac-get is one of the ArchiveCache commands.
 //
-//	usage: ac-get PATH DEST
+//	usage: ac-get [--dry-run] [-v] [--json] PATH DEST
 //
 //	Ac-get exports the file or directory at PATH to the local path DEST,
 //	byte-identical, with modification times. If DEST is an existing
 //	directory the export goes inside it under PATH's name. Existing files
-//	are never overwritten.
+//	are never overwritten: one that already holds the entry's bytes (the
+//	same size and content) is kept, anything else there is an error, so
+//	running an ac-get that was interrupted (even by kill -9) again completes
+//	the export in place. A file appears only once it is written whole: one
+//	cut short leaves nothing behind, not even a temporary file.
+//
+//	It prints what it did, counted: "12 added, 0 modified, 0 deleted, 3
+//	unchanged" (files written, and files kept as they were); -v lists each
+//	file written before that line, "A path", as ac-merge and ac-log -p do.
+//	--dry-run prints the files it would write and their count, writing
+//	nothing and reading no file's content from the store.
+//
+//	While it works, stderr shows, when it is a terminal, the files and
+//	bytes done of those under PATH, the rate and the time left, moving
+//	inside a large file; --json makes that a stream of JSON status lines on
+//	stderr, as ac-add -h describes.
 //
 //	Modes are kept as cp without -p keeps them: the permission bits of each
 //	entry less those of the umask. Setuid, setgid and sticky bits are never
@@ -16,16 +31,22 @@
 //
 //	example:
 //	  ac-get root/projects/pictures ./pictures
+//	  ac-get --dry-run root/projects/pictures ./pictures
 //
 //	flags:
 //	  -api address
 //	    	kubo RPC address, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)
+//	  -dry-run
+//	    	print what would be written, write nothing
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
 //	  -j n
 //	    	fetch n files and write n directories at a time (default: one per CPU)
+//	  -json
+//	    	progress as JSON status lines on stderr
 //	  -lock-timeout duration
 //	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)
+//	  -v	list each file written, one A line each
 //	  -version
 //	    	print the version of the command and exit
 //

@@ -2,7 +2,7 @@
 
 // Command ac-import is one of the ArchiveCache commands.
 //
-//	usage: ac-import [--max-bytes N] < FILE.car
+//	usage: ac-import [--max-bytes N] [--json] < FILE.car
 //
 //	Ac-import reads a CAR v1 file on stdin (raw bytes, as ac-export or
 //	"ipfs dag export" write it), checks every block's bytes against its CID,
@@ -24,6 +24,11 @@
 //	sha2-256. Blocks stored before it stay in the store, unreferenced. A
 //	root that is neither in the CAR nor already in the store is an error.
 //
+//	While it reads, stderr shows, when it is a terminal, the bytes read and
+//	the rate, and, when stdin is a file, of how many and the time left;
+//	--json makes that a stream of JSON status lines on stderr (see ac-add
+//	-h).
+//
 //	--max-bytes caps the input read (default 64G; suffixes K, M, G and T
 //	count in KiB, MiB, GiB and TiB); longer input is refused.
 //
@@ -36,6 +41,8 @@
 //	    	kubo RPC address, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
+//	  -json
+//	    	progress as JSON status lines on stderr
 //	  -lock-timeout duration
 //	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)
 //	  -max-bytes N

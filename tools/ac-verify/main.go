@@ -2,14 +2,16 @@
 
 // Command ac-verify is one of the ArchiveCache commands.
 //
-//	usage: ac-verify [--content] [--repair SOURCE] PATH
+//	usage: ac-verify [--content [--json]] [--repair SOURCE] PATH
 //
 //	Ac-verify checks the node at PATH and prints OK or FAIL with the reason
 //	(exit 0 or 1). An identity must verify its own signature; a node or an
 //	owned directory must be signed by its owner, who must be me or a friend;
 //	a directory is checked all the way down, as a merge checks a friend's
 //	tree, every block read hash-checked against its CID. With --content the
-//	bytes of every file are read and checked too.
+//	bytes of every file are read and checked too; stderr then shows, when it
+//	is a terminal, the files and bytes read and the rate, and --json makes
+//	that a stream of JSON status lines on stderr (see ac-add -h).
 //
 //	With --repair, each block found damaged or missing is read again from
 //	SOURCE, a CAR file (as ac-export writes, from this home earlier or from
@@ -29,6 +31,8 @@
 //	    	also read and hash-check every file's blocks
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
+//	  -json
+//	    	progress of --content as JSON status lines on stderr
 //	  -lock-timeout duration
 //	    	give up a change after waiting duration for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)
 //	  -repair source
