@@ -58,6 +58,7 @@ var (
 	_ Store     = (*Kubo)(nil)
 	_ Pinner    = (*Kubo)(nil)
 	_ Collector = (*Kubo)(nil)
+	_ Sizer     = (*Kubo)(nil)
 )
 
 // OpenKubo connects to the kubo daemon at cfg.API and checks that it
@@ -173,6 +174,21 @@ func (k *Kubo) Has(ctx context.Context, c cid.Cid) (bool, error) {
 	default:
 		return false, as(op, err)
 	}
+}
+
+// BlockSize returns the length of block c if the daemon holds it, without
+// asking its peers (Sizer): so a file's size is checked where it is
+// local, and a friend's file that is not is never fetched to check it.
+func (k *Kubo) BlockSize(ctx context.Context, c cid.Cid) (int, error) {
+	const op = "ipfsstore.BlockSize"
+	if err := checkCID(op, c); err != nil {
+		return 0, err
+	}
+	if err := k.checkOpen(op, c); err != nil {
+		return 0, err
+	}
+	n, err := k.c.BlockStat(ctx, c, true)
+	return n, as(op, err)
 }
 
 // Put checks data against c and sends it to the daemon under c's codec and
