@@ -61,27 +61,7 @@ func lockPack(f *os.File) error {
 
 // probeLock takes the exclusive lock of f if no one holds it, and reports
 // whether it did. The lock lasts until f is closed.
-func probeLock(f *os.File) (bool, error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return false, err
-	}
-	var lerr error
-	if err := rc.Control(func(fd uintptr) {
-		for {
-			lerr = unix.Flock(int(fd), unix.LOCK_EX|unix.LOCK_NB)
-			if lerr != unix.EINTR {
-				return
-			}
-		}
-	}); err != nil {
-		return false, err
-	}
-	if lerr == unix.EWOULDBLOCK {
-		return false, nil
-	}
-	return lerr == nil, lerr
-}
+func probeLock(f *os.File) (bool, error) { return flockNB(f, true) }
 
 // mapFile maps the first n bytes of f, read-only.
 func mapFile(f *os.File, n int) ([]byte, error) {

@@ -42,13 +42,7 @@ func refKey(t *testing.T, line string) string {
 // directory blocks that differ), and let go of what only dropped
 // versions reach once ac-gc has released them.
 func TestKuboRepoGCKeepsTheHome(t *testing.T) {
-	da, db := kubotest.StartPair(t)
-	alice := filepath.Join(t.TempDir(), "alice")
-	bob := filepath.Join(t.TempDir(), "bob")
-	ac(t, alice, nil, "ac-init", "--api", da.API)
-	ac(t, bob, nil, "ac-init", "--api", db.API)
-	ac(t, alice, nil, "ac-identity", "new", "identities/alice")
-	ac(t, bob, nil, "ac-identity", "new", "identities/bob")
+	da, db, alice, bob := kuboPair(t)
 
 	src := filepath.Join(t.TempDir(), "docs")
 	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
