@@ -369,8 +369,8 @@ func (h *Head) step(name string, op func() error) error {
 	return op()
 }
 
-// prepare makes sure that HEAD may name root: the store holds it, and
-// has made it durable.
+// prepare makes sure that HEAD may name root: the store holds it, has
+// made it durable, and keeps it (ipfsstore.Collector).
 func (h *Head) prepare(ctx context.Context, root cid.Cid) error {
 	if ok, err := h.store.Has(ctx, root); err != nil || !ok {
 		if err == nil {
@@ -379,7 +379,14 @@ func (h *Head) prepare(ctx context.Context, root cid.Cid) error {
 		return err
 	}
 	if s, ok := h.store.(ipfsstore.Syncer); ok {
-		return h.step("sync store", func() error { return s.Sync(ctx) })
+		if err := h.step("sync store", func() error { return s.Sync(ctx) }); err != nil {
+			return err
+		}
+	}
+	if k, ok := h.store.(ipfsstore.Collector); ok {
+		// Before HEAD names it, so that no collection of the daemon's
+		// comes between.
+		return h.step("keep root", func() error { return k.Keep(ctx, root) })
 	}
 	return nil
 }

@@ -101,7 +101,8 @@ type Home struct {
 	Head   *head.Head
 	Keys   *identity.Keystore
 	now    func() time.Time
-	pass   []byte // Options.Passphrase
+	wait   time.Duration // Options.LockTimeout
+	pass   []byte        // Options.Passphrase
 	ask    func() ([]byte, error)
 
 	signerOnce sync.Once
@@ -397,7 +398,7 @@ func OpenStore(ctx context.Context, opts Options) (ipfsstore.Store, error) {
 	if api == "" {
 		api = cfg.API
 	}
-	return ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, Rehash: opts.Rehash})
+	return ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, Rehash: opts.Rehash, KeepName: cfg.Replica})
 }
 
 func openWhole(ctx context.Context, op string, opts Options) (*Home, error) {
@@ -437,7 +438,7 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 	if api == "" {
 		api = cfg.API
 	}
-	store, err := ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, Rehash: opts.Rehash})
+	store, err := ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, Rehash: opts.Rehash, KeepName: cfg.Replica})
 	if err != nil {
 		return nil, err
 	}
@@ -452,6 +453,7 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 		}),
 		Keys: identity.OpenKeystore(filepath.Join(opts.Dir, keysDir)),
 		now:  opts.now(),
+		wait: opts.LockTimeout,
 		pass: opts.Passphrase,
 		ask:  opts.PassphrasePrompt,
 	}, nil

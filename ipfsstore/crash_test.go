@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(envSealLoop); dir != "" {
 		os.Exit(sealLoopChild(dir, os.Getenv(envWriterID)))
 	}
+	if dir := os.Getenv(envGCChild); dir != "" {
+		os.Exit(gcChild(dir))
+	}
 	if dir := os.Getenv(envHalfChild); dir != "" {
 		os.Exit(halfChild(dir, os.Getenv(envHalfSeed)))
 	}

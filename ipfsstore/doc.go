@@ -95,7 +95,9 @@
 //     pages of each; only packs without a table (being written, left by
 //     a dead writer until the next writer cuts them back and seals them,
 //     or older) have their index files read into a map.
-//     Open creates nothing; the first Put creates this process's pack.
+//     Open creates nothing (it takes a shared flock of the packs
+//     directory, which only Collect takes exclusively); the first Put
+//     creates this process's pack.
 //
 // Every process writes to a pack of its own, so processes sharing a home
 // never interleave their writes; a Get or Has that misses maps the tables
@@ -123,7 +125,12 @@
 // the original file again, repairs the store; Repair does it from another
 // Store.
 //
-// Packs are never rewritten, and nothing a synced record locates is ever
-// deleted: garbage collection is a later concern (copy the live blocks to
-// a new pack, drop the old ones).
+// Only Collect (gc.go) rewrites packs or deletes what a synced record
+// locates: under an exclusive lock of the store (every open store holds
+// it shared), it copies the live blocks of packs that hold dead ones into
+// new packs, seals them, and only then removes the old ones, so a kill at
+// any moment leaves every live block in a sealed pack. The kubo store's
+// Collect instead releases the roots it keeps for a home in the daemon's
+// files API (Keep), whose garbage collector keeps, without fetching,
+// whatever of them is local.
 package ipfsstore

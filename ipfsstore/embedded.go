@@ -56,6 +56,11 @@ type Embedded struct {
 	dir      string // the packs directory
 	rollSize int64
 	rehash   bool // Get checks hashes too (Config.Rehash)
+	// lockf is the packs directory, locked shared for as long as the store
+	// is open and exclusively by a Collect (gc.go); nil where it cannot be
+	// opened. noMerge keeps Close from merging tables (a Collect's copy).
+	lockf   *os.File
+	noMerge bool
 
 	scanMu    sync.Mutex      // serialises reads of index files
 	seenMulti map[string]bool // under scanMu: the multi-pack tables looked at, used or not
@@ -99,6 +104,7 @@ var (
 	_ Syncer     = (*Embedded)(nil)
 	_ Sizer      = (*Embedded)(nil)
 	_ blockStore = (*Embedded)(nil)
+	_ Collector  = (*Embedded)(nil)
 )
 
 // blockLoc is where a block's data lies, and how to check it.
@@ -178,6 +184,12 @@ func OpenEmbedded(ctx context.Context, cfg Config) (*Embedded, error) {
 }
 
 func openEmbedded(ctx context.Context, dir string, rollSize int64) (*Embedded, error) {
+	return openEmbeddedLocked(ctx, dir, rollSize, true)
+}
+
+// openEmbeddedLocked is openEmbedded; lock says whether to take the
+// store's shared lock (Collect's own copy runs under its exclusive one).
+func openEmbeddedLocked(ctx context.Context, dir string, rollSize int64, lock bool) (*Embedded, error) {
 	const op = "ipfsstore.Open"
 	if dir == "" {
 		return nil, acerr.E(op, "", acerr.Invalid, errors.New("no store directory"))
@@ -199,8 +211,14 @@ func openEmbedded(ctx context.Context, dir string, rollSize int64) (*Embedded, e
 	}
 	e.cond.L = &e.mu
 	e.scratch.New = func() any { b := make([]byte, schema.MaxBlockSize); return &b }
+	if lock {
+		if err := e.lockShared(ctx); err != nil {
+			return nil, acerr.E(op, dir, acerr.KindOf(err), err)
+		}
+	}
 	if err := e.rescan(); err != nil {
 		e.closeFiles()
+		e.unlock()
 		return nil, acerr.E(op, dir, acerr.IO, err)
 	}
 	return e, nil
@@ -584,15 +602,17 @@ func (e *Embedded) Put(ctx context.Context, c cid.Cid, data []byte) error {
 	if err := checkBlock(op, c, data); err != nil {
 		return err
 	}
-	return e.put(op, c, data)
+	return e.put(op, c, data, false)
 }
 
 // putBuilt stores a block the importer has just built and hashed.
 func (e *Embedded) putBuilt(ctx context.Context, c cid.Cid, data []byte) error {
-	return e.put("ipfsstore.AddFile", c, data)
+	return e.put("ipfsstore.AddFile", c, data, false)
 }
 
-func (e *Embedded) put(op string, c cid.Cid, data []byte) error {
+// put appends block c to this process's pack unless a good copy is held;
+// with force (a Collect's copy) it appends it in any case.
+func (e *Embedded) put(op string, c cid.Cid, data []byte, force bool) error {
 	key := blockKey(c)
 	cb := c.Bytes()
 	if len(cb) > maxCIDLen {
@@ -612,7 +632,7 @@ func (e *Embedded) put(op string, c cid.Cid, data []byte) error {
 		if e.failed != nil {
 			return acerr.E(op, "", acerr.IO, e.failed).WithCID(c.String())
 		}
-		if loc, ok := e.locateLocked(key); ok && (!damaged || loc != bad) {
+		if loc, ok := e.locateLocked(key); ok && !force && (!damaged || loc != bad) {
 			e.mu.Unlock()
 			good := e.holdsGood(c, key)
 			e.mu.Lock()
@@ -974,7 +994,7 @@ func (e *Embedded) close() error {
 	}
 	cerr := e.closeFiles()
 	e.mu.Unlock()
-	if sealed && serr == nil {
+	if sealed && serr == nil && !e.noMerge {
 		// Best effort, as a table is: it costs readers speed, not blocks.
 		_ = e.mergeTables()
 	}
@@ -984,6 +1004,7 @@ func (e *Embedded) close() error {
 	if err == nil {
 		err = cerr
 	}
+	e.unlock()
 	if err != nil {
 		return acerr.E("ipfsstore.Close", e.dir, acerr.IO, err)
 	}

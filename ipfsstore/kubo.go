@@ -2,6 +2,7 @@ package ipfsstore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/archivecache/archivecache/ipfsstore/unixfs"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
 )
 
 // Kubo is a Store backed by a running kubo daemon, reached through its RPC
@@ -48,12 +50,15 @@ type Kubo struct {
 	c            *kuborpc.Client
 	addr         string // as configured, for errors
 	fetchTimeout time.Duration
+	keepDir      string // where Keep keeps roots in the daemon's files API
 	closed       atomic.Bool
 }
 
 var (
-	_ Store  = (*Kubo)(nil)
-	_ Pinner = (*Kubo)(nil)
+	_ Store     = (*Kubo)(nil)
+	_ Pinner    = (*Kubo)(nil)
+	_ Collector = (*Kubo)(nil)
+	_ Sizer     = (*Kubo)(nil)
 )
 
 // OpenKubo connects to the kubo daemon at cfg.API and checks that it
@@ -68,7 +73,11 @@ func OpenKubo(ctx context.Context, cfg Config) (*Kubo, error) {
 		}
 		return nil, acerr.E("ipfsstore.Open", cfg.API, acerr.Invalid, err)
 	}
-	k := &Kubo{c: c, addr: cfg.API, fetchTimeout: cfg.FetchTimeout}
+	name := cfg.KeepName
+	if name == "" {
+		name = "default"
+	}
+	k := &Kubo{c: c, addr: cfg.API, fetchTimeout: cfg.FetchTimeout, keepDir: KeepDir + "/" + name}
 	if k.fetchTimeout <= 0 {
 		k.fetchTimeout = DefaultFetchTimeout
 	}
@@ -165,6 +174,21 @@ func (k *Kubo) Has(ctx context.Context, c cid.Cid) (bool, error) {
 	default:
 		return false, as(op, err)
 	}
+}
+
+// BlockSize returns the length of block c if the daemon holds it, without
+// asking its peers (Sizer): so a file's size is checked where it is
+// local, and a friend's file that is not is never fetched to check it.
+func (k *Kubo) BlockSize(ctx context.Context, c cid.Cid) (int, error) {
+	const op = "ipfsstore.BlockSize"
+	if err := checkCID(op, c); err != nil {
+		return 0, err
+	}
+	if err := k.checkOpen(op, c); err != nil {
+		return 0, err
+	}
+	n, err := k.c.BlockStat(ctx, c, true)
+	return n, as(op, err)
 }
 
 // Put checks data against c and sends it to the daemon under c's codec and
@@ -359,4 +383,99 @@ func seekPos(closed bool, c cid.Cid, pos *int64, size, offset int64, whence int)
 	}
 	*pos = abs
 	return abs, nil
+}
+
+// KeepDir is the directory of the daemon's files API (MFS) under which
+// the kubo store keeps the roots of homes, one directory a home
+// (Config.KeepName), one entry a root.
+const KeepDir = "/archivecache"
+
+// Keep keeps what root reaches, as far as the daemon holds it: it puts
+// a UnixFS directory of one entry linking root and copies it into the
+// daemon's files API as KeepDir/NAME/ROOT. kubo's garbage collector
+// keeps everything local that the files API's root reaches (its "best
+// effort" roots) and, unlike a recursive pin, never fetches what is not
+// local, so a friend's file contents that were never read stay where
+// they are.
+func (k *Kubo) Keep(ctx context.Context, root cid.Cid) error {
+	const op = "ipfsstore.Keep"
+	if err := checkCID(op, root); err != nil {
+		return err
+	}
+	if err := k.checkOpen(op, root); err != nil {
+		return err
+	}
+	w, data, err := keepNode(root)
+	if err != nil {
+		return acerr.E(op, "", acerr.Invalid, err).WithCID(root.String())
+	}
+	if err := k.c.BlockPut(ctx, w, data); err != nil {
+		return as(op, err)
+	}
+	return as(op, k.c.FilesCp(ctx, "/ipfs/"+w.String(), k.keepDir+"/"+root.String()))
+}
+
+// keepNode is the UnixFS directory whose one entry, "root", links root:
+// the files API takes only UnixFS, and its walks follow any link.
+func keepNode(root cid.Cid) (cid.Cid, []byte, error) {
+	rb := root.Bytes()
+	var link []byte
+	link = append(link, 0x0a) // Hash
+	link = binary.AppendUvarint(link, uint64(len(rb)))
+	link = append(link, rb...)
+	link = append(link, 0x12, 4, 'r', 'o', 'o', 't', 0x18, 0) // Name, Tsize
+	var b []byte
+	b = append(b, 0x12) // Links, before Data as dag-pb orders them
+	b = binary.AppendUvarint(b, uint64(len(link)))
+	b = append(b, link...)
+	b = append(b, 0x0a, 2, 0x08, 0x01) // Data: a UnixFS directory
+	c, err := cid.V1Builder{Codec: cid.DagProtobuf, MhType: multihash.SHA2_256}.Sum(b)
+	return c, b, err
+}
+
+// Collect makes the roots that k.Roots returns the ones the daemon keeps
+// for this home: it keeps those not kept yet and releases the others;
+// the daemon's own garbage collection (ipfs repo gc) then frees what
+// only released roots reached. Roots and Released count them; sizes are the
+// daemon's to tell.
+func (k *Kubo) Collect(ctx context.Context, keep Keep) (Collected, error) {
+	const op = "ipfsstore.Collect"
+	if err := k.checkOpen(op, cid.Undef); err != nil {
+		return Collected{}, err
+	}
+	roots, err := keep.Roots(ctx)
+	if err != nil {
+		return Collected{}, err
+	}
+	kept, err := k.c.FilesLs(ctx, k.keepDir)
+	if err != nil {
+		return Collected{}, as(op, err)
+	}
+	want := make(map[string]bool, len(roots))
+	for _, r := range roots {
+		want[r.String()] = true
+	}
+	has := make(map[string]bool, len(kept))
+	var res Collected
+	for _, name := range kept {
+		has[name] = true
+		if want[name] {
+			continue
+		}
+		res.Released++
+		if !keep.DryRun {
+			if err := k.c.FilesRm(ctx, k.keepDir+"/"+name); err != nil {
+				return res, as(op, err)
+			}
+		}
+	}
+	for _, r := range roots {
+		res.Roots++
+		if !has[r.String()] && !keep.DryRun {
+			if err := k.Keep(ctx, r); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
 }

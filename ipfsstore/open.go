@@ -25,6 +25,10 @@ type Config struct {
 	// about 80 times the CPU cost (see pack.go). The other stores hash
 	// every block they read whatever this says.
 	Rehash bool
+	// KeepName names the home whose roots the kubo store keeps, in the
+	// daemon's files API under KeepDir (Collector); home sets it to its
+	// replica id. Empty means "default".
+	KeepName string
 }
 
 // DefaultFetchTimeout is the kubo store's FetchTimeout when none is set.

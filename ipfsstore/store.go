@@ -3,6 +3,7 @@ package ipfsstore
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/ipfs/go-cid"
 )
@@ -99,3 +100,52 @@ type Sizer interface {
 type Pinner interface {
 	Pin(ctx context.Context, c cid.Cid, recursive bool) error
 }
+
+// Collector is implemented by stores whose blocks can be given back: the
+// embedded store (Collect rewrites its packs without the blocks nothing
+// kept reaches) and kubo (Keep holds the home's roots in the daemon's
+// files API, which its garbage collector keeps as far as they are local,
+// and Collect releases those no longer kept).
+type Collector interface {
+	// Keep keeps what root reaches, as far as the store holds it and
+	// without fetching anything, until a Collect that does not keep
+	// root. HEAD calls it for every root before it names it.
+	Keep(ctx context.Context, root cid.Cid) error
+	// Collect keeps what k says and gives back everything else.
+	Collect(ctx context.Context, k Keep) (Collected, error)
+}
+
+// Keep says what a Collect keeps.
+type Keep struct {
+	// Roots returns the roots to keep. Collect calls it once it holds
+	// the store alone, so that no change comes between.
+	Roots func(ctx context.Context) ([]cid.Cid, error)
+	// Reach returns whether a block is reached from roots. Only stores
+	// that give space back themselves (the embedded store) call it,
+	// after Roots.
+	Reach func(ctx context.Context, roots []cid.Cid) (func(cid.Cid) bool, error)
+	// Wait bounds how long Collect waits for other processes to close
+	// the store; zero: until its context ends.
+	Wait time.Duration
+	// DryRun only reports what a Collect would give back.
+	DryRun bool
+	// Progress, if set, is told the bytes copied so far and in all.
+	Progress func(done, total int64)
+}
+
+// Collected says what a Collect gave back (or, in a dry run, would).
+type Collected struct {
+	Before, After  int64 // bytes of the store's files (After is estimated in a dry run)
+	Blocks         int   // blocks kept
+	FreedBlocks    int   // blocks given back
+	Packs          int   // packs looked at
+	PacksRewritten int   // packs copied without their dead blocks
+	PacksRemoved   int   // packs that held only dead blocks
+	Orphans        int   // files that failed or interrupted writers left
+	OrphanBytes    int64
+	Roots          int // kubo: roots kept
+	Released       int // kubo: roots no longer kept
+}
+
+// Freed is the bytes given back.
+func (c Collected) Freed() int64 { return c.Before - c.After }

@@ -61,27 +61,7 @@ func lockPack(f *os.File) error {
 
 // probeLock takes the exclusive lock of f if no one holds it, and reports
 // whether it did. The lock lasts until f is closed.
-func probeLock(f *os.File) (bool, error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return false, err
-	}
-	var lerr error
-	if err := rc.Control(func(fd uintptr) {
-		for {
-			lerr = unix.Flock(int(fd), unix.LOCK_EX|unix.LOCK_NB)
-			if lerr != unix.EINTR {
-				return
-			}
-		}
-	}); err != nil {
-		return false, err
-	}
-	if lerr == unix.EWOULDBLOCK {
-		return false, nil
-	}
-	return lerr == nil, lerr
-}
+func probeLock(f *os.File) (bool, error) { return flockNB(f, true) }
 
 // mapFile maps the first n bytes of f, read-only.
 func mapFile(f *os.File, n int) ([]byte, error) {
@@ -94,3 +74,32 @@ func mapFile(f *os.File, n int) ([]byte, error) {
 
 // unmapFile undoes mapFile.
 func unmapFile(b []byte) error { return unix.Munmap(b) }
+
+// flockNB takes a shared or (exclusive) an exclusive lock of f, converting
+// one f holds already, without waiting; it reports false if another open
+// file holds a lock that conflicts.
+func flockNB(f *os.File, exclusive bool) (bool, error) {
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			lerr = unix.Flock(int(fd), how|unix.LOCK_NB)
+			if lerr != unix.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return false, err
+	}
+	if lerr == unix.EWOULDBLOCK {
+		return false, nil
+	}
+	return lerr == nil, lerr
+}

@@ -91,6 +91,7 @@ func commands() map[string]*command {
 		"du":         cmdDu(),
 		"status":     cmdStatus(),
 		"completion": cmdCompletion(),
+		"gc":         cmdGC(),
 		"info":       cmdInfo(),
 		"log":        cmdLog(),
 		"merge":      cmdMerge(),

@@ -16,7 +16,9 @@ func cmdInfo() *command {
 	return &command{
 		usage: "ac-info [--json] [PATH]",
 		help: `Ac-info describes the home (directory, replica id, block store, HEAD,
-numbers of identities, friends and nodes) or, given PATH, the entry
+numbers of identities, friends and nodes; for the embedded store its
+size in bytes (stored) and the bytes ac-gc, keeping every entry of
+ac-log, would free (reclaimable)) or, given PATH, the entry
 there and the node it links: kind, CID, size, times, version vector, and
 for signed nodes their owner and seq.
 
@@ -95,6 +97,14 @@ func homeInfo(ctx context.Context, e *Env, h *home.Home, head cid.Cid) ([]kv, er
 			return nil, err
 		}
 		info = append(info, kv{d, len(ents)})
+	}
+	if store == "embedded" {
+		// What ac-gc, keeping every entry, would give back.
+		rep, err := h.GC(ctx, home.GCOptions{Keep: home.KeepAll, DryRun: true})
+		if err != nil {
+			return nil, err
+		}
+		info = append(info, kv{"stored", rep.Before}, kv{"reclaimable", rep.Freed()})
 	}
 	return info, nil
 }

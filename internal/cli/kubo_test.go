@@ -77,13 +77,7 @@ func TestKuboWalkthrough(t *testing.T) {
 // message between them, bitswap bringing him her directory blocks; her
 // file's bytes come only when he reads it.
 func TestKuboPeersMerge(t *testing.T) {
-	da, db := kubotest.StartPair(t)
-	alice := filepath.Join(t.TempDir(), "alice")
-	bob := filepath.Join(t.TempDir(), "bob")
-	ac(t, alice, nil, "ac-init", "--api", da.API)
-	ac(t, bob, nil, "ac-init", "--api", db.API)
-	ac(t, alice, nil, "ac-identity", "new", "identities/alice")
-	ac(t, bob, nil, "ac-identity", "new", "identities/bob")
+	da, db, alice, bob := kuboPair(t)
 
 	src := filepath.Join(t.TempDir(), "notes.txt")
 	payload := bytes.Repeat([]byte("alice's notes\n"), 40000) // several chunks
@@ -123,4 +117,17 @@ func TestKuboPeersMerge(t *testing.T) {
 	if local := db.Run(t, nil, "refs", "local"); !strings.Contains(string(local), fileKey) {
 		t.Errorf("bob's daemon lacks alice's file %s after reading it", fileCID)
 	}
+}
+
+// kuboPair starts two connected daemons and makes a home on each, alice's
+// and bob's, with an identity of their own.
+func kuboPair(t *testing.T) (da, db *kubotest.Daemon, alice, bob string) {
+	da, db = kubotest.StartPair(t)
+	alice = filepath.Join(t.TempDir(), "alice")
+	bob = filepath.Join(t.TempDir(), "bob")
+	ac(t, alice, nil, "ac-init", "--api", da.API)
+	ac(t, bob, nil, "ac-init", "--api", db.API)
+	ac(t, alice, nil, "ac-identity", "new", "identities/alice")
+	ac(t, bob, nil, "ac-identity", "new", "identities/bob")
+	return da, db, alice, bob
 }

@@ -638,3 +638,42 @@ func hashMatches(k cid.Cid, data []byte) (bool, error) {
 	}
 	return bytes.Equal(got.Hash(), mh), nil
 }
+
+// FilesCp copies src (an /ipfs/ path) to dst in the daemon's files API
+// (MFS), making dst's parent directories. A dst that is already there
+// is left as it is.
+func (c *Client) FilesCp(ctx context.Context, src, dst string) error {
+	r := request{op: "kuborpc.FilesCp", cmd: "files/cp", query: url.Values{"arg": {src, dst}, "parents": {"true"}}}
+	err := c.call(ctx, r, nil)
+	var de *daemonError
+	if errors.As(err, &de) && strings.Contains(de.msg, "already has entry") {
+		return nil
+	}
+	return err
+}
+
+// FilesLs lists the names in the directory dir of the daemon's files API;
+// a directory that is not there lists nothing.
+func (c *Client) FilesLs(ctx context.Context, dir string) ([]string, error) {
+	r := request{op: "kuborpc.FilesLs", cmd: "files/ls", query: url.Values{"arg": {dir}, "U": {"true"}}}
+	var out struct{ Entries []struct{ Name string } }
+	err := c.call(ctx, r, &out)
+	var de *daemonError
+	if errors.As(err, &de) && strings.Contains(de.msg, "does not exist") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(out.Entries))
+	for i, e := range out.Entries {
+		names[i] = e.Name
+	}
+	return names, nil
+}
+
+// FilesRm removes p, and what is under it, from the daemon's files API.
+func (c *Client) FilesRm(ctx context.Context, p string) error {
+	r := request{op: "kuborpc.FilesRm", cmd: "files/rm", query: url.Values{"arg": {p}, "recursive": {"true"}, "force": {"true"}}}
+	return c.call(ctx, r, nil)
+}

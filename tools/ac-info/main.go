@@ -5,7 +5,9 @@
 //	usage: ac-info [--json] [PATH]
 //
 //	Ac-info describes the home (directory, replica id, block store, HEAD,
-//	numbers of identities, friends and nodes) or, given PATH, the entry
+//	numbers of identities, friends and nodes; for the embedded store its
+//	size in bytes (stored) and the bytes ac-gc, keeping every entry of
+//	ac-log, would free (reclaimable)) or, given PATH, the entry
 //	there and the node it links: kind, CID, size, times, version vector, and
 //	for signed nodes their owner and seq.
 //
