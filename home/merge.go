@@ -262,3 +262,17 @@ func (s countingStore) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	s.c.Add(0, int64(len(b)))
 	return b, err
 }
+
+// BlockSize and Sync pass on what the store does, so that counting
+// changes nothing: a size is looked up where it is held (kubo then
+// fetches nothing to check it), and what was written is made durable.
+func (s countingStore) BlockSize(ctx context.Context, c cid.Cid) (int, error) {
+	return ipfsstore.BlockSize(ctx, s.Store, c)
+}
+
+func (s countingStore) Sync(ctx context.Context) error {
+	if y, ok := s.Store.(ipfsstore.Syncer); ok {
+		return y.Sync(ctx)
+	}
+	return nil
+}

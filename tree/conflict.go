@@ -103,33 +103,52 @@ func (t *Tree) takenIn(ctx context.Context, dir cid.Cid) func(string) (bool, err
 
 func visibleWith(entries []schema.Entry, taken func(string) (bool, error)) ([]schema.Entry, error) {
 	out := make([]schema.Entry, 0, len(entries))
-	sorted := true
-	for _, e := range entries {
-		if e.Deleted {
-			continue
-		}
-		bare := e
-		bare.Conflicts = nil
-		out = append(out, bare)
-		shown := shownConflicts(&e)
-		if len(shown) == 0 {
-			continue
-		}
-		names, err := viewNames(&e, shown, taken)
-		if err != nil {
+	v := viewer{taken: taken, emit: func(e schema.Entry) error { out = append(out, e); return nil }}
+	for i := range entries {
+		if err := v.add(&entries[i]); err != nil {
 			return nil, err
 		}
-		for i, c := range shown {
-			v := *c
-			v.Name = names[i]
-			out = append(out, v)
-			sorted = false
+	}
+	slices.SortFunc(out, func(a, b schema.Entry) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// A viewer turns a directory's stored entries, fed in name order, into
+// what a listing shows, as they come: tombstones left out, each live
+// entry followed by its live conflicting versions under their view
+// names. (A copy's name can sort before its original's, NAME.conflict-…
+// before NAME.txt, by any number of names: a stream that is to hold one
+// path of the tree cannot sort them in.)
+type viewer struct {
+	taken func(string) (bool, error)
+	emit  func(schema.Entry) error
+}
+
+func (v *viewer) add(e *schema.Entry) error {
+	if e.Deleted {
+		return nil
+	}
+	bare := *e
+	bare.Conflicts = nil
+	if err := v.emit(bare); err != nil {
+		return err
+	}
+	shown := shownConflicts(e)
+	if len(shown) == 0 {
+		return nil
+	}
+	names, err := viewNames(e, shown, v.taken)
+	if err != nil {
+		return err
+	}
+	for i, c := range shown {
+		cv := *c
+		cv.Name = names[i]
+		if err := v.emit(cv); err != nil {
+			return err
 		}
 	}
-	if !sorted {
-		slices.SortFunc(out, func(a, b schema.Entry) int { return strings.Compare(a.Name, b.Name) })
-	}
-	return out, nil
+	return nil
 }
 
 // viewNames returns the names under which shown, the shown conflicts of

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"slices"
 	"strings"
@@ -236,41 +237,94 @@ func (t *Tree) dirEntries(ctx context.Context, d *schema.Directory) ([]schema.En
 	return out, err
 }
 
-// entriesOf returns the entries of the directory-like entry e: a
-// directory's entries, or for a node_v1 the single entry "root".
-func (t *Tree) entriesOf(ctx context.Context, e schema.Entry, path string) ([]schema.Entry, error) {
+// eachOf calls fn, in name order, for the stored entries of the
+// directory-like entry e: a directory's entries (tombstones and
+// conflicts included), or for a node_v1 the single entry "root". It
+// holds one path of the directory's tree at a time.
+func (t *Tree) eachOf(ctx context.Context, e schema.Entry, path string, fn func(*schema.Entry) error) error {
 	switch e.Kind {
 	case schema.KindDirectory:
-		return t.readDir(ctx, e.Target)
+		d, err := t.readDirectory(ctx, e.Target)
+		if err != nil {
+			return err
+		}
+		if len(d.Children) == 0 {
+			for i := range d.Entries {
+				if err := fn(&d.Entries[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return t.eachEntry(ctx, rootNode(d), fn)
 	case schema.KindNode:
 		r, err := t.nodeRootEntry(ctx, e.Target)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return []schema.Entry{r}, nil
+		return fn(&r)
 	}
-	return nil, fail(acerr.NotDir, "%s is %s", path, e.Kind.Noun())
+	return fail(acerr.NotDir, "%s is %s", path, e.Kind.Noun())
+}
+
+// eachVisible calls fn, in name order, for what a listing of the
+// directory-like entry e shows (see List).
+func (t *Tree) eachVisible(ctx context.Context, e schema.Entry, path string, fn func(schema.Entry) error) error {
+	v := viewer{taken: t.takenIn(ctx, e.Target), emit: fn}
+	return t.eachOf(ctx, e, path, v.add)
 }
 
 // List returns the live entries (tombstones left out) of the directory at
-// path, sorted by name, with each live conflicting version as an entry of
-// its own under its ConflictName. The entries carry no Conflicts. A
-// node_v1 lists as one entry, "root".
+// path in name order, each followed by its live conflicting versions as
+// entries of their own under their ConflictNames (so a copy stands beside
+// its original, and the list is in name order but for the copies). The
+// entries carry no Conflicts. A node_v1 lists as one entry, "root".
 func (t *Tree) List(ctx context.Context, root cid.Cid, path string) ([]schema.Entry, error) {
+	out := []schema.Entry{}
+	err := t.ListFunc(ctx, root, path, func(e schema.Entry) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// fnError carries an error of a caller's function through a listing,
+// to be returned unchanged.
+type fnError struct{ err error }
+
+func (e *fnError) Error() string { return e.err.Error() }
+
+// ListFunc calls fn for each entry List returns, in the same order, as
+// it reads them: a directory of any size is listed holding one path of
+// its tree, not its entries. An error from fn stops the listing and is
+// returned unchanged.
+func (t *Tree) ListFunc(ctx context.Context, root cid.Cid, path string, fn func(schema.Entry) error) error {
 	const op = "tree.List"
 	comps, err := splitPath(path)
 	if err != nil {
-		return nil, wrap(op, path, err)
+		return wrap(op, path, err)
 	}
 	e, err := t.resolve(ctx, root, comps)
 	if err != nil {
-		return nil, wrap(op, path, err)
+		return wrap(op, path, err)
 	}
-	entries, err := t.entriesOf(ctx, e, path)
-	if err != nil {
-		return nil, wrap(op, path, err)
+	err = t.eachVisible(ctx, e, path, func(en schema.Entry) error {
+		if err := fn(en); err != nil {
+			return &fnError{err}
+		}
+		return nil
+	})
+	var fe *fnError
+	switch {
+	case errors.As(err, &fe):
+		return fe.err
+	case err != nil:
+		return wrap(op, path, err)
 	}
-	return visible(entries), nil
+	return nil
 }
 
 // maxWalkDepth bounds how deep Walk descends, so that a hostile tree of
@@ -278,15 +332,19 @@ func (t *Tree) List(ctx context.Context, root cid.Cid, path string) ([]schema.En
 // MaxPathLen bytes can reach.
 const maxWalkDepth = MaxPathLen / 2
 
+// errSkipRest stops the listing of one directory in Walk.
+var errSkipRest = errors.New("skip the rest of the directory")
+
 // Walk calls fn for every entry List shows below the directory at path,
 // conflict copies included, depth first, in name order, with the entry's
 // path from the root (JoinPath(path, name)). A directory is visited before its
-// contents. Walk descends into directory_v1 entries only; a node_v1 entry
+// contents. Walk descends into directory entries only; a node_v1 entry
 // is reported but not entered (walk "nodes/ID/root" to export a friend's
 // filesystem). As with fs.WalkDir, fn returning fs.SkipDir on a directory
 // skips its contents, on any other entry skips the rest of its directory,
 // and fs.SkipAll stops the walk; any other error from fn stops the walk
-// and is returned unchanged.
+// and is returned unchanged. On the way down it holds one path of each
+// directory's tree, not the directories' entries.
 func (t *Tree) Walk(ctx context.Context, root cid.Cid, path string, fn func(path string, e schema.Entry) error) error {
 	const op = "tree.Walk"
 	comps, err := splitPath(path)
@@ -308,33 +366,43 @@ func (t *Tree) Walk(ctx context.Context, root cid.Cid, path string, fn func(path
 		if err := ctx.Err(); err != nil {
 			return wrap(op, dir, err)
 		}
-		entries, err := t.entriesOf(ctx, e, dir)
-		if err != nil {
-			return wrap(op, dir, err)
-		}
-		for _, c := range visible(entries) {
+		err := t.eachVisible(ctx, e, dir, func(c schema.Entry) error {
 			p := JoinPath(dir, c.Name)
 			err := fn(p, c)
 			isDir := c.Kind == schema.KindDirectory
 			switch {
 			case err == fs.SkipDir && isDir:
-				continue
-			case err == fs.SkipDir:
 				return nil
+			case err == fs.SkipDir:
+				return errSkipRest
 			case err != nil:
+				return &fnError{err}
+			}
+			if !isDir {
+				return nil
+			}
+			// A directory below fails with its own error, named there.
+			if err := walk(c, p, depth+1); err != nil && !errors.As(err, new(*fnError)) {
+				return &fnError{err}
+			} else {
 				return err
 			}
-			if isDir {
-				if err := walk(c, p, depth+1); err != nil {
-					return err
-				}
-			}
+		})
+		switch {
+		case err == nil || err == errSkipRest:
+			return nil
+		case errors.As(err, new(*fnError)):
+			return err
 		}
-		return nil
+		return wrap(op, dir, err)
 	}
 	err = walk(e, path, len(comps))
-	if err == fs.SkipAll {
-		return nil
+	var fe *fnError
+	if errors.As(err, &fe) {
+		if fe.err == fs.SkipAll {
+			return nil
+		}
+		return fe.err
 	}
 	return err
 }

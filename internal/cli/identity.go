@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 
 	"github.com/archivecache/archivecache/home"
 	"github.com/ipfs/go-cid"
@@ -139,6 +140,41 @@ func writeJSON(e *Env, v any) error {
 		return fmt.Errorf("writing JSON: %w", err)
 	}
 	return nil
+}
+
+// jsonArray writes a JSON array an element at a time, as writeJSON
+// writes a slice, so that a long listing need not be held whole.
+type jsonArray struct {
+	w io.Writer
+	n int
+}
+
+func newJSONArray(w io.Writer) *jsonArray { return &jsonArray{w: w} }
+
+func (a *jsonArray) add(v any) error {
+	b, err := json.MarshalIndent(v, "  ", "  ")
+	if err != nil {
+		return fmt.Errorf("writing JSON: %w", err)
+	}
+	sep := ",\n  "
+	if a.n == 0 {
+		sep = "[\n  "
+	}
+	a.n++
+	if _, err := io.WriteString(a.w, sep); err != nil {
+		return err
+	}
+	_, err = a.w.Write(b)
+	return err
+}
+
+func (a *jsonArray) close() error {
+	end := "\n]\n"
+	if a.n == 0 {
+		end = "[]\n"
+	}
+	_, err := io.WriteString(a.w, end)
+	return err
 }
 
 // short abbreviates a CID for display: the last 10 characters, which

@@ -53,63 +53,74 @@ func runLs(ctx context.Context, e *Env, o lsOpts, args []string) error {
 	}
 	defer h.Close()
 	t := h.Tree(cid.Undef)
-	ents, err := t.List(ctx, head, p)
-	if err != nil {
-		return err
-	}
-	if o.asJSON && !o.recurse {
-		rows := make([]entryJSON, 0, len(ents))
-		for _, en := range ents {
-			rows = append(rows, toJSON(en))
-		}
-		return writeJSON(e, rows)
-	}
-	if !o.recurse {
-		printEntries(e, ents, o)
-		return nil
-	}
-	// -R: this directory, then each below it, depth first, as ls -R.
-	var rows []entryJSON
-	first := true
-	var list func(dir string, ents []schema.Entry) error
-	list = func(dir string, ents []schema.Entry) error {
-		if o.asJSON {
-			for _, en := range ents {
+	// The listing streams: a directory of any size is printed holding a
+	// path of its tree (ls -l reads it twice, for the width of sizes).
+	each := func(dir string, fn func(schema.Entry) error) error { return t.ListFunc(ctx, head, dir, fn) }
+	if o.asJSON {
+		w := newJSONArray(e.Stdout)
+		list := func(dir string, fn func(schema.Entry) error) error {
+			return each(dir, func(en schema.Entry) error {
 				r := toJSON(en)
-				r.Name = tree.JoinPath(dir, en.Name)
-				rows = append(rows, r)
-			}
-		} else {
+				if o.recurse {
+					r.Name = tree.JoinPath(dir, en.Name)
+				}
+				if err := w.add(r); err != nil {
+					return err
+				}
+				return fn(en)
+			})
+		}
+		if err := lsTree(p, o.recurse, list); err != nil {
+			return err
+		}
+		return w.close()
+	}
+	first := true
+	list := func(dir string, fn func(schema.Entry) error) error {
+		if o.recurse {
 			if !first {
 				fmt.Fprintln(e.Stdout)
 			}
-			first = false
 			fmt.Fprintf(e.Stdout, "%s:\n", quote(dirLabel(dir)))
-			printEntries(e, ents, o)
 		}
-		for _, en := range ents {
-			if en.Kind != schema.KindDirectory {
-				continue
-			}
-			sub := tree.JoinPath(dir, en.Name)
-			below, err := t.List(ctx, head, sub)
+		first = false
+		width := 0
+		if o.long {
+			err := each(dir, func(en schema.Entry) error {
+				width = max(width, len(sizeString(en, o)))
+				return nil
+			})
 			if err != nil {
 				return err
 			}
-			if err := list(sub, below); err != nil {
-				return err
-			}
+		}
+		return each(dir, func(en schema.Entry) error {
+			printEntry(e, en, o, width)
+			return fn(en)
+		})
+	}
+	return lsTree(p, o.recurse, list)
+}
+
+// lsTree lists the directory p with list, and with recurse each
+// directory below, depth first, after it (as ls -R does). list calls fn
+// for each entry it lists; only the names of the directories below are
+// kept.
+func lsTree(p string, recurse bool, list func(dir string, fn func(schema.Entry) error) error) error {
+	var subs []string
+	err := list(p, func(en schema.Entry) error {
+		if recurse && en.Kind == schema.KindDirectory {
+			subs = append(subs, tree.JoinPath(p, en.Name))
 		}
 		return nil
-	}
-	if err := list(p, ents); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	if o.asJSON {
-		if rows == nil {
-			rows = []entryJSON{}
+	for _, sub := range subs {
+		if err := lsTree(sub, recurse, list); err != nil {
+			return err
 		}
-		return writeJSON(e, rows)
 	}
 	return nil
 }
@@ -123,31 +134,28 @@ func dirLabel(p string) string {
 	return p
 }
 
-// printEntries prints one directory's entries, names alone or as ls -l
-// does, the sizes right-aligned.
-func printEntries(e *Env, ents []schema.Entry, o lsOpts) {
-	sizes := make([]string, len(ents))
-	width := 0
-	for i, en := range ents {
-		sizes[i] = strconv.FormatUint(en.Size, 10)
-		if o.human {
-			sizes[i] = humanSize(en.Size)
-		}
-		width = max(width, len(sizes[i]))
+// sizeString is an entry's size as ls -l prints it.
+func sizeString(en schema.Entry, o lsOpts) string {
+	if o.human {
+		return humanSize(en.Size)
 	}
-	for i, en := range ents {
-		name := en.Name
-		if en.Kind == schema.KindDirectory {
-			name += "/"
-		}
-		name = quote(name)
-		if !o.long {
-			fmt.Fprintln(e.Stdout, name)
-			continue
-		}
-		when := time.Unix(0, en.Mtime).Local().Format("2006-01-02 15:04:05")
-		fmt.Fprintf(e.Stdout, "%s %*s %s %s  %s\n", modeString(en), width, sizes[i], when, name, short(en.Target))
+	return strconv.FormatUint(en.Size, 10)
+}
+
+// printEntry prints one entry, its name alone or as ls -l does, the size
+// right-aligned in width.
+func printEntry(e *Env, en schema.Entry, o lsOpts, width int) {
+	name := en.Name
+	if en.Kind == schema.KindDirectory {
+		name += "/"
 	}
+	name = quote(name)
+	if !o.long {
+		fmt.Fprintln(e.Stdout, name)
+		return
+	}
+	when := time.Unix(0, en.Mtime).Local().Format("2006-01-02 15:04:05")
+	fmt.Fprintf(e.Stdout, "%s %*s %s %s  %s\n", modeString(en), width, sizeString(en, o), when, name, short(en.Target))
 }
 
 // modeString is an entry's kind and permission bits as ls -l shows
