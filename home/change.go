@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -118,17 +120,25 @@ func (h *Home) AddLocal(ctx context.Context, src, dest string, o AddOptions) (Ad
 		defer ov.Close()
 		st = ov
 	}
+	t := tree.New(st, h.TreeConfig(cid.Undef, h.keys()))
 	var s *tree.Source
 	var err error
 	if src == "-" {
 		s, err = stdinSource(ctx, st, o.Stdin, counts, h.Now())
 	} else {
-		s, err = localfs.Import(ctx, st, src, localfs.ImportConfig{Workers: o.Workers, Progress: counts, Skipped: o.Skipped})
+		cfg := localfs.ImportConfig{Workers: o.Workers, Progress: counts, Skipped: o.Skipped}
+		if !o.DryRun && h.freshDest(ctx, t, src, dest, o.Into) {
+			// Nothing is there: each directory is made whole as soon as
+			// it is imported, so memory holds the directories being
+			// imported, not the tree. (Should something come there
+			// before HEAD moves, PutTree reads them back.)
+			cfg.Fold = t.Fold
+		}
+		s, err = localfs.Import(ctx, st, src, cfg)
 	}
 	if err != nil {
 		return Added{}, err
 	}
-	t := tree.New(st, h.TreeConfig(cid.Undef, h.keys()))
 	var before cid.Cid
 	to := dest
 	put := func(old cid.Cid) (cid.Cid, error) {
@@ -167,6 +177,22 @@ func (h *Home) AddLocal(ctx context.Context, src, dest string, o AddOptions) (Ad
 		})
 	}
 	return a, err
+}
+
+// freshDest reports whether adding the local directory src at dest (in
+// it, with into) would make it whole in the tree HEAD holds now.
+func (h *Home) freshDest(ctx context.Context, t *tree.Tree, src, dest string, into bool) bool {
+	head, err := h.Get()
+	if err != nil {
+		return false
+	}
+	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+		return false
+	}
+	if e, err := t.Lookup(ctx, head, dest); err == nil && into && e.Kind == schema.KindDirectory {
+		dest = tree.JoinPath(dest, filepath.Base(src))
+	}
+	return t.Fresh(ctx, head, dest)
 }
 
 // dryRunStore is an Overlay whose AddFile only hashes: a dry run of

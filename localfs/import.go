@@ -8,13 +8,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/progress"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
-	"github.com/ipfs/go-cid"
 )
 
 // ImportConfig says how Import works. Zero values are usable.
@@ -30,6 +30,11 @@ type ImportConfig struct {
 	// imported (a symbolic link, a special file, a name no entry may
 	// have) and why. Nil skips in silence.
 	Skipped func(path, why string)
+	// Fold, if not nil, is given each directory once what it holds is
+	// imported, and returns what stands for it from then on (tree.Fold
+	// makes it whole in the tree, and drops its children): so the import
+	// holds the directories being imported, not the whole of SRC.
+	Fold func(ctx context.Context, dir *tree.Source) (*tree.Source, error)
 }
 
 // Import imports the local file or directory at src into store, every
@@ -37,7 +42,7 @@ type ImportConfig struct {
 // returns what src is, with modes and modification times, for
 // tree.PutTree. Files are imported while the scan goes on finding more.
 func Import(ctx context.Context, store ipfsstore.Store, src string, cfg ImportConfig) (*tree.Source, error) {
-	im := &importer{store: store, workers: cfg.Workers, progress: cfg.Progress, skipped: cfg.Skipped}
+	im := &importer{store: store, workers: cfg.Workers, progress: cfg.Progress, skipped: cfg.Skipped, fold: cfg.Fold}
 	if im.workers <= 0 {
 		im.workers = 2 * runtime.GOMAXPROCS(0)
 	}
@@ -90,23 +95,58 @@ type importer struct {
 	workers  int
 	progress *progress.Counter
 	skipped  func(path, why string)
+	fold     func(ctx context.Context, dir *tree.Source) (*tree.Source, error)
+
+	failOnce sync.Once
+	err      error // the first failure of a file or a fold
+	cancel   context.CancelFunc
 }
 
 // fsNode is one file or directory found under SRC.
 type fsNode struct {
 	path     string
-	info     fs.FileInfo
+	entry    schema.Entry // its name, mode and mtime; a file's CID and size once imported
+	parent   *fsNode
 	children []*fsNode
-	entry    schema.Entry
+	// pending counts a directory's children not yet done, and one more
+	// while its scan goes on; the last to finish folds it.
+	pending atomic.Int64
+	folded  *tree.Source // a directory, once folded
 }
 
 // source returns what n is, for tree.PutTree.
 func (n *fsNode) source() *tree.Source {
+	if n.folded != nil {
+		return n.folded
+	}
 	s := &tree.Source{Entry: n.entry}
 	for _, c := range n.children {
 		s.Children = append(s.Children, c.source())
 	}
 	return s
+}
+
+// fail records the first failure and stops the import.
+func (im *importer) fail(err error) {
+	im.failOnce.Do(func() { im.err = err; im.cancel() })
+}
+
+// childDone is called when a child of d (or, once, d's own scan) is
+// done; the last folds d and tells d's parent.
+func (im *importer) childDone(ctx context.Context, d *fsNode) {
+	for ; d != nil; d = d.parent {
+		if d.pending.Add(-1) != 0 {
+			return
+		}
+		if im.fold != nil && ctx.Err() == nil {
+			f, err := im.fold(ctx, d.source())
+			if err != nil {
+				im.fail(err)
+				return
+			}
+			d.folded, d.children = f, nil
+		}
+	}
 }
 
 // importPath imports the files under src into the store and returns what
@@ -119,52 +159,53 @@ func (im *importer) importPath(ctx context.Context, src string) (*tree.Source, e
 	if !info.IsDir() && !info.Mode().IsRegular() {
 		return nil, acerr.E("add", src, acerr.Invalid, errors.New("not a regular file or directory"))
 	}
-	top := &fsNode{path: src, info: info}
-	var dirs []*fsNode // parents before children
+	ctx, im.cancel = context.WithCancel(ctx)
+	defer im.cancel()
+	top := &fsNode{path: src, entry: fileEntry(src, info)}
 	// Files are imported while the scan goes on finding more.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	files := make(chan *fsNode, 4*im.workers)
-	imported := make(chan error, 1)
-	go func() { imported <- im.importFiles(ctx, files) }()
-	var scanErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { im.importFiles(ctx, files) })
 	if info.IsDir() {
-		scanErr = im.scan(ctx, top, files, &dirs)
+		top.pending.Add(1)
+		if err := im.scan(ctx, top, files); err != nil {
+			im.fail(err)
+		}
 	} else {
 		files <- top
 	}
 	close(files)
-	if scanErr != nil {
-		cancel()
+	wg.Wait()
+	if im.err == nil && ctx.Err() != nil {
+		im.err = ctx.Err()
 	}
-	if err := <-imported; scanErr == nil {
-		scanErr = err
-	}
-	if scanErr != nil {
-		return nil, scanErr
-	}
-	for _, d := range dirs {
-		d.entry = im.entry(d, schema.KindDirectory, cid.Undef, 0)
+	if im.err != nil {
+		return nil, im.err
 	}
 	return top.source(), nil
 }
 
-func (im *importer) entry(n *fsNode, kind schema.Kind, c cid.Cid, size uint64) schema.Entry {
+// fileEntry is the entry of the file or directory at p as info shows it:
+// its name, kind, mode and mtime.
+func fileEntry(p string, info fs.FileInfo) schema.Entry {
+	kind := schema.KindFile
+	if info.IsDir() {
+		kind = schema.KindDirectory
+	}
 	return schema.Entry{
-		Name:   filepath.Base(n.path),
-		Kind:   kind,
-		Target: c,
-		Size:   size,
-		Mode:   uint32(n.info.Mode().Perm()),
-		Mtime:  n.info.ModTime().UnixNano(),
+		Name:  filepath.Base(p),
+		Kind:  kind,
+		Mode:  uint32(info.Mode().Perm()),
+		Mtime: info.ModTime().UnixNano(),
 	}
 }
 
-// scan finds the files and directories under d. It sends the files to
-// files as it finds them and appends the directories to dirs, parents
-// before children.
-func (im *importer) scan(ctx context.Context, d *fsNode, files chan<- *fsNode, dirs *[]*fsNode) error {
-	*dirs = append(*dirs, d)
+// scan finds the files and directories under d, whose pending count
+// holds one for the scan. It sends the files to files as it finds them
+// and scans the directories in turn, depth first; d is done when its
+// scan and all it holds are.
+func (im *importer) scan(ctx context.Context, d *fsNode, files chan<- *fsNode) error {
+	defer im.childDone(ctx, d)
 	des, err := os.ReadDir(d.path)
 	if err != nil {
 		return acerr.E("add", d.path, acerr.IO, err)
@@ -179,13 +220,18 @@ func (im *importer) scan(ctx context.Context, d *fsNode, files chan<- *fsNode, d
 		if err != nil {
 			return acerr.E("add", p, acerr.IO, err)
 		}
-		n := &fsNode{path: p, info: info}
+		n := &fsNode{path: p, entry: fileEntry(p, info), parent: d}
 		switch {
 		case info.IsDir():
-			if err := im.scan(ctx, n, files, dirs); err != nil {
+			d.children = append(d.children, n)
+			d.pending.Add(1)
+			n.pending.Add(1)
+			if err := im.scan(ctx, n, files); err != nil {
 				return err
 			}
 		case info.Mode().IsRegular():
+			d.children = append(d.children, n)
+			d.pending.Add(1)
 			select {
 			case files <- n:
 			case <-ctx.Done():
@@ -193,22 +239,15 @@ func (im *importer) scan(ctx context.Context, d *fsNode, files chan<- *fsNode, d
 			}
 		default:
 			im.skipped(p, "not a regular file or directory")
-			continue
 		}
-		d.children = append(d.children, n)
 	}
 	return nil
 }
 
 // importFiles imports the files it receives until files is closed, with
-// im.workers goroutines, and returns the first error. After an error it
-// only drains files.
-func (im *importer) importFiles(ctx context.Context, files <-chan *fsNode) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// im.workers goroutines. After a failure it only drains files.
+func (im *importer) importFiles(ctx context.Context, files <-chan *fsNode) {
 	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
 	for range im.workers {
 		wg.Go(func() {
 			for n := range files {
@@ -216,16 +255,14 @@ func (im *importer) importFiles(ctx context.Context, files <-chan *fsNode) error
 					continue
 				}
 				if err := im.importFile(ctx, n); err != nil {
-					once.Do(func() { firstErr = err; cancel() })
+					im.fail(err)
+					continue
 				}
+				im.childDone(ctx, n.parent)
 			}
 		})
 	}
 	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
-	return firstErr
 }
 
 func (im *importer) importFile(ctx context.Context, n *fsNode) error {
@@ -240,7 +277,7 @@ func (im *importer) importFile(ctx context.Context, n *fsNode) error {
 	if err != nil {
 		return acerr.E("add", n.path, acerr.Other, err)
 	}
-	n.entry = im.entry(n, schema.KindFile, c, size)
+	n.entry.Target, n.entry.Size = c, size
 	im.progress.Add(1, 0)
 	return nil
 }

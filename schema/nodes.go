@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/ipfs/go-cid"
@@ -354,16 +355,42 @@ func (vv VV) encode(e *encoder) {
 
 // EncodeEntry returns the dag-cbor encoding of e on its own.
 func EncodeEntry(e *Entry) []byte {
-	enc := &encoder{}
+	enc := &encoder{buf: make([]byte, 0, 256)}
 	e.encode(enc)
 	return enc.buf
 }
 
 // EntrySize returns the number of bytes e adds to an encoded entry list.
 func EntrySize(e *Entry) int {
-	enc := &encoder{}
+	enc := scratch.Get().(*encoder)
+	enc.buf = enc.buf[:0]
 	e.encode(enc)
-	return len(enc.buf)
+	n := len(enc.buf)
+	scratch.Put(enc)
+	return n
+}
+
+// scratch holds encoders for measuring, so that measuring allocates
+// nothing.
+var scratch = sync.Pool{New: func() any { return &encoder{buf: make([]byte, 0, 512)} }}
+
+// BlockWithEntries returns the CID and bytes of n, a DirNode leaf or a
+// Directory, whose entries are given encoded as well, each as
+// EncodeEntry gives it: what Block gives, without encoding the entries
+// again.
+func BlockWithEntries(n Object, encoded [][]byte) (cid.Cid, []byte) {
+	size := 9
+	for _, b := range encoded {
+		size += len(b)
+	}
+	raw := &encoder{buf: make([]byte, 0, size)}
+	raw.head(majArray, uint64(len(encoded)))
+	for _, b := range encoded {
+		raw.buf = append(raw.buf, b...)
+	}
+	e := &encoder{buf: make([]byte, 0, size+64), rawEntries: raw.buf}
+	n.encode(e, true)
+	return Sum(e.buf), e.buf
 }
 
 func (n *DirNode) encode(e *encoder, _ bool) {

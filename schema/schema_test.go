@@ -534,3 +534,24 @@ func TestSupersedesClasses(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockWithEntries: a node given its entries encoded is the block
+// Block makes of it, for a leaf and a directory.
+func TestBlockWithEntries(t *testing.T) {
+	entries := append(sampleEntries(), conflicted()...)
+	SortEntries(entries)
+	encs := make([][]byte, len(entries))
+	for i := range entries {
+		encs[i] = EncodeEntry(&entries[i])
+		if len(encs[i]) != EntrySize(&entries[i]) {
+			t.Errorf("entry %s: EncodeEntry gives %d bytes, EntrySize %d", entries[i].Name, len(encs[i]), EntrySize(&entries[i]))
+		}
+	}
+	for _, n := range []Object{&DirNode{Entries: entries}, &Directory{Owner: testCID("o"), Seq: 2, Entries: entries, Sig: sig(1)}} {
+		wc, wb := Block(n)
+		gc, gb := BlockWithEntries(n, encs)
+		if !gc.Equals(wc) || !bytes.Equal(gb, wb) {
+			t.Errorf("%s: BlockWithEntries differs from Block", n.Kind())
+		}
+	}
+}

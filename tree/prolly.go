@@ -65,10 +65,19 @@ type item struct {
 	key  string
 	size int
 	e    schema.Entry // level 0
+	enc  []byte       // level 0: e's encoding, if at hand
 	link cid.Cid      // above
 }
 
+// entryItem is the item of an entry to write: encoded once, to measure
+// it and to write it.
 func entryItem(e schema.Entry) item {
+	enc := schema.EncodeEntry(&e)
+	return item{key: e.Name, size: len(enc), e: e, enc: enc}
+}
+
+// readItem is the item of an entry read: measured, not kept encoded.
+func readItem(e schema.Entry) item {
 	return item{key: e.Name, size: schema.EntrySize(&e), e: e}
 }
 
@@ -86,7 +95,7 @@ type pnode struct {
 func entryItems(entries []schema.Entry) []item {
 	items := make([]item, len(entries))
 	for i := range entries {
-		items[i] = entryItem(entries[i])
+		items[i] = readItem(entries[i])
 	}
 	return items
 }
@@ -154,6 +163,9 @@ type chunker struct {
 }
 
 func (c *chunker) feed(it item) {
+	if c.cur == nil {
+		c.cur = make([]item, 0, 32)
+	}
 	c.cur = append(c.cur, it)
 	if c.t.boundary(c.level, it.key, c.before, it.size) {
 		c.out, c.cur, c.before = append(c.out, c.cur), nil, 0
@@ -184,7 +196,19 @@ type pendingNode struct {
 // the level above.
 func (p pending) add(level int, items []item) (item, error) {
 	n := encodeNode(level, items)
-	c, data := schema.Block(n)
+	var c cid.Cid
+	var data []byte
+	if level == 0 {
+		encs := make([][]byte, len(items))
+		for i := range items {
+			if encs[i] = items[i].enc; encs[i] == nil {
+				encs[i] = schema.EncodeEntry(&items[i].e)
+			}
+		}
+		c, data = schema.BlockWithEntries(n, encs)
+	} else {
+		c, data = schema.Block(n)
+	}
 	if len(data) > schema.MaxBlockSize {
 		return item{}, fail(acerr.TooLarge, "a directory's tree node of %d bytes exceeds %d", len(data), schema.MaxBlockSize)
 	}

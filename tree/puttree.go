@@ -20,6 +20,50 @@ type Source struct {
 	// Children are a directory's files and directories, with distinct
 	// names.
 	Children []*Source
+	// Made says a directory was made whole already (Fold): Entry is the
+	// entry PutTree would make of it where nothing is stored, its
+	// Target the directory, and Children are not kept.
+	Made bool
+}
+
+// Fold makes the directory src whole, as PutTree makes one where
+// nothing is stored (every entry a first version), and returns a Source
+// that stands for it and holds no children. PutTree takes it where src
+// would go: where nothing is stored it puts the directory as it is; where
+// something is, it reads the directory's entries back and changes what
+// is there file by file, as for src. So a large tree can be put a
+// directory at a time, with the entries of the directories being made
+// in memory, not those of the tree; it pays where nothing is stored.
+func (t *Tree) Fold(ctx context.Context, src *Source) (*Source, error) {
+	e, err := t.made(ctx, src.Entry.Name, src)
+	if err != nil {
+		return nil, err
+	}
+	return &Source{Entry: e, Made: true}, nil
+}
+
+// unfold returns the directory src made (Fold) as a Source of its
+// entries, each directory among them made as well.
+func (t *Tree) unfold(ctx context.Context, src *Source) (*Source, error) {
+	entries, err := t.readDir(ctx, src.Entry.Target)
+	if err != nil {
+		return nil, err
+	}
+	out := &Source{Entry: src.Entry, Children: make([]*Source, len(entries))}
+	for i, e := range entries {
+		out.Children[i] = &Source{Entry: e, Made: e.Kind == schema.KindDirectory}
+	}
+	return out, nil
+}
+
+// Fresh reports whether PutTree of a directory at path in the tree at
+// root would make it whole: nothing is stored there, not even a
+// tombstone, and every directory on the way is there. Fold pays then.
+func (t *Tree) Fresh(ctx context.Context, root cid.Cid, path string) bool {
+	if _, err := t.Lookup(ctx, root, path); !acerr.Is(acerr.NotExist, err) {
+		return false
+	}
+	return !t.stored(ctx, root, path)
 }
 
 // PutTree makes the entry at path what src is, with the changes that
@@ -129,6 +173,12 @@ func (t *Tree) sourceOps(ctx context.Context, ops []Op, path string, cur *schema
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if src.Made {
+		var err error
+		if src, err = t.unfold(ctx, src); err != nil {
+			return nil, wrap("tree.PutTree", path, err)
+		}
+	}
 	e := src.Entry
 	if e.Kind != schema.KindDirectory {
 		if cur != nil && sameFile(cur, &e) {
@@ -212,6 +262,9 @@ func (t *Tree) fresh(ctx context.Context, ops []Op, path string, src *Source) ([
 func (t *Tree) made(ctx context.Context, path string, src *Source) (schema.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return schema.Entry{}, err
+	}
+	if src.Made {
+		return src.Entry, nil
 	}
 	e := src.Entry
 	e.VV, e.Conflicts, e.Owner, e.Deleted = schema.VV{t.cfg.Replica: 1}, nil, cid.Undef, false

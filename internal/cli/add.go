@@ -91,7 +91,7 @@ func runAdd(ctx context.Context, e *Env, o addOpts, args []string) error {
 		Stdin:    e.Stdin,
 		DryRun:   o.dry,
 		Workers:  o.jobs,
-		Progress: counts,
+		Progress: m.counter(),
 		Skipped: func(p, why string) {
 			fmt.Fprintf(e.Stderr, "%s: skipping %s: %s\n", e.Name, quote(p), oneLine(why))
 		},

@@ -82,7 +82,7 @@ func runGet(ctx context.Context, e *Env, o getOpts, args []string) error {
 	counts := &progress.Counter{}
 	m := e.startMeter(counts, o.asJSON)
 	err = h.GetLocal(ctx, p, args[1], localfs.ExportConfig{
-		Fetchers: o.jobs, Writers: o.jobs, DryRun: o.dry, Progress: counts,
+		Fetchers: o.jobs, Writers: o.jobs, DryRun: o.dry, Progress: m.counter(),
 		Done: func(local string, same bool) {
 			mu.Lock()
 			defer mu.Unlock()

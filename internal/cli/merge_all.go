@@ -62,7 +62,7 @@ func mergeJobs(ctx context.Context, e *Env, h *home.Home, jobs []home.MergeJob, 
 		counts = &progress.Counter{}
 	}
 	m := e.startMeter(counts, o.asJSON)
-	res, err := h.Merge(ctx, jobs, home.MergeOptions{DryRun: o.dry, Command: command, Progress: counts})
+	res, err := h.Merge(ctx, jobs, home.MergeOptions{DryRun: o.dry, Command: command, Progress: m.counter()})
 	m.stop(err == nil)
 	if err != nil {
 		return err

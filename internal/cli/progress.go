@@ -90,6 +90,16 @@ func (e *Env) startMeter(c *progress.Counter, asJSON bool) *meter {
 	return m
 }
 
+// counter is the meter's counter while it is shown, and nil when it is
+// not: what the work need not count (a walk beside it for the totals)
+// it then leaves out.
+func (m *meter) counter() *progress.Counter {
+	if m.e.Stderr != (meterWriter{m}) {
+		return nil
+	}
+	return m.c
+}
+
 // stop ends the meter: it shows the counts once more, ending the line
 // on a terminal, and with --json, if the work succeeded, the summary.
 func (m *meter) stop(ok bool) {

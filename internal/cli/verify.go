@@ -85,7 +85,7 @@ func runVerify(ctx context.Context, e *Env, o verifyOpts, args []string) error {
 		counts = &progress.Counter{}
 	}
 	m := e.startMeter(counts, o.asJSON && o.content)
-	repaired, err := h.Verify(ctx, p, home.VerifyOptions{Content: o.content, RepairFrom: from, Progress: counts})
+	repaired, err := h.Verify(ctx, p, home.VerifyOptions{Content: o.content, RepairFrom: from, Progress: m.counter()})
 	m.stop(err == nil)
 	for _, c := range repaired {
 		fmt.Fprintf(e.Stdout, "repaired %s\n", c)
