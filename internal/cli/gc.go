@@ -131,9 +131,9 @@ func runGC(ctx context.Context, e *Env, o gcOpts, args []string) error {
 	} else {
 		would = "freed"
 	}
-	fmt.Fprintf(e.Stdout, "%s %s (%d bytes): %d blocks, %d packs rewritten, %d removed, %d files of failed commands\n",
-		would, humanSize(uint64(max(rep.Freed(), 0))), rep.Freed(), rep.FreedBlocks, rep.PacksRewritten, rep.PacksRemoved, rep.Orphans)
-	fmt.Fprintf(e.Stdout, "store: %s (%d bytes) of %d blocks, was %s\n", humanSize(uint64(rep.After)), rep.After, rep.Blocks, humanSize(uint64(rep.Before)))
+	fmt.Fprintf(e.Stdout, "%s %s: %d blocks, %d packs rewritten, %d removed, %d files of failed commands\n",
+		would, bytesText(rep.Freed()), rep.FreedBlocks, rep.PacksRewritten, rep.PacksRemoved, rep.Orphans)
+	fmt.Fprintf(e.Stdout, "store: %s of %d blocks, was %s\n", bytesText(rep.After), rep.Blocks, humanSize(uint64(rep.Before)))
 	return nil
 }
 
