@@ -24,7 +24,7 @@ type GCOptions struct {
 	// DryRun only says what the GC would free.
 	DryRun bool
 	// Command is the command line the home's record of collections
-	// names (GCRecord); empty: "ac-gc".
+	// names (GCEstimate, Given); empty: "ac-gc".
 	Command string
 	// Progress, if set, counts how far the GC is: the blocks walked, as
 	// files (their total once the walk is done), and then the bytes
@@ -58,10 +58,10 @@ type GCReport struct {
 // as a change waits for the lock (Options.LockTimeout).
 //
 // The log keeps its lines. Before it gives anything back, GC records in
-// the home (GCRecord) which roots of the log's entries it gives back, so
+// the home which roots of the log's entries it gives back, so
 // that ac-log and ac-restore --at can say an entry's tree went and when
 // (Given); once done (or in a dry run) it records what it would still
-// free, for ac-info to show without a walk.
+// free (GCEstimate), for ac-info to show without a walk.
 func (h *Home) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 	const op = "home.GC"
 	col, ok := h.Store.(ipfsstore.Collector)
@@ -87,12 +87,12 @@ func (h *Home) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 			// leaves them held, and Given.Of looks at the store. Read
 			// again here, since another GC may have run while this one
 			// waited for the store.
-			rec, err := h.GCRecord()
+			runs, err := h.gcRuns()
 			if err != nil {
 				return nil, err
 			}
-			rec.Runs = append(rec.Runs, GCRun{Time: h.now(), Command: o.Command, Roots: given})
-			return roots, h.writeGCRecord(rec)
+			runs = append(runs, GCRun{Time: h.now(), Command: o.Command, Roots: given})
+			return roots, h.writeRecord(givenFile, runs)
 		},
 		Reach: func(ctx context.Context, roots []cid.Cid) (func(cid.Cid) bool, error) {
 			return reach(ctx, h.Store, roots, o.Progress)
@@ -124,12 +124,8 @@ func (h *Home) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 		if o.DryRun {
 			freed = max(rep.Freed(), 0)
 		}
-		rec, err := h.GCRecord() // no other GC runs while this one holds the store open
-		if err != nil {
-			return rep, err
-		}
-		rec.Estimate = &GCEstimate{Time: h.now(), Command: o.Command, Head: rep.Head, Reclaimable: freed}
-		if err := h.writeGCRecord(rec); err != nil {
+		est := GCEstimate{Time: h.now(), Command: o.Command, Head: rep.Head, Reclaimable: freed}
+		if err := h.writeRecord(gcFile, est); err != nil {
 			return rep, err
 		}
 	}

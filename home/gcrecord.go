@@ -16,21 +16,18 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
-// gcFile is the home's record of its collections (JSON, replaced whole
-// with atomicfile): what the last GC, or dry run, found it would give
-// back, and which trees of log entries each GC gave back, and when. So
-// ac-info tells what a GC would free without walking anything, and
-// ac-log and ac-restore --at tell a tree given back from one that is
-// missing for another reason. Only GC writes it.
-const gcFile = "gc"
-
-// GCRecord is what the home records of its collections.
-type GCRecord struct {
-	// Estimate is what the last GC or dry run found: nil if none ran.
-	Estimate *GCEstimate `json:"estimate,omitempty"`
-	// Runs are the GCs that gave trees of log entries back, oldest first.
-	Runs []GCRun `json:"runs,omitempty"`
-}
+// The home's record of its collections, two JSON files replaced whole
+// with atomicfile, written by GC alone: gcFile holds what the last GC,
+// or dry run, found it would give back, so that ac-info tells it
+// without walking anything; givenFile, for each GC that gave trees of
+// log entries back, when it ran and their roots, so that ac-log and
+// ac-restore --at tell a tree given back from one missing for another
+// reason. They are apart because the second grows with the log and
+// ac-info reads only the first.
+const (
+	gcFile    = "gc"
+	givenFile = "gc-given"
+)
 
 // GCEstimate is the space a GC found it would give back (after a GC
 // that ran, what it left: 0), at the HEAD it was computed at.
@@ -49,32 +46,44 @@ type GCRun struct {
 	Roots   []cid.Cid `json:"roots"`
 }
 
-// GCRecord reads the home's record of its collections; a home where no
-// GC ran has the zero record.
-func (h *Home) GCRecord() (GCRecord, error) {
-	var r GCRecord
-	p := filepath.Join(h.Dir, gcFile)
+// GCEstimate reads what the last GC or dry run found it would give
+// back: nil if none ran.
+func (h *Home) GCEstimate() (*GCEstimate, error) {
+	var est *GCEstimate
+	return est, h.readRecord(gcFile, &est)
+}
+
+// gcRuns reads the GCs that gave trees back, oldest first.
+func (h *Home) gcRuns() ([]GCRun, error) {
+	var runs []GCRun
+	return runs, h.readRecord(givenFile, &runs)
+}
+
+// readRecord reads the record file name into v; a missing file leaves v
+// as it is.
+func (h *Home) readRecord(name string, v any) error {
+	p := filepath.Join(h.Dir, name)
 	data, err := os.ReadFile(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return r, nil
+		return nil
 	case err != nil:
-		return r, acerr.E("home.GCRecord", p, acerr.IO, err)
+		return acerr.E("home.GC", p, acerr.IO, err)
 	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return GCRecord{}, acerr.E("home.GCRecord", p, acerr.Integrity, fmt.Errorf("not a record of ac-gc: %w", err)).
-			WithHint("remove it: the next ac-gc --dry-run writes it again")
+	if err := json.Unmarshal(data, v); err != nil {
+		return acerr.E("home.GC", p, acerr.Integrity, fmt.Errorf("not a record of ac-gc: %w", err)).
+			WithHint("remove it: ac-gc writes it again")
 	}
-	return r, nil
+	return nil
 }
 
-// writeGCRecord replaces the home's record of its collections.
-func (h *Home) writeGCRecord(r GCRecord) error {
-	data, err := json.Marshal(r)
+// writeRecord replaces the record file name with v.
+func (h *Home) writeRecord(name string, v any) error {
+	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(h.Dir, gcFile)
+	p := filepath.Join(h.Dir, name)
 	if err := atomicfile.Write(p, append(data, '\n'), 0o644); err != nil {
 		return acerr.E("home.GC", p, acerr.IO, err)
 	}
@@ -89,15 +98,15 @@ type Given struct {
 
 // Given reads the record of what GCs gave back.
 func (h *Home) Given() (*Given, error) {
-	r, err := h.GCRecord()
+	runs, err := h.gcRuns()
 	if err != nil {
 		return nil, err
 	}
 	g := &Given{store: h.Store, by: map[cid.Cid]*GCRun{}}
-	for i := range r.Runs {
-		for _, c := range r.Runs[i].Roots {
+	for i := range runs {
+		for _, c := range runs[i].Roots {
 			if g.by[c] == nil {
-				g.by[c] = &r.Runs[i]
+				g.by[c] = &runs[i]
 			}
 		}
 	}

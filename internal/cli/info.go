@@ -118,11 +118,11 @@ func homeInfo(ctx context.Context, e *Env, h *home.Home, head cid.Cid) ([]kv, er
 	}
 	if n := h.StoreBytes(); n >= 0 {
 		info = append(info, kv{"stored", shownAs{n, bytesText(n)}})
-		rec, err := h.GCRecord()
+		est, err := h.GCEstimate()
 		if err != nil {
 			return nil, err
 		}
-		info = append(info, reclaimable(rec.Estimate, head)...)
+		info = append(info, reclaimable(est, head)...)
 	}
 	return info, nil
 }
