@@ -348,8 +348,9 @@ func countSource(src *tree.Source) int {
 }
 
 // Before returns the root of the tree database before the change that
-// log entry n made (1 is the newest).
-func (h *Home) Before(n int) (cid.Cid, error) {
+// log entry n made (1 is the newest). A tree that a GC gave back is an
+// error saying so (GivenBackError).
+func (h *Home) Before(ctx context.Context, n int) (cid.Cid, error) {
 	log, err := h.Head.Log()
 	if err != nil {
 		return cid.Undef, err
@@ -361,6 +362,17 @@ func (h *Home) Before(n int) (cid.Cid, error) {
 		return cid.Undef, acerr.E("log", "", acerr.NotExist, fmt.Errorf("the log has %d entries", len(log)))
 	case !log[n-1].Old.Defined():
 		return cid.Undef, acerr.E("log", "", acerr.NotExist, errors.New("nothing was there before that change"))
+	}
+	g, err := h.Given()
+	if err != nil {
+		return cid.Undef, err
+	}
+	run, err := g.Of(ctx, log[n-1].Old)
+	if err != nil {
+		return cid.Undef, err
+	}
+	if run != nil {
+		return cid.Undef, GivenBackError("log", run)
 	}
 	return log[n-1].Old, nil
 }

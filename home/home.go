@@ -24,8 +24,9 @@
 //
 // A home is the directory's config (JSON: version, replica id, optional
 // API), replica (a copy of the replica id and a newline), HEAD, log and
-// lock (see package head), keys/ (the keystore) and blocks/ (the embedded
-// store). A directory is
+// lock (see package head), keys/ (the keystore), blocks/ (the embedded
+// store) and, once a GC ran, gc and gc-given (what it recorded:
+// GCEstimate, Given). A directory is
 //
 //   - new when it holds none of config, HEAD, a non-empty log, a key in
 //     keys/ or a file in blocks/ (a lock, a replica file or empty

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
@@ -118,9 +119,7 @@ func (h *Home) Status(ctx context.Context) (*Status, error) {
 	if err := h.missingFrom(ctx, head, st); err != nil {
 		return nil, err
 	}
-	if h.Config.API == "" {
-		st.StoreBytes = dirBytes(filepath.Join(h.Dir, "blocks"))
-	}
+	st.StoreBytes = h.StoreBytes()
 	return st, nil
 }
 
@@ -197,6 +196,16 @@ func (h *Home) missingFrom(ctx context.Context, head cid.Cid, st *Status) error 
 		}
 	}
 	return nil
+}
+
+// StoreBytes is the size of the embedded store's files, a stat of each
+// (no walk of what they hold); -1 for a kubo daemon's store, whose size
+// is the daemon's to tell.
+func (h *Home) StoreBytes() int64 {
+	if _, ok := h.Store.(*ipfsstore.Embedded); !ok {
+		return -1
+	}
+	return dirBytes(filepath.Join(h.Dir, blocksDir))
 }
 
 // dirBytes is the size of the files under dir.

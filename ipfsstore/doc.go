@@ -54,10 +54,10 @@
 //     and is checked against a real kubo daemon's `ipfs add` at every size
 //     where the shape of the DAG changes.
 //   - kuborpc: the client of kubo's RPC API, for the handful of commands
-//     the kubo store sends (block get, stat and put, add, cat, pin add).
-//     kubo's own client package links libp2p, prometheus, a DNS library
-//     and a YAML parser into every binary, whether or not it ever talks to
-//     a daemon; kuborpc is net/http and mime/multipart.
+//     the kubo store sends (block get, stat and put, add, cat, files cp,
+//     ls and rm). kubo's own client package links libp2p, prometheus, a
+//     DNS library and a YAML parser into every binary, whether or not it
+//     ever talks to a daemon; kuborpc is net/http and mime/multipart.
 //
 // Both are linked into every command, since Open chooses the backend at
 // run time, so what they import is paid at every start. Keep it that way:

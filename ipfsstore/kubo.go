@@ -29,9 +29,9 @@ import (
 //     the caller's context allows or, without a deadline, FetchTimeout;
 //     a block that has not arrived by then does not exist.
 //   - Put sends the block with its codec and hash function and checks that
-//     the daemon filed it under the same CID. Blocks are not pinned: Pin
-//     (the Pinner interface) keeps a DAG from the daemon's garbage
-//     collector.
+//     the daemon filed it under the same CID. Blocks are not pinned: Keep
+//     (the Collector interface) keeps a root in the daemon's files API,
+//     which its garbage collector keeps without fetching.
 //   - AddFile is the daemon's own `ipfs add` with the same parameters as
 //     the embedded store (CIDv1, raw leaves, size-262144, balanced, 174
 //     links), so the two give the same CIDs.
@@ -56,7 +56,6 @@ type Kubo struct {
 
 var (
 	_ Store     = (*Kubo)(nil)
-	_ Pinner    = (*Kubo)(nil)
 	_ Collector = (*Kubo)(nil)
 	_ Sizer     = (*Kubo)(nil)
 )
@@ -241,18 +240,6 @@ func (k *Kubo) OpenFile(ctx context.Context, c cid.Cid) (File, error) {
 		return blocks, err
 	}
 	return &kuboFile{k: k, ctx: ctx, cid: c, size: int64(blocks.Size()), blocks: blocks}, nil
-}
-
-// Pin pins the DAG under c (recursive) or block c alone in the daemon.
-func (k *Kubo) Pin(ctx context.Context, c cid.Cid, recursive bool) error {
-	const op = "ipfsstore.Pin"
-	if err := checkCID(op, c); err != nil {
-		return err
-	}
-	if err := k.checkOpen(op, c); err != nil {
-		return err
-	}
-	return as(op, k.c.PinAdd(ctx, c, recursive))
 }
 
 // Close releases the client's idle connections. The daemon keeps running.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"testing"
@@ -93,43 +92,6 @@ func TestSameCIDsAsKubo(t *testing.T) {
 	}
 }
 
-func TestKuboPin(t *testing.T) {
-	d := kubotest.StartDaemon(t)
-	k := openKubo(t, d.API)
-	ctx := t.Context()
-	data := storetest.SeededBytes(7, 600<<10)
-	c, _, err := k.AddFile(ctx, bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out := d.Run(t, nil, "pin", "ls", "--type=recursive", "--quiet"); strings.Contains(string(out), c.String()) {
-		t.Fatalf("AddFile pinned %s; it must not", c)
-	}
-	if err := k.Pin(ctx, c, true); err != nil {
-		t.Fatalf("Pin(%s) = %v", c, err)
-	}
-	if out := d.Run(t, nil, "pin", "ls", "--type=recursive", "--quiet"); !strings.Contains(string(out), c.String()) {
-		t.Fatalf("after Pin, pin ls = %q, want %s", out, c)
-	}
-	d.Run(t, nil, "repo", "gc", "--quiet")
-	f, err := k.OpenFile(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if got, err := io.ReadAll(f); err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("pinned file after gc: %d bytes, %v", len(got), err)
-	}
-	missing, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("never added to this daemon"))
-	ctxShort, cancel := contextWithTimeout(t, 3*time.Second)
-	defer cancel()
-	if err := k.Pin(ctxShort, missing, true); err == nil {
-		t.Fatalf("Pin(missing %s) = nil error", missing)
-	}
-}
-
-// TestKuboFetchFromPeer checks that Get on one daemon fetches, over
-// bitswap, a block only its peer holds.
 func TestKuboFetchFromPeer(t *testing.T) {
 	a, b := kubotest.StartPair(t)
 	ka, kb := openKubo(t, a.API), openKubo(t, b.API)
@@ -202,7 +164,6 @@ func TestKuboDown(t *testing.T) {
 	check("Put", k.Put(ctx, c, data), d.API)
 	_, _, err = k.AddFile(ctx, bytes.NewReader(data))
 	check("AddFile", err, d.API)
-	check("Pin", k.Pin(ctx, c, true), d.API)
 }
 
 func TestKuboBadAddress(t *testing.T) {

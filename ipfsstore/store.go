@@ -95,12 +95,6 @@ type Sizer interface {
 	BlockSize(ctx context.Context, c cid.Cid) (int, error)
 }
 
-// Pinner is implemented by stores that garbage-collect unpinned blocks
-// (kubo). Pin keeps the DAG under c.
-type Pinner interface {
-	Pin(ctx context.Context, c cid.Cid, recursive bool) error
-}
-
 // Collector is implemented by stores whose blocks can be given back: the
 // embedded store (Collect rewrites its packs without the blocks nothing
 // kept reaches) and kubo (Keep holds the home's roots in the daemon's

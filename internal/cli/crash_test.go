@@ -41,10 +41,12 @@ func needStrace(t *testing.T) string {
 }
 
 // tamper is a command run under strace with one tampering: at the first
-// call of syscall on the file path (any file if path is ""), inject
-// what (signal=KILL, signal=STOP, error=EIO, ...).
+// call of syscall on the file path (any file if path is ""), or at its
+// when-th on one thread, inject what (signal=KILL, signal=STOP,
+// error=EIO, ...).
 type tamper struct {
 	path, syscall, what string
+	when                int // 0: the first
 }
 
 func (tp tamper) String() string {
@@ -57,7 +59,7 @@ func (tp tamper) command(t *testing.T, strace, home string, args ...string) *exe
 	if tp.path != "" {
 		sargs = append(sargs, "-P", tp.path)
 	}
-	sargs = append(sargs, "-e", "trace="+tp.syscall, "-e", "inject="+tp.syscall+":"+tp.what+":when=1")
+	sargs = append(sargs, "-e", "trace="+tp.syscall, "-e", "inject="+tp.syscall+":"+tp.what+":when="+strconv.Itoa(max(tp.when, 1)))
 	cmd := exec.Command(strace, append(sargs, args...)...)
 	cmd.Env = append(os.Environ(), "AC_HOME="+home, "AC_API=", "AC_PASSPHRASE=", "AC_LOCK_TIMEOUT=")
 	return cmd
@@ -129,24 +131,24 @@ func checkHome(t *testing.T, what, home, before, src string) bool {
 func commitPoints(home string) []tamper {
 	lock, log, tmp := filepath.Join(home, "lock"), filepath.Join(home, "log"), filepath.Join(home, "HEAD.tmp")
 	return []tamper{
-		{"", "fsync", ""}, // the first: the block store's
-		{lock, "openat", ""},
-		{lock, "flock", ""},
-		{lock, "ftruncate", ""},
-		{lock, "pwrite64", ""},
-		{log, "openat", ""},
-		{log, "pread64", ""},
-		{tmp, "openat", ""},
-		{tmp, "write", ""},
-		{tmp, "fsync", ""},
-		{tmp, "close", ""},
-		{log, "pwrite64", ""},
-		{log, "fsync", ""},
-		{tmp, "renameat", ""},
-		{home, "openat", ""},
-		{home, "fsync", ""},
-		{log, "close", ""},
-		{lock, "close", ""},
+		{"", "fsync", "", 0}, // the first: the block store's
+		{lock, "openat", "", 0},
+		{lock, "flock", "", 0},
+		{lock, "ftruncate", "", 0},
+		{lock, "pwrite64", "", 0},
+		{log, "openat", "", 0},
+		{log, "pread64", "", 0},
+		{tmp, "openat", "", 0},
+		{tmp, "write", "", 0},
+		{tmp, "fsync", "", 0},
+		{tmp, "close", "", 0},
+		{log, "pwrite64", "", 0},
+		{log, "fsync", "", 0},
+		{tmp, "renameat", "", 0},
+		{home, "openat", "", 0},
+		{home, "fsync", "", 0},
+		{log, "close", "", 0},
+		{lock, "close", "", 0},
 	}
 }
 
@@ -247,7 +249,7 @@ func TestLockWaitNamesHolder(t *testing.T) {
 	home := newHome(t)
 	src := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(src, []byte("a file\n"), 0o644)
-	holder := tamper{filepath.Join(home, "log"), "pwrite64", "signal=STOP"}.command(t, strace, home, "ac-add", src, "root/a")
+	holder := tamper{filepath.Join(home, "log"), "pwrite64", "signal=STOP", 0}.command(t, strace, home, "ac-add", src, "root/a")
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -448,4 +450,158 @@ func TestGetAgainCompletesATornFile(t *testing.T) {
 	if b, err := exec.Command("diff", "-r", src, out).CombinedOutput(); err != nil {
 		t.Errorf("after the second ac-get, diff -r: %v\n%s", err, b)
 	}
+}
+
+// gcHistory makes a home whose history leaves ac-gc --keep 1 work in
+// every part of a collection: packs all dead (a large file added and
+// deleted, an older version of another), packs to rewrite without their
+// dead blocks, packs to keep, and an orphan pack that a killed command
+// left. It returns the home and the folder that root/projects/src holds.
+func gcHistory(t *testing.T) (home, src string) {
+	t.Helper()
+	home = newHome(t)
+	dir := t.TempDir()
+	src = filepath.Join(dir, "src")
+	makeTree(t, src, 3, 30, 2000, 1)
+	big := make([]byte, 1500<<10) // several chunks
+	r := rand.New(rand.NewSource(2))
+	r.Read(big)
+	os.WriteFile(filepath.Join(src, "big.bin"), big, 0o644)
+	ac(t, home, nil, "ac-add", src, "root/projects/src")
+	for i := range 5 {
+		os.WriteFile(filepath.Join(src, "d000", fmt.Sprintf("f%05d", i*3)), []byte(fmt.Sprintf("changed %d\n", i)), 0o644)
+	}
+	ac(t, home, nil, "ac-add", src, "root/projects/src")
+	other := filepath.Join(dir, "other.bin")
+	os.WriteFile(other, big[:800<<10], 0o644)
+	ac(t, home, nil, "ac-add", other, "root/projects/other.bin")
+	ac(t, home, nil, "ac-delete", "root/projects/other.bin")
+	r.Read(big[:700<<10])
+	os.WriteFile(filepath.Join(src, "big.bin"), big[:700<<10], 0o644)
+	ac(t, home, nil, "ac-add", src, "root/projects/src")
+	// The newest entry deletes a file: the tree before it (ac-restore
+	// --at 1, which --keep 1 keeps) holds it, HEAD does not.
+	ac(t, home, nil, "ac-delete", "root/projects/src/d001/f00001")
+	orphan := filepath.Join(home, "blocks", "packs", "0000000000000001-0000000000000000.pack")
+	if err := os.WriteFile(orphan, []byte("ACPACK01 the start of a pack whose writer died before its index"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return home, src
+}
+
+// gcResult is what ac-gc --json says of a collection.
+type gcResult struct {
+	Blocks      int   `json:"blocks"`
+	FreedBlocks int   `json:"freed_blocks"`
+	Before      int64 `json:"before"`
+	After       int64 `json:"after"`
+	Freed       int64 `json:"freed"`
+}
+
+func runGCJSON(t *testing.T, home string, args ...string) gcResult {
+	t.Helper()
+	var r gcResult
+	out := ac(t, home, nil, append([]string{"ac-gc", "--json"}, args...)...)
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("ac-gc --json printed %q: %v", out, err)
+	}
+	return r
+}
+
+// TestGCKills kills ac-gc --keep 1 (kill -9, from strace) at many system
+// calls of its collection: at each write, sync, link, rename and removal
+// of a file, and at every tenth opening. Whatever the moment, the home opens and verifies
+// with every file's content, the file only the kept older tree holds
+// reads from it, the log is as it was, and a second ac-gc completes and
+// leaves the store as one uninterrupted collection does: the same blocks,
+// nothing more to free, the same entries marked collected.
+func TestGCKills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ac-gc under strace once for each of about fifty system calls of a collection")
+	}
+	strace := needStrace(t)
+	tmpl, src := gcHistory(t)
+	copyHome := func(to string) string {
+		t.Helper()
+		if out, err := exec.Command("cp", "-a", tmpl, to).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v: %s", err, out)
+		}
+		return to
+	}
+	logBefore := ac(t, tmpl, nil, "ac-log", "--oneline")
+	// The uninterrupted collection, to compare with.
+	ref := copyHome(filepath.Join(t.TempDir(), "ref"))
+	want := runGCJSON(t, ref, "--keep", "1")
+	if want.FreedBlocks == 0 || want.Freed <= 0 {
+		t.Fatalf("the collection frees nothing (%+v): the test would prove nothing", want)
+	}
+	wantCollected := strings.Count(ac(t, ref, nil, "ac-log", "--oneline"), "(collected)")
+
+	var points []tamper
+	for _, c := range []struct {
+		syscall string
+		whens   []int
+	}{
+		{"unlinkat", []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}},
+		{"fsync", []int{1, 2, 3, 4, 5, 6, 7, 8}},
+		{"write", []int{1, 2, 3, 4, 5, 6, 7, 8}},
+		{"renameat", []int{1, 2}},
+		{"linkat", []int{1}},
+		{"ftruncate", []int{1}},
+		{"openat", []int{10, 20, 30, 40, 50, 60}},
+	} {
+		for _, n := range c.whens {
+			points = append(points, tamper{"", c.syscall, "signal=KILL", n})
+		}
+	}
+	kills := 0
+	for i, tp := range points {
+		home := copyHome(filepath.Join(t.TempDir(), strconv.Itoa(i)))
+		what := fmt.Sprintf("kill at %s %d", tp.syscall, tp.when)
+		out, err := tp.command(t, strace, home, "ac-gc", "--keep", "1").CombinedOutput()
+		var exit *exec.ExitError
+		switch {
+		case errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
+			kills++
+		case err != nil:
+			t.Fatalf("%s: ac-gc failed: %v: %s", what, err, out)
+		}
+		// The home opens and verifies, every file's content too.
+		if got := ac(t, home, nil, "ac-verify", "--content", "/"); got != "OK /\n" {
+			t.Errorf("%s: ac-verify --content / = %q", what, got)
+		}
+		if got := ac(t, home, nil, "ac-log", "--oneline"); strings.ReplaceAll(got, "  (collected)", "") != logBefore {
+			t.Errorf("%s: the log changed:\n%s\nwas\n%s", what, got, logBefore)
+		}
+		// What only the kept older tree holds reads from it (in a copy,
+		// so that the home's history stays as it was).
+		scratch := filepath.Join(t.TempDir(), "scratch")
+		if out, err := exec.Command("cp", "-a", home, scratch).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v: %s", err, out)
+		}
+		ac(t, scratch, nil, "ac-restore", "--at", "1", "root/projects/src/d001/f00001")
+		orig, _ := os.ReadFile(filepath.Join(src, "d001", "f00001"))
+		if got := ac(t, scratch, nil, "ac-cat", "root/projects/src/d001/f00001"); got != string(orig) {
+			t.Errorf("%s: the file the kept tree holds read %d bytes, want %d", what, len(got), len(orig))
+		}
+		// A second collection completes it.
+		runGCJSON(t, home, "--keep", "1")
+		again := runGCJSON(t, home, "--keep", "1", "--dry-run")
+		if again.Blocks != want.Blocks || again.Freed != 0 {
+			t.Errorf("%s: after a second ac-gc the store holds %d blocks, %d bytes to free; one collection leaves %d blocks, nothing to free", what, again.Blocks, again.Freed, want.Blocks)
+		}
+		if again.Before > want.After+want.After/50 {
+			t.Errorf("%s: after a second ac-gc the store has %d bytes; one collection leaves %d", what, again.Before, want.After)
+		}
+		if got := strings.Count(ac(t, home, nil, "ac-log", "--oneline"), "(collected)"); got != wantCollected {
+			t.Errorf("%s: after a second ac-gc ac-log marks %d entries collected, want %d", what, got, wantCollected)
+		}
+		if _, err := os.Stat(filepath.Join(home, "blocks", "packs", "0000000000000001-0000000000000000.pack")); err == nil {
+			t.Errorf("%s: the orphan pack is still there", what)
+		}
+	}
+	if kills < len(points)/2 {
+		t.Fatalf("only %d of %d runs were killed during the collection; the test proves too little", kills, len(points))
+	}
+	t.Logf("%d of %d runs of ac-gc killed at a system call", kills, len(points))
 }

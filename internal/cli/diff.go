@@ -129,7 +129,7 @@ func resolveRef(ctx context.Context, h *home.Home, t *tree.Tree, head cid.Cid, r
 		if k == 0 {
 			return head, cid.Undef, true, nil
 		}
-		c, err := h.Before(k)
+		c, err := h.Before(ctx, k)
 		return c, cid.Undef, true, err
 	}
 	switch {

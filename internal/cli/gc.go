@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/progress"
 )
 
 func cmdGC() *command {
@@ -28,7 +28,11 @@ dead blocks, safely should the command be killed; it runs once no other
 command has the home open, waiting as long as --lock-timeout. With kubo
 the roots the daemon keeps for this home become the kept ones, and the
 daemon's own garbage collection (ipfs repo gc) frees the rest.
-Progress goes to stderr when it is a terminal.
+It records in the home what it leaves to free (ac-info shows it as
+reclaimable, a dry run's figure too) and which entries' trees it gave
+back (ac-log marks them "(collected)"). Progress (blocks walked, then
+bytes copied) goes to stderr when it is a terminal, or with --json as
+JSON lines, where files_done counts blocks.
 
 example:
   ac-gc --dry-run --keep 10
@@ -40,8 +44,11 @@ example:
 			fs.BoolVar(&o.dryRun, "dry-run", false, "say what would be freed; change nothing")
 			fs.BoolVar(&o.asJSON, "json", false, "print as JSON")
 			return func(ctx context.Context, args []string) error {
-				o.keepSet = false
-				fs.Visit(func(f *flag.Flag) { o.keepSet = o.keepSet || f.Name == "keep" || f.Name == "keep-within" })
+				o.keepSet, o.keepGiven = false, false
+				fs.Visit(func(f *flag.Flag) {
+					o.keepSet = o.keepSet || f.Name == "keep" || f.Name == "keep-within"
+					o.keepGiven = o.keepGiven || f.Name == "keep"
+				})
 				return runGC(ctx, e, o, args)
 			}
 		},
@@ -51,7 +58,8 @@ example:
 type gcOpts struct {
 	keep           int
 	within         string
-	keepSet        bool
+	keepSet        bool // --keep or --keep-within
+	keepGiven      bool // --keep
 	dryRun, asJSON bool
 }
 
@@ -88,26 +96,16 @@ func runGC(ctx context.Context, e *Env, o gcOpts, args []string) error {
 			opts.Within = d
 		}
 	}
+	opts.Command = gcCommand(e.Name, o)
 	h, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	stop := func() {}
-	if e.interactive() {
-		var phase atomic.Value
-		var done, total atomic.Int64
-		phase.Store("")
-		opts.Progress = func(p string, d, t int64) { phase.Store(p); done.Store(d); total.Store(t) }
-		stop = ticker(e, func() string {
-			if phase.Load() == "copy" {
-				return fmt.Sprintf("copying %.1f of %.1f MB", float64(done.Load())/1e6, float64(total.Load())/1e6)
-			}
-			return fmt.Sprintf("walked %d blocks", done.Load())
-		})
-	}
+	opts.Progress = &progress.Counter{}
+	m := e.startMeterOf(opts.Progress, "blocks", o.asJSON)
 	rep, err := h.GC(ctx, opts)
-	stop()
+	m.stop(err == nil)
 	if err != nil {
 		return err
 	}
@@ -116,7 +114,7 @@ func runGC(ctx context.Context, e *Env, o gcOpts, args []string) error {
 			"dry_run": o.dryRun, "entries": rep.Entries, "kept_entries": rep.KeptEntries, "roots": rep.Roots,
 			"blocks": rep.Blocks, "freed_blocks": rep.FreedBlocks, "before": rep.Before, "after": rep.After, "freed": rep.Freed(),
 			"packs": rep.Packs, "packs_rewritten": rep.PacksRewritten, "packs_removed": rep.PacksRemoved,
-			"orphans": rep.Orphans, "released": rep.Released,
+			"orphans": rep.Orphans, "released": rep.Released, "given": rep.Given, "head": rep.Head.String(),
 		})
 	}
 	would := ""
@@ -133,30 +131,24 @@ func runGC(ctx context.Context, e *Env, o gcOpts, args []string) error {
 	} else {
 		would = "freed"
 	}
-	fmt.Fprintf(e.Stdout, "%s %s (%d bytes): %d blocks, %d packs rewritten, %d removed, %d files of failed commands\n",
-		would, humanSize(uint64(max(rep.Freed(), 0))), rep.Freed(), rep.FreedBlocks, rep.PacksRewritten, rep.PacksRemoved, rep.Orphans)
-	fmt.Fprintf(e.Stdout, "store: %s (%d bytes) of %d blocks, was %s\n", humanSize(uint64(rep.After)), rep.After, rep.Blocks, humanSize(uint64(rep.Before)))
+	fmt.Fprintf(e.Stdout, "%s %s: %d blocks, %d packs rewritten, %d removed, %d files of failed commands\n",
+		would, bytesText(rep.Freed()), rep.FreedBlocks, rep.PacksRewritten, rep.PacksRemoved, rep.Orphans)
+	fmt.Fprintf(e.Stdout, "store: %s of %d blocks, was %s\n", bytesText(rep.After), rep.Blocks, humanSize(uint64(rep.Before)))
 	return nil
 }
 
-// ticker prints line on stderr, overwriting itself, every quarter of a
-// second until the function it returns is called.
-func ticker(e *Env, line func() string) func() {
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprintf(e.Stderr, "\r%s: %s\n", e.Name, line())
-				return
-			case <-tick.C:
-				fmt.Fprintf(e.Stderr, "\r%s: %s ", e.Name, line())
-			}
-		}
-	}()
-	return func() { close(done); <-stopped }
+// gcCommand is the command line as the home's record of collections
+// names it: "ac-gc --dry-run --keep 10".
+func gcCommand(name string, o gcOpts) string {
+	cmd := name
+	if o.dryRun {
+		cmd += " --dry-run"
+	}
+	if o.keepGiven {
+		cmd += " --keep " + strconv.Itoa(o.keep)
+	}
+	if o.within != "" {
+		cmd += " --keep-within " + o.within
+	}
+	return cmd
 }

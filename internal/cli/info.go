@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"time"
@@ -17,10 +18,12 @@ func cmdInfo() *command {
 		usage: "ac-info [--json] [PATH]",
 		help: `Ac-info describes the home (directory, replica id, block store, HEAD,
 numbers of identities, friends and nodes; for the embedded store its
-size in bytes (stored) and the bytes ac-gc, keeping every entry of
-ac-log, would free (reclaimable)) or, given PATH, the entry
-there and the node it links: kind, CID, size, times, version vector, and
-for signed nodes their owner and seq.
+size (stored, the size of its files) and the bytes the last ac-gc or
+ac-gc --dry-run found it would free (reclaimable), with the HEAD and the
+time it was found at, or "unknown" if none ran) or, given PATH, the
+entry there and the node it links: kind, CID, size, times, version
+vector, and for signed nodes their owner and seq. It walks nothing, so
+it costs the same in a home of any size.
 
 example:
   ac-info
@@ -71,8 +74,14 @@ func runInfo(ctx context.Context, e *Env, o infoOpts, args []string) error {
 	}
 	for _, f := range info {
 		v := fmt.Sprint(f.v)
-		if vv, ok := f.v.(schema.VV); ok {
-			v = formatVV(vv)
+		switch x := f.v.(type) {
+		case schema.VV:
+			v = formatVV(x)
+		case shownAs:
+			if x.text == "" {
+				continue // for scripts alone
+			}
+			v = x.text
 		}
 		fmt.Fprintf(e.Stdout, "%-12s %s\n", f.k+":", quote(v))
 	}
@@ -83,6 +92,15 @@ type kv struct {
 	k string
 	v any
 }
+
+// shownAs is a field's value v that the text form shows as text, or,
+// with no text, does not show.
+type shownAs struct {
+	v    any
+	text string
+}
+
+func (s shownAs) MarshalJSON() ([]byte, error) { return json.Marshal(s.v) }
 
 func homeInfo(ctx context.Context, e *Env, h *home.Home, head cid.Cid) ([]kv, error) {
 	store := "embedded"
@@ -98,15 +116,40 @@ func homeInfo(ctx context.Context, e *Env, h *home.Home, head cid.Cid) ([]kv, er
 		}
 		info = append(info, kv{d, len(ents)})
 	}
-	if store == "embedded" {
-		// What ac-gc, keeping every entry, would give back.
-		rep, err := h.GC(ctx, home.GCOptions{Keep: home.KeepAll, DryRun: true})
+	if n := h.StoreBytes(); n >= 0 {
+		info = append(info, kv{"stored", shownAs{n, bytesText(n)}})
+		est, err := h.GCEstimate()
 		if err != nil {
 			return nil, err
 		}
-		info = append(info, kv{"stored", rep.Before}, kv{"reclaimable", rep.Freed()})
+		info = append(info, reclaimable(est, head)...)
 	}
 	return info, nil
+}
+
+// reclaimable is what ac-info shows of the bytes ac-gc would free: the
+// figure the last ac-gc (or dry run) recorded, at the HEAD and time it
+// was found, or unknown (null) if none ran.
+func reclaimable(est *home.GCEstimate, head cid.Cid) []kv {
+	if est == nil {
+		return []kv{{"reclaimable", shownAs{nil, "unknown (run ac-gc --dry-run)"}}}
+	}
+	text := fmt.Sprintf("%s at HEAD %s as of %s %s", bytesText(est.Reclaimable), est.Head,
+		est.Command, est.Time.Local().Format("2006-01-02 15:04"))
+	if !est.Head.Equals(head) {
+		text += " (HEAD has moved since)"
+	}
+	return []kv{
+		{"reclaimable", shownAs{est.Reclaimable, text}},
+		{"reclaimable_head", shownAs{est.Head.String(), ""}},
+		{"reclaimable_time", shownAs{est.Time.UTC().Format(time.RFC3339), ""}},
+		{"reclaimable_by", shownAs{est.Command, ""}},
+	}
+}
+
+// bytesText is a size for people, then exact: "269M (281857638 bytes)".
+func bytesText(n int64) string {
+	return fmt.Sprintf("%s (%d bytes)", humanSize(uint64(max(n, 0))), n)
 }
 
 func firstNonEmpty(s ...string) string {

@@ -143,7 +143,15 @@ func TestKuboRepoGCKeepsTheHome(t *testing.T) {
 	if out := ac(t, alice, nil, "ac-gc", "--keep", "0"); !strings.Contains(out, "release ") {
 		t.Fatalf("ac-gc with kubo printed %q", out)
 	}
+	// Released is not yet gone: ac-log marks an entry collected once
+	// the daemon's gc has taken its tree.
+	if out := ac(t, alice, nil, "ac-log", "--oneline"); strings.Contains(out, "(collected)") {
+		t.Fatalf("before repo gc, ac-log says\n%s", out)
+	}
 	da.Run(t, nil, "repo", "gc")
+	if out := ac(t, alice, nil, "ac-log", "--oneline", "-n", "1"); !strings.HasSuffix(out, "  (collected)\n") {
+		t.Fatalf("after repo gc, ac-log -n 1 says\n%s", out)
+	}
 	if localBlocks(t, da)[oldKey] {
 		t.Error("repo gc after ac-gc --keep 0 kept the content of a file only old versions held")
 	}

@@ -20,9 +20,11 @@ func cmdLog() *command {
 		help: `Ac-log lists every change of HEAD, newest first: its number (what
 ac-restore --at N takes: 1 is the newest), when, what the command did,
 and the old and new root CIDs. Any old root can be inspected or restored
-from, since blocks are immutable. With PATH, only the changes that
-changed PATH (or what is under it) are listed; the numbers stay those of
-the whole log.
+from, since blocks are immutable, unless ac-gc gave its tree back: the
+entry then says "(collected)" (in JSON, "collected" is when), and lists
+no changes. With PATH, only the changes that changed PATH (or what is
+under it) are listed, which a collected entry can no longer tell, so it
+is left out; the numbers stay those of the whole log.
 
 example:
   ac-log -n 5
@@ -70,20 +72,34 @@ func runLog(ctx context.Context, e *Env, o logOpts, args []string) error {
 	if path, err = friendPath(ctx, h, path); err != nil {
 		return err
 	}
+	given, err := h.Given()
+	if err != nil {
+		return err
+	}
 	t := h.Tree(cid.Undef)
 	var rows []logRow
 	for i, l := range log {
 		if o.n > 0 && len(rows) == o.n {
 			break
 		}
-		if path != "" && !changedAt(ctx, t, l.Old, l.New, path) {
-			continue
+		run, err := given.Of(ctx, l.Old)
+		if run == nil && err == nil {
+			run, err = given.Of(ctx, l.New) // ac-init's, whose Old is none
+		}
+		if err != nil {
+			return err
+		}
+		if path != "" && (run != nil || !changedAt(ctx, t, l.Old, l.New, path)) {
+			continue // what a collected entry changed can no longer be told
 		}
 		r := logRow{N: i + 1, Time: l.Time.UTC().Format(time.RFC3339Nano), Command: l.Command, New: l.New.String(), at: l.Time}
 		if l.Old.Defined() {
 			r.Old = l.Old.String()
 		}
-		if o.patch {
+		if run != nil {
+			r.Collected = run.Time.UTC().Format(time.RFC3339)
+		}
+		if o.patch && run == nil {
 			if r.Changes, err = entryChanges(ctx, t, l.Old, l.New, path); err != nil {
 				return err
 			}
@@ -98,14 +114,18 @@ func runLog(ctx context.Context, e *Env, o logOpts, args []string) error {
 	}
 	for _, r := range rows {
 		when := r.at.Local().Format("2006-01-02 15:04:05")
+		collected := ""
+		if r.Collected != "" {
+			collected = "  (collected)"
+		}
 		if o.oneline {
-			fmt.Fprintf(e.Stdout, "%d  %s  %s\n", r.N, when, quote(r.Command))
+			fmt.Fprintf(e.Stdout, "%d  %s  %s%s\n", r.N, when, quote(r.Command), collected)
 		} else {
 			old := r.Old
 			if old == "" {
 				old = "-"
 			}
-			fmt.Fprintf(e.Stdout, "%d  %s  %s\n    %s -> %s\n", r.N, when, quote(r.Command), old, r.New)
+			fmt.Fprintf(e.Stdout, "%d  %s  %s%s\n    %s -> %s\n", r.N, when, quote(r.Command), collected, old, r.New)
 		}
 		for _, c := range r.Changes {
 			fmt.Fprintf(e.Stdout, "    %s %s\n", c.letter, quote(c.Path))
@@ -115,13 +135,16 @@ func runLog(ctx context.Context, e *Env, o logOpts, args []string) error {
 }
 
 type logRow struct {
-	N       int          `json:"n"`
-	Time    string       `json:"time"`
-	Command string       `json:"command"`
-	Old     string       `json:"old,omitempty"`
-	New     string       `json:"new"`
-	Changes []changeJSON `json:"changes,omitempty"`
-	at      time.Time
+	N       int    `json:"n"`
+	Time    string `json:"time"`
+	Command string `json:"command"`
+	Old     string `json:"old,omitempty"`
+	New     string `json:"new"`
+	// Collected is when ac-gc gave back the tree before the entry
+	// (what ac-restore --at N takes), or after it, if it did.
+	Collected string       `json:"collected,omitempty"`
+	Changes   []changeJSON `json:"changes,omitempty"`
+	at        time.Time
 }
 
 // changedAt reports whether the entry at path (or anything under it)

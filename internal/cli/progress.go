@@ -42,6 +42,7 @@ const (
 type meter struct {
 	e      *Env
 	c      *progress.Counter
+	noun   string // what the counter's files are: "files", or ac-gc's "blocks"
 	asJSON bool
 	stderr io.Writer // the command's own, which the meter writes to
 	start  time.Time
@@ -66,7 +67,14 @@ func jsonFlag(fs *flag.FlagSet) bool {
 // long work this time. Until stop, what the command writes to
 // e.Stderr goes around the line (or, with asJSON, into a warning line).
 func (e *Env) startMeter(c *progress.Counter, asJSON bool) *meter {
-	m := &meter{e: e, c: c, asJSON: asJSON, stderr: e.Stderr, start: time.Now(), done: make(chan struct{})}
+	return e.startMeterOf(c, "files", asJSON)
+}
+
+// startMeterOf is startMeter for work whose files are other things
+// (noun): the line says "12/40 blocks"; the JSON lines keep restic's
+// field names.
+func (e *Env) startMeterOf(c *progress.Counter, noun string, asJSON bool) *meter {
+	m := &meter{e: e, c: c, noun: noun, asJSON: asJSON, stderr: e.Stderr, start: time.Now(), done: make(chan struct{})}
 	if c == nil || !asJSON && !e.interactive() {
 		return m
 	}
@@ -140,7 +148,7 @@ func (m *meter) show() {
 		m.writeJSON(st)
 		return
 	}
-	line := fmt.Sprintf("%s: %s, %s/s", m.e.Name, meterCounts(s), humanSize(uint64(float64(s.Bytes)/max(elapsed.Seconds(), 0.001))))
+	line := fmt.Sprintf("%s: %s, %s/s", m.e.Name, meterCounts(s, m.noun), humanSize(uint64(float64(s.Bytes)/max(elapsed.Seconds(), 0.001))))
 	if known {
 		line += fmt.Sprintf(", %.0f%%, %s left", math.Floor(pct*100), clock(left))
 	}
@@ -178,17 +186,17 @@ type warningLine struct {
 }
 
 // meterCounts says what is done, of the totals once they are counted:
-// "12/40 files, 118M/300M".
-func meterCounts(s progress.Snapshot) string {
+// "12/40 files, 118M/300M" (noun: "files").
+func meterCounts(s progress.Snapshot, noun string) string {
 	switch {
 	case s.Files == 0 && s.TotalFiles == 0 && !s.Final:
 		return humanSize(uint64(s.Bytes)) // bytes alone: a CAR
 	case s.Files == 0 && s.TotalFiles == 0:
 		return humanSize(uint64(s.Bytes)) + "/" + humanSize(uint64(s.TotalBytes))
 	case !s.Final:
-		return fmt.Sprintf("%d files, %s", s.Files, humanSize(uint64(s.Bytes)))
+		return fmt.Sprintf("%d %s, %s", s.Files, noun, humanSize(uint64(s.Bytes)))
 	}
-	return fmt.Sprintf("%d/%d files, %s/%s", s.Files, s.TotalFiles, humanSize(uint64(s.Bytes)), humanSize(uint64(s.TotalBytes)))
+	return fmt.Sprintf("%d/%d %s, %s/%s", s.Files, s.TotalFiles, noun, humanSize(uint64(s.Bytes)), humanSize(uint64(s.TotalBytes)))
 }
 
 // estimate gives the fraction done (of the bytes, or of the files where

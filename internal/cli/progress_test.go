@@ -223,7 +223,7 @@ func TestMeterEstimate(t *testing.T) {
 		if done != c.done || left != c.left || known != c.known {
 			t.Errorf("estimate(%+v, 10s) = %v, %v, %v; want %v, %v, %v", c.s, done, left, known, c.done, c.left, c.known)
 		}
-		if got := meterCounts(c.s); got != c.displayed {
+		if got := meterCounts(c.s, "files"); got != c.displayed {
 			t.Errorf("meterCounts(%+v) = %q, want %q", c.s, got, c.displayed)
 		}
 	}

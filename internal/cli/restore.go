@@ -54,7 +54,7 @@ func runRestore(ctx context.Context, e *Env, o restoreOpts, args []string) error
 		return err
 	}
 	defer h.Close()
-	then, err := restorePoint(h, o.at)
+	then, err := restorePoint(ctx, h, o.at)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func runRestore(ctx context.Context, e *Env, o restoreOpts, args []string) error
 }
 
 // restorePoint returns the root of the tree database that --at names.
-func restorePoint(h *home.Home, at string) (cid.Cid, error) {
+func restorePoint(ctx context.Context, h *home.Home, at string) (cid.Cid, error) {
 	if c, err := cid.Decode(at); err == nil {
 		return c, nil
 	}
@@ -79,9 +79,9 @@ func restorePoint(h *home.Home, at string) (cid.Cid, error) {
 	if _, err := fmt.Sscanf(at, "%d", &n); err != nil || n < 1 || fmt.Sprint(n) != at {
 		return cid.Undef, usagef("--at %q: want an ac-log entry number (1 is the newest) or a root CID", at)
 	}
-	c, err := h.Before(n)
+	c, err := h.Before(ctx, n)
 	if e, ok := err.(*acerr.Error); ok && e.Op == "log" {
-		return cid.Undef, acerr.E("restore", "", e.Kind, fmt.Errorf("--at %d: %v", n, e.Err))
+		return cid.Undef, acerr.E("restore", "--at "+at, e.Kind, e.Err).WithHint(e.Hint)
 	}
 	if err != nil {
 		return cid.Undef, err

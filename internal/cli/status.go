@@ -147,7 +147,7 @@ func runStatus(ctx context.Context, e *Env, o statusOpts, args []string) error {
 		}
 	}
 	if st.StoreBytes >= 0 {
-		fmt.Fprintf(w, "store: %s (%d bytes)\n", humanSize(uint64(st.StoreBytes)), st.StoreBytes)
+		fmt.Fprintf(w, "store: %s\n", bytesText(st.StoreBytes))
 	}
 	return nil
 }

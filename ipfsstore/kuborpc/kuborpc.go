@@ -606,17 +606,6 @@ func (s *catStream) Read(p []byte) (int, error) {
 
 func (s *catStream) Close() error { return s.resp.Body.Close() }
 
-// PinAdd pins the DAG under k (recursive) or block k alone. The daemon
-// fetches blocks it lacks from its peers for as long as ctx allows.
-func (c *Client) PinAdd(ctx context.Context, k cid.Cid, recursive bool) error {
-	r := request{op: "kuborpc.PinAdd", cmd: "pin/add", cid: k,
-		query: url.Values{"arg": {k.String()}, "recursive": {strconv.FormatBool(recursive)}}}
-	if err := checkCID(r.op, k); err != nil {
-		return err
-	}
-	return c.call(ctx, r, nil)
-}
-
 func checkCID(op string, k cid.Cid) error {
 	if !k.Defined() {
 		return acerr.E(op, "", acerr.Invalid, errors.New("undefined CID"))

@@ -2,7 +2,6 @@ package kuborpc_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -264,27 +263,6 @@ func TestCat(t *testing.T) {
 	t.Logf("Cat(directory): %v", err)
 }
 
-func TestPinAdd(t *testing.T) {
-	d := kubotest.StartDaemon(t)
-	c := newClient(t, d.API)
-	ctx := t.Context()
-	root, _, err := c.Add(ctx, bytes.NewReader(storetest.SeededBytes(4, 600<<10)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.PinAdd(ctx, root, true); err != nil {
-		t.Fatalf("PinAdd = %v", err)
-	}
-	if out := d.Run(t, nil, "pin", "ls", "--type=recursive", "--quiet"); !strings.Contains(string(out), root.String()) {
-		t.Fatalf("after PinAdd, pin ls = %q", out)
-	}
-	short, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := c.PinAdd(short, sum(t, cid.Raw, fresh(t, 20)), true); err == nil {
-		t.Fatal("PinAdd(missing block) = nil error")
-	}
-}
-
 func TestDaemonDown(t *testing.T) {
 	d := kubotest.StartDaemon(t)
 	c := newClient(t, d.API)
@@ -305,7 +283,6 @@ func TestDaemonDown(t *testing.T) {
 	wantKind(t, "Add", err, acerr.IO, d.API)
 	_, err = c.Cat(ctx, k, 0, -1)
 	wantKind(t, "Cat", err, acerr.IO, d.API)
-	wantKind(t, "PinAdd", c.PinAdd(ctx, k, true), acerr.IO, d.API)
 }
 
 // fakeDaemon serves handler as a daemon's API and returns its URL.
@@ -431,12 +408,6 @@ func TestRequests(t *testing.T) {
 	}
 	if !bytes.Equal(body, data) {
 		t.Errorf("add uploaded %q, want %q", body, data)
-	}
-	if err := c.PinAdd(ctx, k, false); err != nil {
-		t.Fatal(err)
-	}
-	if q := got.URL.Query(); got.URL.Path != "/api/v0/pin/add" || q.Get("arg") != k.String() || q.Get("recursive") != "false" {
-		t.Errorf("pin/add sent %s", got.URL)
 	}
 	if _, err := c.BlockStat(ctx, k, true); err != nil {
 		t.Fatal(err)

@@ -17,7 +17,11 @@
 //	command has the home open, waiting as long as --lock-timeout. With kubo
 //	the roots the daemon keeps for this home become the kept ones, and the
 //	daemon's own garbage collection (ipfs repo gc) frees the rest.
-//	Progress goes to stderr when it is a terminal.
+//	It records in the home what it leaves to free (ac-info shows it as
+//	reclaimable, a dry run's figure too) and which entries' trees it gave
+//	back (ac-log marks them "(collected)"). Progress (blocks walked, then
+//	bytes copied) goes to stderr when it is a terminal, or with --json as
+//	JSON lines, where files_done counts blocks.
 //
 //	example:
 //	  ac-gc --dry-run --keep 10

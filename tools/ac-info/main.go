@@ -6,10 +6,12 @@
 //
 //	Ac-info describes the home (directory, replica id, block store, HEAD,
 //	numbers of identities, friends and nodes; for the embedded store its
-//	size in bytes (stored) and the bytes ac-gc, keeping every entry of
-//	ac-log, would free (reclaimable)) or, given PATH, the entry
-//	there and the node it links: kind, CID, size, times, version vector, and
-//	for signed nodes their owner and seq.
+//	size (stored, the size of its files) and the bytes the last ac-gc or
+//	ac-gc --dry-run found it would free (reclaimable), with the HEAD and the
+//	time it was found at, or "unknown" if none ran) or, given PATH, the
+//	entry there and the node it links: kind, CID, size, times, version
+//	vector, and for signed nodes their owner and seq. It walks nothing, so
+//	it costs the same in a home of any size.
 //
 //	example:
 //	  ac-info

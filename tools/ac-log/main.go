@@ -7,9 +7,11 @@
 //	Ac-log lists every change of HEAD, newest first: its number (what
 //	ac-restore --at N takes: 1 is the newest), when, what the command did,
 //	and the old and new root CIDs. Any old root can be inspected or restored
-//	from, since blocks are immutable. With PATH, only the changes that
-//	changed PATH (or what is under it) are listed; the numbers stay those of
-//	the whole log.
+//	from, since blocks are immutable, unless ac-gc gave its tree back: the
+//	entry then says "(collected)" (in JSON, "collected" is when), and lists
+//	no changes. With PATH, only the changes that changed PATH (or what is
+//	under it) are listed, which a collected entry can no longer tell, so it
+//	is left out; the numbers stay those of the whole log.
 //
 //	example:
 //	  ac-log -n 5
