@@ -143,9 +143,10 @@ type cmap struct {
 }
 
 type decoder struct {
-	data  []byte
-	pos   int
-	items int // items decoded so far, bounded by len(data)
+	data     []byte
+	pos      int
+	items    int               // items decoded so far, bounded by len(data)
+	replicas map[string]string // the replica ids met, each allocated once
 }
 
 func (d *decoder) fail(format string, args ...any) error {
@@ -257,10 +258,13 @@ func (d *decoder) value(depth int) (value, error) {
 				return nil, d.fail("map keys not in canonical order")
 			}
 			var v value
-			if depth == 0 && ks == "entries" {
+			switch {
+			case depth == 0 && ks == "entries":
 				// A node's entries: decoded directly (entrydec.go).
 				v, err = d.entryList(depth + 1)
-			} else {
+			case depth == 0 && ks == "children":
+				v, err = d.childList()
+			default:
 				v, err = d.value(depth + 1)
 			}
 			if err != nil {

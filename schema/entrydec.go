@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"unicode/utf8"
@@ -63,6 +64,39 @@ func (d *decoder) entryList(depth int) (*rawEntries, error) {
 	return &rawEntries{list: list, raw: d.data[start:d.pos]}, nil
 }
 
+// childList decodes a tree node's children: [name, link] pairs, in
+// ascending order of name.
+func (d *decoder) childList() ([]DirChild, error) {
+	major, n, err := d.head()
+	if err != nil {
+		return nil, err
+	}
+	if major != majArray || n > uint64(len(d.data)-d.pos) {
+		return nil, d.fail("children is not a list")
+	}
+	out := make([]DirChild, 0, n)
+	for i := range int(n) {
+		major, k, err := d.head()
+		if err != nil {
+			return nil, err
+		}
+		var c DirChild
+		if major == majArray && k == 2 {
+			if c.Name, err = d.text(); err == nil {
+				c.Link, err = d.cid()
+			}
+		}
+		if major != majArray || k != 2 || err != nil || ValidName(c.Name) != nil {
+			return nil, fmt.Errorf("child %d is not a pair of a name and a link", i)
+		}
+		if i > 0 && out[i-1].Name >= c.Name {
+			return nil, errors.New("children not in ascending order of name")
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
 // entry decodes one entry.
 func (d *decoder) entry(depth int) (Entry, error) {
 	var e Entry
@@ -79,17 +113,17 @@ func (d *decoder) entry(depth int) (Entry, error) {
 	var seen [len(entryKeys)]bool
 	next := 0
 	for i := uint64(0); i < n; i++ {
-		key, err := d.text()
+		key, err := d.textBytes()
 		if err != nil {
 			return e, err
 		}
 		k := next
-		for k < len(entryKeys) && entryKeys[k] != key {
+		for k < len(entryKeys) && entryKeys[k] != string(key) {
 			k++
 		}
 		if k == len(entryKeys) {
 			for j := range next {
-				if entryKeys[j] == key {
+				if entryKeys[j] == string(key) {
 					return e, d.fail("entry field %q out of canonical order", key)
 				}
 			}
@@ -168,19 +202,44 @@ func (d *decoder) conflicts(depth int, e *Entry) ([]Entry, error) {
 }
 
 func (d *decoder) text() (string, error) {
+	s, err := d.textBytes()
+	return string(s), err
+}
+
+// textBytes decodes a text string and returns its bytes in the input,
+// for a caller that need not keep them.
+func (d *decoder) textBytes() ([]byte, error) {
 	major, n, err := d.head()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if major != majText || n > uint64(len(d.data)-d.pos) {
-		return "", d.fail("not a text string")
+		return nil, d.fail("not a text string")
 	}
 	s := d.data[d.pos : d.pos+int(n)]
 	d.pos += int(n)
 	if !utf8.Valid(s) {
-		return "", d.fail("text is not valid UTF-8")
+		return nil, d.fail("text is not valid UTF-8")
 	}
-	return string(s), nil
+	return s, nil
+}
+
+// replica decodes a replica id, allocating each distinct one once per
+// decoder: the entries of a block name the same few replicas.
+func (d *decoder) replica() (string, error) {
+	b, err := d.textBytes()
+	if err != nil {
+		return "", err
+	}
+	if s, ok := d.replicas[string(b)]; ok {
+		return s, nil
+	}
+	if d.replicas == nil {
+		d.replicas = map[string]string{}
+	}
+	s := string(b)
+	d.replicas[s] = s
+	return s, nil
 }
 
 // kind decodes an entry's kind, without allocating for the known ones.
@@ -284,7 +343,7 @@ func (d *decoder) vv() (VV, error) {
 	vv := make(VV, n)
 	prev := ""
 	for i := uint64(0); i < n; i++ {
-		k, err := d.text()
+		k, err := d.replica()
 		if err != nil {
 			return nil, err
 		}

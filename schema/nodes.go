@@ -425,9 +425,12 @@ func (c *DirChild) encode(e *encoder) {
 // DirChildSize returns the number of bytes c adds to an encoded list of
 // children.
 func DirChildSize(c *DirChild) int {
-	enc := &encoder{}
+	enc := scratch.Get().(*encoder)
+	enc.buf = enc.buf[:0]
 	c.encode(enc)
-	return len(enc.buf)
+	n := len(enc.buf)
+	scratch.Put(enc)
+	return n
 }
 
 func (n *Node) encode(e *encoder, withSig bool) {
@@ -737,28 +740,18 @@ func (f *fields) entries() []Entry {
 	return re.list
 }
 
-// children returns the node's children, if any.
+// children returns the node's children, if any (decoded directly,
+// childList).
 func (f *fields) children() []DirChild {
-	var out []DirChild
-	for i, v := range f.list("children", MaxBlockSize) {
-		pair, ok := v.([]value)
-		if !ok || len(pair) != 2 {
-			f.setErr("child %d is not a pair of a name and a link", i)
-			return nil
-		}
-		name, ok1 := pair[0].(string)
-		link, ok2 := pair[1].(cid.Cid)
-		if !ok1 || !ok2 || ValidName(name) != nil {
-			f.setErr("child %d is not a pair of a name and a link", i)
-			return nil
-		}
-		if i > 0 && out[i-1].Name >= name {
-			f.setErr("children not in ascending order of name")
-			return nil
-		}
-		out = append(out, DirChild{Name: name, Link: link})
+	v, ok := f.get("children", false)
+	if !ok {
+		return nil
 	}
-	return out
+	cs, ok := v.([]DirChild)
+	if !ok {
+		f.setErr("children is not a list of children")
+	}
+	return cs
 }
 
 func (f *fields) dirNode() *DirNode {

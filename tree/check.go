@@ -305,8 +305,9 @@ func (t *Tree) checkNode(n *pnode, el *elem) error {
 // would have another CID.
 func (t *Tree) checkCuts(n *pnode, bounded bool) error {
 	before := 0
-	for i, it := range n.items {
-		cut := t.boundary(n.level, it.key, before, it.size)
+	for i := range n.items {
+		it := &n.items[i]
+		cut := t.boundary(n.level, it.key, before, it.sized())
 		switch {
 		case cut && i < len(n.items)-1:
 			return fail(acerr.Integrity, "a directory's tree node goes on past a cut (after %q): not in canonical form", it.key)
@@ -323,9 +324,8 @@ func (t *Tree) checkCuts(n *pnode, bounded bool) error {
 // directory.
 func (k *Check) entry(ctx context.Context, dir string, e, te *schema.Entry, depth int) (int, bool, error) {
 	hasDir := func(e *schema.Entry) bool {
-		return slices.ContainsFunc(e.Versions(), func(v schema.Entry) bool {
-			return v.Kind == schema.KindDirectory && v.Target.Defined()
-		})
+		isDir := func(v *schema.Entry) bool { return v.Kind == schema.KindDirectory && v.Target.Defined() }
+		return isDir(e) || slices.ContainsFunc(e.Conflicts, func(v schema.Entry) bool { return isDir(&v) })
 	}
 	if te != nil && schema.SameEntry(e, te) {
 		if hasDir(e) {

@@ -76,13 +76,27 @@ func entryItem(e schema.Entry) item {
 	return item{key: e.Name, size: len(enc), e: e, enc: enc}
 }
 
-// readItem is the item of an entry read: measured, not kept encoded.
+// readItem is the item of an entry read: measured only when a cut is
+// to be made or checked (sized), not kept encoded.
 func readItem(e schema.Entry) item {
-	return item{key: e.Name, size: schema.EntrySize(&e), e: e}
+	return item{key: e.Name, e: e}
+}
+
+// sized returns the bytes it adds to its node, measuring an entry read
+// (readItem) now: a comparison or a lookup never needs it.
+func (it *item) sized() int {
+	if it.size == 0 {
+		if it.link.Defined() {
+			it.size = schema.DirChildSize(&schema.DirChild{Name: it.key, Link: it.link})
+		} else {
+			it.size = schema.EntrySize(&it.e)
+		}
+	}
+	return it.size
 }
 
 func childItem(key string, link cid.Cid) item {
-	return item{key: key, size: schema.DirChildSize(&schema.DirChild{Name: key, Link: link}), link: link}
+	return item{key: key, link: link}
 }
 
 // pnode is a node of a directory's tree as read, or the inline entries of
@@ -166,11 +180,12 @@ func (c *chunker) feed(it item) {
 	if c.cur == nil {
 		c.cur = make([]item, 0, 32)
 	}
+	size := it.sized()
 	c.cur = append(c.cur, it)
-	if c.t.boundary(c.level, it.key, c.before, it.size) {
+	if c.t.boundary(c.level, it.key, c.before, size) {
 		c.out, c.cur, c.before = append(c.out, c.cur), nil, 0
 	} else {
-		c.before += it.size
+		c.before += size
 	}
 }
 
