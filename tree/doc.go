@@ -88,16 +88,17 @@
 // passes four times it. The leaves' first names and links are cut into
 // the nodes of level 1 the same way (InnerTarget, 1 KiB; an inner node
 // holds two children at least), and so on until a level is one node.
-// A directory whose entries make one leaf holds them inline; a larger
-// one links the root of its tree:
+// The directory block holds its tree's root: a directory whose entries
+// make one leaf holds them, a larger one its root's children and level,
+// so a small directory is one block and a path through a large one
+// saves a block:
 //
-//	Directory
-//	  root --> DirNode level 2: [a.jpg →] [k.jpg →]
-//	             [a.jpg] --> DirNode level 1: [a.jpg →] [c.jpg →] [f.jpg →]
-//	                           [a.jpg] --> DirNode level 0: a.jpg b.jpg
-//	                           [c.jpg] --> DirNode level 0: c.jpg d.jpg e.jpg
-//	                           ...
-//	             [k.jpg] --> ...
+//	Directory level 2: [a.jpg →] [k.jpg →]
+//	  [a.jpg] --> DirNode level 1: [a.jpg →] [c.jpg →] [f.jpg →]
+//	                [a.jpg] --> DirNode level 0: a.jpg b.jpg
+//	                [c.jpg] --> DirNode level 0: c.jpg d.jpg e.jpg
+//	                ...
+//	  [k.jpg] --> ...
 //
 // Where a node ends depends only on its items, so the nodes are a
 // function of the set of entries: the same entries give the same blocks
