@@ -43,12 +43,9 @@ type rawEntries struct {
 // entryList decodes a list of entries, sorted by name.
 func (d *decoder) entryList(depth int) (*rawEntries, error) {
 	start := d.pos
-	major, n, err := d.head()
+	n, err := d.listHead("entries")
 	if err != nil {
 		return nil, err
-	}
-	if major != majArray || n > uint64(len(d.data)-d.pos) {
-		return nil, d.fail("entries is not a list")
 	}
 	list := make([]Entry, 0, n)
 	for i := uint64(0); i < n; i++ {
@@ -64,15 +61,25 @@ func (d *decoder) entryList(depth int) (*rawEntries, error) {
 	return &rawEntries{list: list, raw: d.data[start:d.pos]}, nil
 }
 
+// listHead decodes the head of the list what, whose length the data
+// left must bound before anything is allocated for it.
+func (d *decoder) listHead(what string) (uint64, error) {
+	major, n, err := d.head()
+	if err != nil {
+		return 0, err
+	}
+	if major != majArray || n > uint64(len(d.data)-d.pos) {
+		return 0, d.fail("%s is not a list", what)
+	}
+	return n, nil
+}
+
 // childList decodes a tree node's children: [name, link] pairs, in
 // ascending order of name.
 func (d *decoder) childList() ([]DirChild, error) {
-	major, n, err := d.head()
+	n, err := d.listHead("children")
 	if err != nil {
 		return nil, err
-	}
-	if major != majArray || n > uint64(len(d.data)-d.pos) {
-		return nil, d.fail("children is not a list")
 	}
 	out := make([]DirChild, 0, n)
 	for i := range int(n) {
