@@ -370,15 +370,19 @@ func (b *syncBuffer) String() string {
 }
 
 // TestGetAgainCompletesAnInterruptedOne kills ac-get in the middle of an
-// export (at its 40th file created), then runs the same ac-get again: it
+// export (at the 40th file a thread of it creates), then runs the same
+// ac-get again: it
 // completes the export in place, byte for byte, instead of nesting a
 // second copy inside the first.
 func TestGetAgainCompletesAnInterruptedOne(t *testing.T) {
 	strace := needStrace(t)
 	home := newHome(t)
 	src := filepath.Join(t.TempDir(), "src")
-	for d := range 4 {
-		for f := range 25 {
+	// strace counts calls per thread, and the Go runtime spreads the
+	// creates over its threads: 400 files give every thread of a
+	// machine with many cores its 40 creates before the export ends.
+	for d := range 8 {
+		for f := range 50 {
 			p := filepath.Join(src, fmt.Sprintf("d%d", d), fmt.Sprintf("f%02d.txt", f))
 			os.MkdirAll(filepath.Dir(p), 0o755)
 			os.WriteFile(p, []byte(fmt.Sprintf("file %d of %d\n", f, d)), 0o644)
@@ -408,7 +412,7 @@ func TestGetAgainCompletesAnInterruptedOne(t *testing.T) {
 }
 
 // TestGetAgainCompletesATornFile kills ac-get (kill -9, from strace) at
-// its 40th write, in the middle of a 32 MiB file that comes after five
+// the 7th write of one of its threads, in a 32 MiB file that comes after five
 // small ones: nothing of the large file is left, neither torn nor under a
 // temporary name, and running the same ac-get again keeps the five files
 // that are whole, writes the large one, and gives a copy byte for byte.
@@ -428,8 +432,11 @@ func TestGetAgainCompletesATornFile(t *testing.T) {
 	ac(t, home, nil, "ac-add", src, "root/projects/src")
 	out := filepath.Join(t.TempDir(), "out")
 	// One write a small file, then the large one's in pieces of at
-	// most 256 KiB: the 40th is well inside it, and far from its end.
-	cmd := exec.Command(strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=write", "-e", "inject=write:signal=KILL:when=40",
+	// most 256 KiB. strace counts writes per thread, and the Go runtime
+	// spreads them over its threads: a thread's 7th write is past the
+	// five small files whichever thread wrote them, and with 128 pieces
+	// some thread gets there well before the end of the large file.
+	cmd := exec.Command(strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=write", "-e", "inject=write:signal=KILL:when=7",
 		"ac-get", "-j", "1", "root/projects/src", out)
 	cmd.Env = append(os.Environ(), "AC_HOME="+home, "AC_API=")
 	if b, err := cmd.CombinedOutput(); err == nil {
