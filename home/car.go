@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/ipfsstore/car"
 	"github.com/archivecache/archivecache/ipfsstore/unixfs"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
@@ -34,7 +36,7 @@ type Exported struct {
 // any other missing block is an error naming its CID, and the output is
 // then incomplete.
 //
-// since, when defined, is what the receiver holds: usually the node or
+// o.Since, when defined, is what the receiver holds: usually the node or
 // root sent last time, so that an update carries only what changed
 // since. The export walks the two trees side by side, place by place (a
 // node's root, a directory's entries by name, a shard's children by
@@ -45,23 +47,45 @@ type Exported struct {
 // at another place (a file moved to another directory) is sent again, as
 // git's sparse push does. A block of since that the store lacks is left
 // out itself, and nothing is paired below it.
-func (h *Home) Export(ctx context.Context, w io.Writer, p string, since cid.Cid) (Exported, error) {
+func (h *Home) Export(ctx context.Context, w io.Writer, p string, o ExportOptions) (Exported, error) {
 	head, err := h.Get()
 	if err != nil {
 		return Exported{}, err
 	}
-	ent, err := h.Tree(cid.Undef).Lookup(ctx, head, p)
+	t := h.Tree(cid.Undef)
+	ent, err := t.Lookup(ctx, head, p)
 	if err != nil {
 		return Exported{}, err
 	}
-	return WriteCAR(ctx, w, h.Store, p, ent.Target, ent.Kind, since)
+	if o.Progress != nil && !o.Since.Defined() {
+		// The walk that counts the totals goes on beside the export,
+		// which waits for it (it is the cheaper of the two).
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() { t.CountFiles(cctx, head, p, ent, o.Progress) })
+	}
+	return WriteCAR(ctx, w, h.Store, p, ent.Target, ent.Kind, o)
+}
+
+// ExportOptions say what an export leaves out and how it reports.
+type ExportOptions struct {
+	// Since, when defined, is what the receiver holds (see Export).
+	Since cid.Cid
+	// Progress, if not nil, counts the files written and the bytes of
+	// their content (not of the CAR: a CAR of many small files is
+	// mostly names), of the totals a walk beside counts when there is no
+	// Since. A file whose content is written already counts at once.
+	Progress *progress.Counter
 }
 
 // WriteCAR writes the DAG under root, a block of kind (a node kind, or
 // schema.KindFile for a file's UnixFS root), from store to w as Export
 // does; name names root in errors.
-func WriteCAR(ctx context.Context, w io.Writer, store ipfsstore.Store, name string, root cid.Cid, kind schema.Kind, since cid.Cid) (Exported, error) {
-	x := &dagExport{ctx: ctx, store: store, path: name, tree: tree.New(store, tree.Config{NodeCache: 1024})}
+func WriteCAR(ctx context.Context, w io.Writer, store ipfsstore.Store, name string, root cid.Cid, kind schema.Kind, o ExportOptions) (Exported, error) {
+	x := &dagExport{ctx: ctx, store: store, path: name, tree: tree.New(store, tree.Config{NodeCache: 1024}), progress: o.Progress}
+	since := o.Since
 	if err := x.write(w, dagLink{c: root, kind: kind}, since); err != nil {
 		return Exported{}, err
 	}
@@ -123,6 +147,8 @@ type dagLink struct {
 	optional bool
 	from     cid.Cid
 	place    string // schema.Link.Place, or a UnixFS link's index
+	size     uint64 // a file's, linked from its entry: schema.Link.Size
+	chunk    bool   // a block inside a UnixFS file, not its root
 }
 
 // dagExport walks the DAG under a root and writes it as a CAR, leaving
@@ -141,8 +167,9 @@ type dagExport struct {
 	lastName string
 	lastOld  map[string]cid.Cid
 
-	blocks int
-	bytes  int64
+	blocks   int
+	bytes    int64
+	progress *progress.Counter
 }
 
 func (x *dagExport) fail(err error) error { return acerr.E("export", x.path, acerr.Other, err) }
@@ -220,6 +247,7 @@ func (x *dagExport) write(w io.Writer, root dagLink, since cid.Cid) error {
 		l := p.l
 		key := l.c.KeyString()
 		if x.seen.has(l.c) {
+			x.countFile(l, nil)
 			continue
 		}
 		if x.old.has(l.c) {
@@ -258,6 +286,7 @@ func (x *dagExport) write(w io.Writer, root dagLink, since cid.Cid) error {
 			return x.fail(err)
 		}
 		x.blocks++
+		x.countFile(l, data)
 		var partner map[string]cid.Cid
 		if p.old.Defined() {
 			if partner, err = x.partner(l, p.old); err != nil {
@@ -274,6 +303,7 @@ func (x *dagExport) write(w io.Writer, root dagLink, since cid.Cid) error {
 		for i := len(links) - 1; i >= 0; i-- {
 			ln := links[i]
 			if x.seen.has(ln.c) {
+				x.countFile(ln, nil)
 				continue
 			}
 			old := partner[ln.place]
@@ -294,6 +324,25 @@ func (x *dagExport) write(w io.Writer, root dagLink, since cid.Cid) error {
 	}
 	x.bytes = cw.Size()
 	return nil
+}
+
+// countFile counts into the progress counter the block of l, written
+// with data or written before (data nil): a file's root is a file done,
+// written before with the size its entry states; a raw block written is
+// its bytes of content.
+func (x *dagExport) countFile(l dagLink, data []byte) {
+	if x.progress == nil || l.kind != schema.KindFile {
+		return
+	}
+	if !l.chunk {
+		x.progress.Add(1, 0)
+		if data == nil {
+			x.progress.Add(0, int64(l.size))
+		}
+	}
+	if data != nil && l.c.Type() == cid.Raw {
+		x.progress.Add(0, int64(len(data)))
+	}
 }
 
 // partner reads old, the block of --since at the place of l, notes it
@@ -392,7 +441,7 @@ func blockLinks(l dagLink, data []byte) ([]dagLink, error) {
 		}
 		out := make([]dagLink, len(cs))
 		for i, c := range cs {
-			out[i] = dagLink{c: c, kind: schema.KindFile, from: l.c, place: strconv.Itoa(i)}
+			out[i] = dagLink{c: c, kind: schema.KindFile, from: l.c, place: strconv.Itoa(i), chunk: true}
 		}
 		return out, nil
 	}
@@ -406,7 +455,7 @@ func nodeLinks(n schema.Object, from cid.Cid) []dagLink {
 	ls := schema.Links(n)
 	out := make([]dagLink, len(ls))
 	for i, l := range ls {
-		out[i] = dagLink{c: l.CID, kind: l.Kind, optional: l.Role == schema.LinkIdentity || l.Role == schema.LinkHistory, from: from, place: l.Place}
+		out[i] = dagLink{c: l.CID, kind: l.Kind, optional: l.Role == schema.LinkIdentity || l.Role == schema.LinkHistory, from: from, place: l.Place, size: l.Size}
 	}
 	return out
 }

@@ -57,7 +57,7 @@ func TestExportSinceFollowsTheDifference(t *testing.T) {
 
 	st := &storetest.Counting{Store: mem}
 	var buf bytes.Buffer
-	x, err := WriteCAR(ctx, &buf, st, "root", after, schema.KindDirectory, before)
+	x, err := WriteCAR(ctx, &buf, st, "root", after, schema.KindDirectory, ExportOptions{Since: before})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestExportSinceFollowsTheDifference(t *testing.T) {
 	// What it carries is what the full export holds and the old one lacks.
 	full := func(root cid.Cid) map[cid.Cid]bool {
 		var b bytes.Buffer
-		if _, err := WriteCAR(ctx, &b, mem, "root", root, schema.KindDirectory, cid.Undef); err != nil {
+		if _, err := WriteCAR(ctx, &b, mem, "root", root, schema.KindDirectory, ExportOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		return carBlocks(t, b.Bytes())

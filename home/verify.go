@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
@@ -24,7 +25,9 @@ type VerifyOptions struct {
 	// is read again from (a CAR file, a daemon); the check then goes on.
 	RepairFrom ipfsstore.Store
 	// Progress, if not nil, counts with Content the files and bytes
-	// read, as they are read.
+	// read, as they are read, of the totals a walk beside counts (for a
+	// path; the tree database as a whole has no totals). A file whose
+	// content was read at another place counts as done at once.
 	Progress *progress.Counter
 }
 
@@ -92,6 +95,13 @@ func (h *Home) verify(ctx context.Context, p string, o VerifyOptions) error {
 		return err
 	}
 	trust := h.Trust(head)
+	if content && o.Progress != nil && p != "" {
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() { t.CountFiles(cctx, head, p, ent, o.Progress) })
+	}
 	check := func(p string, e schema.Entry) error {
 		// root/ and what a node publishes (nodes/ID/root/...) are filesystems.
 		comps := strings.Split(p, "/")
@@ -151,7 +161,11 @@ func (c *contentRules) CheckEntry(ctx context.Context, v *schema.Entry, target *
 	if err := c.Checker.CheckEntry(ctx, v, target); err != nil {
 		return err
 	}
-	if v.Kind != schema.KindFile || v.Deleted || c.read[v.Target] {
+	if v.Kind != schema.KindFile || v.Deleted {
+		return nil
+	}
+	if c.read[v.Target] {
+		c.progress.Add(1, int64(v.Size))
 		return nil
 	}
 	f, err := c.t.Open(ctx, *v)

@@ -97,7 +97,7 @@ func export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, head cid.C
 		defer cancel()
 		var wg sync.WaitGroup
 		defer wg.Wait()
-		wg.Go(func() { countEntries(cctx, t, head, p, ent, cfg.Progress) })
+		wg.Go(func() { t.CountFiles(cctx, head, p, ent, cfg.Progress) })
 	}
 	w := &fileWriter{umask: umask, canLink: namelessFiles(), cfg: cfg}
 	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
@@ -284,26 +284,6 @@ func FSKind(err error) acerr.Kind {
 		return acerr.Permission
 	}
 	return acerr.IO
-}
-
-// countEntries counts into c, as totals, the files under the entry ent
-// at p and their sizes, and says when it is done. It stops quietly when
-// ctx is done or a block cannot be read: the export reports that.
-func countEntries(ctx context.Context, t *tree.Tree, head cid.Cid, p string, ent schema.Entry, c *progress.Counter) {
-	if ent.Kind == schema.KindFile {
-		c.AddTotal(1, int64(ent.Size))
-		c.Final()
-		return
-	}
-	err := t.Walk(ctx, head, p, func(_ string, e schema.Entry) error {
-		if e.Kind == schema.KindFile {
-			c.AddTotal(1, int64(e.Size))
-		}
-		return ctx.Err()
-	})
-	if err == nil {
-		c.Final()
-	}
 }
 
 // fileWriter creates the local files and directories of an export, or,

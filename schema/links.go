@@ -41,6 +41,9 @@ type Link struct {
 	// pair their links by it, so a walk of what changed follows only the
 	// places whose links differ.
 	Place string
+	// Size is, for an entry's target, the size the entry states (a
+	// file's bytes); else 0.
+	Size uint64
 }
 
 // Links returns the links of n, each defined one, in the order an export
@@ -49,14 +52,14 @@ type Link struct {
 // identities and earlier versions, which a reader can do without.
 func Links(n Object) []Link {
 	var out, later []Link
-	add := func(c cid.Cid, kind Kind, role LinkRole, place string) {
+	add := func(c cid.Cid, kind Kind, role LinkRole, place string, size uint64) {
 		if !c.Defined() {
 			return
 		}
 		if role == LinkIdentity || role == LinkHistory {
-			later = append(later, Link{c, kind, role, place})
+			later = append(later, Link{c, kind, role, place, size})
 		} else {
-			out = append(out, Link{c, kind, role, place})
+			out = append(out, Link{c, kind, role, place, size})
 		}
 	}
 	entries := func(es []Entry) {
@@ -66,9 +69,9 @@ func Links(n Object) []Link {
 				role = LinkStructure
 			}
 			at := strconv.Itoa(v) + " " + e.Name
-			add(e.Target, e.Kind, role, "target "+at)
-			add(e.By, KindIdentity, LinkIdentity, "by "+at)
-			add(e.Owner, KindIdentity, LinkIdentity, "owner "+at)
+			add(e.Target, e.Kind, role, "target "+at, e.Size)
+			add(e.By, KindIdentity, LinkIdentity, "by "+at, 0)
+			add(e.Owner, KindIdentity, LinkIdentity, "owner "+at, 0)
 		}
 		for i := range es {
 			entry(&es[i], 0)
@@ -79,19 +82,19 @@ func Links(n Object) []Link {
 	}
 	children := func(cs []DirChild) {
 		for _, ch := range cs {
-			add(ch.Link, KindDirNode, LinkStructure, "child "+ch.Name)
+			add(ch.Link, KindDirNode, LinkStructure, "child "+ch.Name, 0)
 		}
 	}
 	switch n := n.(type) {
 	case *Node:
-		add(n.Owner, KindIdentity, LinkIdentity, "owner")
-		add(n.Root, KindDirectory, LinkStructure, "root")
-		add(n.Prev, KindNode, LinkHistory, "prev")
+		add(n.Owner, KindIdentity, LinkIdentity, "owner", 0)
+		add(n.Root, KindDirectory, LinkStructure, "root", 0)
+		add(n.Prev, KindNode, LinkHistory, "prev", 0)
 	case *Directory:
-		add(n.Owner, KindIdentity, LinkIdentity, "owner")
+		add(n.Owner, KindIdentity, LinkIdentity, "owner", 0)
 		children(n.Children)
 		entries(n.Entries)
-		add(n.Prev, KindDirectory, LinkHistory, "prev")
+		add(n.Prev, KindDirectory, LinkHistory, "prev", 0)
 	case *DirNode:
 		children(n.Children)
 		entries(n.Entries)

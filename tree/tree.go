@@ -9,6 +9,7 @@ import (
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 )
@@ -334,6 +335,29 @@ const maxWalkDepth = MaxPathLen / 2
 
 // errSkipRest stops the listing of one directory in Walk.
 var errSkipRest = errors.New("skip the rest of the directory")
+
+// CountFiles counts into c, as totals, the files at or under e, the
+// entry at path of root, and their sizes (a file once at each place it
+// appears), and marks the totals final: the pre-count that lets a long
+// walk over the same files show how far it is. It stops quietly when
+// ctx ends or a block cannot be read; the work it counts for reports
+// that.
+func (t *Tree) CountFiles(ctx context.Context, root cid.Cid, path string, e schema.Entry, c *progress.Counter) {
+	if e.Kind == schema.KindFile {
+		c.AddTotal(1, int64(e.Size))
+		c.Final()
+		return
+	}
+	err := t.Walk(ctx, root, path, func(_ string, e schema.Entry) error {
+		if e.Kind == schema.KindFile {
+			c.AddTotal(1, int64(e.Size))
+		}
+		return ctx.Err()
+	})
+	if err == nil {
+		c.Final()
+	}
+}
 
 // Walk calls fn for every entry List shows below the directory at path,
 // conflict copies included, depth first, in name order, with the entry's

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/progress"
 	"github.com/ipfs/go-cid"
 	"golang.org/x/term"
@@ -80,9 +81,8 @@ func runExport(ctx context.Context, e *Env, o exportOpts, args []string) error {
 	if p, err = friendPath(ctx, h, p); err != nil {
 		return err
 	}
-	counts := &progress.Counter{}
-	m := e.startMeter(counts, o.asJSON)
-	x, err := h.Export(ctx, progress.Writer(e.Stdout, counts), p, old)
+	m := e.startMeter(&progress.Counter{}, o.asJSON)
+	x, err := h.Export(ctx, e.Stdout, p, home.ExportOptions{Since: old, Progress: m.counter()})
 	m.stop(err == nil)
 	if err != nil {
 		return err

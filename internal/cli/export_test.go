@@ -163,7 +163,7 @@ func keys(m map[cid.Cid][]byte) map[cid.Cid]bool {
 func exportCAR(t *testing.T, s ipfsstore.Store, root cid.Cid, kind schema.Kind, since cid.Cid) ([]byte, error) {
 	t.Helper()
 	var buf bytes.Buffer
-	_, err := home.WriteCAR(t.Context(), &buf, s, "test", root, kind, since)
+	_, err := home.WriteCAR(t.Context(), &buf, s, "test", root, kind, home.ExportOptions{Since: since})
 	return buf.Bytes(), err
 }
 

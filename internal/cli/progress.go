@@ -190,13 +190,15 @@ type warningLine struct {
 func meterCounts(s progress.Snapshot, noun string) string {
 	switch {
 	case s.Files == 0 && s.TotalFiles == 0 && !s.Final:
-		return humanSize(uint64(s.Bytes)) // bytes alone: a CAR
+		return humanSize(uint64(s.Bytes)) // bytes alone: a CAR read
 	case s.Files == 0 && s.TotalFiles == 0:
 		return humanSize(uint64(s.Bytes)) + "/" + humanSize(uint64(s.TotalBytes))
 	case !s.Final:
 		return fmt.Sprintf("%d %s, %s", s.Files, noun, humanSize(uint64(s.Bytes)))
 	}
-	return fmt.Sprintf("%d/%d %s, %s/%s", s.Files, s.TotalFiles, noun, humanSize(uint64(s.Bytes)), humanSize(uint64(s.TotalBytes)))
+	// A pre-count that is an estimate (each place of a file, where the
+	// work does each content once) never shows less than is done.
+	return fmt.Sprintf("%d/%d %s, %s/%s", s.Files, max(s.TotalFiles, s.Files), noun, humanSize(uint64(s.Bytes)), humanSize(uint64(max(s.TotalBytes, s.Bytes))))
 }
 
 // estimate gives the fraction done (of the bytes, or of the files where

@@ -74,8 +74,8 @@ func onTerminal(t *testing.T, home string, args ...string) (stdout, shown string
 	return out.String(), <-read
 }
 
-// TestProgressOnATerminal: with stderr on a terminal, ac-add and ac-get
-// draw one line, redrawn in place, that ends with the files and bytes
+// TestProgressOnATerminal: with stderr on a terminal, ac-add, ac-get,
+// ac-export and ac-verify --content draw one line, redrawn in place, that ends with the files and bytes
 // done of the totals, the percentage and the time left; stdout holds the
 // result alone.
 func TestProgressOnATerminal(t *testing.T) {
@@ -97,6 +97,13 @@ func TestProgressOnATerminal(t *testing.T) {
 	if out != "4 added, 0 modified, 0 deleted\n" {
 		t.Errorf("ac-get's stdout = %q", out)
 	}
+	for _, args := range [][]string{{"ac-export", "root/projects/src"}, {"ac-verify", "--content", "root/projects/src"}} {
+		// ac-export says what it wrote below the line.
+		whole := regexp.MustCompile(`\r` + args[0] + `: 4/4 files, 25M/25M, [0-9.]+[KMG]?/s, 100%, 0:00 left\x1b\[K\r?\n`)
+		if _, shown := onTerminal(t, home, args...); !whole.MatchString(shown) {
+			t.Errorf("%v: the terminal showed %q, want it to end with the whole count", args, shown)
+		}
+	}
 	// Not a terminal, no --json: nothing on stderr.
 	if _, errOut, err := acRun(home, nil, "ac-get", "root/projects/src", dest); err != nil || errOut != "" {
 		t.Errorf("ac-get again, stderr not a terminal: %v, stderr %q", err, errOut)
@@ -109,16 +116,24 @@ func TestProgressOnATerminal(t *testing.T) {
 func TestProgressJSON(t *testing.T) {
 	home := newHome(t)
 	src, size := bigTree(t)
-	for _, args := range [][]string{
-		{"ac-add", "--json", src, "root/projects/src"},
-		{"ac-get", "--json", "root/projects/src", filepath.Join(t.TempDir(), "out")},
+	for _, c := range []struct {
+		args []string
+		out  string // how stdout ends
+	}{
+		{[]string{"ac-add", "--json", src, "root/projects/src"}, "1 added, 0 modified, 0 deleted\n"},
+		{[]string{"ac-get", "--json", "root/projects/src", filepath.Join(t.TempDir(), "out")}, "4 added, 0 modified, 0 deleted\n"},
+		// The CAR's bytes are more than the content's: the progress
+		// counts the content, of the totals of the tree.
+		{[]string{"ac-export", "--json", "root/projects/src"}, ""},
+		{[]string{"ac-verify", "--json", "--content", "root/projects/src"}, "OK root/projects/src\n"},
 	} {
+		args := c.args
 		stdout, stderr, err := acRun(home, nil, args...)
 		if err != nil {
 			t.Fatalf("%v: %v, stderr %q", args, err, stderr)
 		}
-		if !strings.HasSuffix(stdout, "1 added, 0 modified, 0 deleted\n") && !strings.HasSuffix(stdout, "4 added, 0 modified, 0 deleted\n") {
-			t.Errorf("%v: stdout %q", args, stdout)
+		if !strings.HasSuffix(stdout, c.out) || args[0] == "ac-export" && len(stdout) <= int(size) {
+			t.Errorf("%v: stdout %.200q", args, stdout)
 		}
 		var lines []map[string]any
 		sc := bufio.NewScanner(strings.NewReader(stderr))
