@@ -14,7 +14,7 @@ import (
 // same places to give the same CIDs, so these are part of the data
 // format: change them only in tests.
 const (
-	DefaultLeafTarget  = 2 << 10
+	DefaultLeafTarget  = 1 << 10
 	DefaultInnerTarget = 1 << 10
 )
 

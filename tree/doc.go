@@ -84,7 +84,7 @@
 // A directory's entries, sorted by name, are cut into leaves by content
 // (a prolly tree): a leaf ends after an entry with a chance that grows
 // with the bytes already in the leaf, read from the sha2-256 of the
-// entry's name, so leaves cluster near LeafTarget (2 KiB) and none
+// entry's name, so leaves cluster near LeafTarget (1 KiB) and none
 // passes four times it. The leaves' first names and links are cut into
 // the nodes of level 1 the same way (InnerTarget, 1 KiB; an inner node
 // holds two children at least), and so on until a level is one node.

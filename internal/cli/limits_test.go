@@ -18,16 +18,16 @@ import (
 func TestMessageJSONRoundTripLarge(t *testing.T) {
 	home := newHome(t)
 	ac(t, home, nil, "ac-identity", "new", "identities/alice")
-	// 160 directories of 20 small files with the same bytes: directory
+	// 320 directories of 8 small files with the same bytes: directory
 	// blocks that compress well, so the message stays under its 64 KiB
 	// while the JSON passes half a megabyte.
 	src := filepath.Join(t.TempDir(), "share")
-	for d := range 160 {
+	for d := range 320 {
 		dir := filepath.Join(src, fmt.Sprintf("d%03d", d))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for f := range 20 {
+		for f := range 8 {
 			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("file%02d.txt", f)), []byte("same\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
