@@ -126,7 +126,7 @@ func (h *Home) AddLocal(ctx context.Context, src, dest string, o AddOptions) (Ad
 	if src == "-" {
 		s, err = stdinSource(ctx, st, o.Stdin, counts, h.Now())
 	} else {
-		cfg := localfs.ImportConfig{Workers: o.Workers, Progress: counts, Skipped: o.Skipped}
+		cfg := localfs.ImportConfig{Workers: o.Workers, Progress: counts, Totals: o.Progress != nil, Skipped: o.Skipped}
 		if !o.DryRun && h.freshDest(ctx, t, src, dest, o.Into) {
 			// Nothing is there: each directory is made whole as soon as
 			// it is imported, so memory holds the directories being

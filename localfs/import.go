@@ -23,9 +23,11 @@ type ImportConfig struct {
 	// two per CPU.
 	Workers int
 	// Progress, if not nil, counts the files and bytes imported, those
-	// of a large file as they are read, and their totals, which a walk
-	// beside the import counts.
+	// of a large file as they are read; with Totals, also their totals,
+	// which a walk beside the import counts (stating every file a second
+	// time: only for a meter that shows them).
 	Progress *progress.Counter
+	Totals   bool
 	// Skipped, if not nil, is told of each name under SRC that is not
 	// imported (a symbolic link, a special file, a name no entry may
 	// have) and why. Nil skips in silence.
@@ -49,7 +51,7 @@ func Import(ctx context.Context, store ipfsstore.Store, src string, cfg ImportCo
 	if im.skipped == nil {
 		im.skipped = func(string, string) {}
 	}
-	if cfg.Progress == nil {
+	if cfg.Progress == nil || !cfg.Totals {
 		return im.importPath(ctx, src)
 	}
 	// The walk that counts the totals goes on beside the import and is

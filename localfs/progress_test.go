@@ -46,7 +46,7 @@ func TestProgressMovesInsideALargeFile(t *testing.T) {
 	os.Symlink("big", filepath.Join(dir, "link"))
 	p := &progress.Counter{}
 	st := &peekStore{Memory: ipfsstore.NewMemory(), p: p}
-	if _, err := Import(context.Background(), st, dir, ImportConfig{Workers: 1, Progress: p}); err != nil {
+	if _, err := Import(context.Background(), st, dir, ImportConfig{Workers: 1, Progress: p, Totals: true}); err != nil {
 		t.Fatal(err)
 	}
 	got := p.Snapshot()
@@ -55,5 +55,20 @@ func TestProgressMovesInsideALargeFile(t *testing.T) {
 	}
 	if s := st.midFile; s == nil || s[0] < 3<<19 {
 		t.Errorf("halfway through the large file progress said %v bytes, want at least %d", s, 3<<19)
+	}
+}
+
+// TestImportCountsTotalsOnlyWhenAsked: without Totals the import counts
+// what it does and walks the source once; no totals appear.
+func TestImportCountsTotalsOnlyWhenAsked(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), []byte("aa"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b"), []byte("bbb"), 0o644)
+	p := &progress.Counter{}
+	if _, err := Import(context.Background(), ipfsstore.NewMemory(), dir, ImportConfig{Progress: p}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Snapshot(), (progress.Snapshot{Files: 2, Bytes: 5}); got != want {
+		t.Errorf("progress without Totals = %+v, want %+v", got, want)
 	}
 }
