@@ -143,10 +143,12 @@ type cmap struct {
 }
 
 type decoder struct {
-	data     []byte
-	pos      int
-	items    int               // items decoded so far, bounded by len(data)
-	replicas map[string]string // the replica ids met, each allocated once
+	data       []byte
+	pos        int
+	items      int               // items decoded so far, bounded by len(data)
+	replicas   map[string]string // the replica ids met, each allocated once
+	identities [4]cid.Cid        // identity links met (identityLink), the latest four
+	nextID     int               // where the next one goes
 }
 
 func (d *decoder) fail(format string, args ...any) error {

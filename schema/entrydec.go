@@ -139,7 +139,7 @@ func (d *decoder) entry(depth int) (Entry, error) {
 		next, seen[k] = k+1, true
 		switch k {
 		case keyBy:
-			e.By, err = d.cid()
+			e.By, err = d.identityLink()
 		case keyVV:
 			e.VV, err = d.vv()
 		case keyKind:
@@ -159,7 +159,7 @@ func (d *decoder) entry(depth int) (Entry, error) {
 		case keyMtime:
 			e.Mtime, err = d.intv()
 		case keyOwner:
-			e.Owner, err = d.cid()
+			e.Owner, err = d.identityLink()
 		case keyTarget:
 			e.Target, err = d.cid()
 		case keyDeleted:
@@ -335,6 +335,33 @@ func (d *decoder) cid() (cid.Cid, error) {
 		return cid.Undef, d.fail("CID not in its binary form")
 	}
 	return c, nil
+}
+
+// identityLink decodes a link to an identity (an entry's by or owner):
+// the entries of a block name the same few, so one met lately is given
+// again instead of a new copy.
+func (d *decoder) identityLink() (cid.Cid, error) {
+	start := d.pos
+	// The link's encoding: tag 42, a byte string head, the multibase
+	// prefix 0, the CID's bytes.
+	if major, n, err := d.head(); err == nil && major == majTag && n == tagCID {
+		if major, n, err := d.head(); err == nil && major == majBytes && n >= 2 && n <= uint64(len(d.data)-d.pos) && d.data[d.pos] == 0 {
+			raw := d.data[d.pos+1 : d.pos+int(n)]
+			for _, id := range d.identities {
+				if id.Defined() && id.KeyString() == string(raw) {
+					d.pos += int(n)
+					return id, nil
+				}
+			}
+		}
+	}
+	d.pos = start
+	c, err := d.cid()
+	if err == nil {
+		d.identities[d.nextID] = c
+		d.nextID = (d.nextID + 1) % len(d.identities)
+	}
+	return c, err
 }
 
 // vv decodes a version vector: replica ids in canonical key order, each

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/ipfs/go-cid"
@@ -553,5 +554,35 @@ func TestBlockWithEntries(t *testing.T) {
 		if !gc.Equals(wc) || !bytes.Equal(gb, wb) {
 			t.Errorf("%s: BlockWithEntries differs from Block", n.Kind())
 		}
+	}
+}
+
+// TestDecodeSharesIdentityLinks: the entries of a block that name the
+// same identity (by, owner) share one copy of its CID, and an entry that
+// names another gets its own, right.
+func TestDecodeSharesIdentityLinks(t *testing.T) {
+	alice, bob := testCID("alice"), testCID("bob")
+	var entries []Entry
+	for i, by := range []cid.Cid{alice, alice, bob, alice} {
+		entries = append(entries, Entry{Name: fmt.Sprintf("f%d", i), Kind: KindFile, Target: testCID(fmt.Sprint(i)), Size: 1, Mtime: 1, VV: VV{"r": 1}, By: by})
+	}
+	entries = append(entries, Entry{Name: "g", Kind: KindDirectory, Target: testCID("g"), Mtime: 1, VV: VV{"r": 1}, Deleted: true, By: alice, Owner: alice})
+	_, data := Block(&DirNode{Entries: entries})
+	n, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := n.(*DirNode).Entries
+	if !slices.EqualFunc(got, entries, func(a, b Entry) bool { return SameEntry(&a, &b) }) {
+		t.Fatalf("decoded %v, want %v", got, entries)
+	}
+	first := unsafe.StringData(got[0].By.KeyString())
+	for _, i := range []int{1, 3, 4} {
+		if unsafe.StringData(got[i].By.KeyString()) != first {
+			t.Errorf("entry %d's by is a copy of its own", i)
+		}
+	}
+	if unsafe.StringData(got[4].Owner.KeyString()) != first {
+		t.Errorf("the owner alice is a copy of its own")
 	}
 }
