@@ -114,7 +114,11 @@ type Home struct {
 type Options struct {
 	Dir string // the home directory
 	API string // kubo RPC address; empty uses the config's, then the embedded store
-	Now func() time.Time
+	// FetchTimeout is the kubo store's (ipfsstore.Config.FetchTimeout):
+	// how long a block the daemon does not hold is waited for. Zero:
+	// ipfsstore.DefaultFetchTimeout.
+	FetchTimeout time.Duration
+	Now          func() time.Time
 	// Rehash makes the embedded store hash-check every block it reads
 	// against its CID, not only against the checksum it keeps (see
 	// ipfsstore.Config.Rehash). ac-verify sets it.
@@ -399,7 +403,7 @@ func OpenStore(ctx context.Context, opts Options) (ipfsstore.Store, error) {
 	if api == "" {
 		api = cfg.API
 	}
-	return ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, Rehash: opts.Rehash, KeepName: cfg.Replica})
+	return ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, FetchTimeout: opts.FetchTimeout, Rehash: opts.Rehash, KeepName: cfg.Replica})
 }
 
 func openWhole(ctx context.Context, op string, opts Options) (*Home, error) {
@@ -439,7 +443,7 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 	if api == "" {
 		api = cfg.API
 	}
-	store, err := ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, Rehash: opts.Rehash, KeepName: cfg.Replica})
+	store, err := ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, FetchTimeout: opts.FetchTimeout, Rehash: opts.Rehash, KeepName: cfg.Replica})
 	if err != nil {
 		return nil, err
 	}

@@ -31,8 +31,11 @@ type Config struct {
 	KeepName string
 }
 
-// DefaultFetchTimeout is the kubo store's FetchTimeout when none is set.
-const DefaultFetchTimeout = time.Minute
+// DefaultFetchTimeout is the kubo store's FetchTimeout when none is set:
+// long enough for a block a connected peer has to arrive (milliseconds on
+// a LAN, a second or two from a peer that must first be found), short
+// enough that a block no peer has does not keep a command waiting.
+const DefaultFetchTimeout = 10 * time.Second
 
 // Open opens the store cfg describes: the kubo store if cfg.API is set,
 // otherwise the embedded store in cfg.Dir.

@@ -9,9 +9,10 @@
 // package state, so tests run them in-process.
 //
 // Conventions for every command: -h prints usage with an example; --home
-// (AC_HOME) selects the home, --api (AC_API) a kubo daemon and
-// --lock-timeout (AC_LOCK_TIMEOUT) how long a change waits for the home's
-// lock; flags may come before or after the arguments; the exit statuses
+// (AC_HOME) selects the home, --api (AC_API) a kubo daemon,
+// --fetch-timeout (AC_FETCH_TIMEOUT) how long a block the daemon lacks is
+// waited for and --lock-timeout (AC_LOCK_TIMEOUT) how long a change waits
+// for the home's lock; flags may come before or after the arguments; the exit statuses
 // are the Exit constants; an error is one line on stderr, "ac-NAME:
 // OBJECT: cause" (acerr.Brief: no internal operation names), or, for a
 // command run with --json, one JSON object, in which control and format
@@ -42,6 +43,7 @@ import (
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/head"
 	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/ipfs/go-cid"
 	"golang.org/x/term"
 )
@@ -121,9 +123,10 @@ type Env struct {
 	Stderr io.Writer
 	Getenv func(string) string
 
-	HomeDir     string
-	API         string
-	LockTimeout time.Duration // 0: wait until interrupted
+	HomeDir      string
+	API          string
+	LockTimeout  time.Duration // 0: wait until interrupted
+	FetchTimeout time.Duration // how long a block the kubo daemon lacks is waited for
 }
 
 // usageError marks an error as bad usage (exit 2).
@@ -156,6 +159,8 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	fs.StringVar(&e.API, "api", "", "kubo RPC `address`, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)")
 	fs.DurationVar(&e.LockTimeout, "lock-timeout", 0,
 		"give up a change after waiting `duration` for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)")
+	fs.DurationVar(&e.FetchTimeout, "fetch-timeout", 0,
+		"with --api, give up a block the daemon does not hold once its peers have not sent it within `duration` (default $AC_FETCH_TIMEOUT, else 10s)")
 	showVersion := fs.Bool("version", false, "print the version of the command and exit")
 	run := cmd.setup(fs, e)
 	pos, err := parse(fs, args)
@@ -180,7 +185,7 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	if e.API == "" {
 		e.API = getenv("AC_API")
 	}
-	if err := e.lockTimeout(fs); err != nil {
+	if err := e.timeouts(fs); err != nil {
 		fmt.Fprintf(stderr, "%s: %s\nusage: %s\n", e.Name, oneLine(err.Error()), synopsis(cmd))
 		return ExitUsage
 	}
@@ -228,12 +233,27 @@ func fail(ctx context.Context, e *Env, fs *flag.FlagSet, err error) int {
 	return code
 }
 
-// lockTimeout takes the lock timeout from $AC_LOCK_TIMEOUT, else
-// DefaultLockTimeout, unless the flag set it, and checks it.
-func (e *Env) lockTimeout(fs *flag.FlagSet) error {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "lock-timeout" })
-	if !set {
+// timeouts takes the lock timeout from $AC_LOCK_TIMEOUT, else
+// DefaultLockTimeout, and the fetch timeout from $AC_FETCH_TIMEOUT, else
+// ipfsstore.DefaultFetchTimeout, unless the flags set them, and checks
+// them.
+func (e *Env) timeouts(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["fetch-timeout"] {
+		e.FetchTimeout = ipfsstore.DefaultFetchTimeout
+		if v := e.Getenv("AC_FETCH_TIMEOUT"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("AC_FETCH_TIMEOUT=%q: not a duration such as 500ms or 30s", v)
+			}
+			e.FetchTimeout = d
+		}
+	}
+	if e.FetchTimeout <= 0 {
+		return fmt.Errorf("fetch timeout %v: want more than 0", e.FetchTimeout)
+	}
+	if !set["lock-timeout"] {
 		e.LockTimeout = DefaultLockTimeout
 		if v := e.Getenv("AC_LOCK_TIMEOUT"); v != "" {
 			d, err := time.ParseDuration(v)
@@ -389,6 +409,7 @@ func (e *Env) options() home.Options {
 		PassphrasePrompt: e.prompter("passphrase of the sealed key: "),
 		Dir:              e.HomeDir,
 		API:              e.API,
+		FetchTimeout:     e.FetchTimeout,
 		LockTimeout:      e.LockTimeout,
 		LockWaiting: func(holder head.LockHolder) {
 			once.Do(func() {
