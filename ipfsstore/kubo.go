@@ -27,7 +27,8 @@ import (
 //     never asks the network.
 //   - Get looks locally first and then asks the network, for as long as
 //     the caller's context allows or, without a deadline, FetchTimeout;
-//     a block that has not arrived by then does not exist.
+//     a block that has not arrived by then does not exist (kind
+//     acerr.NotExist, cause *NotReceived).
 //   - Put sends the block with its codec and hash function and checks that
 //     the daemon filed it under the same CID. Blocks are not pinned: Keep
 //     (the Collector interface) keeps a root in the daemon's files API,
@@ -132,8 +133,7 @@ func (k *Kubo) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 		fetchExpired := fctx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if err != nil && fetchExpired {
-			return nil, acerr.E(op, k.addr, acerr.NotExist,
-				fmt.Errorf("not held and not received from peers within %v", k.fetchTimeout)).WithCID(c.String())
+			return nil, acerr.E(op, k.addr, acerr.NotExist, &NotReceived{Within: k.fetchTimeout}).WithCID(c.String())
 		}
 	}
 	if err != nil {
@@ -144,6 +144,18 @@ func (k *Kubo) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 			fmt.Errorf("daemon sent %d bytes, limit %d", len(data), schema.MaxBlockSize)).WithCID(c.String())
 	}
 	return data, nil
+}
+
+// NotReceived is the cause of the kubo store's error, of kind
+// acerr.NotExist, for a block the daemon did not hold and its peers did
+// not send within the fetch timeout (Config.FetchTimeout): so that a
+// command can say whose node it was waiting for, and for how long.
+type NotReceived struct {
+	Within time.Duration // the fetch timeout
+}
+
+func (e *NotReceived) Error() string {
+	return fmt.Sprintf("not held and not received from peers within %v", e.Within)
 }
 
 // fetchContext bounds a network fetch by FetchTimeout unless ctx has a

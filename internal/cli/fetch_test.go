@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -54,4 +56,88 @@ func TestFetchTimeoutUsage(t *testing.T) {
 			t.Errorf("%v %v: %v, stdout %q, stderr %q", tt.env, tt.args, err, out, errOut)
 		}
 	}
+}
+
+// lsCIDs returns the CIDs of the entries of the directory p, by name.
+func lsCIDs(t *testing.T, home, p string) map[string]string {
+	t.Helper()
+	var ents []struct{ Name, CID string }
+	if err := json.Unmarshal([]byte(ac(t, home, nil, "ac-ls", "--json", p)), &ents); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range ents {
+		out[e.Name] = e.CID
+	}
+	return out
+}
+
+// failLine runs a command that must fail (exit 1) and returns its error
+// line: stderr's last, or, for ac-verify, what it printed after FAIL.
+func failLine(t *testing.T, home string, env []string, args ...string) string {
+	t.Helper()
+	out, errOut, err := acEnv(home, env, args...)
+	if args[0] == "ac-verify" {
+		errOut = strings.TrimPrefix(out, "FAIL ")
+	}
+	if exitCode(err) != ExitFailure {
+		t.Errorf("%v %v: exit %d, want %d; stdout %q, stderr %q", env, args, exitCode(err), ExitFailure, out, errOut)
+		return ""
+	}
+	lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// TestKuboFetchNamesFriend has bob merge alice's tree over bitswap and
+// then read what her daemon no longer has, then what it never sent once
+// it is gone: each command that needs a block no peer sends fails after
+// --fetch-timeout (or AC_FETCH_TIMEOUT) with one line that names the
+// path and alice, and no CID but the one a nodes/ path spells.
+func TestKuboFetchNamesFriend(t *testing.T) {
+	da, _, alice, bob := kuboPair(t)
+	src := filepath.Join(t.TempDir(), "notes")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "big.txt"), bytes.Repeat([]byte("alice's notes\n"), 40000), 0o644) // several chunks
+	os.WriteFile(filepath.Join(src, "small.txt"), []byte("a short note\n"), 0o644)                     // one raw block
+	ac(t, alice, nil, "ac-add", src, "root/forum/notes")
+	ac(t, alice, nil, "ac-node", "new", "node", "identities/alice")
+	ac(t, bob, []byte(ac(t, alice, nil, "ac-message", "ref", "identities/alice")), "ac-friend", "add")
+	ac(t, bob, []byte(ac(t, alice, nil, "ac-message", "ref", "node")), "ac-node", "add")
+	aliceID := friendID(t, bob)
+	ac(t, bob, nil, "ac-merge", "root", "nodes/"+aliceID+"/root")
+
+	check := func(line, path string) {
+		t.Helper()
+		if !strings.HasPrefix(line, path+": ") && !strings.Contains(line, ": "+path+": ") || !strings.Contains(line, "alice's node within 500ms") ||
+			strings.Contains(strings.Replace(line, path, "", 1), "bafy") {
+			t.Errorf("error %q, want one naming %s and alice's node, and no CID", line, path)
+		}
+	}
+	// Her daemon is up but has lost the files' blocks: bob's tree holds
+	// the entries her latest tree holds.
+	cids := lsCIDs(t, alice, "root/forum/notes")
+	da.Run(t, nil, "block", "rm", cids["small.txt"], cids["big.txt"])
+	check(failLine(t, bob, nil, "ac-cat", "--fetch-timeout", "500ms", "root/forum/notes/big.txt"), "root/forum/notes/big.txt")
+	check(failLine(t, bob, []string{"AC_FETCH_TIMEOUT=500ms"}, "ac-cat", "root/forum/notes/small.txt"), "root/forum/notes/small.txt")
+	check(failLine(t, bob, nil, "ac-get", "--fetch-timeout", "500ms", "root/forum/notes/small.txt", filepath.Join(t.TempDir(), "s")), "root/forum/notes/small.txt")
+	line := failLine(t, bob, nil, "ac-get", "--fetch-timeout", "500ms", "root/forum", filepath.Join(t.TempDir(), "f"))
+	check(line, line[strings.Index(line, "root/"):strings.Index(line, ".txt")+4]) // either file, whichever failed first
+	check(failLine(t, bob, nil, "ac-verify", "--content", "--fetch-timeout", "500ms", "root/forum/notes/small.txt"), "root/forum/notes/small.txt")
+	line = failLine(t, bob, nil, "ac-verify", "--content", "--fetch-timeout", "500ms", "root/forum")
+	check(line, "root/forum/notes/big.txt") // the first file the check reads
+
+	// A second version of her tree, whose directory blocks bob never
+	// saw, and then her daemon gone.
+	os.WriteFile(filepath.Join(src, "later.txt"), []byte("written later\n"), 0o644)
+	ac(t, alice, nil, "ac-add", src, "root/forum/notes")
+	ac(t, alice, nil, "ac-node", "new", "node", "identities/alice")
+	ac(t, bob, []byte(ac(t, alice, nil, "ac-message", "ref", "node")), "ac-node", "add")
+	if err := da.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	node := "nodes/" + aliceID
+	check(failLine(t, bob, nil, "ac-cat", "--fetch-timeout", "500ms", "nodes/alice/root/forum/notes/later.txt"), node+"/root/forum/notes/later.txt")
+	check(failLine(t, bob, nil, "ac-cat", "--fetch-timeout", "500ms", "root/forum/notes/small.txt"), "root/forum/notes/small.txt")
+	check(failLine(t, bob, nil, "ac-merge", "--fetch-timeout", "500ms", "root", "nodes/alice/root"), node+"/root")
+	check(failLine(t, bob, nil, "ac-merge-all", "--fetch-timeout", "500ms"), node+"/root")
 }
