@@ -25,6 +25,10 @@ import (
 //
 //   - Has answers from the daemon's local blockstore only (offline); it
 //     never asks the network.
+//   - Blocks whose bytes their CID gives (an identity multihash, the
+//     empty block that is an empty file, the empty UnixFS file node) are
+//     answered by Get, Has and BlockSize without the daemon: a daemon
+//     need not hold them, and no peer may send them.
 //   - Get looks locally first and then asks the network, for as long as
 //     the caller's context allows or, without a deadline, FetchTimeout;
 //     a block that has not arrived by then does not exist (kind
@@ -126,6 +130,9 @@ func (k *Kubo) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	if err := k.checkOpen(op, c); err != nil {
 		return nil, err
 	}
+	if data, ok := inline(c); ok {
+		return data, nil
+	}
 	data, err := k.c.BlockGet(ctx, c, true)
 	if acerr.Is(acerr.NotExist, err) {
 		fctx, cancel := k.fetchContext(ctx)
@@ -176,6 +183,9 @@ func (k *Kubo) Has(ctx context.Context, c cid.Cid) (bool, error) {
 	if err := k.checkOpen(op, c); err != nil {
 		return false, err
 	}
+	if _, ok := inline(c); ok {
+		return true, nil
+	}
 	_, err := k.c.BlockStat(ctx, c, true)
 	switch {
 	case err == nil:
@@ -197,6 +207,9 @@ func (k *Kubo) BlockSize(ctx context.Context, c cid.Cid) (int, error) {
 	}
 	if err := k.checkOpen(op, c); err != nil {
 		return 0, err
+	}
+	if data, ok := inline(c); ok {
+		return len(data), nil
 	}
 	n, err := k.c.BlockStat(ctx, c, true)
 	return n, as(op, err)

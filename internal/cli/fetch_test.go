@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ipfs/go-cid"
 )
 
 // acEnv runs a command as acRun does, with env added to its environment.
@@ -140,4 +142,47 @@ func TestKuboFetchNamesFriend(t *testing.T) {
 	check(failLine(t, bob, nil, "ac-cat", "--fetch-timeout", "500ms", "root/forum/notes/small.txt"), "root/forum/notes/small.txt")
 	check(failLine(t, bob, nil, "ac-merge", "--fetch-timeout", "500ms", "root", "nodes/alice/root"), node+"/root")
 	check(failLine(t, bob, nil, "ac-merge-all", "--fetch-timeout", "500ms"), node+"/root")
+}
+
+// TestKuboEmptyFileLocal merges a friend's tree that holds an empty file
+// and reads it once her daemon is gone: the empty file's block is never
+// asked of the network (bob's daemon does not hold it even afterwards),
+// and ac-cat, ac-get and ac-verify --content read it as empty.
+func TestKuboEmptyFileLocal(t *testing.T) {
+	da, db, alice, bob := kuboPair(t)
+	src := filepath.Join(t.TempDir(), "empty.txt")
+	os.WriteFile(src, nil, 0o644)
+	ac(t, alice, nil, "ac-add", src, "root/forum/empty.txt")
+	ac(t, alice, nil, "ac-node", "new", "node", "identities/alice")
+	ac(t, bob, []byte(ac(t, alice, nil, "ac-message", "ref", "identities/alice")), "ac-friend", "add")
+	ac(t, bob, []byte(ac(t, alice, nil, "ac-message", "ref", "node")), "ac-node", "add")
+	ac(t, bob, nil, "ac-merge", "root", "nodes/"+friendID(t, bob)+"/root")
+	emptyCID := lsCIDs(t, alice, "root/forum")["empty.txt"]
+	if err := da.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cid.Decode(emptyCID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if localBlocks(t, db)[blockKey(c)] {
+		t.Fatalf("bob's daemon holds the empty file %s before anyone read it", c)
+	}
+	// A fetch timeout that would fail any fetch: nothing is fetched.
+	env := []string{"AC_FETCH_TIMEOUT=1ms"}
+	if out, errOut, err := acEnv(bob, env, "ac-cat", "root/forum/empty.txt"); err != nil || out != "" {
+		t.Errorf("ac-cat of the empty file: %v, stdout %q, stderr %q", err, out, errOut)
+	}
+	dest := filepath.Join(t.TempDir(), "out")
+	if _, errOut, err := acEnv(bob, env, "ac-get", "root/forum", dest); err != nil {
+		t.Errorf("ac-get root/forum: %v: %s", err, errOut)
+	} else if fi, err := os.Stat(filepath.Join(dest, "empty.txt")); err != nil || fi.Size() != 0 {
+		t.Errorf("ac-get wrote %v, %v; want an empty file", fi, err)
+	}
+	if out, errOut, err := acEnv(bob, env, "ac-verify", "--content", "root/forum/empty.txt"); err != nil || !strings.HasPrefix(out, "OK") {
+		t.Errorf("ac-verify --content of the empty file: %v, stdout %q, stderr %q", err, out, errOut)
+	}
+	if localBlocks(t, db)[blockKey(c)] {
+		t.Errorf("bob's daemon fetched the empty file %s to read it", c)
+	}
 }
