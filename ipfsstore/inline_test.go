@@ -2,10 +2,15 @@ package ipfsstore_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"math/rand"
 	"testing"
+	"time"
 
+	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/ipfsstore/kubotest"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -58,5 +63,55 @@ func TestKuboInlineBlocks(t *testing.T) {
 	other, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("not inline"))
 	if _, err := k.Get(t.Context(), other); err == nil {
 		t.Errorf("Get(%s) of a block the CID does not give succeeded with the daemon stopped", other)
+	}
+}
+
+// TestKuboCountsFetches checks that the kubo store counts the blocks it
+// asks of its daemon's peers and those that come (Config.Fetched): a
+// file only a peer holds is read block by block, each counted, and so
+// is a block no peer has (asked, never come, NotReceived after the fetch
+// timeout); blocks the daemon holds count nothing.
+func TestKuboCountsFetches(t *testing.T) {
+	a, b := kubotest.StartPair(t)
+	kb := openKubo(t, b.API)
+	data := make([]byte, 600<<10) // three chunks and their root
+	rand.New(rand.NewSource(5)).Read(data)
+	c, _, err := kb.AddFile(t.Context(), bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetched progress.Counter
+	ka, err := ipfsstore.OpenKubo(t.Context(), ipfsstore.Config{API: a.API, FetchTimeout: 500 * time.Millisecond, Fetched: &fetched})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ka.Close()
+	read := func() {
+		t.Helper()
+		f, err := ka.OpenFile(t.Context(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if got, err := io.ReadAll(f); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("reading the peer's file: %d bytes, %v", len(got), err)
+		}
+	}
+	read()
+	s := fetched.Snapshot()
+	if s.Files != 4 || s.TotalFiles != 4 || s.Bytes <= int64(len(data)) || s.Bytes > int64(len(data))+1024 {
+		t.Errorf("after reading a peer's file of 4 blocks: %+v, want 4 of 4 blocks, a little over %d bytes", s, len(data))
+	}
+	read() // held now
+	if again := fetched.Snapshot(); again != s {
+		t.Errorf("reading the file again, held, counted %+v, want %+v still", again, s)
+	}
+	nowhere, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("no one has this"))
+	_, err = ka.Get(t.Context(), nowhere)
+	if _, ok := errors.AsType[*ipfsstore.NotReceived](err); !ok {
+		t.Errorf("Get of a block no one has = %v, want NotReceived", err)
+	}
+	if s := fetched.Snapshot(); s.Files != 4 || s.TotalFiles != 5 {
+		t.Errorf("after asking for a block no one has: %+v, want 4 of 5 blocks", s)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore/kuborpc"
 	"github.com/archivecache/archivecache/ipfsstore/unixfs"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -41,13 +42,19 @@ import (
 //     the embedded store (CIDv1, raw leaves, size-262144, balanced, 174
 //     links), so the two give the same CIDs.
 //   - OpenFile fetches the root block like Get and reads the file's type
-//     and size from it. A file of one block is then read from memory.
-//     Larger files are read two ways. Read streams with `ipfs cat`: a
+//     and size from it. A file of one block is then read from memory, and
+//     so is, block by block with Get, a file whose root the daemon did not
+//     hold (so that each block it fetches is bounded and counted). Other
+//     larger files are read two ways. Read streams with `ipfs cat`: a
 //     short forward seek reads through the stream, anything else reissues
 //     `cat` with an offset; Seek itself only records the position, and the
 //     request happens at the next Read. ReadAt walks the file's blocks
 //     with Get, as the other stores do, so a missing block fails like Get
 //     (after FetchTimeout, or when the call's context ends).
+//
+// Config.Fetched, if set, counts what Get asks of the daemon's peers: a
+// total of one for each block asked, and one and its bytes for each that
+// came.
 //
 // Every error that comes from the daemon or from failing to reach it is one
 // line of kind acerr.IO naming the API address.
@@ -56,6 +63,7 @@ type Kubo struct {
 	addr         string // as configured, for errors
 	fetchTimeout time.Duration
 	keepDir      string // where Keep keeps roots in the daemon's files API
+	fetched      *progress.Counter
 	closed       atomic.Bool
 }
 
@@ -81,7 +89,7 @@ func OpenKubo(ctx context.Context, cfg Config) (*Kubo, error) {
 	if name == "" {
 		name = "default"
 	}
-	k := &Kubo{c: c, addr: cfg.API, fetchTimeout: cfg.FetchTimeout, keepDir: KeepDir + "/" + name}
+	k := &Kubo{c: c, addr: cfg.API, fetchTimeout: cfg.FetchTimeout, keepDir: KeepDir + "/" + name, fetched: cfg.Fetched}
 	if k.fetchTimeout <= 0 {
 		k.fetchTimeout = DefaultFetchTimeout
 	}
@@ -123,34 +131,46 @@ func (k *Kubo) checkOpen(op string, c cid.Cid) error {
 // Get returns block c from the daemon, fetching it from peers if needed.
 // kuborpc checks its hash.
 func (k *Kubo) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	data, _, err := k.get(ctx, c)
+	return data, err
+}
+
+// get is Get, and reports whether the block came from the daemon's peers.
+func (k *Kubo) get(ctx context.Context, c cid.Cid) ([]byte, bool, error) {
 	const op = "ipfsstore.Get"
 	if err := checkCID(op, c); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := k.checkOpen(op, c); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if data, ok := inline(c); ok {
-		return data, nil
+		return data, false, nil
 	}
 	data, err := k.c.BlockGet(ctx, c, true)
+	fetched := false
 	if acerr.Is(acerr.NotExist, err) {
+		fetched = true
+		k.fetched.AddTotal(1, 0) // asked of the peers
 		fctx, cancel := k.fetchContext(ctx)
 		data, err = k.c.BlockGet(fctx, c, false)
 		fetchExpired := fctx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if err != nil && fetchExpired {
-			return nil, acerr.E(op, k.addr, acerr.NotExist, &NotReceived{Within: k.fetchTimeout}).WithCID(c.String())
+			return nil, true, acerr.E(op, k.addr, acerr.NotExist, &NotReceived{Within: k.fetchTimeout}).WithCID(c.String())
 		}
 	}
 	if err != nil {
-		return nil, as(op, err)
+		return nil, fetched, as(op, err)
 	}
 	if len(data) > schema.MaxBlockSize {
-		return nil, acerr.E(op, k.addr, acerr.TooLarge,
+		return nil, fetched, acerr.E(op, k.addr, acerr.TooLarge,
 			fmt.Errorf("daemon sent %d bytes, limit %d", len(data), schema.MaxBlockSize)).WithCID(c.String())
 	}
-	return data, nil
+	if fetched {
+		k.fetched.Add(1, int64(len(data)))
+	}
+	return data, fetched, nil
 }
 
 // NotReceived is the cause of the kubo store's error, of kind
@@ -250,7 +270,7 @@ func (k *Kubo) OpenFile(ctx context.Context, c cid.Cid) (File, error) {
 	}
 	// Fetching the root first gives a missing file the same NotExist as
 	// Get, bounded by FetchTimeout, instead of a request that hangs.
-	root, err := k.Get(ctx, c)
+	root, fetched, err := k.get(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +281,11 @@ func (k *Kubo) OpenFile(ctx context.Context, c cid.Cid) (File, error) {
 		return k.Get(ctx, b)
 	}
 	blocks, err := unixfs.Open(ctx, get, c)
-	if err != nil || c.Type() == cid.Raw {
+	if err != nil || c.Type() == cid.Raw || fetched {
+		// A file the daemon did not hold is read block by block with
+		// Get, as ReadAt reads: each block bounded by FetchTimeout and
+		// counted as fetched, where a `cat` would wait for ever on a
+		// block no peer sends.
 		return blocks, err
 	}
 	return &kuboFile{k: k, ctx: ctx, cid: c, size: int64(blocks.Size()), blocks: blocks}, nil

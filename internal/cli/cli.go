@@ -44,6 +44,7 @@ import (
 	"github.com/archivecache/archivecache/head"
 	"github.com/archivecache/archivecache/home"
 	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/ipfs/go-cid"
 	"golang.org/x/term"
 )
@@ -127,6 +128,12 @@ type Env struct {
 	API          string
 	LockTimeout  time.Duration // 0: wait until interrupted
 	FetchTimeout time.Duration // how long a block the kubo daemon lacks is waited for
+
+	// On a terminal, the blocks the kubo store asks of its daemon's
+	// peers, and the meter that shows them (progress.go).
+	fetched     *progress.Counter
+	fetchMeter  *meter
+	noFetchLine bool // --json: stderr takes JSON lines only
 }
 
 // usageError marks an error as bad usage (exit 2).
@@ -189,7 +196,11 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 		fmt.Fprintf(stderr, "%s: %s\nusage: %s\n", e.Name, oneLine(err.Error()), synopsis(cmd))
 		return ExitUsage
 	}
+	e.noFetchLine = jsonFlag(fs)
 	err = run(ctx, pos)
+	if e.fetchMeter != nil {
+		e.fetchMeter.stop(err == nil)
+	}
 	var ue usageError
 	switch {
 	case err == nil:
@@ -404,12 +415,14 @@ func (e *Env) openSigning(ctx context.Context, passFile string) (*home.Home, err
 // again (head.Update computes again when HEAD moved meanwhile).
 func (e *Env) options() home.Options {
 	var once sync.Once
+	e.watchFetches()
 	return home.Options{
 		Passphrase:       []byte(e.Getenv("AC_PASSPHRASE")),
 		PassphrasePrompt: e.prompter("passphrase of the sealed key: "),
 		Dir:              e.HomeDir,
 		API:              e.API,
 		FetchTimeout:     e.FetchTimeout,
+		Fetched:          e.fetched,
 		LockTimeout:      e.LockTimeout,
 		LockWaiting: func(holder head.LockHolder) {
 			once.Do(func() {
@@ -419,9 +432,14 @@ func (e *Env) options() home.Options {
 	}
 }
 
-// interactive reports whether stderr is a terminal (progress is shown then).
+// interactive reports whether stderr is a terminal (progress is shown
+// then), under the meter of blocks fetched if that is shown.
 func (e *Env) interactive() bool {
-	f, ok := e.Stderr.(*os.File)
+	w := e.Stderr
+	if m := e.fetchMeter; m != nil && w == (meterWriter{m}) {
+		w = m.stderr
+	}
+	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
