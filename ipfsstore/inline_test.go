@@ -10,6 +10,7 @@ import (
 
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/ipfsstore/kubotest"
+	"github.com/archivecache/archivecache/ipfsstore/unixfs"
 	"github.com/archivecache/archivecache/progress"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -68,9 +69,10 @@ func TestKuboInlineBlocks(t *testing.T) {
 
 // TestKuboCountsFetches checks that the kubo store counts the blocks it
 // asks of its daemon's peers and those that come (Config.Fetched): a
-// file only a peer holds is read block by block, each counted, and so
-// is a block no peer has (asked, never come, NotReceived after the fetch
-// timeout); blocks the daemon holds count nothing.
+// file only a peer holds counts its root block, fetched first, and the
+// bytes streamed after it; a block no peer has is asked and never comes
+// (NotReceived after the fetch timeout); what the daemon holds counts
+// nothing.
 func TestKuboCountsFetches(t *testing.T) {
 	a, b := kubotest.StartPair(t)
 	kb := openKubo(t, b.API)
@@ -99,8 +101,8 @@ func TestKuboCountsFetches(t *testing.T) {
 	}
 	read()
 	s := fetched.Snapshot()
-	if s.Files != 4 || s.TotalFiles != 4 || s.Bytes <= int64(len(data)) || s.Bytes > int64(len(data))+1024 {
-		t.Errorf("after reading a peer's file of 4 blocks: %+v, want 4 of 4 blocks, a little over %d bytes", s, len(data))
+	if s.Files != 1 || s.TotalFiles != 1 || s.Bytes <= int64(len(data)) || s.Bytes > int64(len(data))+1024 {
+		t.Errorf("after reading a peer's file: %+v, want 1 of 1 blocks (its root), a little over %d bytes", s, len(data))
 	}
 	read() // held now
 	if again := fetched.Snapshot(); again != s {
@@ -111,7 +113,54 @@ func TestKuboCountsFetches(t *testing.T) {
 	if _, ok := errors.AsType[*ipfsstore.NotReceived](err); !ok {
 		t.Errorf("Get of a block no one has = %v, want NotReceived", err)
 	}
-	if s := fetched.Snapshot(); s.Files != 4 || s.TotalFiles != 5 {
-		t.Errorf("after asking for a block no one has: %+v, want 4 of 5 blocks", s)
+	if s := fetched.Snapshot(); s.Files != 1 || s.TotalFiles != 2 {
+		t.Errorf("after asking for a block no one has: %+v, want 1 of 2 blocks", s)
+	}
+}
+
+// TestKuboStalledStream checks that reading a file whose root the daemon
+// holds, but not its other blocks, which no peer has, fails once the
+// stream has sent nothing for the fetch timeout, as a Get of a block not
+// received fails, rather than waiting until interrupted.
+func TestKuboStalledStream(t *testing.T) {
+	d := kubotest.StartDaemon(t)
+	k := openKubo(t, d.API)
+	data := make([]byte, 600<<10) // three chunks and their root
+	rand.New(rand.NewSource(6)).Read(data)
+	c, _, err := k.AddFile(t.Context(), bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := k.Get(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves, err := unixfs.Links(c, root)
+	if err != nil || len(leaves) != 3 {
+		t.Fatalf("links of the root: %v, %v", leaves, err)
+	}
+	d.Run(t, nil, "block", "rm", leaves[1].String()) // the second chunk
+	ks, err := ipfsstore.OpenKubo(t.Context(), ipfsstore.Config{API: d.API, FetchTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	f, err := ks.OpenFile(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, f)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if _, ok := errors.AsType[*ipfsstore.NotReceived](err); !ok {
+			t.Errorf("reading a file missing a block no one has = %v, want NotReceived", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("reading a file missing a block no one has still waits after 20s, with a fetch timeout of 500ms")
 	}
 }

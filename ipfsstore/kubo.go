@@ -42,13 +42,14 @@ import (
 //     the embedded store (CIDv1, raw leaves, size-262144, balanced, 174
 //     links), so the two give the same CIDs.
 //   - OpenFile fetches the root block like Get and reads the file's type
-//     and size from it. A file of one block is then read from memory, and
-//     so is, block by block with Get, a file whose root the daemon did not
-//     hold (so that each block it fetches is bounded and counted). Other
-//     larger files are read two ways. Read streams with `ipfs cat`: a
+//     and size from it. A file of one block is then read from memory.
+//     Larger files are read two ways. Read streams with `ipfs cat`: a
 //     short forward seek reads through the stream, anything else reissues
 //     `cat` with an offset; Seek itself only records the position, and the
-//     request happens at the next Read. ReadAt walks the file's blocks
+//     request happens at the next Read; a stream that sends nothing for
+//     FetchTimeout (when the file's context has no deadline) fails as a
+//     Get of a block not received does, and the bytes it sends count as
+//     fetched (Config.Fetched) if the file's root was. ReadAt walks the file's blocks
 //     with Get, as the other stores do, so a missing block fails like Get
 //     (after FetchTimeout, or when the call's context ends).
 //
@@ -281,14 +282,11 @@ func (k *Kubo) OpenFile(ctx context.Context, c cid.Cid) (File, error) {
 		return k.Get(ctx, b)
 	}
 	blocks, err := unixfs.Open(ctx, get, c)
-	if err != nil || c.Type() == cid.Raw || fetched {
-		// A file the daemon did not hold is read block by block with
-		// Get, as ReadAt reads: each block bounded by FetchTimeout and
-		// counted as fetched, where a `cat` would wait for ever on a
-		// block no peer sends.
+	if err != nil || c.Type() == cid.Raw {
 		return blocks, err
 	}
-	return &kuboFile{k: k, ctx: ctx, cid: c, size: int64(blocks.Size()), blocks: blocks}, nil
+	_, deadline := ctx.Deadline()
+	return &kuboFile{k: k, ctx: ctx, cid: c, size: int64(blocks.Size()), blocks: blocks, fetched: fetched, watch: !deadline}, nil
 }
 
 // Close releases the client's idle connections. The daemon keeps running.
@@ -316,6 +314,12 @@ type kuboFile struct {
 	rc     io.ReadCloser // the current stream, or nil
 	rpos   int64         // position of rc
 	closed bool
+
+	fetched bool               // the root came from the daemon's peers: so do the bytes streamed, counted
+	watch   bool               // a stream that sends nothing for FetchTimeout fails (the caller's context has no deadline)
+	cancel  context.CancelFunc // ends rc
+	stall   *time.Timer        // ends rc once it has sent nothing for FetchTimeout
+	stalled atomic.Bool        // stall ended it
 }
 
 func (f *kuboFile) Size() uint64 { return uint64(f.size) }
@@ -346,18 +350,31 @@ func (f *kuboFile) Read(p []byte) (int, error) {
 		}
 	}
 	if f.rc == nil {
-		rc, err := f.k.c.Cat(f.ctx, f.cid, f.pos, -1)
+		sctx, cancel := context.WithCancel(f.ctx)
+		f.cancel = cancel
+		f.watching()
+		rc, err := f.k.c.Cat(sctx, f.cid, f.pos, -1)
 		if err != nil {
-			return 0, as(op, err)
+			return 0, f.streamError(op, err)
 		}
 		f.rc, f.rpos = rc, f.pos
+		if !f.waited() {
+			return 0, f.streamError(op, context.Canceled)
+		}
 	}
 	if rem := f.size - f.pos; int64(len(p)) > rem {
 		p = p[:rem]
 	}
+	f.watching()
 	n, err := f.rc.Read(p)
+	if !f.waited() && err == nil {
+		f.stop() // ended just as it sent: the next Read asks again from here
+	}
 	f.pos += int64(n)
 	f.rpos = f.pos
+	if f.fetched {
+		f.k.fetched.Add(0, int64(n))
+	}
 	switch {
 	case err == io.EOF && f.pos < f.size:
 		f.stop()
@@ -369,14 +386,57 @@ func (f *kuboFile) Read(p []byte) (int, error) {
 		}
 		return 0, io.EOF
 	case err != nil:
-		f.stop()
-		return n, as(op, err)
+		return n, f.streamError(op, err)
 	}
 	return n, nil
 }
 
+// watching gives the stream FetchTimeout from now to send something
+// before stall ends it.
+func (f *kuboFile) watching() {
+	if !f.watch {
+		return
+	}
+	if f.stall == nil {
+		cancel := f.cancel
+		f.stall = time.AfterFunc(f.k.fetchTimeout, func() {
+			f.stalled.Store(true)
+			cancel()
+		})
+		return
+	}
+	f.stall.Reset(f.k.fetchTimeout)
+}
+
+// waited stops the watch while the caller has what it read, however
+// slowly it takes it: it reports false if the watch ended the stream
+// meanwhile.
+func (f *kuboFile) waited() bool {
+	return f.stall == nil || f.stall.Stop()
+}
+
+// streamError ends the stream that failed with err and reports it: as
+// NotReceived if it had sent nothing for FetchTimeout.
+func (f *kuboFile) streamError(op string, err error) error {
+	stalled := f.stalled.Load()
+	f.stop()
+	if stalled && f.ctx.Err() == nil {
+		return acerr.E(op, f.k.addr, acerr.NotExist, &NotReceived{Within: f.k.fetchTimeout}).WithCID(f.cid.String())
+	}
+	return as(op, err)
+}
+
 // stop closes the current stream.
 func (f *kuboFile) stop() {
+	if f.stall != nil {
+		f.stall.Stop()
+		f.stall = nil
+	}
+	f.stalled.Store(false)
+	if f.cancel != nil {
+		f.cancel()
+		f.cancel = nil
+	}
 	if f.rc != nil {
 		f.rc.Close()
 		f.rc = nil
