@@ -14,7 +14,7 @@ import (
 )
 
 // NotReceivedHint is what to do about a block that did not come in time.
-const NotReceivedHint = "is that node online? --fetch-timeout waits longer"
+const NotReceivedHint = "is their node online? --fetch-timeout waits longer"
 
 // NotReceived rewrites err, when it is a block the store's peers did not
 // send in time (ipfsstore.NotReceived: the kubo store gave up after its

@@ -219,6 +219,11 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 // returns its exit status.
 func fail(ctx context.Context, e *Env, fs *flag.FlagSet, err error) int {
 	code, line := ExitFailure, acerr.Brief(err)
+	if nr, ok := errors.AsType[*ipfsstore.NotReceived](err); ok && !strings.Contains(line, home.NotReceivedHint) {
+		// A command that does not name the friend (home.NotReceived)
+		// still names what it read, not the daemon's address or a CID.
+		line = notReceivedLine(err, nr)
+	}
 	switch {
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		code, line = ExitInterrupted, "interrupted"
@@ -242,6 +247,23 @@ func fail(ctx context.Context, e *Env, fs *flag.FlagSet, err error) int {
 	}
 	fmt.Fprintf(e.Stderr, "%s: %s\n", e.Name, oneLine(line))
 	return code
+}
+
+// notReceivedLine is the error line of a block the daemon's peers did not
+// send in time: the innermost tree path err names, if any.
+func notReceivedLine(err error, nr *ipfsstore.NotReceived) string {
+	what := ""
+	var x *acerr.Error
+	for e := err; errors.As(e, &x); e = x.Err {
+		if p := x.Path; p != "" && p != "." && !strings.HasPrefix(p, "/") && !strings.Contains(p, "://") {
+			what = p // a tree path: the daemon's address starts with / or has a scheme
+		}
+	}
+	msg := fmt.Sprintf("does not exist here and did not come from the daemon's peers within %v (%s)", nr.Within, home.NotReceivedHint)
+	if what == "" {
+		return "a block " + msg
+	}
+	return what + ": " + msg
 }
 
 // timeouts takes the lock timeout from $AC_LOCK_TIMEOUT, else

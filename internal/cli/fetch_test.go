@@ -142,6 +142,19 @@ func TestKuboFetchNamesFriend(t *testing.T) {
 	check(failLine(t, bob, nil, "ac-cat", "--fetch-timeout", "500ms", "root/forum/notes/small.txt"), "root/forum/notes/small.txt")
 	check(failLine(t, bob, nil, "ac-merge", "--fetch-timeout", "500ms", "root", "nodes/alice/root"), node+"/root")
 	check(failLine(t, bob, nil, "ac-merge-all", "--fetch-timeout", "500ms"), node+"/root")
+
+	// Commands that read a friend's tree without naming the friend still
+	// name what they read, and neither the daemon's address nor a CID.
+	for _, args := range [][]string{
+		{"ac-ls", "--fetch-timeout", "500ms", "nodes/alice/root/forum/notes"},
+		{"ac-du", "--fetch-timeout", "500ms", "nodes/alice/root/forum"},
+	} {
+		line := failLine(t, bob, nil, args...)
+		t.Logf("%v: %s", args, line)
+		if !strings.Contains(line, "did not come from") || strings.Contains(strings.Replace(line, node, "", 1), "bafy") || strings.Contains(line, "/ip4/") {
+			t.Errorf("%v: error %q, want one saying the block did not come, with no CID or address", args, line)
+		}
+	}
 }
 
 // TestKuboEmptyFileLocal merges a friend's tree that holds an empty file
