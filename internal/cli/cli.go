@@ -12,8 +12,8 @@
 // (AC_HOME) selects the home, --api (AC_API) a kubo daemon,
 // --fetch-timeout (AC_FETCH_TIMEOUT) how long a block the daemon lacks is
 // waited for and --lock-timeout (AC_LOCK_TIMEOUT) how long a change waits
-// for the home's lock; flags may come before or after the arguments; the exit statuses
-// are the Exit constants; an error is one line on stderr, "ac-NAME:
+// for the home's lock; flags may come before or after the arguments; the
+// exit statuses are the Exit constants; an error is one line on stderr, "ac-NAME:
 // OBJECT: cause" (acerr.Brief: no internal operation names), or, for a
 // command run with --json, one JSON object, in which control and format
 // characters are escaped; names and paths on line-oriented output are
