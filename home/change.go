@@ -224,7 +224,15 @@ func (h *Home) GetLocal(ctx context.Context, p, dest string, cfg localfs.ExportC
 	if err != nil {
 		return err
 	}
-	return localfs.Export(ctx, h.Tree(cid.Undef), h.Store, head, p, dest, cfg)
+	err = localfs.Export(ctx, h.Tree(cid.Undef), h.Store, head, p, dest, cfg)
+	if err == nil {
+		return nil
+	}
+	at := acerr.Object(err)
+	if !strings.HasPrefix(at+"/", p+"/") {
+		at = p // the export's own path, or a directory's block on the way
+	}
+	return h.NotReceived(ctx, "get", at, err)
 }
 
 // DeleteOptions are the options of Delete. The zero value is usable.

@@ -69,6 +69,7 @@ import (
 	"github.com/archivecache/archivecache/identity"
 	"github.com/archivecache/archivecache/internal/atomicfile"
 	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/archivecache/archivecache/tree"
 	"github.com/ipfs/go-cid"
@@ -114,7 +115,14 @@ type Home struct {
 type Options struct {
 	Dir string // the home directory
 	API string // kubo RPC address; empty uses the config's, then the embedded store
-	Now func() time.Time
+	// FetchTimeout is the kubo store's (ipfsstore.Config.FetchTimeout):
+	// how long a block the daemon does not hold is waited for. Zero:
+	// ipfsstore.DefaultFetchTimeout.
+	FetchTimeout time.Duration
+	// Fetched, if not nil, counts the blocks the kubo store asks of its
+	// daemon's peers and receives (ipfsstore.Config.Fetched).
+	Fetched *progress.Counter
+	Now     func() time.Time
 	// Rehash makes the embedded store hash-check every block it reads
 	// against its CID, not only against the checksum it keeps (see
 	// ipfsstore.Config.Rehash). ac-verify sets it.
@@ -399,7 +407,7 @@ func OpenStore(ctx context.Context, opts Options) (ipfsstore.Store, error) {
 	if api == "" {
 		api = cfg.API
 	}
-	return ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, Rehash: opts.Rehash, KeepName: cfg.Replica})
+	return ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, FetchTimeout: opts.FetchTimeout, Fetched: opts.Fetched, Rehash: opts.Rehash, KeepName: cfg.Replica})
 }
 
 func openWhole(ctx context.Context, op string, opts Options) (*Home, error) {
@@ -439,7 +447,7 @@ func open(ctx context.Context, opts Options, cfg Config) (*Home, error) {
 	if api == "" {
 		api = cfg.API
 	}
-	store, err := ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, Rehash: opts.Rehash, KeepName: cfg.Replica})
+	store, err := ipfsstore.Open(ctx, ipfsstore.Config{Dir: filepath.Join(opts.Dir, blocksDir), API: api, FetchTimeout: opts.FetchTimeout, Fetched: opts.Fetched, Rehash: opts.Rehash, KeepName: cfg.Replica})
 	if err != nil {
 		return nil, err
 	}

@@ -76,11 +76,11 @@ func (h *Home) Merge(ctx context.Context, jobs []MergeJob, o MergeOptions) (*Mer
 		head := old
 		for _, j := range jobs {
 			if err := h.checkSource(ctx, t, head, j.Src); err != nil {
-				return cid.Undef, err
+				return cid.Undef, h.NotReceived(ctx, "merge", j.Src, err)
 			}
 			next, err := mergeOne(ctx, t, m, head, j, res)
 			if err != nil {
-				return cid.Undef, err
+				return cid.Undef, h.NotReceived(ctx, "merge", j.Src, err)
 			}
 			head = next
 		}

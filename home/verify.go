@@ -110,10 +110,13 @@ func (h *Home) verify(ctx context.Context, p string, o VerifyOptions) error {
 		if content {
 			chk = &contentRules{Checker: chk, t: t, read: map[cid.Cid]bool{}, progress: o.Progress}
 		}
+		var err error
 		if e.Kind == schema.KindDirectory {
-			return t.NewCheck(chk).Dir(ctx, cid.Undef, e.Target)
+			err = t.NewCheck(chk).Dir(ctx, cid.Undef, e.Target)
+		} else {
+			err = chk.CheckEntry(ctx, &e, nil)
 		}
-		return chk.CheckEntry(ctx, &e, nil)
+		return h.NotReceived(ctx, "verify", tree.JoinPath(p, checkedPath(err)), err)
 	}
 	if p != "" {
 		if err := check(p, ent); err != nil {
@@ -146,6 +149,23 @@ func (h *Home) verify(ctx context.Context, p string, o VerifyOptions) error {
 		}
 	}
 	return nil
+}
+
+// checkedPath is the path, under the directory checked, that the
+// innermost failure of a tree.Check names; "" for the directory itself.
+func checkedPath(err error) string {
+	at := ""
+	for e := err; ; {
+		var x *acerr.Error
+		if !errors.As(e, &x) {
+			break
+		}
+		if x.Op == "tree.Check" && x.Path != "" {
+			at = strings.TrimPrefix(x.Path, ".")
+		}
+		e = x.Err
+	}
+	return at
 }
 
 // contentRules are Rules that also read every distinct file whole: each

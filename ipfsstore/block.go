@@ -55,6 +55,49 @@ func hashMatches(c cid.Cid, data []byte) (bool, error) {
 	return bytes.Equal(got.Hash(), mh), nil
 }
 
+// emptyFileNode is the dag-pb block of an empty UnixFS file as `ipfs add`
+// makes it without raw leaves: Data {Type: File, filesize: 0}.
+var emptyFileNode = []byte{0x0a, 0x04, 0x08, 0x02, 0x18, 0x00}
+
+// Multihashes of the blocks that hold no content of their own: the empty
+// block (the empty file's raw leaf, as ArchiveCache makes it) and the empty
+// UnixFS file node.
+var (
+	emptyBlockHash = sha256Of(nil)
+	emptyFileHash  = sha256Of(emptyFileNode)
+)
+
+func sha256Of(data []byte) string {
+	h, err := multihash.Sum(data, multihash.SHA2_256, -1)
+	if err != nil {
+		panic(err)
+	}
+	return string(h)
+}
+
+// inline returns the bytes of block c when they are known without any
+// store: an identity multihash holds them itself, and the empty block and
+// the empty UnixFS file node are the same few bytes whoever made them. So
+// an empty file, a friend's included, reads without asking for a block
+// that a daemon may not hold and no peer may send.
+func inline(c cid.Cid) ([]byte, bool) {
+	mh := c.Hash()
+	switch string(mh) {
+	case emptyBlockHash:
+		return []byte{}, true
+	case emptyFileHash:
+		if c.Type() == cid.DagProtobuf {
+			return bytes.Clone(emptyFileNode), true
+		}
+	}
+	if len(mh) > 0 && mh[0] == multihash.IDENTITY {
+		if d, err := multihash.Decode(mh); err == nil && d.Code == multihash.IDENTITY && len(d.Digest) <= schema.MaxBlockSize {
+			return d.Digest, true
+		}
+	}
+	return nil, false
+}
+
 // blockKey is the map key of block c: its multihash. Keying by multihash,
 // as kubo's blockstore does, makes the same bytes under two codecs or CID
 // versions one block.

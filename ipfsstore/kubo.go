@@ -14,6 +14,7 @@ import (
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore/kuborpc"
 	"github.com/archivecache/archivecache/ipfsstore/unixfs"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -25,9 +26,14 @@ import (
 //
 //   - Has answers from the daemon's local blockstore only (offline); it
 //     never asks the network.
+//   - Blocks whose bytes their CID gives (an identity multihash, the
+//     empty block that is an empty file, the empty UnixFS file node) are
+//     answered by Get, Has and BlockSize without the daemon: a daemon
+//     need not hold them, and no peer may send them.
 //   - Get looks locally first and then asks the network, for as long as
 //     the caller's context allows or, without a deadline, FetchTimeout;
-//     a block that has not arrived by then does not exist.
+//     a block that has not arrived by then does not exist (kind
+//     acerr.NotExist, cause *NotReceived).
 //   - Put sends the block with its codec and hash function and checks that
 //     the daemon filed it under the same CID. Blocks are not pinned: Keep
 //     (the Collector interface) keeps a root in the daemon's files API,
@@ -40,9 +46,16 @@ import (
 //     Larger files are read two ways. Read streams with `ipfs cat`: a
 //     short forward seek reads through the stream, anything else reissues
 //     `cat` with an offset; Seek itself only records the position, and the
-//     request happens at the next Read. ReadAt walks the file's blocks
+//     request happens at the next Read; a stream that sends nothing for
+//     FetchTimeout (when the file's context has no deadline) fails as a
+//     Get of a block not received does, and the bytes it sends count as
+//     fetched (Config.Fetched) if the file's root was. ReadAt walks the file's blocks
 //     with Get, as the other stores do, so a missing block fails like Get
 //     (after FetchTimeout, or when the call's context ends).
+//
+// Config.Fetched, if set, counts what Get asks of the daemon's peers: a
+// total of one for each block asked, and one and its bytes for each that
+// came.
 //
 // Every error that comes from the daemon or from failing to reach it is one
 // line of kind acerr.IO naming the API address.
@@ -51,6 +64,7 @@ type Kubo struct {
 	addr         string // as configured, for errors
 	fetchTimeout time.Duration
 	keepDir      string // where Keep keeps roots in the daemon's files API
+	fetched      *progress.Counter
 	closed       atomic.Bool
 }
 
@@ -76,7 +90,7 @@ func OpenKubo(ctx context.Context, cfg Config) (*Kubo, error) {
 	if name == "" {
 		name = "default"
 	}
-	k := &Kubo{c: c, addr: cfg.API, fetchTimeout: cfg.FetchTimeout, keepDir: KeepDir + "/" + name}
+	k := &Kubo{c: c, addr: cfg.API, fetchTimeout: cfg.FetchTimeout, keepDir: KeepDir + "/" + name, fetched: cfg.Fetched}
 	if k.fetchTimeout <= 0 {
 		k.fetchTimeout = DefaultFetchTimeout
 	}
@@ -118,32 +132,58 @@ func (k *Kubo) checkOpen(op string, c cid.Cid) error {
 // Get returns block c from the daemon, fetching it from peers if needed.
 // kuborpc checks its hash.
 func (k *Kubo) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	data, _, err := k.get(ctx, c)
+	return data, err
+}
+
+// get is Get, and reports whether the block came from the daemon's peers.
+func (k *Kubo) get(ctx context.Context, c cid.Cid) ([]byte, bool, error) {
 	const op = "ipfsstore.Get"
 	if err := checkCID(op, c); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := k.checkOpen(op, c); err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	if data, ok := inline(c); ok {
+		return data, false, nil
 	}
 	data, err := k.c.BlockGet(ctx, c, true)
+	fetched := false
 	if acerr.Is(acerr.NotExist, err) {
+		fetched = true
+		k.fetched.AddTotal(1, 0) // asked of the peers
 		fctx, cancel := k.fetchContext(ctx)
 		data, err = k.c.BlockGet(fctx, c, false)
 		fetchExpired := fctx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if err != nil && fetchExpired {
-			return nil, acerr.E(op, k.addr, acerr.NotExist,
-				fmt.Errorf("not held and not received from peers within %v", k.fetchTimeout)).WithCID(c.String())
+			return nil, true, acerr.E(op, k.addr, acerr.NotExist, &NotReceived{Within: k.fetchTimeout}).WithCID(c.String())
 		}
 	}
 	if err != nil {
-		return nil, as(op, err)
+		return nil, fetched, as(op, err)
 	}
 	if len(data) > schema.MaxBlockSize {
-		return nil, acerr.E(op, k.addr, acerr.TooLarge,
+		return nil, fetched, acerr.E(op, k.addr, acerr.TooLarge,
 			fmt.Errorf("daemon sent %d bytes, limit %d", len(data), schema.MaxBlockSize)).WithCID(c.String())
 	}
-	return data, nil
+	if fetched {
+		k.fetched.Add(1, int64(len(data)))
+	}
+	return data, fetched, nil
+}
+
+// NotReceived is the cause of the kubo store's error, of kind
+// acerr.NotExist, for a block the daemon did not hold and its peers did
+// not send within the fetch timeout (Config.FetchTimeout): so that a
+// command can say whose node it was waiting for, and for how long.
+type NotReceived struct {
+	Within time.Duration // the fetch timeout
+}
+
+func (e *NotReceived) Error() string {
+	return fmt.Sprintf("not held and not received from peers within %v", e.Within)
 }
 
 // fetchContext bounds a network fetch by FetchTimeout unless ctx has a
@@ -163,6 +203,9 @@ func (k *Kubo) Has(ctx context.Context, c cid.Cid) (bool, error) {
 	}
 	if err := k.checkOpen(op, c); err != nil {
 		return false, err
+	}
+	if _, ok := inline(c); ok {
+		return true, nil
 	}
 	_, err := k.c.BlockStat(ctx, c, true)
 	switch {
@@ -185,6 +228,9 @@ func (k *Kubo) BlockSize(ctx context.Context, c cid.Cid) (int, error) {
 	}
 	if err := k.checkOpen(op, c); err != nil {
 		return 0, err
+	}
+	if data, ok := inline(c); ok {
+		return len(data), nil
 	}
 	n, err := k.c.BlockStat(ctx, c, true)
 	return n, as(op, err)
@@ -225,7 +271,7 @@ func (k *Kubo) OpenFile(ctx context.Context, c cid.Cid) (File, error) {
 	}
 	// Fetching the root first gives a missing file the same NotExist as
 	// Get, bounded by FetchTimeout, instead of a request that hangs.
-	root, err := k.Get(ctx, c)
+	root, fetched, err := k.get(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +285,8 @@ func (k *Kubo) OpenFile(ctx context.Context, c cid.Cid) (File, error) {
 	if err != nil || c.Type() == cid.Raw {
 		return blocks, err
 	}
-	return &kuboFile{k: k, ctx: ctx, cid: c, size: int64(blocks.Size()), blocks: blocks}, nil
+	_, deadline := ctx.Deadline()
+	return &kuboFile{k: k, ctx: ctx, cid: c, size: int64(blocks.Size()), blocks: blocks, fetched: fetched, watch: !deadline}, nil
 }
 
 // Close releases the client's idle connections. The daemon keeps running.
@@ -267,6 +314,12 @@ type kuboFile struct {
 	rc     io.ReadCloser // the current stream, or nil
 	rpos   int64         // position of rc
 	closed bool
+
+	fetched bool               // the root came from the daemon's peers: so do the bytes streamed, counted
+	watch   bool               // a stream that sends nothing for FetchTimeout fails (the caller's context has no deadline)
+	cancel  context.CancelFunc // ends rc
+	stall   *time.Timer        // ends rc once it has sent nothing for FetchTimeout
+	stalled atomic.Bool        // stall ended it
 }
 
 func (f *kuboFile) Size() uint64 { return uint64(f.size) }
@@ -297,18 +350,31 @@ func (f *kuboFile) Read(p []byte) (int, error) {
 		}
 	}
 	if f.rc == nil {
-		rc, err := f.k.c.Cat(f.ctx, f.cid, f.pos, -1)
+		sctx, cancel := context.WithCancel(f.ctx)
+		f.cancel = cancel
+		f.watching()
+		rc, err := f.k.c.Cat(sctx, f.cid, f.pos, -1)
 		if err != nil {
-			return 0, as(op, err)
+			return 0, f.streamError(op, err)
 		}
 		f.rc, f.rpos = rc, f.pos
+		if !f.waited() {
+			return 0, f.streamError(op, context.Canceled)
+		}
 	}
 	if rem := f.size - f.pos; int64(len(p)) > rem {
 		p = p[:rem]
 	}
+	f.watching()
 	n, err := f.rc.Read(p)
+	if !f.waited() && err == nil {
+		f.stop() // ended just as it sent: the next Read asks again from here
+	}
 	f.pos += int64(n)
 	f.rpos = f.pos
+	if f.fetched {
+		f.k.fetched.Add(0, int64(n))
+	}
 	switch {
 	case err == io.EOF && f.pos < f.size:
 		f.stop()
@@ -320,14 +386,57 @@ func (f *kuboFile) Read(p []byte) (int, error) {
 		}
 		return 0, io.EOF
 	case err != nil:
-		f.stop()
-		return n, as(op, err)
+		return n, f.streamError(op, err)
 	}
 	return n, nil
 }
 
+// watching gives the stream FetchTimeout from now to send something
+// before stall ends it.
+func (f *kuboFile) watching() {
+	if !f.watch {
+		return
+	}
+	if f.stall == nil {
+		cancel := f.cancel
+		f.stall = time.AfterFunc(f.k.fetchTimeout, func() {
+			f.stalled.Store(true)
+			cancel()
+		})
+		return
+	}
+	f.stall.Reset(f.k.fetchTimeout)
+}
+
+// waited stops the watch while the caller has what it read, however
+// slowly it takes it: it reports false if the watch ended the stream
+// meanwhile.
+func (f *kuboFile) waited() bool {
+	return f.stall == nil || f.stall.Stop()
+}
+
+// streamError ends the stream that failed with err and reports it: as
+// NotReceived if it had sent nothing for FetchTimeout.
+func (f *kuboFile) streamError(op string, err error) error {
+	stalled := f.stalled.Load()
+	f.stop()
+	if stalled && f.ctx.Err() == nil {
+		return acerr.E(op, f.k.addr, acerr.NotExist, &NotReceived{Within: f.k.fetchTimeout}).WithCID(f.cid.String())
+	}
+	return as(op, err)
+}
+
 // stop closes the current stream.
 func (f *kuboFile) stop() {
+	if f.stall != nil {
+		f.stall.Stop()
+		f.stall = nil
+	}
+	f.stalled.Store(false)
+	if f.cancel != nil {
+		f.cancel()
+		f.cancel = nil
+	}
 	if f.rc != nil {
 		f.rc.Close()
 		f.rc = nil

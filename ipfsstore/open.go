@@ -3,6 +3,8 @@ package ipfsstore
 import (
 	"context"
 	"time"
+
+	"github.com/archivecache/archivecache/progress"
 )
 
 // Config selects and configures a Store. The zero value of every field
@@ -25,14 +27,22 @@ type Config struct {
 	// about 80 times the CPU cost (see pack.go). The other stores hash
 	// every block they read whatever this says.
 	Rehash bool
+	// Fetched, if not nil, counts the blocks the kubo store asks of the
+	// daemon's peers (AddTotal, one each) and those that come (Add, one
+	// and its bytes each), for a progress line while they come. The
+	// other stores fetch nothing and leave it alone.
+	Fetched *progress.Counter
 	// KeepName names the home whose roots the kubo store keeps, in the
 	// daemon's files API under KeepDir (Collector); home sets it to its
 	// replica id. Empty means "default".
 	KeepName string
 }
 
-// DefaultFetchTimeout is the kubo store's FetchTimeout when none is set.
-const DefaultFetchTimeout = time.Minute
+// DefaultFetchTimeout is the kubo store's FetchTimeout when none is set:
+// long enough for a block a connected peer has to arrive (milliseconds on
+// a LAN, a second or two from a peer that must first be found), short
+// enough that a block no peer has does not keep a command waiting.
+const DefaultFetchTimeout = 10 * time.Second
 
 // Open opens the store cfg describes: the kubo store if cfg.API is set,
 // otherwise the embedded store in cfg.Dir.

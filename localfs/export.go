@@ -112,7 +112,7 @@ func export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, head cid.C
 	}
 	switch ent.Kind {
 	case schema.KindFile:
-		return w.writeFile(ctx, t, dest, ent)
+		return w.writeFile(ctx, t, p, dest, ent)
 	case schema.KindDirectory:
 	default:
 		return acerr.E("get", p, acerr.Invalid, fmt.Errorf("is %s: only files and directories can be exported", ent.Kind))
@@ -146,7 +146,7 @@ func export(ctx context.Context, t *tree.Tree, store ipfsstore.Store, head cid.C
 			if x == nil {
 				return w.write(local, e, nil, nil)
 			}
-			return x.add(local, e)
+			return x.add(path, local, e)
 		}
 		return nil
 	})
@@ -311,13 +311,13 @@ func (w *fileWriter) mkdir(path string) error {
 }
 
 // writeFile exports the file entry e to the new local file dest.
-func (w *fileWriter) writeFile(ctx context.Context, t *tree.Tree, dest string, e schema.Entry) error {
+func (w *fileWriter) writeFile(ctx context.Context, t *tree.Tree, p, dest string, e schema.Entry) error {
 	if w.cfg.DryRun {
 		return w.write(dest, e, nil, nil)
 	}
 	src, err := t.Open(ctx, e)
 	if err != nil {
-		return acerr.E("get", dest, acerr.Other, err)
+		return readError(p, dest, err)
 	}
 	defer src.Close()
 	return w.write(dest, e, nil, src)
@@ -382,6 +382,7 @@ const (
 
 // exportJob is one file on its way from the store to the local disk.
 type exportJob struct {
+	path string // in the tree
 	dest string
 	e    schema.Entry
 	src  ipfsstore.File
@@ -445,7 +446,7 @@ func newExporter(ctx context.Context, t *tree.Tree, store ipfsstore.Store, w *fi
 
 // add queues the file entry e for export to dest. It blocks while the
 // window is full, and fails once the export has failed.
-func (x *exporter) add(dest string, e schema.Entry) error {
+func (x *exporter) add(path, dest string, e schema.Entry) error {
 	dir := filepath.Dir(dest)
 	if x.cur != nil && x.cur.dir != dir {
 		if err := x.send(); err != nil {
@@ -456,7 +457,7 @@ func (x *exporter) add(dest string, e schema.Entry) error {
 		x.cur = &exportBatch{dir: dir, jobs: make([]exportJob, 0, batchFiles), done: make(chan struct{})}
 	}
 	b := x.cur
-	b.jobs = append(b.jobs, exportJob{dest: dest, e: e})
+	b.jobs = append(b.jobs, exportJob{path: path, dest: dest, e: e})
 	b.bytes += min(e.Size, prefetchMax)
 	if len(b.jobs) < batchFiles && b.bytes < batchBytes {
 		return nil
@@ -525,7 +526,7 @@ func (x *exporter) fetcher() {
 				j.err = x.fetchFile(j)
 			}
 			if j.err != nil {
-				j.err = acerr.E("get", j.dest, acerr.Other, j.err)
+				j.err = readError(j.path, j.dest, j.err)
 			}
 		}
 		close(b.done)
@@ -562,6 +563,18 @@ func (x *exporter) fetchFile(j *exportJob) error {
 	j.data = make([]byte, src.Size())
 	_, err = io.ReadFull(src, j.data)
 	return err
+}
+
+// readError is the error of reading the file at path in the tree, to be
+// written to dest: it names dest, where the export stopped, but a block
+// the store's peers did not send in time is the tree's, not the local
+// disk's, and names path.
+func readError(path, dest string, err error) error {
+	var nr *ipfsstore.NotReceived
+	if errors.As(err, &nr) {
+		return acerr.E("get", path, acerr.Other, err)
+	}
+	return acerr.E("get", dest, acerr.Other, err)
 }
 
 // writer writes the batches it is given in order. After the first error

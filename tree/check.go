@@ -2,10 +2,12 @@ package tree
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
 	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 )
@@ -161,10 +163,18 @@ func tooDeep() *acerr.Error {
 func (k *Check) readDir(ctx context.Context, c cid.Cid) (*schema.Directory, error) {
 	k.blocks[c] = struct{}{}
 	d, err := k.t.readDirectory(ctx, c)
-	if err != nil && acerr.Is(acerr.NotExist, err) {
+	if err != nil && acerr.Is(acerr.NotExist, err) && !notReceived(err) {
 		return nil, fail(acerr.NotExist, "directory block not held")
 	}
 	return d, err
+}
+
+// notReceived reports whether err is a block the store's peers did not
+// send in time, which stays as the store said it: a command names whose
+// node it waited for.
+func notReceived(err error) bool {
+	_, ok := errors.AsType[*ipfsstore.NotReceived](err)
+	return ok
 }
 
 func linkedOf(d *schema.Directory) Linked {
@@ -246,7 +256,7 @@ func (k *Check) dir(ctx context.Context, path string, trusted, c cid.Cid, depth 
 			err = k.t.checkNode(n, el)
 		}
 		if err != nil {
-			if acerr.Is(acerr.NotExist, err) {
+			if acerr.Is(acerr.NotExist, err) && !notReceived(err) {
 				err = fail(acerr.NotExist, "directory block not held")
 			}
 			return nil, k.fail(path, el.link, err)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
 )
@@ -45,7 +47,7 @@ func runCat(ctx context.Context, e *Env, args []string) error {
 	}
 	en, err := h.Tree(cid.Undef).Lookup(ctx, head, p)
 	if err != nil {
-		return err
+		return h.NotReceived(ctx, "cat", p, err)
 	}
 	switch en.Kind {
 	case schema.KindFile:
@@ -55,6 +57,9 @@ func runCat(ctx context.Context, e *Env, args []string) error {
 		return acerr.E("cat", p, acerr.Invalid, fmt.Errorf("is %s, not a file", en.Kind.Noun()))
 	}
 	fail := func(err error) error {
+		if _, ok := errors.AsType[*ipfsstore.NotReceived](err); ok {
+			return h.NotReceived(ctx, "cat", p, err)
+		}
 		e := acerr.E("cat", p, acerr.Other, err)
 		if acerr.Is(acerr.NotExist, err) && strings.HasPrefix(p, home.Nodes+"/") {
 			e = e.WithHint(home.MissingBlocksHint) // a friend's content not taken in yet

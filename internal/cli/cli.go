@@ -9,10 +9,11 @@
 // package state, so tests run them in-process.
 //
 // Conventions for every command: -h prints usage with an example; --home
-// (AC_HOME) selects the home, --api (AC_API) a kubo daemon and
-// --lock-timeout (AC_LOCK_TIMEOUT) how long a change waits for the home's
-// lock; flags may come before or after the arguments; the exit statuses
-// are the Exit constants; an error is one line on stderr, "ac-NAME:
+// (AC_HOME) selects the home, --api (AC_API) a kubo daemon,
+// --fetch-timeout (AC_FETCH_TIMEOUT) how long a block the daemon lacks is
+// waited for and --lock-timeout (AC_LOCK_TIMEOUT) how long a change waits
+// for the home's lock; flags may come before or after the arguments; the
+// exit statuses are the Exit constants; an error is one line on stderr, "ac-NAME:
 // OBJECT: cause" (acerr.Brief: no internal operation names), or, for a
 // command run with --json, one JSON object, in which control and format
 // characters are escaped; names and paths on line-oriented output are
@@ -42,6 +43,8 @@ import (
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/head"
 	"github.com/archivecache/archivecache/home"
+	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/progress"
 	"github.com/ipfs/go-cid"
 	"golang.org/x/term"
 )
@@ -121,9 +124,16 @@ type Env struct {
 	Stderr io.Writer
 	Getenv func(string) string
 
-	HomeDir     string
-	API         string
-	LockTimeout time.Duration // 0: wait until interrupted
+	HomeDir      string
+	API          string
+	LockTimeout  time.Duration // 0: wait until interrupted
+	FetchTimeout time.Duration // how long a block the kubo daemon lacks is waited for
+
+	// On a terminal, the blocks the kubo store asks of its daemon's
+	// peers, and the meter that shows them (progress.go).
+	fetched     *progress.Counter
+	fetchMeter  *meter
+	noFetchLine bool // --json: stderr takes JSON lines only
 }
 
 // usageError marks an error as bad usage (exit 2).
@@ -156,6 +166,8 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	fs.StringVar(&e.API, "api", "", "kubo RPC `address`, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)")
 	fs.DurationVar(&e.LockTimeout, "lock-timeout", 0,
 		"give up a change after waiting `duration` for the home's lock (default $AC_LOCK_TIMEOUT, else 5m: a change holds the lock only to swap HEAD, so a wait that long means a stopped holder; 0: wait until interrupted)")
+	fs.DurationVar(&e.FetchTimeout, "fetch-timeout", 0,
+		"with --api, give up a block the daemon does not hold once its peers have not sent it within `duration` (default $AC_FETCH_TIMEOUT, else 10s)")
 	showVersion := fs.Bool("version", false, "print the version of the command and exit")
 	run := cmd.setup(fs, e)
 	pos, err := parse(fs, args)
@@ -180,11 +192,15 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 	if e.API == "" {
 		e.API = getenv("AC_API")
 	}
-	if err := e.lockTimeout(fs); err != nil {
+	if err := e.timeouts(fs); err != nil {
 		fmt.Fprintf(stderr, "%s: %s\nusage: %s\n", e.Name, oneLine(err.Error()), synopsis(cmd))
 		return ExitUsage
 	}
+	e.noFetchLine = jsonFlag(fs)
 	err = run(ctx, pos)
+	if e.fetchMeter != nil {
+		e.fetchMeter.stop(err == nil)
+	}
 	var ue usageError
 	switch {
 	case err == nil:
@@ -203,6 +219,11 @@ func Run(ctx context.Context, name string, args []string, stdin io.Reader, stdou
 // returns its exit status.
 func fail(ctx context.Context, e *Env, fs *flag.FlagSet, err error) int {
 	code, line := ExitFailure, acerr.Brief(err)
+	if nr, ok := errors.AsType[*ipfsstore.NotReceived](err); ok && !strings.Contains(line, home.NotReceivedHint) {
+		// A command that does not name the friend (home.NotReceived)
+		// still names what it read, not the daemon's address or a CID.
+		line = notReceivedLine(err, nr)
+	}
 	switch {
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		code, line = ExitInterrupted, "interrupted"
@@ -228,12 +249,44 @@ func fail(ctx context.Context, e *Env, fs *flag.FlagSet, err error) int {
 	return code
 }
 
-// lockTimeout takes the lock timeout from $AC_LOCK_TIMEOUT, else
-// DefaultLockTimeout, unless the flag set it, and checks it.
-func (e *Env) lockTimeout(fs *flag.FlagSet) error {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "lock-timeout" })
-	if !set {
+// notReceivedLine is the error line of a block the daemon's peers did not
+// send in time: the innermost tree path err names, if any.
+func notReceivedLine(err error, nr *ipfsstore.NotReceived) string {
+	what := ""
+	var x *acerr.Error
+	for e := err; errors.As(e, &x); e = x.Err {
+		if p := x.Path; p != "" && p != "." && !strings.HasPrefix(p, "/") && !strings.Contains(p, "://") {
+			what = p // a tree path: the daemon's address starts with / or has a scheme
+		}
+	}
+	msg := fmt.Sprintf("does not exist here and did not come from the daemon's peers within %v (%s)", nr.Within, home.NotReceivedHint)
+	if what == "" {
+		return "a block " + msg
+	}
+	return what + ": " + msg
+}
+
+// timeouts takes the lock timeout from $AC_LOCK_TIMEOUT, else
+// DefaultLockTimeout, and the fetch timeout from $AC_FETCH_TIMEOUT, else
+// ipfsstore.DefaultFetchTimeout, unless the flags set them, and checks
+// them.
+func (e *Env) timeouts(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["fetch-timeout"] {
+		e.FetchTimeout = ipfsstore.DefaultFetchTimeout
+		if v := e.Getenv("AC_FETCH_TIMEOUT"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("AC_FETCH_TIMEOUT=%q: not a duration such as 500ms or 30s", v)
+			}
+			e.FetchTimeout = d
+		}
+	}
+	if e.FetchTimeout <= 0 {
+		return fmt.Errorf("fetch timeout %v: want more than 0", e.FetchTimeout)
+	}
+	if !set["lock-timeout"] {
 		e.LockTimeout = DefaultLockTimeout
 		if v := e.Getenv("AC_LOCK_TIMEOUT"); v != "" {
 			d, err := time.ParseDuration(v)
@@ -384,11 +437,14 @@ func (e *Env) openSigning(ctx context.Context, passFile string) (*home.Home, err
 // again (head.Update computes again when HEAD moved meanwhile).
 func (e *Env) options() home.Options {
 	var once sync.Once
+	e.watchFetches()
 	return home.Options{
 		Passphrase:       []byte(e.Getenv("AC_PASSPHRASE")),
 		PassphrasePrompt: e.prompter("passphrase of the sealed key: "),
 		Dir:              e.HomeDir,
 		API:              e.API,
+		FetchTimeout:     e.FetchTimeout,
+		Fetched:          e.fetched,
 		LockTimeout:      e.LockTimeout,
 		LockWaiting: func(holder head.LockHolder) {
 			once.Do(func() {
@@ -398,9 +454,14 @@ func (e *Env) options() home.Options {
 	}
 }
 
-// interactive reports whether stderr is a terminal (progress is shown then).
+// interactive reports whether stderr is a terminal (progress is shown
+// then), under the meter of blocks fetched if that is shown.
 func (e *Env) interactive() bool {
-	f, ok := e.Stderr.(*os.File)
+	w := e.Stderr
+	if m := e.fetchMeter; m != nil && w == (meterWriter{m}) {
+		w = m.stderr
+	}
+	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 

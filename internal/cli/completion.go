@@ -88,6 +88,7 @@ _ac() {
 		fs.String("home", "", "")
 		fs.String("api", "", "")
 		fs.Duration("lock-timeout", 0, "")
+		fs.Duration("fetch-timeout", 0, "")
 		fs.Bool("version", false, "")
 		commands[strings.TrimPrefix(name, "ac-")].setup(fs, e)
 		var flags []string

@@ -37,7 +37,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 		want  string
 	}{
 		{[]string{"ac-ls", "--j"}, "--json"},
-		{[]string{"ac-ls", "-"}, "--human -R -api -h -home -json -l -lock-timeout -version"},
+		{[]string{"ac-ls", "-"}, "--human -R -api -fetch-timeout -h -home -json -l -lock-timeout -version"},
 		{[]string{"ac-friend", ""}, "add list rm"},
 		{[]string{"ac-message", "t"}, "to-json"},
 		{[]string{"ac-ls", "ro"}, "root/"},

@@ -73,7 +73,7 @@ func runImport(ctx context.Context, e *Env, o importOpts, args []string) error {
 	}
 	// Only the store: blocks can be brought back into a
 	// damaged home, for ac-init --repair to use.
-	st, err := home.OpenStore(ctx, home.Options{Dir: e.HomeDir, API: e.API})
+	st, err := home.OpenStore(ctx, home.Options{Dir: e.HomeDir, API: e.API, FetchTimeout: e.FetchTimeout})
 	if err != nil {
 		return err
 	}

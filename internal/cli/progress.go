@@ -32,6 +32,14 @@ import (
 //
 // stdout is never written. A command gets a meter with startMeter and
 // ends it with stop; ac-gc and any other command use the same two calls.
+//
+// Blocks a kubo daemon fetches from its peers are shown on a terminal
+// whatever the command (ac-cat, ac-ls, ...): from the first block asked
+// of the peers, a line "ac-cat: fetching from peers: 3 of 4 blocks, 1.2M,
+// 400K/s" redrawn as the others are, or, while a command's own meter
+// shows, the same counts at the end of its line. A command that fetches
+// nothing draws nothing: the meter only reads two counters ten times a
+// second until the command ends.
 
 const (
 	meterRedraw = 100 * time.Millisecond // a terminal's line
@@ -44,6 +52,8 @@ type meter struct {
 	c      *progress.Counter
 	noun   string // what the counter's files are: "files", or ac-gc's "blocks"
 	asJSON bool
+	fetch  bool      // the meter of blocks fetched: drawn once a fetch is asked
+	shown  int64     // of the fetch meter: the blocks asked that a command's line showed
 	stderr io.Writer // the command's own, which the meter writes to
 	start  time.Time
 
@@ -74,7 +84,13 @@ func (e *Env) startMeter(c *progress.Counter, asJSON bool) *meter {
 // (noun): the line says "12/40 blocks"; the JSON lines keep restic's
 // field names.
 func (e *Env) startMeterOf(c *progress.Counter, noun string, asJSON bool) *meter {
-	m := &meter{e: e, c: c, noun: noun, asJSON: asJSON, stderr: e.Stderr, start: time.Now(), done: make(chan struct{})}
+	return e.start(&meter{e: e, c: c, noun: noun, asJSON: asJSON})
+}
+
+// start starts showing m.
+func (e *Env) start(m *meter) *meter {
+	c, asJSON := m.c, m.asJSON
+	m.stderr, m.start, m.done = e.Stderr, time.Now(), make(chan struct{})
 	if c == nil || !asJSON && !e.interactive() {
 		return m
 	}
@@ -118,6 +134,12 @@ func (m *meter) stop(ok bool) {
 	m.wg.Wait()
 	m.e.Stderr = m.stderr
 	m.show()
+	if fm := m.e.fetchMeter; fm != nil && fm != m {
+		// What this line showed of the fetches is not shown again.
+		fm.mu.Lock()
+		fm.shown = m.e.fetched.Snapshot().TotalFiles
+		fm.mu.Unlock()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.drawn {
@@ -138,6 +160,15 @@ func (m *meter) show() {
 		return
 	}
 	s, elapsed := m.c.Snapshot(), time.Since(m.start)
+	if m.fetch {
+		if s.TotalFiles <= m.shown {
+			return // nothing asked of the peers yet, or since a command's line showed it
+		}
+		fmt.Fprintf(m.stderr, "\r%s: fetching from peers: %s, %s/s\x1b[K", m.e.Name, fetchCounts(s),
+			humanSize(uint64(float64(s.Bytes)/max(elapsed.Seconds(), 0.001))))
+		m.drawn = true
+		return
+	}
 	pct, left, known := estimate(s, elapsed)
 	if m.asJSON {
 		st := statusLine{MessageType: "status", FilesDone: s.Files, BytesDone: s.Bytes, SecondsElapsed: seconds(elapsed)}
@@ -152,8 +183,28 @@ func (m *meter) show() {
 	if known {
 		line += fmt.Sprintf(", %.0f%%, %s left", math.Floor(pct*100), clock(left))
 	}
+	if f := m.e.fetched.Snapshot(); f.TotalFiles > 0 {
+		line += ", fetched from peers " + fetchCounts(f)
+	}
 	fmt.Fprintf(m.stderr, "\r%s\x1b[K", line)
 	m.drawn = true
+}
+
+// watchFetches starts, on a terminal and once, the meter of the blocks
+// the kubo store fetches from its daemon's peers (e.fetched): it draws
+// nothing until a block is asked of them.
+func (e *Env) watchFetches() {
+	if e.fetched != nil || e.noFetchLine || !e.interactive() {
+		return
+	}
+	e.fetched = &progress.Counter{}
+	e.fetchMeter = e.start(&meter{e: e, c: e.fetched, noun: "blocks", fetch: true})
+}
+
+// fetchCounts says how many of the blocks asked of the peers came, and
+// their bytes: "3 of 4 blocks, 1.2M".
+func fetchCounts(s progress.Snapshot) string {
+	return fmt.Sprintf("%d of %d blocks, %s", s.Files, s.TotalFiles, humanSize(uint64(s.Bytes)))
 }
 
 // statusLine is a JSON status line, restic's; the totals, the fraction

@@ -18,6 +18,8 @@
 //	flags:
 //	  -api address
 //	    	kubo RPC address, e.g. /ip4/127.0.0.1/tcp/5001 (default $AC_API; none: the embedded store)
+//	  -fetch-timeout duration
+//	    	with --api, give up a block the daemon does not hold once its peers have not sent it within duration (default $AC_FETCH_TIMEOUT, else 10s)
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
 //	  -lock-timeout duration

@@ -41,6 +41,8 @@
 //	    	write the message as base64 text between BEGIN and END lines, for e-mail
 //	  -base64
 //	    	write the message as base64 text
+//	  -fetch-timeout duration
+//	    	with --api, give up a block the daemon does not hold once its peers have not sent it within duration (default $AC_FETCH_TIMEOUT, else 10s)
 //	  -home directory
 //	    	the home directory (default $AC_HOME, else ~/.archivecache)
 //	  -lock-timeout duration
