@@ -168,7 +168,7 @@ func TestReadBad(t *testing.T) {
 		{"empty header", []byte{0}, acerr.Invalid, "header at offset 0 is empty"},
 		{"oversized header claim", binary.AppendUvarint(nil, car.MaxHeaderSize+1), acerr.TooLarge, "claims 65537 bytes"},
 		{"header not a map", header([]byte{0x80}), acerr.Invalid, "not a map"},
-		{"unknown version", header(cat([]byte{0xa2}, roots, version, []byte{0x02})), acerr.Invalid, "CAR version 2; only version 1"},
+		{"unknown version", header(cat([]byte{0xa2}, roots, version, []byte{0x02})), acerr.Invalid, "CAR version 2; only versions 1 and 2"},
 		{"CARv2 pragma alone", header(cat([]byte{0xa1}, version, []byte{0x02})), acerr.Invalid, "truncated: input ends at offset 11, inside the CAR v2 header"},
 		{"no version", header(cat([]byte{0xa1}, roots)), acerr.Invalid, "no version"},
 		{"no roots", header(cat([]byte{0xa1}, version, []byte{0x01})), acerr.Invalid, "no roots"},

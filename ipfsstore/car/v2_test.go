@@ -88,7 +88,7 @@ func TestReadV2Bad(t *testing.T) {
 		{"padding cut short", wrapV2(nil, 0, nil, 1000, 10, 0), acerr.Invalid, "inside the padding before the data at offset 1000"},
 		{"data size cuts a block", wrapV2(inner, 0, []byte("index bytes"), 0, uint64(len(inner)-1), 0), acerr.Invalid, "truncated"},
 		{"data size past the end", wrapV2(inner, 0, nil, 0, uint64(len(inner)+5), 0), acerr.Invalid, fmt.Sprintf("truncated: input ends at offset %d, before the end of the CAR v2 data at offset %d", 51+len(inner), 51+len(inner)+5)},
-		{"nested CAR v2", nested, acerr.Invalid, "the CAR v1 inside a CAR v2: CAR version 2; only version 1"},
+		{"nested CAR v2", nested, acerr.Invalid, "the CAR v1 inside a CAR v2: CAR version 2; only versions 1 and 2 are read, and a CAR v2 holds a CAR v1"},
 		{"a CAR v1 header inside that is not one", wrapV2([]byte{0x01, 0x80}, 0, nil, 0, 0, 0), acerr.Invalid, "header at offset 52: the CAR v1 inside a CAR v2: byte 0: not a map"},
 	}
 	for _, tt := range tests {
