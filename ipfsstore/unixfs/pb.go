@@ -77,6 +77,10 @@ type fsData struct {
 	filesize   uint64
 	hasSize    bool
 	blocksizes []uint64
+	hashType   uint64 // a HAMT shard's hash function
+	fanout     uint64 // a HAMT shard's width
+	mode       uint64 // UnixFS 1.5 mode bits, if hasMode
+	hasMode    bool
 }
 
 var (
@@ -297,7 +301,7 @@ func decodeFSData(b []byte, maxSizes int) (fsData, error) {
 			seen |= 1 << field
 		}
 		switch {
-		case field == 1 || field == 3 || (field == 4 && wire == wireVarint):
+		case field == 1 || field == 3 || (field == 4 && wire == wireVarint) || field == 5 || field == 6 || field == 7:
 			if wire != wireVarint {
 				return fsData{}, fmt.Errorf("UnixFS field %d has wire type %d, want 0", field, wire)
 			}
@@ -311,6 +315,12 @@ func decodeFSData(b []byte, maxSizes int) (fsData, error) {
 				d.typ = v
 			case 3:
 				d.filesize, d.hasSize = v, true
+			case 5:
+				d.hashType = v
+			case 6:
+				d.fanout = v
+			case 7:
+				d.mode, d.hasMode = v, true
 			case 4:
 				if len(d.blocksizes) >= maxSizes {
 					return fsData{}, fmt.Errorf("UnixFS node has more than %d blocksizes", maxSizes)

@@ -1,0 +1,185 @@
+package home
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/archivecache/archivecache/acerr"
+	"github.com/archivecache/archivecache/ipfsstore"
+	"github.com/archivecache/archivecache/ipfsstore/unixfs"
+	"github.com/archivecache/archivecache/progress"
+	"github.com/archivecache/archivecache/schema"
+	"github.com/archivecache/archivecache/tree"
+	"github.com/ipfs/go-cid"
+)
+
+// maxIPFSDepth is the deepest directory AddLocal takes from IPFS: the
+// depth merges follow.
+const maxIPFSDepth = 2048
+
+// IPFSPath reports whether src names IPFS content, /ipfs/CID[/PATH] or
+// ipfs://CID[/PATH], and returns the CID and the path below it. A src
+// that starts so but whose CID does not parse is an error.
+func IPFSPath(src string) (root cid.Cid, sub string, ok bool, err error) {
+	rest, ok := strings.CutPrefix(src, "/ipfs/")
+	if !ok {
+		if rest, ok = strings.CutPrefix(src, "ipfs://"); !ok {
+			return cid.Undef, "", false, nil
+		}
+	}
+	first, sub, _ := strings.Cut(rest, "/")
+	root, err = cid.Decode(first)
+	if err != nil {
+		return cid.Undef, "", true, acerr.E("add", src, acerr.Invalid, errors.New("not a CID after /ipfs/ or ipfs://"))
+	}
+	return root, strings.Trim(sub, "/"), true, nil
+}
+
+// ipfsWalk makes the Source of a UnixFS DAG: its directories read
+// through, its files taken by their root CIDs. Of each file only the root
+// block is read, for its size (and not even that for a raw block where
+// the store knows its length or the directory states it): the contents
+// stay where they are, fetched when read.
+type ipfsWalk struct {
+	st      ipfsstore.Store
+	get     unixfs.GetFunc
+	counts  *progress.Counter
+	skipped func(p, why string)
+}
+
+// ipfsSource makes the Source of the UnixFS DAG at src (IPFSPath's root
+// and sub).
+func ipfsSource(ctx context.Context, st ipfsstore.Store, src string, root cid.Cid, sub string, p *progress.Counter, skipped func(p, why string)) (*tree.Source, error) {
+	w := &ipfsWalk{st: st, get: unixfs.WithInline(st.Get), counts: p, skipped: skipped}
+	if skipped == nil {
+		w.skipped = func(string, string) {}
+	}
+	name, c, tsize := root.String(), root, uint64(0)
+	at := "/ipfs/" + root.String()
+	for _, part := range strings.Split(sub, "/") {
+		if part == "" {
+			continue
+		}
+		nd, _, err := w.stat(ctx, at, c, 0)
+		if err != nil {
+			return nil, err
+		}
+		ents, err := w.readDir(ctx, at, c, nd)
+		if err != nil {
+			return nil, err
+		}
+		found := false
+		for _, e := range ents {
+			if e.Name == part {
+				name, c, tsize, found = e.Name, e.CID, e.Tsize, true
+				break
+			}
+		}
+		at += "/" + part
+		if !found {
+			return nil, acerr.E("add", at, acerr.NotExist, nil)
+		}
+	}
+	s, err := w.source(ctx, at, name, c, tsize, 0)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, acerr.E("add", src, acerr.Invalid, errors.New("a symbolic link: only files and directories are added"))
+	}
+	return s, nil
+}
+
+// stat returns what the root block of c says, reading it only where it
+// must: a raw block is a file whose length the store may know, or the
+// directory states (tsize, when not 0).
+func (w *ipfsWalk) stat(ctx context.Context, at string, c cid.Cid, tsize uint64) (unixfs.Node, bool, error) {
+	if c.Type() == cid.Raw {
+		if b, ok := unixfs.Inline(c); ok {
+			return unixfs.Node{Kind: unixfs.KindFile, Size: uint64(len(b))}, true, nil
+		}
+		if _, ok := w.st.(ipfsstore.Sizer); ok {
+			n, err := ipfsstore.BlockSize(ctx, w.st, c)
+			if err == nil {
+				return unixfs.Node{Kind: unixfs.KindFile, Size: uint64(n)}, true, nil
+			}
+			if !acerr.Is(acerr.NotExist, err) {
+				return unixfs.Node{}, false, acerr.E("add", at, acerr.KindOf(err), err)
+			}
+		}
+		if tsize > 0 && tsize <= schema.MaxBlockSize {
+			return unixfs.Node{Kind: unixfs.KindFile, Size: tsize}, false, nil
+		}
+	}
+	b, err := w.get(ctx, c)
+	if err != nil {
+		return unixfs.Node{}, false, acerr.E("add", at, acerr.KindOf(err), err)
+	}
+	nd, err := unixfs.Stat(c, b)
+	if err != nil {
+		return unixfs.Node{}, false, acerr.E("add", at, acerr.KindOf(err), err)
+	}
+	return nd, true, nil
+}
+
+func (w *ipfsWalk) readDir(ctx context.Context, at string, c cid.Cid, nd unixfs.Node) ([]unixfs.DirEntry, error) {
+	ents, err := unixfs.ReadDir(ctx, w.get, c, nd)
+	if err != nil {
+		return nil, acerr.E("add", at, acerr.KindOf(err), err)
+	}
+	return ents, nil
+}
+
+// source returns the Source of the DAG c, named name, at the IPFS path
+// at; nil for a symlink, which is skipped.
+func (w *ipfsWalk) source(ctx context.Context, at, name string, c cid.Cid, tsize uint64, depth int) (*tree.Source, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if depth > maxIPFSDepth {
+		return nil, acerr.E("add", at, acerr.TooLarge, fmt.Errorf("directories nested more than %d deep", maxIPFSDepth))
+	}
+	if err := schema.ValidName(name); err != nil {
+		return nil, acerr.E("add", at, acerr.Invalid, err)
+	}
+	nd, _, err := w.stat(ctx, at, c, tsize)
+	if err != nil {
+		return nil, err
+	}
+	switch nd.Kind {
+	case unixfs.KindSymlink:
+		w.skipped(at, "a symbolic link")
+		return nil, nil
+	case unixfs.KindFile:
+		if nd.Size > schema.MaxUint {
+			return nil, acerr.E("add", at, acerr.TooLarge, fmt.Errorf("a file of %d bytes", nd.Size))
+		}
+		mode := uint32(0o644)
+		if nd.HasMode {
+			mode = nd.Mode
+		}
+		w.counts.Add(1, int64(nd.Size))
+		return &tree.Source{Entry: schema.Entry{Name: name, Kind: schema.KindFile, Target: c, Size: nd.Size, Mode: mode}}, nil
+	}
+	ents, err := w.readDir(ctx, at, c, nd)
+	if err != nil {
+		return nil, err
+	}
+	mode := uint32(0o755)
+	if nd.HasMode {
+		mode = nd.Mode
+	}
+	s := &tree.Source{Entry: schema.Entry{Name: name, Kind: schema.KindDirectory, Mode: mode}}
+	for _, e := range ents {
+		child, err := w.source(ctx, at+"/"+e.Name, e.Name, e.CID, e.Tsize, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		if child != nil {
+			s.Children = append(s.Children, child)
+		}
+	}
+	return s, nil
+}

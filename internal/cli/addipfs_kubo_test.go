@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/archivecache/archivecache/ipfsstore/kubotest"
+)
+
+// kuboSource writes a tree with what the layouts tell apart: an empty
+// file, one-block and many-block files, a file of repeated text (for
+// rabin), nested directories, a directory of many entries (sharded with
+// --max-directory-links) and a symlink.
+func kuboSource(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src")
+	rng := rand.New(rand.NewSource(15))
+	big := make([]byte, 2<<20+12345)
+	rng.Read(big)
+	mid := make([]byte, 300<<10+7)
+	rng.Read(mid)
+	files := map[string][]byte{
+		"a.txt":            []byte("hello from kubo\n"),
+		"empty":            nil,
+		"big.bin":          big,
+		"rep.txt":          bytes.Repeat([]byte("the same line, again and again, "), 20000),
+		"sub/c.txt":        []byte("in a subdirectory\n"),
+		"sub/deeper/d.bin": mid,
+	}
+	for i := range 40 {
+		files[fmt.Sprintf("many/file-%02d.txt", i)] = []byte(strings.Repeat("x", i))
+	}
+	for name, data := range files {
+		p := filepath.Join(src, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(src, "sub/c.txt"), 0o600)
+	if err := os.Symlink("a.txt", filepath.Join(src, "link")); err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// sameTree fails t unless got holds every regular file and directory of
+// want, byte for byte, and nothing else (want's symlinks are skipped).
+func sameTree(t *testing.T, want, got string) {
+	t.Helper()
+	seen := 0
+	filepath.WalkDir(want, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(want, p)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			if _, err := os.Lstat(filepath.Join(got, rel)); err == nil {
+				t.Errorf("%s: the symlink was added", rel)
+			}
+			return nil
+		case d.IsDir():
+			if fi, err := os.Stat(filepath.Join(got, rel)); err != nil || !fi.IsDir() {
+				t.Errorf("%s: not a directory in the copy (%v)", rel, err)
+			}
+		default:
+			seen++
+			a, _ := os.ReadFile(p)
+			b, err := os.ReadFile(filepath.Join(got, rel))
+			if err != nil || !bytes.Equal(a, b) {
+				t.Errorf("%s: %d bytes in the copy (%v), want the %d added", rel, len(b), err, len(a))
+			}
+		}
+		return nil
+	})
+	n := 0
+	filepath.WalkDir(got, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	if n != seen {
+		t.Errorf("the copy holds %d files, want %d", n, seen)
+	}
+}
+
+// kuboLayouts are the options of `ipfs add` whose DAGs ac-add /ipfs/CID
+// must read: every layout, chunker, leaf kind and CID version kubo
+// writes, inlined blocks and HAMT-sharded directories.
+var kuboLayouts = []struct {
+	name string
+	opts []string
+}{
+	{"default-cidv0", nil},
+	{"cidv1-raw-leaves", []string{"--cid-version=1"}},
+	{"trickle-size-1000-dagpb-leaves", []string{"--cid-version=1", "--trickle", "--chunker=size-1000", "--raw-leaves=false"}},
+	{"trickle-cidv0", []string{"--trickle", "--chunker=size-65536"}},
+	{"rabin-default", []string{"--chunker=rabin"}},
+	{"rabin-small-raw", []string{"--cid-version=1", "--chunker=rabin-512-1024-2048"}},
+	{"size-1MiB-raw", []string{"--cid-version=1", "--chunker=size-1048576"}},
+	{"inline", []string{"--cid-version=1", "--inline", "--inline-limit=32"}},
+	{"inline-dagpb-leaves", []string{"--inline", "--raw-leaves=false", "--chunker=size-16"}},
+	{"hamt", []string{"--cid-version=1", "--max-directory-links=4", "--max-hamt-fanout=16"}},
+	{"hamt-cidv0-256", []string{"--max-directory-links=8"}},
+	{"preserve-mode", []string{"--cid-version=1", "--preserve-mode"}},
+}
+
+// What a kubo daemon adds, with each of its layouts, ac-add /ipfs/CID
+// takes into the tree, and ac-cat and ac-get give back byte for byte:
+// from the daemon itself (--api), and with the embedded store from the
+// CAR `ipfs dag export` writes of it.
+func TestAddIPFSKuboLayouts(t *testing.T) {
+	d := kubotest.StartDaemon(t)
+	src := kuboSource(t)
+	big, _ := os.ReadFile(filepath.Join(src, "big.bin"))
+	viaAPI := filepath.Join(t.TempDir(), "api")
+	ac(t, viaAPI, nil, "ac-init", "--api", d.API)
+	for _, l := range kuboLayouts {
+		t.Run(l.name, func(t *testing.T) {
+			args := append([]string{"add", "-r", "-Q"}, l.opts...)
+			root := strings.TrimSpace(string(d.Run(t, nil, append(args, src)...)))
+			car := d.Run(t, nil, "dag", "export", root)
+
+			embedded := filepath.Join(t.TempDir(), "embedded")
+			ac(t, embedded, nil, "ac-init")
+			if out := ac(t, embedded, car, "ac-import"); out != root+"\n" {
+				t.Fatalf("ac-import printed %q, want %s", out, root)
+			}
+			for _, h := range []struct{ name, dir, src string }{
+				{"api", viaAPI, "/ipfs/" + root},
+				{"embedded", embedded, "ipfs://" + root},
+			} {
+				dest := "root/" + l.name
+				out := ac(t, h.dir, nil, "ac-add", h.src, dest)
+				if !strings.Contains(out, "(46 files, ") {
+					t.Errorf("%s: ac-add printed %q, want 46 files", h.name, out)
+				}
+				if got := ac(t, h.dir, nil, "ac-cat", dest+"/big.bin"); got != string(big) {
+					t.Errorf("%s: ac-cat big.bin gives %d bytes, want %d", h.name, len(got), len(big))
+				}
+				copyDir := filepath.Join(t.TempDir(), h.name)
+				ac(t, h.dir, nil, "ac-get", dest, copyDir)
+				sameTree(t, src, copyDir)
+				if l.name == "preserve-mode" {
+					if fi, err := os.Stat(filepath.Join(copyDir, "sub/c.txt")); err != nil || fi.Mode().Perm() != 0o600 {
+						t.Errorf("%s: sub/c.txt: mode %v, %v; want 0600 kept", h.name, fi.Mode(), err)
+					}
+				}
+			}
+		})
+	}
+}
