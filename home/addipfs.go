@@ -34,7 +34,13 @@ func IPFSPath(src string) (root cid.Cid, sub string, ok bool, err error) {
 	if err != nil {
 		return cid.Undef, "", true, acerr.E("add", src, acerr.Invalid, errors.New("not a CID after /ipfs/ or ipfs://"))
 	}
-	return root, strings.Trim(sub, "/"), true, nil
+	sub = strings.Trim(sub, "/")
+	if sub != "" {
+		if _, err := CleanPath(sub); err != nil {
+			return cid.Undef, "", true, acerr.E("add", src, acerr.Invalid, errors.New("a path after the CID names entries: no empty, . or .. components"))
+		}
+	}
+	return root, sub, true, nil
 }
 
 // ipfsWalk makes the Source of a UnixFS DAG: its directories read
@@ -56,13 +62,13 @@ func ipfsSource(ctx context.Context, st ipfsstore.Store, src string, root cid.Ci
 	if skipped == nil {
 		w.skipped = func(string, string) {}
 	}
-	name, c, tsize := root.String(), root, uint64(0)
+	name, c, tsize := root.String(), root, int64(-1)
 	at := "/ipfs/" + root.String()
 	for _, part := range strings.Split(sub, "/") {
 		if part == "" {
 			continue
 		}
-		nd, _, err := w.stat(ctx, at, c, 0)
+		nd, _, err := w.stat(ctx, at, c, tsize)
 		if err != nil {
 			return nil, err
 		}
@@ -73,7 +79,7 @@ func ipfsSource(ctx context.Context, st ipfsstore.Store, src string, root cid.Ci
 		found := false
 		for _, e := range ents {
 			if e.Name == part {
-				name, c, tsize, found = e.Name, e.CID, e.Tsize, true
+				name, c, tsize, found = e.Name, e.CID, linkSize(e.Tsize), true
 				break
 			}
 		}
@@ -94,8 +100,9 @@ func ipfsSource(ctx context.Context, st ipfsstore.Store, src string, root cid.Ci
 
 // stat returns what the root block of c says, reading it only where it
 // must: a raw block is a file whose length the store may know, or the
-// directory states (tsize, when not 0).
-func (w *ipfsWalk) stat(ctx context.Context, at string, c cid.Cid, tsize uint64) (unixfs.Node, bool, error) {
+// directory states (tsize, -1 when nothing states it). A length taken
+// from the directory is checked when the file is read (tree.CheckSize).
+func (w *ipfsWalk) stat(ctx context.Context, at string, c cid.Cid, tsize int64) (unixfs.Node, bool, error) {
 	if c.Type() == cid.Raw {
 		if b, ok := unixfs.Inline(c); ok {
 			return unixfs.Node{Kind: unixfs.KindFile, Size: uint64(len(b))}, true, nil
@@ -109,17 +116,17 @@ func (w *ipfsWalk) stat(ctx context.Context, at string, c cid.Cid, tsize uint64)
 				return unixfs.Node{}, false, acerr.E("add", at, acerr.KindOf(err), err)
 			}
 		}
-		if tsize > 0 && tsize <= schema.MaxBlockSize {
-			return unixfs.Node{Kind: unixfs.KindFile, Size: tsize}, false, nil
+		if tsize >= 0 && tsize <= schema.MaxBlockSize {
+			return unixfs.Node{Kind: unixfs.KindFile, Size: uint64(tsize)}, false, nil
 		}
 	}
 	b, err := w.get(ctx, c)
 	if err != nil {
-		return unixfs.Node{}, false, acerr.E("add", at, acerr.KindOf(err), err)
+		return unixfs.Node{}, false, ipfsErr(at, c, err)
 	}
 	nd, err := unixfs.Stat(c, b)
 	if err != nil {
-		return unixfs.Node{}, false, acerr.E("add", at, acerr.KindOf(err), err)
+		return unixfs.Node{}, false, ipfsErr(at, c, err)
 	}
 	return nd, true, nil
 }
@@ -127,14 +134,14 @@ func (w *ipfsWalk) stat(ctx context.Context, at string, c cid.Cid, tsize uint64)
 func (w *ipfsWalk) readDir(ctx context.Context, at string, c cid.Cid, nd unixfs.Node) ([]unixfs.DirEntry, error) {
 	ents, err := unixfs.ReadDir(ctx, w.get, c, nd)
 	if err != nil {
-		return nil, acerr.E("add", at, acerr.KindOf(err), err)
+		return nil, ipfsErr(at, c, err)
 	}
 	return ents, nil
 }
 
 // source returns the Source of the DAG c, named name, at the IPFS path
 // at; nil for a symlink, which is skipped.
-func (w *ipfsWalk) source(ctx context.Context, at, name string, c cid.Cid, tsize uint64, depth int) (*tree.Source, error) {
+func (w *ipfsWalk) source(ctx context.Context, at, name string, c cid.Cid, tsize int64, depth int) (*tree.Source, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -150,7 +157,9 @@ func (w *ipfsWalk) source(ctx context.Context, at, name string, c cid.Cid, tsize
 	}
 	switch nd.Kind {
 	case unixfs.KindSymlink:
-		w.skipped(at, "a symbolic link")
+		if depth > 0 {
+			w.skipped(at, "a symbolic link")
+		}
 		return nil, nil
 	case unixfs.KindFile:
 		if nd.Size > schema.MaxUint {
@@ -173,7 +182,7 @@ func (w *ipfsWalk) source(ctx context.Context, at, name string, c cid.Cid, tsize
 	}
 	s := &tree.Source{Entry: schema.Entry{Name: name, Kind: schema.KindDirectory, Mode: mode}}
 	for _, e := range ents {
-		child, err := w.source(ctx, at+"/"+e.Name, e.Name, e.CID, e.Tsize, depth+1)
+		child, err := w.source(ctx, at+"/"+e.Name, e.Name, e.CID, linkSize(e.Tsize), depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -182,4 +191,22 @@ func (w *ipfsWalk) source(ctx context.Context, at, name string, c cid.Cid, tsize
 		}
 	}
 	return s, nil
+}
+
+// ipfsErr is err about the DAG c at the IPFS path at, naming c only
+// where at does not: /ipfs/CID is named by its path alone.
+func ipfsErr(at string, c cid.Cid, err error) error {
+	var ae *acerr.Error
+	if errors.As(err, &ae) && ae.CID == c.String() && strings.HasSuffix(at, "/"+c.String()) {
+		err = &acerr.Error{Op: ae.Op, Path: ae.Path, Kind: ae.Kind, Err: ae.Err, Hint: ae.Hint}
+	}
+	return acerr.E("add", at, acerr.KindOf(err), err)
+}
+
+// linkSize is a directory link's Tsize as stat takes it.
+func linkSize(tsize uint64) int64 {
+	if tsize > schema.MaxBlockSize {
+		return -1
+	}
+	return int64(tsize)
 }

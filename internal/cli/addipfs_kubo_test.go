@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand"
 	"os"
@@ -10,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/archivecache/archivecache/ipfsstore/car"
 	"github.com/archivecache/archivecache/ipfsstore/kubotest"
+	"github.com/ipfs/go-cid"
 )
 
 // kuboSource writes a tree with what the layouts tell apart: an empty
@@ -156,5 +159,81 @@ func TestAddIPFSKuboLayouts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// ac-add /ipfs/CID reads directories and the root blocks of files, never
+// their contents. With the embedded store, a CAR without the raw blocks
+// (every leaf, every one-block file) is enough to add the tree; the
+// contents come from a CAR imported later. With a daemon, they come from
+// its peers when read: bob's daemon holds none of big.bin's leaves after
+// the add, and ac-cat brings them.
+func TestAddIPFSFetchesNoContents(t *testing.T) {
+	a, b := kubotest.StartPair(t)
+	src := kuboSource(t)
+	big, _ := os.ReadFile(filepath.Join(src, "big.bin"))
+	root := strings.TrimSpace(string(a.Run(t, nil, "add", "-r", "-Q", "--cid-version=1", src)))
+	full := a.Run(t, nil, "dag", "export", root)
+
+	// The CAR with no raw blocks.
+	r, err := car.NewReader(bytes.NewReader(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var partial bytes.Buffer
+	w, err := car.NewWriter(&partial, r.Roots())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, dropped := 0, 0
+	for {
+		c, data, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Type() == cid.Raw {
+			dropped++
+			continue
+		}
+		kept++
+		w.Put(c, data)
+	}
+	w.Flush()
+	home := newHome(t)
+	ac(t, home, partial.Bytes(), "ac-import")
+	if out := ac(t, home, nil, "ac-add", "/ipfs/"+root, "root/lazy"); !strings.Contains(out, "(46 files, ") {
+		t.Errorf("ac-add from %d blocks (of %d) printed %q", kept, kept+dropped, out)
+	}
+	if _, errOut, err := acRun(home, nil, "ac-cat", "root/lazy/big.bin"); err == nil || !strings.Contains(errOut, "does not exist") {
+		t.Errorf("ac-cat before the contents are imported: %v, %q", err, errOut)
+	}
+	ac(t, home, full, "ac-import")
+	if got := ac(t, home, nil, "ac-cat", "root/lazy/big.bin"); got != string(big) {
+		t.Errorf("ac-cat after the import gives %d bytes, want %d", len(got), len(big))
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	ac(t, home, nil, "ac-get", "root/lazy", out)
+	sameTree(t, src, out)
+
+	// Through bob's daemon, which fetches from alice's.
+	bobHome := filepath.Join(t.TempDir(), "bob")
+	ac(t, bobHome, nil, "ac-init", "--api", b.API)
+	bigCID := strings.TrimSpace(string(a.Run(t, nil, "add", "-Q", "--only-hash", "--cid-version=1", filepath.Join(src, "big.bin"))))
+	leaves := strings.Fields(string(a.Run(t, nil, "refs", bigCID)))
+	if len(leaves) < 2 {
+		t.Fatalf("big.bin has %d leaves", len(leaves))
+	}
+	ac(t, bobHome, nil, "ac-add", "ipfs://"+root, "root/remote")
+	local := string(b.Run(t, nil, "refs", "local"))
+	for _, l := range leaves {
+		if strings.Contains(local, l) {
+			t.Fatalf("bob's daemon holds leaf %s of big.bin after ac-add", l)
+		}
+	}
+	if got := ac(t, bobHome, nil, "ac-cat", "root/remote/big.bin"); got != string(big) {
+		t.Errorf("ac-cat through bob's daemon gives %d bytes, want %d", len(got), len(big))
 	}
 }

@@ -121,6 +121,8 @@ func codecName(c uint64) string {
 	switch c {
 	case cid.DagCBOR:
 		return "dag-cbor"
+	case 0x51:
+		return "cbor"
 	case cid.DagJSON:
 		return "dag-json"
 	case cid.Libp2pKey:
