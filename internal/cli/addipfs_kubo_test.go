@@ -237,3 +237,32 @@ func TestAddIPFSFetchesNoContents(t *testing.T) {
 		t.Errorf("ac-cat through bob's daemon gives %d bytes, want %d", len(got), len(big))
 	}
 }
+
+// Leaves over the 1 MiB block limit (kubo's largest chunk wrapped in
+// dag-pb) are refused by ac-import at their section, naming the limit;
+// through a daemon, which streams a file's bytes, ac-cat and ac-get read
+// them.
+func TestAddIPFSOversizedLeaves(t *testing.T) {
+	d := kubotest.StartDaemon(t)
+	big := make([]byte, 1<<20+100)
+	rand.New(rand.NewSource(3)).Read(big)
+	path := filepath.Join(t.TempDir(), "big.bin")
+	os.WriteFile(path, big, 0o644)
+	root := strings.TrimSpace(string(d.Run(t, nil, "add", "-Q", "--cid-version=1", "--raw-leaves=false", "--chunker=size-1048576", path)))
+	home := newHome(t)
+	_, errOut, err := acRun(home, d.Run(t, nil, "dag", "export", root), "ac-import")
+	if err == nil || !strings.Contains(errOut, "too large: section at offset 201 holds a block of 1048590 bytes, limit 1048576") {
+		t.Errorf("ac-import of 1 MiB dag-pb leaves: %v, %q", err, errOut)
+	}
+	viaAPI := filepath.Join(t.TempDir(), "api")
+	ac(t, viaAPI, nil, "ac-init", "--api", d.API)
+	ac(t, viaAPI, nil, "ac-add", "/ipfs/"+root, "root/big.bin")
+	if got := ac(t, viaAPI, nil, "ac-cat", "root/big.bin"); got != string(big) {
+		t.Errorf("ac-cat of 1 MiB dag-pb leaves: %d bytes, want %d", len(got), len(big))
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	ac(t, viaAPI, nil, "ac-get", "root/big.bin", out)
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, big) {
+		t.Errorf("ac-get of 1 MiB dag-pb leaves: %d bytes, %v", len(got), err)
+	}
+}
