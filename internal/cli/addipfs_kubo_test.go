@@ -152,6 +152,21 @@ func TestAddIPFSKuboLayouts(t *testing.T) {
 				copyDir := filepath.Join(t.TempDir(), h.name)
 				ac(t, h.dir, nil, "ac-get", dest, copyDir)
 				sameTree(t, src, copyDir)
+				if h.name == "embedded" {
+					// What went in goes out again: ac-export writes a
+					// file's CIDv0 or inlined blocks as they are.
+					again := filepath.Join(t.TempDir(), "again")
+					ac(t, again, nil, "ac-init")
+					for _, f := range []string{"big.bin", "a.txt"} {
+						exported := ac(t, h.dir, nil, "ac-export", dest+"/"+f)
+						fileRoot := strings.TrimSpace(ac(t, again, []byte(exported), "ac-import"))
+						ac(t, again, nil, "ac-add", "/ipfs/"+fileRoot, "root/"+f)
+						want, _ := os.ReadFile(filepath.Join(src, f))
+						if got := ac(t, again, nil, "ac-cat", "root/"+f); got != string(want) {
+							t.Errorf("%s exported and imported again: %d bytes, want %d", f, len(got), len(want))
+						}
+					}
+				}
 				if l.name == "preserve-mode" {
 					if fi, err := os.Stat(filepath.Join(copyDir, "sub/c.txt")); err != nil || fi.Mode().Perm() != 0o600 {
 						t.Errorf("%s: sub/c.txt: mode %v, %v; want 0600 kept", h.name, fi.Mode(), err)
