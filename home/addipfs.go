@@ -19,6 +19,10 @@ import (
 // depth merges follow.
 const maxIPFSDepth = 2048
 
+// maxIPFSFiles is the most file roots an add remembers, so that a file
+// held under many names is read once.
+const maxIPFSFiles = 1 << 20
+
 // IPFSPath reports whether src names IPFS content, /ipfs/CID[/PATH] or
 // ipfs://CID[/PATH], and returns the CID and the path below it. A src
 // that starts so but whose CID does not parse is an error.
@@ -53,12 +57,13 @@ type ipfsWalk struct {
 	get     unixfs.GetFunc
 	counts  *progress.Counter
 	skipped func(p, why string)
+	files   map[cid.Cid]unixfs.Node // files already read: the same file under many names is read once
 }
 
 // ipfsSource makes the Source of the UnixFS DAG at src (IPFSPath's root
 // and sub).
 func ipfsSource(ctx context.Context, st ipfsstore.Store, src string, root cid.Cid, sub string, p *progress.Counter, skipped func(p, why string)) (*tree.Source, error) {
-	w := &ipfsWalk{st: st, get: unixfs.WithInline(st.Get), counts: p, skipped: skipped}
+	w := &ipfsWalk{st: st, get: unixfs.WithInline(st.Get), counts: p, skipped: skipped, files: map[cid.Cid]unixfs.Node{}}
 	if skipped == nil {
 		w.skipped = func(string, string) {}
 	}
@@ -103,6 +108,9 @@ func ipfsSource(ctx context.Context, st ipfsstore.Store, src string, root cid.Ci
 // directory states (tsize, -1 when nothing states it). A length taken
 // from the directory is checked when the file is read (tree.CheckSize).
 func (w *ipfsWalk) stat(ctx context.Context, at string, c cid.Cid, tsize int64) (unixfs.Node, bool, error) {
+	if nd, ok := w.files[c]; ok {
+		return nd, true, nil
+	}
 	if c.Type() == cid.Raw {
 		if b, ok := unixfs.Inline(c); ok {
 			return unixfs.Node{Kind: unixfs.KindFile, Size: uint64(len(b))}, true, nil
@@ -127,6 +135,9 @@ func (w *ipfsWalk) stat(ctx context.Context, at string, c cid.Cid, tsize int64) 
 	nd, err := unixfs.Stat(c, b)
 	if err != nil {
 		return unixfs.Node{}, false, ipfsErr(at, c, err)
+	}
+	if nd.Kind == unixfs.KindFile && len(w.files) < maxIPFSFiles {
+		w.files[c] = nd
 	}
 	return nd, true, nil
 }
