@@ -33,6 +33,10 @@ func TestAddIPFSFixtures(t *testing.T) {
 	if ls := ac(t, home, nil, "ac-ls", "root/hamt"); strings.Count(ls, "\n") != 1000 || !strings.Contains(ls, "\n1000.txt\n") {
 		t.Errorf("ac-ls of the HAMT directory lists %d lines", strings.Count(ls, "\n"))
 	}
+	head := readHead(t, home)
+	if out := ac(t, home, nil, "ac-add", "/ipfs/"+hamt, "root/hamt"); !strings.HasSuffix(out, "0 added, 0 modified, 0 deleted\n") || readHead(t, home) != head {
+		t.Errorf("adding the same CID again printed %q and moved HEAD: %v", out, readHead(t, home) != head)
+	}
 	if got := ac(t, home, nil, "ac-cat", "root/hamt/1.txt"); !strings.HasPrefix(got, "Lorem ipsum dolor sit amet") || len(got) != 1026 {
 		t.Errorf("ac-cat root/hamt/1.txt = %d bytes %.20q", len(got), got)
 	}
