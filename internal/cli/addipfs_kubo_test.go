@@ -152,6 +152,9 @@ func TestAddIPFSKuboLayouts(t *testing.T) {
 				copyDir := filepath.Join(t.TempDir(), h.name)
 				ac(t, h.dir, nil, "ac-get", dest, copyDir)
 				sameTree(t, src, copyDir)
+				if out := ac(t, h.dir, nil, "ac-verify", dest); !strings.HasPrefix(out, "OK") {
+					t.Errorf("%s: ac-verify %s = %q", h.name, dest, out)
+				}
 				if h.name == "embedded" {
 					// What went in goes out again: ac-export writes a
 					// file's CIDv0 or inlined blocks as they are.

@@ -58,6 +58,12 @@ func TestAddIPFSFixtures(t *testing.T) {
 		t.Errorf("a/1/A.txt of the CIDv0 directory: %q, %v", got, err)
 	}
 
+	for _, p := range []string{"root/v0", "root/hamt", "root"} {
+		if out := ac(t, home, nil, "ac-verify", p); !strings.HasPrefix(out, "OK") {
+			t.Errorf("ac-verify %s = %q", p, out)
+		}
+	}
+
 	link := importFixture(t, home, "gateway-conformance/symlink.car")
 	_, errOut, err := acRun(home, nil, "ac-add", "/ipfs/"+link, "root/symlink")
 	if err != nil || errOut != "ac-add: skipping /ipfs/"+link+"/bar: a symbolic link\n" {
