@@ -99,3 +99,28 @@ func TestAddIPFSErrors(t *testing.T) {
 		t.Errorf("a refused ac-add moved HEAD")
 	}
 }
+
+// What ac-add /ipfs/CID takes in, CIDv0 files included, travels to a
+// friend as any tree does: alice's node, exported and imported, passes
+// bob's checks, and he reads the same bytes.
+func TestAddIPFSToFriend(t *testing.T) {
+	alice := newHome(t)
+	ac(t, alice, nil, "ac-identity", "new", "identities/alice")
+	v0 := importFixture(t, alice, "go-car/simple-unixfs.car")
+	ac(t, alice, nil, "ac-add", "/ipfs/"+v0, "root/projects/v0")
+	ac(t, alice, nil, "ac-node", "new", "node", "identities/alice")
+	aliceID := entryCID(t, alice, "identities/alice")
+	mine := filepath.Join(t.TempDir(), "mine")
+	ac(t, alice, nil, "ac-get", "root/projects/v0", mine)
+
+	bob := newHome(t)
+	ac(t, bob, []byte(ac(t, alice, nil, "ac-export", "node")), "ac-import")
+	ac(t, bob, []byte(ac(t, alice, nil, "ac-message", "ref", "identities/alice")), "ac-friend", "add")
+	ac(t, bob, []byte(ac(t, alice, nil, "ac-message", "ref", "node")), "ac-node", "add")
+	theirs := filepath.Join(t.TempDir(), "theirs")
+	ac(t, bob, nil, "ac-get", "nodes/"+aliceID.String()+"/root/projects/v0", theirs)
+	sameTree(t, mine, theirs)
+	if out := ac(t, bob, nil, "ac-verify", "nodes/"+aliceID.String()); !strings.HasPrefix(out, "OK") {
+		t.Errorf("bob's ac-verify of alice's node = %q", out)
+	}
+}
