@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
@@ -58,12 +59,13 @@ type ipfsWalk struct {
 	counts  *progress.Counter
 	skipped func(p, why string)
 	files   map[cid.Cid]unixfs.Node // files already read: the same file under many names is read once
+	fetched map[cid.Cid][]byte      // root blocks prefetched for the entries being read
 }
 
 // ipfsSource makes the Source of the UnixFS DAG at src (IPFSPath's root
 // and sub).
 func ipfsSource(ctx context.Context, st ipfsstore.Store, src string, root cid.Cid, sub string, p *progress.Counter, skipped func(p, why string)) (*tree.Source, error) {
-	w := &ipfsWalk{st: st, get: unixfs.WithInline(st.Get), counts: p, skipped: skipped, files: map[cid.Cid]unixfs.Node{}}
+	w := &ipfsWalk{st: st, get: unixfs.WithInline(st.Get), counts: p, skipped: skipped, files: map[cid.Cid]unixfs.Node{}, fetched: map[cid.Cid][]byte{}}
 	if skipped == nil {
 		w.skipped = func(string, string) {}
 	}
@@ -128,9 +130,13 @@ func (w *ipfsWalk) stat(ctx context.Context, at string, c cid.Cid, tsize int64) 
 			return unixfs.Node{Kind: unixfs.KindFile, Size: uint64(tsize)}, false, nil
 		}
 	}
-	b, err := w.get(ctx, c)
-	if err != nil {
-		return unixfs.Node{}, false, ipfsErr(at, c, err)
+	b, ok := w.fetched[c]
+	delete(w.fetched, c)
+	if !ok {
+		var err error
+		if b, err = w.get(ctx, c); err != nil {
+			return unixfs.Node{}, false, ipfsErr(at, c, err)
+		}
 	}
 	nd, err := unixfs.Stat(c, b)
 	if err != nil {
@@ -192,7 +198,10 @@ func (w *ipfsWalk) source(ctx context.Context, at, name string, c cid.Cid, tsize
 		mode = nd.Mode
 	}
 	s := &tree.Source{Entry: schema.Entry{Name: name, Kind: schema.KindDirectory, Mode: mode}}
-	for _, e := range ents {
+	for i, e := range ents {
+		if i%prefetchWindow == 0 {
+			w.prefetch(ctx, ents[i:min(i+prefetchWindow, len(ents))])
+		}
 		child, err := w.source(ctx, at+"/"+e.Name, e.Name, e.CID, linkSize(e.Tsize), depth+1)
 		if err != nil {
 			return nil, err
@@ -202,6 +211,47 @@ func (w *ipfsWalk) source(ctx context.Context, at, name string, c cid.Cid, tsize
 		}
 	}
 	return s, nil
+}
+
+// prefetchWindow is how many entries of a directory have their root
+// blocks fetched at once: a daemon fetching from its peers answers each
+// after a round trip, which the window overlaps.
+const prefetchWindow = 32
+
+// prefetch fetches, in parallel, the root blocks of the entries that
+// stat will read (dag-pb roots not read yet) and keeps them for it, which
+// takes each as it reads it: so at most a window per directory level is
+// held. A failure is left for stat to meet and report.
+func (w *ipfsWalk) prefetch(ctx context.Context, ents []unixfs.DirEntry) {
+	var need []cid.Cid
+	seen := map[cid.Cid]bool{}
+	for _, e := range ents {
+		if _, done := w.files[e.CID]; done || seen[e.CID] || e.CID.Type() != cid.DagProtobuf {
+			continue
+		}
+		seen[e.CID] = true
+		if _, inline := unixfs.Inline(e.CID); !inline {
+			need = append(need, e.CID)
+		}
+	}
+	if len(need) < 2 {
+		return
+	}
+	blocks := make([][]byte, len(need))
+	var wg sync.WaitGroup
+	for i, c := range need {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			blocks[i], _ = w.st.Get(ctx, c)
+		}()
+	}
+	wg.Wait()
+	for i, c := range need {
+		if blocks[i] != nil {
+			w.fetched[c] = blocks[i]
+		}
+	}
 }
 
 // ipfsErr is err about the DAG c at the IPFS path at, naming c only

@@ -8,8 +8,10 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/archivecache/archivecache/ipfsstore/car"
 	"github.com/archivecache/archivecache/ipfsstore/kubotest"
@@ -283,4 +285,38 @@ func TestAddIPFSOversizedLeaves(t *testing.T) {
 	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, big) {
 		t.Errorf("ac-get of 1 MiB dag-pb leaves: %d bytes, %v", len(got), err)
 	}
+}
+
+// TestAddIPFSRemoteTiming times ac-add ipfs://CID of a tree that bob's
+// daemon holds nothing of: 400 files of 300 KiB (a dag-pb root each, to
+// fetch from alice's daemon) in 20 directories; three trees, the median
+// logged. It runs only with AC_BENCH_IPFS=1 (docs/BENCHMARKS.md).
+func TestAddIPFSRemoteTiming(t *testing.T) {
+	if os.Getenv("AC_BENCH_IPFS") != "1" {
+		t.Skip("set AC_BENCH_IPFS=1 to time ac-add of a remote tree")
+	}
+	a, b := kubotest.StartPair(t)
+	bob := filepath.Join(t.TempDir(), "bob")
+	ac(t, bob, nil, "ac-init", "--api", b.API)
+	var times []time.Duration
+	for run := range 3 {
+		src := filepath.Join(t.TempDir(), "src")
+		rng := rand.New(rand.NewSource(int64(run)))
+		for i := range 400 {
+			p := filepath.Join(src, fmt.Sprintf("d%02d", i%20), fmt.Sprintf("f%03d", i))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			data := make([]byte, 300<<10)
+			rng.Read(data)
+			os.WriteFile(p, data, 0o644)
+		}
+		root := strings.TrimSpace(string(a.Run(t, nil, "add", "-r", "-Q", "--cid-version=1", src)))
+		start := time.Now()
+		out := ac(t, bob, nil, "ac-add", "ipfs://"+root, fmt.Sprintf("root/run%d", run))
+		times = append(times, time.Since(start))
+		if !strings.Contains(out, "(400 files, ") {
+			t.Fatalf("ac-add printed %q", out)
+		}
+	}
+	slices.Sort(times)
+	t.Logf("ac-add ipfs:// of 400 remote files: median %v (runs %v)", times[1], times)
 }
