@@ -187,7 +187,7 @@ func (w *ipfsWalk) source(ctx context.Context, at, name string, c cid.Cid, tsize
 			mode = nd.Mode
 		}
 		w.counts.Add(1, int64(nd.Size))
-		return &tree.Source{Entry: schema.Entry{Name: name, Kind: schema.KindFile, Target: c, Size: nd.Size, Mode: mode}}, nil
+		return &tree.Source{Entry: schema.Entry{Name: name, Kind: schema.KindFile, Target: c, Size: nd.Size, Mode: mode, Mtime: nd.Mtime}}, nil
 	}
 	ents, err := w.readDir(ctx, at, c, nd)
 	if err != nil {
@@ -197,7 +197,7 @@ func (w *ipfsWalk) source(ctx context.Context, at, name string, c cid.Cid, tsize
 	if nd.HasMode {
 		mode = nd.Mode
 	}
-	s := &tree.Source{Entry: schema.Entry{Name: name, Kind: schema.KindDirectory, Mode: mode}}
+	s := &tree.Source{Entry: schema.Entry{Name: name, Kind: schema.KindDirectory, Mode: mode, Mtime: nd.Mtime}}
 	for i, e := range ents {
 		if i%prefetchWindow == 0 {
 			w.prefetch(ctx, ents[i:min(i+prefetchWindow, len(ents))])

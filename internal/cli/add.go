@@ -37,9 +37,10 @@ taken as it is, by its CID: only a file's root block is read, for its
 size, so no contents are fetched. With a daemon (--api) they come from
 its peers when read; with the embedded store they must be in a CAR
 imported before (ac-import), or they will not be found when read. Modes
-are kept where the DAG stores them (ipfs add --preserve-mode), else
-0644 for files and 0755 for directories; symlinks are skipped with a
-warning.
+and modification times are kept where the DAG stores them (ipfs add
+--preserve-mode --preserve-mtime); else files get 0644, directories
+0755, and both the time they are added. Adding the same CID again
+changes nothing. Symlinks are skipped with a warning.
 
 It prints the CID of the entry at DEST, its path, and the files and
 bytes read, then what changed, counted: "3 added, 1 modified, 0

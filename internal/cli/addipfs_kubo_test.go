@@ -116,6 +116,7 @@ var kuboLayouts = []struct {
 	{"hamt", []string{"--cid-version=1", "--max-directory-links=4", "--max-hamt-fanout=16"}},
 	{"hamt-cidv0-256", []string{"--max-directory-links=8"}},
 	{"preserve-mode", []string{"--cid-version=1", "--preserve-mode"}},
+	{"preserve-mtime", []string{"--cid-version=1", "--preserve-mtime", "--preserve-mode"}},
 }
 
 // What a kubo daemon adds, with each of its layouts, ac-add /ipfs/CID
@@ -172,7 +173,16 @@ func TestAddIPFSKuboLayouts(t *testing.T) {
 						}
 					}
 				}
-				if l.name == "preserve-mode" {
+				if l.name == "preserve-mtime" {
+					for _, f := range []string{"big.bin", "sub/c.txt", "sub"} {
+						want, _ := os.Stat(filepath.Join(src, f))
+						got, err := os.Stat(filepath.Join(copyDir, f))
+						if err != nil || !got.ModTime().Equal(want.ModTime()) {
+							t.Errorf("%s: %s: mtime %v, want %v kept (%v)", h.name, f, got.ModTime(), want.ModTime(), err)
+						}
+					}
+				}
+				if strings.HasPrefix(l.name, "preserve-") {
 					if fi, err := os.Stat(filepath.Join(copyDir, "sub/c.txt")); err != nil || fi.Mode().Perm() != 0o600 {
 						t.Errorf("%s: sub/c.txt: mode %v, %v; want 0600 kept", h.name, fi.Mode(), err)
 					}

@@ -43,6 +43,7 @@ type Node struct {
 	Size    uint64 // a file's length in bytes
 	Mode    uint32 // permission bits stored with it (UnixFS 1.5), if HasMode
 	HasMode bool
+	Mtime   int64 // modification time stored with it (UnixFS 1.5), in ns since 1970; 0 if none
 	Target  string // a symlink's target
 	sharded bool   // a HAMT-sharded directory
 	fanout  uint64
@@ -90,6 +91,9 @@ func Stat(c cid.Cid, b []byte) (Node, error) {
 		return fail(acerr.Invalid, "UnixFS data: %v", err)
 	}
 	nd := Node{Mode: uint32(fd.mode & 0o7777), HasMode: fd.hasMode}
+	if fd.hasMtime {
+		nd.Mtime = fd.mtime
+	}
 	switch fd.typ {
 	case typeFile, typeRaw:
 		f, err := decodeNode(op, c, b)

@@ -1,6 +1,7 @@
 package unixfs
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -81,6 +82,8 @@ type fsData struct {
 	fanout     uint64 // a HAMT shard's width
 	mode       uint64 // UnixFS 1.5 mode bits, if hasMode
 	hasMode    bool
+	mtime      int64 // UnixFS 1.5 mtime in nanoseconds since 1970, if hasMtime
+	hasMtime   bool
 }
 
 var (
@@ -327,6 +330,19 @@ func decodeFSData(b []byte, maxSizes int) (fsData, error) {
 				}
 				d.blocksizes = append(d.blocksizes, v)
 			}
+		case field == 8: // mtime: a message of seconds and nanoseconds
+			if wire != wireBytes {
+				return fsData{}, fmt.Errorf("UnixFS field 8 has wire type %d, want 2", wire)
+			}
+			val, n, err := bytesField(b)
+			if err != nil {
+				return fsData{}, err
+			}
+			b = b[n:]
+			if d.mtime, err = decodeMtime(val); err != nil {
+				return fsData{}, err
+			}
+			d.hasMtime = true
 		case field == 2 || field == 4: // Data, or packed blocksizes
 			if wire != wireBytes {
 				return fsData{}, fmt.Errorf("UnixFS field %d has wire type %d, want 2", field, wire)
@@ -363,6 +379,44 @@ func decodeFSData(b []byte, maxSizes int) (fsData, error) {
 		return fsData{}, errors.New("UnixFS node has no Type")
 	}
 	return d, nil
+}
+
+// decodeMtime decodes a UnixFS UnixTime message: Seconds (int64, field
+// 1) and FractionalNanoseconds (fixed32, field 2, below 1e9), as
+// nanoseconds since 1970, which must fit an int64.
+func decodeMtime(b []byte) (int64, error) {
+	var sec int64
+	var nsec uint32
+	for len(b) > 0 {
+		field, wire, n, err := tag(b)
+		if err != nil {
+			return 0, err
+		}
+		b = b[n:]
+		switch {
+		case field == 1 && wire == wireVarint:
+			v, n, err := uvarint(b)
+			if err != nil {
+				return 0, err
+			}
+			b, sec = b[n:], int64(v)
+		case field == 2 && wire == wireI32:
+			if len(b) < 4 {
+				return 0, errTruncated
+			}
+			nsec, b = binary.LittleEndian.Uint32(b), b[4:]
+		default:
+			n, err := skipField(b, wire)
+			if err != nil {
+				return 0, err
+			}
+			b = b[n:]
+		}
+	}
+	if nsec >= 1e9 || sec > math.MaxInt64/int64(1e9)-1 || sec < math.MinInt64/int64(1e9)+1 {
+		return 0, fmt.Errorf("UnixFS mtime %d s %d ns is out of range", sec, nsec)
+	}
+	return sec*1e9 + int64(nsec), nil
 }
 
 // appendUvarint appends v as a protobuf varint.
