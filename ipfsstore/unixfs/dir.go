@@ -43,7 +43,7 @@ type Node struct {
 	Size    uint64 // a file's length in bytes
 	Mode    uint32 // permission bits stored with it (UnixFS 1.5), if HasMode
 	HasMode bool
-	Mtime   int64 // modification time stored with it (UnixFS 1.5), in ns since 1970; 0 if none
+	Mtime   int64  // modification time stored with it (UnixFS 1.5), in ns since 1970; 0 if none
 	Target  string // a symlink's target
 	sharded bool   // a HAMT-sharded directory
 	fanout  uint64
