@@ -20,6 +20,11 @@ import (
 // depth merges follow.
 const maxIPFSDepth = 2048
 
+// maxIPFSEntries is the most entries an add takes from IPFS: a DAG can
+// link one directory from many places, and a few blocks could then stand
+// for more entries than memory holds.
+const maxIPFSEntries = 1 << 22
+
 // maxIPFSFiles is the most file roots an add remembers, so that a file
 // held under many names is read once.
 const maxIPFSFiles = 1 << 20
@@ -60,6 +65,7 @@ type ipfsWalk struct {
 	skipped func(p, why string)
 	files   map[cid.Cid]unixfs.Node // files already read: the same file under many names is read once
 	fetched map[cid.Cid][]byte      // root blocks prefetched for the entries being read
+	entries int                     // entries taken so far
 }
 
 // ipfsSource makes the Source of the UnixFS DAG at src (IPFSPath's root
@@ -167,6 +173,9 @@ func (w *ipfsWalk) source(ctx context.Context, at, name string, c cid.Cid, tsize
 	}
 	if err := schema.ValidName(name); err != nil {
 		return nil, acerr.E("add", at, acerr.Invalid, err)
+	}
+	if w.entries++; w.entries > maxIPFSEntries {
+		return nil, acerr.E("add", at, acerr.TooLarge, fmt.Errorf("more than %d entries in all", maxIPFSEntries))
 	}
 	nd, _, err := w.stat(ctx, at, c, tsize)
 	if err != nil {

@@ -162,8 +162,8 @@ func checkShard(fd fsData, nlinks int) error {
 // HAMT-sharded one is read through its shards, fetched with get, each
 // checked as Stat checks a root (and its links' places against its
 // bitfield). Names must be distinct and not empty; more than
-// MaxDirEntries entries, or shards nested deeper than their hash allows,
-// are refused.
+// MaxDirEntries entries, a shard linked twice (or in a cycle), or shards
+// nested deeper than their hash allows, are refused.
 func ReadDir(ctx context.Context, get GetFunc, c cid.Cid, nd Node) ([]DirEntry, error) {
 	const op = "unixfs.ReadDir"
 	if nd.Kind != KindDirectory {
@@ -177,6 +177,10 @@ func ReadDir(ctx context.Context, get GetFunc, c cid.Cid, nd Node) ([]DirEntry, 
 	} else {
 		get = WithInline(get)
 		maxLevel := 64 / bits.TrailingZeros64(nd.fanout) // levels a 64-bit hash can tell apart
+		// A shard's entries sit in it by the hash of their names, so no
+		// shard can be in two places: one linked twice (or in a cycle)
+		// would list its entries over and over.
+		seen := map[cid.Cid]bool{c: true}
 		var walk func(c cid.Cid, nd Node, level int) error
 		walk = func(c cid.Cid, nd Node, level int) error {
 			if level >= maxLevel {
@@ -200,6 +204,10 @@ func ReadDir(ctx context.Context, get GetFunc, c cid.Cid, nd Node) ([]DirEntry, 
 					}
 					continue
 				}
+				if seen[l.cid] {
+					return acerr.E(op, "", acerr.Invalid, errors.New("a HAMT shard linked twice")).WithCID(l.cid.String())
+				}
+				seen[l.cid] = true
 				if err := ctx.Err(); err != nil {
 					return err
 				}

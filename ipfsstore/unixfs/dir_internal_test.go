@@ -3,6 +3,7 @@ package unixfs
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -104,11 +105,28 @@ func TestReadDirBad(t *testing.T) {
 		{"shard links a plain directory", s.put(shardNode(16, []byte{0x01}, link{cid: plainSub, name: "0"})), acerr.Invalid, "a HAMT link to something other than a shard"},
 		{"shard links a missing shard", s.put(shardNode(16, []byte{0x01}, link{cid: missing, name: "0"})), acerr.NotExist, missing.String()},
 	}
-	// Shards nested deeper than a 64-bit hash can place entries.
+	// Shards nested deeper than a 64-bit hash can place entries, each
+	// level a new shard.
 	deep := s.put(shardNode(16, []byte{0x01}, link{cid: f, name: "0a"}))
-	for range 17 {
-		deep = s.put(shardNode(16, []byte{0x01}, link{cid: deep, name: "0"}))
+	for i := range 17 {
+		deep = s.put(shardNode(16, []byte{0x03}, link{cid: deep, name: "0"}, link{cid: f, name: fmt.Sprintf("1x%d", i)}))
 	}
+	// A shard linked from 16 slots, each of those from 16 more: listed
+	// over and over, it would make 16^n entries of a few blocks.
+	fan := s.put(shardNode(16, []byte{0x01}, link{cid: f, name: "0a"}))
+	for range 2 {
+		var ls []link
+		for i := range 16 {
+			ls = append(ls, link{cid: fan, name: fmt.Sprintf("%X", i)})
+		}
+		fan = s.put(shardNode(16, []byte{0xff, 0xff}, ls...))
+	}
+	tests = append(tests, struct {
+		name string
+		root cid.Cid
+		kind acerr.Kind
+		msg  string
+	}{"a shard linked twice", fan, acerr.Invalid, "a HAMT shard linked twice"})
 	tests = append(tests, struct {
 		name string
 		root cid.Cid
@@ -149,4 +167,27 @@ func TestStat(t *testing.T) {
 	if _, err := ReadDir(context.Background(), s.get, file, Node{Kind: KindFile}); !acerr.Is(acerr.NotDir, err) {
 		t.Errorf("ReadDir of a file: %v, want NotDir", err)
 	}
+}
+
+// FuzzStat checks that Stat and ReadDir never panic and fail in one line,
+// even when every link leads back to the same block: a cycle, which a
+// GetFunc that checks hashes can never give, ends at the depth limit.
+func FuzzStat(f *testing.F) {
+	s := &dagStore{m: map[cid.Cid][]byte{}}
+	fc := testCID(cid.Raw, "file")
+	f.Add(s.m[s.put(dirNode(link{cid: fc, name: "a"}, link{cid: fc, name: "b"}))])
+	f.Add(s.m[s.put(shardNode(16, []byte{0x00, 0x06}, link{cid: fc, name: "1b.txt"}, link{cid: fc, name: "2"}))])
+	f.Add(s.m[s.put(shardNode(256, []byte{0x01}, link{cid: fc, name: "00"}))])
+	f.Add(s.m[s.put(pbNode{data: appendFSData(nil, fsData{typ: typeSymlink, data: []byte("x")})})])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sum := sha256.Sum256(b)
+		c := sumCID(cid.DagProtobuf, &sum)
+		nd, err := Stat(c, b)
+		if err == nil && nd.Kind == KindDirectory {
+			_, err = ReadDir(context.Background(), func(context.Context, cid.Cid) ([]byte, error) { return b, nil }, c, nd)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("error %q is not one line", err)
+		}
+	})
 }
