@@ -23,7 +23,7 @@ const maxIPFSDepth = 2048
 // maxIPFSEntries is the most entries an add takes from IPFS: a DAG can
 // link one directory from many places, and a few blocks could then stand
 // for more entries than memory holds.
-const maxIPFSEntries = 1 << 22
+var maxIPFSEntries = 1 << 22 // a variable for tests
 
 // maxIPFSFiles is the most file roots an add remembers, so that a file
 // held under many names is read once.

@@ -9,9 +9,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/ipfsstore"
 	"github.com/archivecache/archivecache/ipfsstore/car"
 	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
 )
 
 // readCounter counts the blocks read through Get, by CID.
@@ -99,5 +101,52 @@ func TestAddIPFSReadsNoContents(t *testing.T) {
 			}
 			t.Logf("%d dag-pb blocks read, %d raw blocks not", pbRead, raw)
 		})
+	}
+}
+
+// pbDir encodes a plain UnixFS directory of the given names, each
+// linking target.
+func pbDir(target cid.Cid, names ...string) []byte {
+	var b []byte
+	for _, n := range names {
+		h := target.Bytes()
+		l := append([]byte{0x0a, byte(len(h))}, h...)
+		l = append(append(l, 0x12, byte(len(n))), n...)
+		l = append(l, 0x18, 0x00)
+		b = append(append(b, 0x12, byte(len(l))), l...)
+	}
+	return append(b, 0x0a, 0x02, 0x08, 0x01) // Data: UnixFS Type Directory
+}
+
+// A DAG that links one directory from many places stands for more
+// entries than its blocks: the add stops at the limit, naming it.
+func TestAddIPFSEntryLimit(t *testing.T) {
+	ctx := t.Context()
+	h, err := Init(ctx, Options{Dir: filepath.Join(t.TempDir(), "home")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	put := func(b []byte) cid.Cid {
+		mh, _ := multihash.Sum(b, multihash.SHA2_256, -1)
+		c := cid.NewCidV1(cid.DagProtobuf, mh)
+		if err := h.Store.Put(ctx, c, b); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	empty, _ := multihash.Sum(nil, multihash.SHA2_256, -1)
+	d := put(pbDir(cid.NewCidV1(cid.Raw, empty), "f0", "f1", "f2", "f3"))
+	for range 4 { // 4^5 files from 5 blocks
+		d = put(pbDir(d, "d0", "d1", "d2", "d3"))
+	}
+	if _, err := h.AddLocal(ctx, "/ipfs/"+d.String(), "root/ok", AddOptions{}); err != nil {
+		t.Fatalf("1024 files: %v", err)
+	}
+	defer func(n int) { maxIPFSEntries = n }(maxIPFSEntries)
+	maxIPFSEntries = 1000
+	_, err = h.AddLocal(ctx, "/ipfs/"+d.String(), "root/many", AddOptions{})
+	if !acerr.Is(acerr.TooLarge, err) || !strings.Contains(err.Error(), "more than 1000 entries in all") {
+		t.Errorf("1365 entries over a limit of 1000: %v", err)
 	}
 }
