@@ -92,8 +92,10 @@ func WriteCAR(ctx context.Context, w io.Writer, store ipfsstore.Store, name stri
 	return Exported{Root: root, Blocks: x.blocks, Bytes: x.bytes}, nil
 }
 
-// Import reads a CAR v1 file from r, checks every block's bytes against
-// its CID, stores the blocks, and returns the CAR's roots. It trusts
+// Import reads a CAR file (v1, or v2: the v1 inside it) from r, checks
+// every block's bytes against its CID, stores the blocks, and returns the
+// CAR's roots. Blocks under an identity CID are checked and not stored:
+// their CID holds them. It trusts
 // nothing and changes nothing (HEAD, friends and nodes stay as they
 // are), so it works on a damaged home too: Open the store alone with
 // OpenStore. Bad input is refused at the first bad section; the blocks
@@ -112,6 +114,9 @@ func Import(ctx context.Context, st ipfsstore.Store, r io.Reader) ([]cid.Cid, er
 		if err != nil {
 			return nil, err
 		}
+		if _, inline := unixfs.Inline(c); inline {
+			continue
+		}
 		if c.Type() == cid.DagCBOR && schema.OldFormat(data) {
 			_, err := schema.Decode(data)
 			return nil, acerr.E("import", "", acerr.Invalid, err).WithCID(c.String())
@@ -127,6 +132,9 @@ func Import(ctx context.Context, st ipfsstore.Store, r io.Reader) ([]cid.Cid, er
 	}
 	roots := cr.Roots()
 	for _, r := range roots {
+		if _, inline := unixfs.Inline(r); inline {
+			continue
+		}
 		held, err := st.Has(ctx, r)
 		if err != nil {
 			return nil, err

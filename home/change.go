@@ -101,7 +101,11 @@ type Added struct {
 }
 
 // AddLocal imports the local file or directory src into the tree at
-// dest, a path under root/. A directory added where one is (or was)
+// dest, a path under root/. A src of the form /ipfs/CID[/PATH] or
+// ipfs://CID[/PATH] is a UnixFS file or directory already in IPFS: its
+// directories are read (through HAMT shards) and each file is taken by
+// its root CID, whose contents are fetched only when read (IPFSPath,
+// ipfsSource); symlinks in it are skipped. A directory added where one is (or was)
 // changes it as the file-by-file changes would (tree.PutTree, with what
 // src no longer holds deleted); a file replaces a file; another kind at
 // dest must be deleted first.
@@ -122,8 +126,13 @@ func (h *Home) AddLocal(ctx context.Context, src, dest string, o AddOptions) (Ad
 	}
 	t := tree.New(st, h.TreeConfig(cid.Undef, h.keys()))
 	var s *tree.Source
-	var err error
-	if src == "-" {
+	root, sub, fromIPFS, err := IPFSPath(src)
+	if err != nil {
+		return Added{}, err
+	}
+	if fromIPFS {
+		s, err = ipfsSource(ctx, st, src, root, sub, counts, o.Skipped)
+	} else if src == "-" {
 		s, err = stdinSource(ctx, st, o.Stdin, counts, h.Now())
 	} else {
 		cfg := localfs.ImportConfig{Workers: o.Workers, Progress: counts, Totals: o.Progress != nil, Skipped: o.Skipped}

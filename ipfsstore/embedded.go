@@ -228,7 +228,10 @@ func openEmbeddedLocked(ctx context.Context, dir string, rollSize int64, lock bo
 // the checksum its index record keeps, and against c's hash if the store
 // was opened with Config.Rehash. A copy that fails its check is reported
 // as damage (kind acerr.Integrity, naming the file), unless the store
-// holds another copy of the block that passes.
+// holds another copy of the block that passes. The block of an identity
+// CID (an inlined block) is in the CID itself: Get, Has and BlockSize
+// answer for it without looking, as kubo's blockstore does, and nothing
+// needs storing for it.
 func (e *Embedded) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	return e.get(ctx, c, e.rehash)
 }
@@ -241,6 +244,9 @@ func (e *Embedded) get(ctx context.Context, c cid.Cid, rehash bool) ([]byte, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, acerr.E(op, "", acerr.Other, err).WithCID(c.String())
+	}
+	if b, ok := unixfs.Inline(c); ok {
+		return b, nil
 	}
 	key := blockKey(c)
 	data, err := e.load(c, key, rehash, nil)
@@ -530,6 +536,9 @@ func (e *Embedded) Has(ctx context.Context, c cid.Cid) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, acerr.E(op, "", acerr.Other, err).WithCID(c.String())
 	}
+	if _, ok := unixfs.Inline(c); ok {
+		return true, nil
+	}
 	key := blockKey(c)
 	ok, err := e.has(key)
 	if err == nil && !ok {
@@ -552,6 +561,9 @@ func (e *Embedded) BlockSize(ctx context.Context, c cid.Cid) (int, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, acerr.E(op, "", acerr.Other, err).WithCID(c.String())
+	}
+	if b, ok := unixfs.Inline(c); ok {
+		return len(b), nil
 	}
 	key := blockKey(c)
 	n, ok, err := e.size(key)

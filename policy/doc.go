@@ -27,7 +27,7 @@
 //	                                       node links it by CID                         merge); anyone may add
 //	shard_v1              nobody           structure only; a leaf's entries agree on    part of its directory, never on its own
 //	                                       the hash prefix of its depth
-//	file_v1               (entry only)     target is a dag-pb or raw CIDv1 (UnixFS)     part of its directory
+//	file_v1               (entry only)     target is a CIDv0, dag-pb or raw CIDv1 (UnixFS) part of its directory
 //
 // "Owner is a friend" means the Resolver knows the owner's identity CID:
 // my own identities and the friends I added. A node from anyone else is

@@ -237,14 +237,15 @@ func optionalNodeLink(what string, c cid.Cid) error {
 	return nodeLink(what, c)
 }
 
-// fileLink checks a link to a UnixFS file root: CIDv1, dag-pb or raw, as
-// `ipfs add --cid-version=1` makes.
+// fileLink checks a link to a UnixFS file root: a CIDv1, dag-pb or raw,
+// as `ipfs add --cid-version=1` makes, or a CIDv0 (dag-pb), as `ipfs add`
+// makes by default and ac-add /ipfs/CID takes.
 func fileLink(what string, c cid.Cid) error {
 	p := c.Prefix()
-	if p.Version != 1 || (p.Codec != cid.DagProtobuf && p.Codec != cid.Raw) {
-		return fmt.Errorf("%s %s is not a dag-pb or raw CIDv1", what, Short(c))
+	if p.Version == 0 || p.Version == 1 && (p.Codec == cid.DagProtobuf || p.Codec == cid.Raw) {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%s %s is not a CIDv0, or a dag-pb or raw CIDv1", what, Short(c))
 }
 
 // Short abbreviates a CID for messages: its first four and last eight

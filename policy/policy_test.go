@@ -103,6 +103,7 @@ func TestCheck(t *testing.T) {
 	strangerDir := ownedDir(mallory, 1)
 	forgedDir := &schema.Directory{Owner: bob.cid, Seq: 5, Sig: dir.Sig}
 	fileAsDir := ownedDir(bob, 1, entry("a.txt", schema.KindFile, fakeCID("a")))
+	fileV0 := ownedDir(bob, 1, entry("a.txt", schema.KindFile, cid.NewCidV0(fileCID("a").Hash())))
 	shared := &schema.Directory{Entries: []schema.Entry{entry("x", schema.KindDirectory, fakeCID("x"))}}
 	sharedDirAsFile := &schema.Directory{Entries: []schema.Entry{entry("x", schema.KindDirectory, fileCID("x"))}}
 
@@ -137,6 +138,7 @@ func TestCheck(t *testing.T) {
 		{name: "owned dir by stranger", n: strangerDir, kind: acerr.Permission, is: ErrNotFriend},
 		{name: "owned dir forged", n: forgedDir, kind: acerr.Signature},
 		{name: "owned dir file target dag-cbor", n: fileAsDir, kind: acerr.Invalid},
+		{name: "owned dir file target CIDv0", n: fileV0},
 		{name: "shared dir", n: shared, r: friends{}},
 		{name: "shared dir target raw", n: sharedDirAsFile, kind: acerr.Invalid},
 		{name: "tree leaf", n: leaf},

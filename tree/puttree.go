@@ -316,9 +316,9 @@ func entryName(x *schema.Entry, s *Source) string {
 }
 
 // sameFile reports whether the entry a shows what b would put: the same
-// kind, content, mode and mtime.
+// kind, content, mode and mtime (any mtime, where b sets none).
 func sameFile(a, b *schema.Entry) bool {
-	return a.Kind == b.Kind && a.Target.Equals(b.Target) && a.Mode == b.Mode && a.Mtime == b.Mtime
+	return a.Kind == b.Kind && a.Target.Equals(b.Target) && a.Mode == b.Mode && (b.Mtime == 0 || a.Mtime == b.Mtime)
 }
 
 // SourceOf returns what the tree at root shows at path, as a Source: to

@@ -29,6 +29,19 @@ old version stays reachable through ac-log). SRC "-" is standard input,
 which becomes one file at DEST. Symbolic links and special files are
 skipped with a warning.
 
+SRC /ipfs/CID[/PATH] or ipfs://CID[/PATH] is a UnixFS file or directory
+already in IPFS, as "ipfs add" makes it with any of its options (CIDv0
+or v1, balanced or trickle, any chunker, raw or dag-pb leaves, --inline,
+HAMT-sharded directories). Its directories are read and each file is
+taken as it is, by its CID: only a file's root block is read, for its
+size, so no contents are fetched. With a daemon (--api) they come from
+its peers when read; with the embedded store they must be in a CAR
+imported before (ac-import), or they will not be found when read. Modes
+and modification times are kept where the DAG stores them (ipfs add
+--preserve-mode --preserve-mtime); else files get 0644, directories
+0755, and both the time they are added. Adding the same CID again
+changes nothing. Symlinks are skipped with a warning.
+
 It prints the CID of the entry at DEST, its path, and the files and
 bytes read, then what changed, counted: "3 added, 1 modified, 0
 deleted" (a directory that is new counts once, as ac-merge shows it);
@@ -50,7 +63,8 @@ example:
   ac-add ~/Pictures root/projects/pictures
   ac-add --dry-run ~/Pictures root/projects/pictures
   ac-add notes.txt root/projects/
-  date | ac-add - root/projects/when.txt`,
+  date | ac-add - root/projects/when.txt
+  ac-add /ipfs/bafybei.../photos root/projects/photos`,
 		setup: func(fs *flag.FlagSet, e *Env) func(context.Context, []string) error {
 			var o addOpts
 			fs.IntVar(&o.jobs, "j", 0, "import `n` files at a time (default: 2 per CPU)")

@@ -1,7 +1,7 @@
-// Package car owns the CAR v1 format (content-addressable archive): a
+// Package car owns the CAR format (content-addressable archive): a
 // stream of blocks with the CIDs of its roots up front, the format of
-// `ipfs dag export` and `ipfs dag import`. ac-export writes CARs with a
-// Writer and ac-import reads them with a Reader.
+// `ipfs dag export` and `ipfs dag import`. ac-export writes CAR v1 with a
+// Writer and ac-import reads CAR v1 and v2 with a Reader.
 //
 // A CAR v1 is a header and then sections, each prefixed by its length as
 // an unsigned varint (multiformats: at most 9 bytes, minimally encoded):
@@ -23,14 +23,28 @@
 // refused at the first bad section after reading a few bytes of it. One
 // buffer of at most schema.MaxBlockSize bytes is reused for every block.
 //
-// It accepts only what the Writer writes, which is what kubo writes for
-// ArchiveCache's blocks: minimal varints; a header in canonical dag-cbor
-// with exactly the two fields, version 1 and at least one root; CIDs of
-// version 1 with a sha2-256 multihash (ArchiveCache makes no other, and a
-// CAR of CIDv0 blocks is refused with a clear error rather than half
-// read). Every block's bytes are hashed and must match their CID. So
-// whatever the Reader accepts, the Writer re-encodes byte for byte, and
-// nothing the Reader returns is unchecked.
+// It accepts what kubo writes: minimal varints; a header in canonical
+// dag-cbor with exactly the two fields, version 1 and at least one root;
+// CIDv1 of any codec, and CIDv0 (dag-pb), with a sha2-256 multihash or an
+// identity multihash of at most MaxIdentitySize bytes, whose digest is
+// the block itself (`ipfs add --inline`). Any other hash function
+// (blake2b, sha2-512, ...) is refused by name: ArchiveCache hashes
+// nothing else. Every block's bytes are hashed and must match their CID,
+// so nothing the Reader returns is unchecked; and whatever it accepts of
+// a CAR v1, the Writer re-encodes byte for byte.
+//
+// A CAR v2 is a wrapper around a CAR v1 (the "data payload"), with an
+// optional index after it:
+//
+//	0x0a a1 67 "version" 02     the pragma: a CAR v1 header {"version": 2}
+//	characteristics (16 bytes)  data offset, data size, index offset (uint64 LE each)
+//	padding  CAR v1 (data size bytes at data offset)  padding  index
+//
+// The Reader checks the header (the data after the pragma and header,
+// not past the index, within MaxV2DataOffset), skips to the data, reads
+// the CAR v1 there as above, and stops at its end: the index, a lookup
+// aid, is never read, so nothing in it is trusted or needed. The
+// characteristics are ignored. A CAR v1 inside a CAR v2 must be version 1.
 //
 // Errors are *acerr.Error of kind Invalid (malformed or truncated input,
 // with the offset where it went wrong), Integrity (a block that does not
@@ -45,7 +59,9 @@ package car
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -60,11 +76,23 @@ const (
 	// MaxHeaderSize is the largest header a Reader accepts or a Writer
 	// writes, in bytes: room for well over a thousand roots.
 	MaxHeaderSize = 64 << 10
+	// MaxIdentitySize is the longest identity digest accepted, the block
+	// it holds: kubo's limit (verifcid) for inlined blocks.
+	MaxIdentitySize = 128
+	// MaxV2DataOffset is the furthest a CAR v2 may put its data: room for
+	// padding, and a stop for a header that sends the Reader skipping
+	// through gigabytes.
+	MaxV2DataOffset = 1 << 20
 	// maxVarintLen is the longest multiformats varint: 9 bytes, 63 bits.
 	maxVarintLen = 9
 	// maxCIDLen is the longest CID accepted: version 1, a codec of up to
-	// maxVarintLen bytes, and a sha2-256 multihash (code, length, digest).
-	maxCIDLen = 1 + maxVarintLen + 2 + sha256.Size
+	// maxVarintLen bytes, and a multihash (code, length, digest) of the
+	// longest digest accepted.
+	maxCIDLen = 1 + maxVarintLen + 1 + 2 + MaxIdentitySize
+	// v2PragmaLen is the length of a CAR v2's pragma.
+	v2PragmaLen = 11
+	// v2HeaderSize is the length of a CAR v2 header after the pragma.
+	v2HeaderSize = 16 + 3*8
 	// maxSectionSize is the longest section accepted.
 	maxSectionSize = maxCIDLen + schema.MaxBlockSize
 )
@@ -74,49 +102,117 @@ const op = "car.Read"
 // errShort is parseCID's error when b ends before the CID does.
 var errShort = errors.New("ends inside the CID")
 
-// Reader reads a CAR v1 stream. It is not safe for concurrent use.
+// v2Pragma is the start of every CAR v2: the length-prefixed CAR v1
+// header {"version": 2}.
+var v2Pragma = [v2PragmaLen]byte{0x0a, 0xa1, 0x67, 'v', 'e', 'r', 's', 'i', 'o', 'n', 0x02}
+
+// Reader reads a CAR v1 stream, or the CAR v1 inside a CAR v2. It is not
+// safe for concurrent use.
 type Reader struct {
-	br    *bufio.Reader
-	off   int64 // bytes consumed from br
-	roots []cid.Cid
-	buf   []byte // the last block, reused
-	err   error  // sticky: io.EOF after the last section, or the failure
+	br      *bufio.Reader
+	off     int64 // bytes consumed from the input
+	version int
+	end     int64 // for a CAR v2, the offset where its data ends
+	roots   []cid.Cid
+	buf     []byte // the last block, reused
+	err     error  // sticky: io.EOF after the last section, or the failure
 }
 
-// NewReader reads and checks the header of the CAR on r. The Reader
-// buffers r, so it may read past the end of the CAR.
+// NewReader reads and checks the header of the CAR on r, and for a CAR
+// v2 the header of the CAR v1 inside. The Reader buffers r, so it may
+// read past the end of the CAR.
 func NewReader(r io.Reader) (*Reader, error) {
-	cr := &Reader{br: bufio.NewReaderSize(r, 32<<10)}
+	cr := &Reader{br: bufio.NewReaderSize(r, 32<<10), version: 1}
 	if _, err := cr.br.Peek(1); err != nil {
 		if err == io.EOF {
 			return nil, acerr.E(op, "", acerr.Invalid, errors.New("empty input: a CAR starts with a header"))
 		}
 		return nil, cr.readErr(err, "header", 0)
 	}
-	n, err := cr.uvarint("header length", 0)
-	if err != nil {
+	if p, _ := cr.br.Peek(v2PragmaLen); bytes.Equal(p, v2Pragma[:]) {
+		if err := cr.enterV2(); err != nil {
+			return nil, err
+		}
+	}
+	if err := cr.header(); err != nil {
 		return nil, err
+	}
+	return cr, nil
+}
+
+// enterV2 reads a CAR v2's pragma and header, skips to its data, and
+// makes the Reader read no further than the data's end.
+func (r *Reader) enterV2() error {
+	r.version = 2
+	var h [v2PragmaLen + v2HeaderSize]byte
+	k, err := io.ReadFull(r.br, h[:])
+	r.off += int64(k)
+	if err != nil {
+		return r.readErr(err, "CAR v2 header", 0)
+	}
+	le := binary.LittleEndian
+	hdr := h[v2PragmaLen:]
+	dataOff, dataSize, indexOff := le.Uint64(hdr[16:]), le.Uint64(hdr[24:]), le.Uint64(hdr[32:])
+	fail := func(format string, args ...any) error {
+		return acerr.E(op, "", acerr.Invalid, fmt.Errorf("CAR v2 header: "+format, args...))
+	}
+	switch {
+	case dataOff < uint64(len(h)):
+		return fail("data offset %d is inside the header (%d bytes)", dataOff, len(h))
+	case dataOff > MaxV2DataOffset:
+		return acerr.E(op, "", acerr.TooLarge, fmt.Errorf("CAR v2 header: data offset %d, limit %d", dataOff, MaxV2DataOffset))
+	case dataSize == 0:
+		return fail("data size 0: a CAR v2 holds a CAR v1")
+	case dataSize > 1<<62:
+		return acerr.E(op, "", acerr.TooLarge, fmt.Errorf("CAR v2 header: data size %d", dataSize))
+	case indexOff != 0 && indexOff < dataOff+dataSize:
+		return fail("index offset %d is before the end of the data (%d)", indexOff, dataOff+dataSize)
+	}
+	skip := int64(dataOff) - r.off
+	n, err := r.br.Discard(int(skip))
+	r.off += int64(n)
+	if err != nil {
+		return r.readErr(err, fmt.Sprintf("padding before the data at offset %d", dataOff), int64(len(h)))
+	}
+	r.end = int64(dataOff + dataSize)
+	r.br = bufio.NewReaderSize(io.LimitReader(r.br, int64(dataSize)), 32<<10)
+	return nil
+}
+
+// header reads and checks a CAR v1 header at the Reader's offset.
+func (r *Reader) header() error {
+	at := r.off
+	n, err := r.uvarint("header length", at)
+	if err != nil {
+		return err
 	}
 	switch {
 	case n == 0:
-		return nil, acerr.E(op, "", acerr.Invalid, errors.New("header at offset 0 is empty"))
+		return acerr.E(op, "", acerr.Invalid, fmt.Errorf("header at offset %d is empty", at))
 	case n > MaxHeaderSize:
-		return nil, acerr.E(op, "", acerr.TooLarge, fmt.Errorf("header at offset 0 claims %d bytes, limit %d", n, MaxHeaderSize))
+		return acerr.E(op, "", acerr.TooLarge, fmt.Errorf("header at offset %d claims %d bytes, limit %d", at, n, MaxHeaderSize))
 	}
-	start := cr.off
+	start := r.off
 	hdr := make([]byte, n)
-	k, err := io.ReadFull(cr.br, hdr)
-	cr.off += int64(k)
+	k, err := io.ReadFull(r.br, hdr)
+	r.off += int64(k)
 	if err != nil {
-		return nil, cr.readErr(err, fmt.Sprintf("header at offset %d (%d bytes claimed)", start, n), start)
+		return r.readErr(err, fmt.Sprintf("header at offset %d (%d bytes claimed)", start, n), start)
 	}
 	roots, err := parseHeader(hdr)
 	if err != nil {
-		return nil, acerr.E(op, "", acerr.Invalid, fmt.Errorf("header at offset %d: %w", start, err))
+		if r.version == 2 {
+			err = fmt.Errorf("the CAR v1 inside a CAR v2: %w", err)
+		}
+		return acerr.E(op, "", acerr.Invalid, fmt.Errorf("header at offset %d: %w", start, err))
 	}
-	cr.roots = roots
-	return cr, nil
+	r.roots = roots
+	return nil
 }
+
+// Version returns the CAR's version: 1, or 2 for a CAR v1 read from
+// inside a CAR v2.
+func (r *Reader) Version() int { return r.version }
 
 // Roots returns the CIDs the header names as roots.
 func (r *Reader) Roots() []cid.Cid { return append([]cid.Cid(nil), r.roots...) }
@@ -140,6 +236,10 @@ func (r *Reader) Next() (cid.Cid, []byte, error) {
 func (r *Reader) next() (cid.Cid, []byte, error) {
 	start := r.off
 	if _, err := r.br.Peek(1); err != nil {
+		if err == io.EOF && r.version == 2 && r.off < r.end {
+			return cid.Undef, nil, acerr.E(op, "", acerr.Invalid,
+				fmt.Errorf("truncated: input ends at offset %d, before the end of the CAR v2 data at offset %d", r.off, r.end))
+		}
 		if err == io.EOF {
 			return cid.Undef, nil, io.EOF
 		}
@@ -168,8 +268,6 @@ func (r *Reader) next() (cid.Cid, []byte, error) {
 	case err != nil:
 		return cid.Undef, nil, acerr.E(op, "", acerr.Invalid, fmt.Errorf("section at offset %d: CID: %w", start, err))
 	}
-	var digest [sha256.Size]byte
-	copy(digest[:], peek[cidLen-sha256.Size:cidLen])
 	r.br.Discard(cidLen)
 	r.off += int64(cidLen)
 	size := n - uint64(cidLen)
@@ -186,7 +284,7 @@ func (r *Reader) next() (cid.Cid, []byte, error) {
 	if err != nil {
 		return cid.Undef, nil, r.readErr(err, what, start)
 	}
-	if sha256.Sum256(data) != digest {
+	if !hashMatches(c, data) {
 		return cid.Undef, nil, acerr.E(op, "", acerr.Integrity,
 			fmt.Errorf("block in the section at offset %d does not hash to its CID", start)).WithCID(c.String())
 	}
@@ -230,16 +328,29 @@ func (r *Reader) readErr(err error, what string, start int64) error {
 	return acerr.E(op, "", kind, fmt.Errorf("reading the %s: %w", what, err))
 }
 
-// parseCID parses the binary CID at the start of b, which must be a CIDv1
-// with a sha2-256 multihash, and returns it with its length in bytes. It
-// returns errShort if b ends inside it.
+// parseCID parses the binary CID at the start of b, a CIDv0 or a CIDv1
+// with a multihash the Reader accepts, and returns it with its length in
+// bytes. It returns errShort if b ends inside it.
 func parseCID(b []byte) (cid.Cid, int, error) {
-	if len(b) >= 2 && b[0] == multihash.SHA2_256 && b[1] == sha256.Size {
-		return cid.Undef, 0, errors.New("a CIDv0: only CIDv1 is accepted")
+	if len(b) >= 1 && b[0] == multihash.SHA2_256 {
+		// A CIDv0 is a bare sha2-256 multihash (a CIDv1 starts with 0x01).
+		if len(b) < 2 {
+			return cid.Undef, 0, errShort
+		}
+		if b[1] != sha256.Size {
+			return cid.Undef, 0, fmt.Errorf("CIDv0 digest length %d, want %d", b[1], sha256.Size)
+		}
+		if len(b) < 2+sha256.Size {
+			return cid.Undef, 0, errShort
+		}
+		return cid.NewCidV0(multihash.Multihash(b[:2+sha256.Size])), 2 + sha256.Size, nil
 	}
-	var v [3]uint64
-	n := 0
+	var v [4]uint64
+	n, mhStart := 0, 0
 	for i := range v {
+		if i == 2 {
+			mhStart = n
+		}
 		x, k, err := uvarintBytes(b[n:])
 		if err != nil {
 			return cid.Undef, 0, err
@@ -247,24 +358,44 @@ func parseCID(b []byte) (cid.Cid, int, error) {
 		v[i] = x
 		n += k
 		if i == 0 && x != 1 {
-			return cid.Undef, 0, fmt.Errorf("version %d, want 1", x)
+			return cid.Undef, 0, fmt.Errorf("version %d, want 0 or 1", x)
 		}
-		if i == 2 && x != multihash.SHA2_256 {
-			return cid.Undef, 0, fmt.Errorf("hash function 0x%x, only sha2-256 (0x12) is accepted", x)
+		if i == 2 && x != multihash.SHA2_256 && x != multihash.IDENTITY {
+			return cid.Undef, 0, fmt.Errorf("hash function %s: only sha2-256 and identity are accepted", hashName(x))
 		}
 	}
-	if n >= len(b) {
+	digestLen := v[3]
+	switch {
+	case v[2] == multihash.SHA2_256 && digestLen != sha256.Size:
+		return cid.Undef, 0, fmt.Errorf("sha2-256 digest length %d, want %d", digestLen, sha256.Size)
+	case v[2] == multihash.IDENTITY && digestLen > MaxIdentitySize:
+		return cid.Undef, 0, fmt.Errorf("identity digest of %d bytes, limit %d", digestLen, MaxIdentitySize)
+	}
+	if uint64(len(b)-n) < digestLen {
 		return cid.Undef, 0, errShort
 	}
-	if b[n] != sha256.Size {
-		return cid.Undef, 0, fmt.Errorf("sha2-256 digest length %d, want %d", b[n], sha256.Size)
-	}
-	mhStart := n - 1 // the hash function code is one byte: 0x12
-	n += 1 + sha256.Size
-	if n > len(b) {
-		return cid.Undef, 0, errShort
-	}
+	n += int(digestLen)
 	return cid.NewCidV1(v[1], multihash.Multihash(b[mhStart:n])), n, nil
+}
+
+// hashName names a multihash function for an error.
+func hashName(code uint64) string {
+	if name, ok := multihash.Codes[code]; ok {
+		return fmt.Sprintf("%s (0x%x)", name, code)
+	}
+	return fmt.Sprintf("0x%x", code)
+}
+
+// hashMatches reports whether data hashes to c, whose multihash parseCID
+// accepted: sha2-256, or identity, whose digest is the data itself.
+func hashMatches(c cid.Cid, data []byte) bool {
+	mh := c.Hash()
+	if mh[0] == multihash.IDENTITY {
+		_, k := binary.Uvarint(mh[1:])
+		return bytes.Equal(mh[1+k:], data)
+	}
+	sum := sha256.Sum256(data)
+	return bytes.Equal(mh[2:], sum[:])
 }
 
 // uvarintBytes decodes a multiformats unsigned varint at the start of b.

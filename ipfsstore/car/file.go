@@ -1,9 +1,7 @@
 package car
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"os"
@@ -88,8 +86,7 @@ func (cf *File) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	if _, err := cf.f.ReadAt(data, s.off); err != nil {
 		return nil, acerr.E(op, cf.f.Name(), acerr.IO, err).WithCID(c.String())
 	}
-	sum := sha256.Sum256(data)
-	if !bytes.Equal(c.Hash()[2:], sum[:]) {
+	if !hashMatches(c, data) {
 		return nil, acerr.E(op, cf.f.Name(), acerr.Integrity, errors.New("the block changed in the file since it was opened")).WithCID(c.String())
 	}
 	return data, nil

@@ -187,11 +187,11 @@ func parseHeader(b []byte) ([]cid.Cid, error) {
 	case !haveVersion:
 		return nil, errors.New("no version")
 	case version != 1:
-		return nil, fmt.Errorf("CAR version %d; only version 1 is supported", version)
+		return nil, fmt.Errorf("CAR version %d; only versions 1 and 2 are read, and a CAR v2 holds a CAR v1", version)
 	case !haveRoots:
 		return nil, errors.New("no roots")
 	case len(roots) == 0:
-		return nil, errors.New("an empty list of roots")
+		return nil, errors.New("an empty list of roots: a CAR must name at least one")
 	case c.off != len(b):
 		c.at = c.off
 		return nil, c.fail("%d bytes after the header map", len(b)-c.off)

@@ -25,8 +25,8 @@ type Writer struct {
 
 // NewWriter writes the header naming roots to w and returns a Writer for
 // the blocks. There must be at least one root, and every CID must be one
-// a Reader accepts (CIDv1, sha2-256); otherwise the error is of kind
-// Invalid and nothing is written.
+// a Reader accepts (CIDv0, or CIDv1 with a sha2-256 or identity hash);
+// otherwise the error is of kind Invalid and nothing is written.
 func NewWriter(w io.Writer, roots []cid.Cid) (*Writer, error) {
 	if len(roots) == 0 {
 		return nil, acerr.E(writeOp, "", acerr.Invalid, errors.New("a CAR needs at least one root"))

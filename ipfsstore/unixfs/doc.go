@@ -56,7 +56,8 @@
 // each child must hold exactly the bytes its parent's blocksize claims,
 // and the reader never goes more than MaxDepth blocks down, so a cycle
 // (possible only with a GetFunc that does not check hashes) ends in an
-// error. Malformed blocks give errors of kind
+// error. A block under an identity CID (`ipfs add --inline`) is read from
+// the CID itself, never fetched. Malformed blocks give errors of kind
 // acerr.Invalid, sizes that do not add up kind acerr.Integrity; neither
 // ever panics.
 package unixfs

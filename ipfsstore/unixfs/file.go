@@ -2,6 +2,7 @@ package unixfs
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/archivecache/archivecache/acerr"
 	"github.com/archivecache/archivecache/schema"
 	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
 )
 
 // GetFunc returns the bytes of block c, which the caller may keep. They
@@ -197,6 +199,32 @@ func (f *File) fetchAhead(fr *frame) {
 	}
 }
 
+// Inline returns the block an identity CID holds in its digest (`ipfs add
+// --inline`), and whether c is one.
+func Inline(c cid.Cid) ([]byte, bool) {
+	mh := c.Hash()
+	if len(mh) < 2 || mh[0] != multihash.IDENTITY {
+		return nil, false
+	}
+	n, k := binary.Uvarint(mh[1:])
+	if k <= 0 || n != uint64(len(mh)-1-k) {
+		return nil, false
+	}
+	return mh[1+k:], true
+}
+
+// WithInline returns a GetFunc that answers for identity CIDs itself,
+// with the block in the CID, and asks get for the others: a store need
+// not hold inlined blocks.
+func WithInline(get GetFunc) GetFunc {
+	return func(ctx context.Context, c cid.Cid) ([]byte, error) {
+		if b, ok := Inline(c); ok {
+			return b, nil
+		}
+		return get(ctx, c)
+	}
+}
+
 // Open opens the UnixFS file rooted at root, fetching its root block with
 // get. A directory gives kind IsDir; a block that is not part of a UnixFS
 // file gives kind Invalid.
@@ -205,6 +233,7 @@ func Open(ctx context.Context, get GetFunc, root cid.Cid) (*File, error) {
 	if !root.Defined() {
 		return nil, acerr.E(op, "", acerr.Invalid, errors.New("undefined CID"))
 	}
+	get = WithInline(get)
 	b, err := get(ctx, root)
 	if err != nil {
 		return nil, getError(op, root, err)

@@ -1,6 +1,7 @@
 package unixfs
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -77,6 +78,12 @@ type fsData struct {
 	filesize   uint64
 	hasSize    bool
 	blocksizes []uint64
+	hashType   uint64 // a HAMT shard's hash function
+	fanout     uint64 // a HAMT shard's width
+	mode       uint64 // UnixFS 1.5 mode bits, if hasMode
+	hasMode    bool
+	mtime      int64 // UnixFS 1.5 mtime in nanoseconds since 1970, if hasMtime
+	hasMtime   bool
 }
 
 var (
@@ -297,7 +304,7 @@ func decodeFSData(b []byte, maxSizes int) (fsData, error) {
 			seen |= 1 << field
 		}
 		switch {
-		case field == 1 || field == 3 || (field == 4 && wire == wireVarint):
+		case field == 1 || field == 3 || (field == 4 && wire == wireVarint) || field == 5 || field == 6 || field == 7:
 			if wire != wireVarint {
 				return fsData{}, fmt.Errorf("UnixFS field %d has wire type %d, want 0", field, wire)
 			}
@@ -311,12 +318,31 @@ func decodeFSData(b []byte, maxSizes int) (fsData, error) {
 				d.typ = v
 			case 3:
 				d.filesize, d.hasSize = v, true
+			case 5:
+				d.hashType = v
+			case 6:
+				d.fanout = v
+			case 7:
+				d.mode, d.hasMode = v, true
 			case 4:
 				if len(d.blocksizes) >= maxSizes {
 					return fsData{}, fmt.Errorf("UnixFS node has more than %d blocksizes", maxSizes)
 				}
 				d.blocksizes = append(d.blocksizes, v)
 			}
+		case field == 8: // mtime: a message of seconds and nanoseconds
+			if wire != wireBytes {
+				return fsData{}, fmt.Errorf("UnixFS field 8 has wire type %d, want 2", wire)
+			}
+			val, n, err := bytesField(b)
+			if err != nil {
+				return fsData{}, err
+			}
+			b = b[n:]
+			if d.mtime, err = decodeMtime(val); err != nil {
+				return fsData{}, err
+			}
+			d.hasMtime = true
 		case field == 2 || field == 4: // Data, or packed blocksizes
 			if wire != wireBytes {
 				return fsData{}, fmt.Errorf("UnixFS field %d has wire type %d, want 2", field, wire)
@@ -353,6 +379,44 @@ func decodeFSData(b []byte, maxSizes int) (fsData, error) {
 		return fsData{}, errors.New("UnixFS node has no Type")
 	}
 	return d, nil
+}
+
+// decodeMtime decodes a UnixFS UnixTime message: Seconds (int64, field
+// 1) and FractionalNanoseconds (fixed32, field 2, below 1e9), as
+// nanoseconds since 1970, which must fit an int64.
+func decodeMtime(b []byte) (int64, error) {
+	var sec int64
+	var nsec uint32
+	for len(b) > 0 {
+		field, wire, n, err := tag(b)
+		if err != nil {
+			return 0, err
+		}
+		b = b[n:]
+		switch {
+		case field == 1 && wire == wireVarint:
+			v, n, err := uvarint(b)
+			if err != nil {
+				return 0, err
+			}
+			b, sec = b[n:], int64(v)
+		case field == 2 && wire == wireI32:
+			if len(b) < 4 {
+				return 0, errTruncated
+			}
+			nsec, b = binary.LittleEndian.Uint32(b), b[4:]
+		default:
+			n, err := skipField(b, wire)
+			if err != nil {
+				return 0, err
+			}
+			b = b[n:]
+		}
+	}
+	if nsec >= 1e9 || sec > math.MaxInt64/int64(1e9)-1 || sec < math.MinInt64/int64(1e9)+1 {
+		return 0, fmt.Errorf("UnixFS mtime %d s %d ns is out of range", sec, nsec)
+	}
+	return sec*1e9 + int64(nsec), nil
 }
 
 // appendUvarint appends v as a protobuf varint.

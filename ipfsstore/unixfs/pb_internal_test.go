@@ -54,6 +54,18 @@ func appendFSData(b []byte, d fsData) []byte {
 		b = append(b, 4<<3|wireVarint)
 		b = appendUvarint(b, s)
 	}
+	if d.hashType != 0 {
+		b = append(b, 5<<3|wireVarint)
+		b = appendUvarint(b, d.hashType)
+	}
+	if d.fanout != 0 {
+		b = append(b, 6<<3|wireVarint)
+		b = appendUvarint(b, d.fanout)
+	}
+	if d.hasMode {
+		b = append(b, 7<<3|wireVarint)
+		b = appendUvarint(b, d.mode)
+	}
 	return b
 }
 

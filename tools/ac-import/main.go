@@ -4,10 +4,12 @@
 //
 //	usage: ac-import [--max-bytes N] [--json] < FILE.car
 //
-//	Ac-import reads a CAR v1 file on stdin (raw bytes, as ac-export or
-//	"ipfs dag export" write it), checks every block's bytes against its CID,
-//	stores the blocks in the home's store, and prints the CAR's roots, one
-//	per line.
+//	Ac-import reads a CAR file on stdin (raw bytes, as ac-export or
+//	"ipfs dag export" write it: CAR v1, or the CAR v1 inside a CAR v2, whose
+//	index is not read), checks every block's bytes against its CID, stores
+//	the blocks in the home's store, and prints the CAR's roots, one per line.
+//	CIDv0 and CIDv1 of any codec are read, with sha2-256 or identity hashes
+//	(inlined blocks, which are checked and need no storing).
 //
 //	It trusts nothing and changes nothing: HEAD, friends and nodes stay as
 //	they are, and the blocks are only stored. Whether they are signed, and
@@ -20,8 +22,9 @@
 //
 //	Bad input is refused at the first bad section with a one-line error
 //	naming the offset: truncation, a section over the 1 MiB block limit, a
-//	block that does not hash to its CID, CIDs other than CIDv1 with
-//	sha2-256. Blocks stored before it stay in the store, unreferenced. A
+//	block that does not hash to its CID, a hash function other than sha2-256
+//	and identity (blake2b, sha2-512, ...), an identity hash over 128 bytes.
+//	Blocks stored before it stay in the store, unreferenced. A
 //	root that is neither in the CAR nor already in the store is an error.
 //
 //	While it reads, stderr shows, when it is a terminal, the bytes read and
