@@ -60,7 +60,7 @@ type Embedded struct {
 	dir        string // the packs directory
 	rollSize   int64
 	rollBlocks int  // a pack holding this many blocks is rolled
-	rehash   bool // Get checks hashes too (Config.Rehash)
+	rehash     bool // Get checks hashes too (Config.Rehash)
 	// lockf is the packs directory, locked shared for as long as the store
 	// is open and exclusively by a Collect (gc.go); nil where it cannot be
 	// opened. noMerge keeps Close from merging tables (a Collect's copy).
@@ -213,10 +213,10 @@ func openEmbeddedLocked(ctx context.Context, dir string, rollSize int64, lock bo
 		dir:        pdir,
 		rollSize:   rollSize,
 		rollBlocks: packRollBlocks,
-		index:     make(map[string]blockLoc),
-		alt:       make(map[string][]blockLoc),
-		damaged:   make(map[string]*damage),
-		seenMulti: make(map[string]bool),
+		index:      make(map[string]blockLoc),
+		alt:        make(map[string][]blockLoc),
+		damaged:    make(map[string]*damage),
+		seenMulti:  make(map[string]bool),
 	}
 	e.cond.L = &e.mu
 	e.scratch.New = func() any { b := make([]byte, schema.MaxBlockSize); return &b }
