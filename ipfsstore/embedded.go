@@ -960,6 +960,8 @@ func (e *Embedded) roll(w *packWriter) error {
 	}
 	e.cur = nil
 	e.enqueue(w)
+	e.free = append(e.free, w.buf) // nothing more is gathered for w
+	w.buf = nil
 	upto, records := w.bufOff, w.pending
 	w.pending = nil
 	for w.written < upto && e.failed == nil && !e.closed {
@@ -978,13 +980,30 @@ func (e *Embedded) roll(w *packWriter) error {
 		e.mu.Unlock()
 		return err
 	}
-	if e.writeTable(p.name) != nil {
+	// The table is made from the map, which holds this pack's blocks:
+	// reading back the index would cost its size again in the heap.
+	e.mu.Lock()
+	entries := make([]tableEntry, 0, w.blocks)
+	for k, loc := range e.index {
+		if loc.pack == w.id {
+			entries = append(entries, tableEntry{key: k, off: loc.off, length: loc.length, sum: loc.sum})
+		}
+	}
+	e.mu.Unlock()
+	tbl, err := encodeTable(entries)
+	entries = nil
+	if err == nil {
+		err = atomicfile.Create(e.path(p.name, ".tbl"), tbl, 0o644)
+	}
+	tbl = nil
+	if err != nil {
 		return nil // Close seals it, as it seals any pack it could not table
 	}
 	t, err := openTable(e.path(p.name, ".tbl"))
 	if err != nil {
 		return nil
 	}
+	adviseRandom(t.data)
 	if err := os.Remove(e.path(p.name, ".unsealed")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.close()
 		return nil
