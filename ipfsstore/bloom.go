@@ -24,7 +24,7 @@ const (
 
 // newBloom returns an empty filter sized for n keys.
 func newBloom(n int) *bloom {
-	words := max(1, (n*bloomBitsPerKey+63)/64)
+	words := max(8, (n*bloomBitsPerKey+63)/64)
 	return &bloom{bits: make([]uint64, words), seed: maphash.MakeSeed()}
 }
 
