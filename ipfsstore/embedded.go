@@ -1003,7 +1003,6 @@ func (e *Embedded) roll(w *packWriter) error {
 	if err != nil {
 		return nil
 	}
-	adviseRandom(t.data)
 	if err := os.Remove(e.path(p.name, ".unsealed")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.close()
 		return nil

@@ -104,12 +104,6 @@ func flockNB(f *os.File, exclusive bool) (bool, error) {
 	return lerr == nil, lerr
 }
 
-// adviseRandom tells the kernel that b, a mapping, is read at random:
-// no readahead, and a fault maps the one page it needs, not the pages
-// around it, so that a table searched now and then adds a few pages to
-// the process's RSS, not tens of KiB a lookup.
-func adviseRandom(b []byte) { _ = unix.Madvise(b, unix.MADV_RANDOM) }
-
 // releaseMapped drops the pages of b, part of a read-only mapping of a
 // file, from the process: they stay in the page cache, and a later read
 // maps them again.

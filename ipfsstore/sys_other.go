@@ -35,8 +35,5 @@ func unmapFile(b []byte) error { return nil }
 // and a Collect must not run beside another process.
 func flockNB(f *os.File, exclusive bool) (bool, error) { return true, nil }
 
-// adviseRandom does nothing where tables are read, not mapped.
-func adviseRandom([]byte) {}
-
 // releaseMapped does nothing where tables are read, not mapped.
 func releaseMapped([]byte) {}
