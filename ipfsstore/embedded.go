@@ -29,7 +29,7 @@ const (
 	// the blocks of the pack being written, so it bounds the heap of an
 	// import of many small files (see roll).
 	packRollSize   = 1 << 30
-	packRollBlocks = 131072
+	packRollBlocks = 65536
 	// writeBufSize is how many pack bytes are gathered before they are
 	// handed to the write goroutine.
 	writeBufSize = 2 << 20
