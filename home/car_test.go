@@ -136,7 +136,26 @@ func TestBlockSet(t *testing.T) {
 	if s.has(cbor) {
 		t.Errorf("the same digest under another codec counts as held")
 	}
-	if len(s.sha) != 1 || len(s.other) != 2 {
-		t.Errorf("the set keeps %d short and %d whole CIDs, want 1 and 2", len(s.sha), len(s.other))
+	if s.shortLen() != 1 || len(s.other) != 2 {
+		t.Errorf("the set keeps %d short and %d whole CIDs, want 1 and 2", s.shortLen(), len(s.other))
+	}
+	// Enough to grow every part several times: all found, no other.
+	var in []cid.Cid
+	for i := range 50000 {
+		c := sum(cid.Raw, multihash.SHA2_256, fmt.Sprint("in", i))
+		s.add(c)
+		s.add(c)
+		in = append(in, c)
+	}
+	for i, c := range in {
+		if !s.has(c) {
+			t.Fatalf("CID %d of %d added is not in the set", i, len(in))
+		}
+		if s.has(sum(cid.Raw, multihash.SHA2_256, fmt.Sprint("out", i))) {
+			t.Fatalf("a CID never added is in the set")
+		}
+	}
+	if got := s.shortLen(); got != 1+len(in) {
+		t.Errorf("the set counts %d short CIDs, want %d", got, 1+len(in))
 	}
 }

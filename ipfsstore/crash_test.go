@@ -22,6 +22,7 @@ import (
 // set runs the matching child instead of the tests.
 const (
 	envCrashChild  = "AC_IPFSSTORE_CRASH_CHILD"  // store dir: Put and Sync until killed
+	envCrashRoll   = "AC_IPFSSTORE_CRASH_ROLL"   // the crash child rolls its pack every so many blocks
 	envWriterChild = "AC_IPFSSTORE_WRITER_CHILD" // store dir: write a set, then wait for the peer's
 	envWriterID    = "AC_IPFSSTORE_WRITER_ID"
 	envSealerChild = "AC_IPFSSTORE_SEALER_CHILD" // store dir: seal many small packs
@@ -58,6 +59,9 @@ func crashChild(dir string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if n, _ := strconv.Atoi(os.Getenv(envCrashRoll)); n > 0 {
+		e.rollBlocks = n
 	}
 	out := bufio.NewWriter(os.Stdout)
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
@@ -104,14 +108,21 @@ func crashChild(dir string) int {
 // checks that the store still opens, that every block its index lists
 // reads back with the right hash, and that every block a child had synced
 // is there.
-func TestCrashKill9(t *testing.T) {
+func TestCrashKill9(t *testing.T) { crashKill9(t, 0) }
+
+// TestCrashKill9Rolled is TestCrashKill9 with children that roll their
+// pack every 8 blocks, sealing it while they write: kills land before,
+// during and after rolls.
+func TestCrashKill9Rolled(t *testing.T) { crashKill9(t, 8) }
+
+func crashKill9(t *testing.T, roll int) {
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(42, 43))
 	var synced []cid.Cid
 	const rounds = 6
 	for round := range rounds {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), envCrashChild+"="+dir)
+		cmd.Env = append(os.Environ(), envCrashChild+"="+dir, fmt.Sprintf("%s=%d", envCrashRoll, roll))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -179,6 +190,9 @@ func TestCrashKill9(t *testing.T) {
 		}
 	}
 	t.Logf("%d blocks in the index verify; all %d synced blocks and files are there", n, len(synced))
+	if roll > 0 && len(packFiles(t, dir, ".tbl"))+len(packFiles(t, dir, ".mtbl")) == 0 {
+		t.Error("no child rolled a pack before being killed; the test proved nothing about rolls")
+	}
 }
 
 type discard struct{}

@@ -98,6 +98,12 @@
 //     Open creates nothing (it takes a shared flock of the packs
 //     directory, which only Collect takes exclusively); the first Put
 //     creates this process's pack.
+//   - A bounded heap, whatever the import. The map holds the blocks of
+//     the pack being written alone: every 65,536 blocks the writer seals
+//     its pack mid-run, as Close would, and its blocks are found through
+//     the pack's mapped table from then on, behind a Bloom filter so that
+//     the lookup of a new block skips it. The index records waiting for
+//     Sync are one pack's too.
 //
 // Every process writes to a pack of its own, so processes sharing a home
 // never interleave their writes; a Get or Has that misses maps the tables

@@ -24,8 +24,12 @@ import (
 )
 
 const (
-	// packRollSize is the size past which a process starts a new pack.
-	packRollSize = 1 << 30
+	// packRollSize is the size past which a process starts a new pack,
+	// and packRollBlocks the number of blocks: the in-memory index holds
+	// the blocks of the pack being written, so it bounds the heap of an
+	// import of many small files (see roll).
+	packRollSize   = 1 << 30
+	packRollBlocks = 65536
 	// writeBufSize is how many pack bytes are gathered before they are
 	// handed to the write goroutine.
 	writeBufSize = 2 << 20
@@ -53,9 +57,10 @@ const (
 // everything Put so far durable. Get reads with pread and checks the
 // block's checksum (see pack.go).
 type Embedded struct {
-	dir      string // the packs directory
-	rollSize int64
-	rehash   bool // Get checks hashes too (Config.Rehash)
+	dir        string // the packs directory
+	rollSize   int64
+	rollBlocks int  // a pack holding this many blocks is rolled
+	rehash     bool // Get checks hashes too (Config.Rehash)
 	// lockf is the packs directory, locked shared for as long as the store
 	// is open and exclusively by a Collect (gc.go); nil where it cannot be
 	// opened. noMerge keeps Close from merging tables (a Collect's copy).
@@ -88,7 +93,6 @@ type Embedded struct {
 	reclaimed bool                  // this process has looked for dead writers' packs
 	packs     []*packFile           // by pack id
 	cur       *packWriter           // the pack this process appends to; nil until the first Put
-	retired   []*packWriter         // rolled packs whose last index records await Sync
 	queue     []*flushBuf           // full buffers for the write goroutine, oldest first
 	writing   bool                  // the write goroutine has been started
 	stopWrite bool                  // the write goroutine is to end once queue is empty
@@ -128,6 +132,7 @@ type packFile struct {
 	retable bool        // the multi-pack table that listed it was dropped: the next scan maps its table
 	size    int64       // of the pack, if it has a table (sealed packs do not grow)
 	w       *packWriter // set for the packs this process writes
+	bloom   *bloom      // of the keys of a pack this process rolled: a miss skips its table
 }
 
 // packWriter appends to one of this process's packs.
@@ -148,6 +153,9 @@ type packWriter struct {
 	end       int64       // bufOff + len(buf)
 	kicked    int64       // background writeback has been started up to here (write goroutine only)
 	pending   []byte      // index records of blocks not yet synced
+	blocks    int         // records appended
+	bloom     *bloom      // of the keys appended, for the table once the pack is rolled
+	sealed    bool        // rolled and sealed: its blocks are found through its table
 	dirSynced bool        // the directory entries of f and idx are durable (Sync only)
 	// durable and idxDurable are the lengths of the pack and the index
 	// that synced index records cover (Sync only): what a failed writer
@@ -202,12 +210,13 @@ func openEmbeddedLocked(ctx context.Context, dir string, rollSize int64, lock bo
 		return nil, acerr.E(op, dir, acerr.IO, err)
 	}
 	e := &Embedded{
-		dir:       pdir,
-		rollSize:  rollSize,
-		index:     make(map[string]blockLoc),
-		alt:       make(map[string][]blockLoc),
-		damaged:   make(map[string]*damage),
-		seenMulti: make(map[string]bool),
+		dir:        pdir,
+		rollSize:   rollSize,
+		rollBlocks: packRollBlocks,
+		index:      make(map[string]blockLoc),
+		alt:        make(map[string][]blockLoc),
+		damaged:    make(map[string]*damage),
+		seenMulti:  make(map[string]bool),
 	}
 	e.cond.L = &e.mu
 	e.scratch.New = func() any { b := make([]byte, schema.MaxBlockSize); return &b }
@@ -373,6 +382,9 @@ func (e *Embedded) findLocked(id uint32, key string) (blockLoc, bool) {
 	p := e.packs[id]
 	if p.table == nil {
 		return blockLoc{}, false // dropped
+	}
+	if p.bloom != nil && !p.bloom.mayHave(key) {
+		return blockLoc{}, false
 	}
 	lo, hi, err := p.table.find(key)
 	if err != nil {
@@ -654,6 +666,16 @@ func (e *Embedded) put(op string, c cid.Cid, data []byte, force bool) error {
 			bad, damaged = loc, true
 			continue
 		}
+		if w := e.cur; w != nil && (w.blocks >= e.rollBlocks ||
+			w.end+int64(packRecordHeader+len(cb)+len(data)) > e.rollSize && w.end > int64(len(packMagic))) {
+			e.mu.Unlock()
+			err := e.roll(w)
+			e.mu.Lock()
+			if err != nil {
+				return acerr.E(op, "", acerr.IO, err).WithCID(c.String())
+			}
+			continue
+		}
 		if e.nInflight < maxInflight {
 			break
 		}
@@ -661,11 +683,6 @@ func (e *Embedded) put(op string, c cid.Cid, data []byte, force bool) error {
 	}
 	recLen := int64(packRecordHeader + len(cb) + len(data))
 	w := e.cur
-	if w != nil && w.end+recLen > e.rollSize && w.end > int64(len(packMagic)) {
-		e.enqueue(w)
-		e.retired = append(e.retired, w)
-		e.cur, w = nil, nil
-	}
 	if w == nil {
 		if !e.reclaimed {
 			e.reclaimed = true
@@ -683,6 +700,8 @@ func (e *Embedded) put(op string, c cid.Cid, data []byte, force bool) error {
 	w.end += recLen
 	sum := dataSum(data)
 	w.pending = appendIndexRecord(w.pending, indexRecord{CID: cb, Offset: off, Length: uint32(len(data)), Sum: sum})
+	w.blocks++
+	w.bloom.add(key)
 	e.index[key] = blockLoc{pack: w.id, length: uint32(len(data)), off: off, sum: sum}
 	if damaged {
 		delete(e.alt, key) // holdsGood found every copy damaged
@@ -752,6 +771,7 @@ func (e *Embedded) newWriterLocked() (*packWriter, error) {
 		buf:     append(e.newBufLocked(), packMagic...),
 		end:     int64(len(packMagic)),
 		pending: []byte(idxMagic),
+		bloom:   newBloom(e.rollBlocks),
 	}
 	e.packs = append(e.packs, &packFile{name: name, f: f, w: w})
 	return w, nil
@@ -882,7 +902,6 @@ func (e *Embedded) sync() error {
 		w       *packWriter
 		upto    int64 // pack bytes that must be written before the records count
 		records []byte
-		retire  bool
 	}
 	e.mu.Lock()
 	if e.closed {
@@ -894,9 +913,6 @@ func (e *Embedded) sync() error {
 		return e.failed
 	}
 	var jobs []job
-	for _, w := range e.retired {
-		jobs = append(jobs, job{w: w, retire: true})
-	}
 	if e.cur != nil {
 		jobs = append(jobs, job{w: e.cur})
 	}
@@ -907,7 +923,6 @@ func (e *Embedded) sync() error {
 		jobs[i].records = w.pending
 		w.pending = nil
 	}
-	e.retired = nil
 	// Wait for the write goroutine to write what was handed off so far;
 	// later Puts do not hold this Sync up.
 	for _, j := range jobs {
@@ -922,15 +937,103 @@ func (e *Embedded) sync() error {
 	e.mu.Unlock()
 
 	for _, j := range jobs {
-		err := j.w.sync(e.dir, j.upto, j.records)
-		if err == nil && j.retire {
-			err = j.w.idx.Close()
-		}
-		if err != nil {
+		if err := j.w.sync(e.dir, j.upto, j.records); err != nil {
 			e.mu.Lock()
 			e.fail(err)
 			e.mu.Unlock()
 			return err
+		}
+	}
+	return nil
+}
+
+// roll ends w, this process's current pack, once it holds rollBlocks
+// blocks or rollSize bytes, and seals it as Close would: its last buffer
+// written, the pack fdatasynced, then its index records appended and
+// fdatasynced, its table written and mapped, its .unsealed marker
+// removed. Its blocks then leave the in-memory index and are found
+// through the table (and the Bloom filter built while they were put, so
+// that the lookup of a new block skips the table), which bounds the
+// heap of an import by the size of one pack's index, whatever the size
+// of the import. The next Put starts a new pack.
+//
+// A kill at any step leaves what a kill during Close leaves: a pack whose
+// marker the next writer finds, or a sealed one. Should the table not be
+// written, the pack stays this process's, its blocks in the map, and
+// Close seals it. Put calls roll without e.mu; it takes syncMu, as Sync
+// does.
+func (e *Embedded) roll(w *packWriter) error {
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
+	e.mu.Lock()
+	if e.cur != w || e.closed || e.failed != nil {
+		e.mu.Unlock()
+		return nil // rolled by another Put, or Put's loop reports why not
+	}
+	e.cur = nil
+	e.enqueue(w)
+	e.free = append(e.free, w.buf) // nothing more is gathered for w
+	w.buf = nil
+	upto, records := w.bufOff, w.pending
+	w.pending = nil
+	for w.written < upto && e.failed == nil && !e.closed {
+		e.cond.Wait()
+	}
+	if err := e.failed; err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	p := e.packs[w.id]
+	e.mu.Unlock()
+
+	if err := w.sync(e.dir, upto, records); err != nil {
+		e.mu.Lock()
+		e.fail(err)
+		e.mu.Unlock()
+		return err
+	}
+	// The table is made from the map, which holds this pack's blocks:
+	// reading back the index would cost its size again in the heap.
+	e.mu.Lock()
+	entries := make([]tableEntry, 0, w.blocks)
+	for k, loc := range e.index {
+		if loc.pack == w.id {
+			entries = append(entries, tableEntry{key: k, off: loc.off, length: loc.length, sum: loc.sum})
+		}
+	}
+	e.mu.Unlock()
+	tbl, err := encodeTable(entries)
+	entries = nil
+	if err == nil {
+		err = atomicfile.Create(e.path(p.name, ".tbl"), tbl, 0o644)
+	}
+	tbl = nil
+	if err != nil {
+		return nil // Close seals it, as it seals any pack it could not table
+	}
+	t, err := openTable(e.path(p.name, ".tbl"))
+	if err != nil {
+		return nil
+	}
+	if err := os.Remove(e.path(p.name, ".unsealed")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.close()
+		return nil
+	}
+	_ = w.idx.Close() // synced; nothing more is appended
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		t.close()
+		return nil
+	}
+	w.sealed = true
+	p.table, p.size, p.bloom = t, upto, w.bloom
+	w.bloom = nil
+	e.tables = append(e.tables, w.id)
+	for k, loc := range e.index {
+		if loc.pack == w.id {
+			delete(e.index, k)
 		}
 	}
 	return nil

@@ -405,6 +405,10 @@ type mergeCursor struct {
 	next    int      // the next bucket of u to read
 	es      []mergeEntry
 	buf     []mergeEntry
+	// released is how far into u's mapped table the pages of the entries
+	// read have been given back: a merge reads every page of its tables
+	// once, and keeping them would add their size to the process's RSS.
+	released int
 }
 
 // fill reads the next bucket of u that holds entries into es.
@@ -430,9 +434,24 @@ func (c *mergeCursor) fill() error {
 		}
 		slices.SortFunc(c.buf, compareMerge)
 		c.es = c.buf
+		c.release(t.entries + lo*t.width)
 		return nil
 	}
 	return nil
+}
+
+// release gives back the mapped pages of c's table before offset upto,
+// by the MiB, from where its entries start.
+func (c *mergeCursor) release(upto int) {
+	t := c.u.t
+	page := os.Getpagesize()
+	if c.released == 0 {
+		c.released = (t.entries + page - 1) &^ (page - 1)
+	}
+	if end := upto &^ (page - 1); end-c.released >= 1<<20 {
+		releaseMapped(t.data[c.released:end])
+		c.released = end
+	}
 }
 
 // mergeHeap orders the cursors of a merge by their next entry.

@@ -22,8 +22,9 @@ import (
 //
 // <id> is the creation time in hex and 64 random bits, so every process
 // that writes creates its own pair and two processes never append to the
-// same file. A pack is rolled (a new pair started) once it passes
-// packRollSize; old packs are never rewritten, only cut back when the
+// same file. A pack is rolled (sealed, with its table, and a new pair
+// started) once it holds packRollBlocks blocks or passes packRollSize
+// (Embedded.roll); old packs are never rewritten, only cut back when the
 // writer that failed or died never indexed their tail (seal.go).
 //
 // A pack file is an 8-byte magic followed by block records:

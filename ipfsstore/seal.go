@@ -44,7 +44,7 @@ import (
 func (e *Embedded) sealLocked() error {
 	var first error
 	for _, p := range e.packs {
-		if p.w == nil {
+		if p.w == nil || p.w.sealed {
 			continue
 		}
 		_ = e.writeTable(p.name)
@@ -95,8 +95,8 @@ func (e *Embedded) giveBackLocked() error {
 	}
 	for _, p := range e.packs {
 		w := p.w
-		if w == nil {
-			continue
+		if w == nil || w.sealed {
+			continue // not this process's, or rolled and sealed: whole
 		}
 		if w.durable == 0 {
 			keep(os.Remove(e.path(p.name, ".idx")))

@@ -103,3 +103,8 @@ func flockNB(f *os.File, exclusive bool) (bool, error) {
 	}
 	return lerr == nil, lerr
 }
+
+// releaseMapped drops the pages of b, part of a read-only mapping of a
+// file, from the process: they stay in the page cache, and a later read
+// maps them again.
+func releaseMapped(b []byte) { _ = unix.Madvise(b, unix.MADV_DONTNEED) }

@@ -34,3 +34,6 @@ func unmapFile(b []byte) error { return nil }
 // flockNB would lock the store; elsewhere than on Linux it is not locked,
 // and a Collect must not run beside another process.
 func flockNB(f *os.File, exclusive bool) (bool, error) { return true, nil }
+
+// releaseMapped does nothing where tables are read, not mapped.
+func releaseMapped([]byte) {}
