@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -102,9 +103,20 @@ func TestKuboPeersMerge(t *testing.T) {
 	}
 
 	aliceID := friendID(t, bob)
-	out := ac(t, bob, nil, "ac-merge", "root", "nodes/"+aliceID+"/root")
-	if out != "A root/forum/notes.txt\n" {
-		t.Fatalf("ac-merge printed %q, want alice's file added", out)
+	// With --json the merge's progress is a stream on stderr: it read
+	// the directory blocks that came from alice's daemon.
+	out, stderr, err := acRun(bob, nil, "ac-merge", "--json", "root", "nodes/"+aliceID+"/root")
+	if err != nil || !strings.Contains(out, `"root/forum/notes.txt"`) {
+		t.Fatalf("ac-merge --json: %v, stdout %q, stderr %q; want alice's file added", err, out, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	var summary struct {
+		MessageType string `json:"message_type"`
+		Command     string
+		BytesDone   int64 `json:"bytes_done"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &summary); err != nil || summary.MessageType != "summary" || summary.Command != "ac-merge" || summary.BytesDone <= 0 {
+		t.Errorf("ac-merge --json ended its stderr with %q, want a summary of the bytes of the blocks it read", lines[len(lines)-1])
 	}
 	// The merge fetched directory blocks only: the file is not on bob's
 	// daemon until he reads it.
